@@ -1,0 +1,25 @@
+# The two commands of the README: `make run` and `make test`.
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: install run test test-postgres lint bench-sweep
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: install
+	LICENSARY_DEBUG=$${LICENSARY_DEBUG:-true} $(UV) run licensary up
+
+test: install
+	$(UV) run ruff check .
+	$(UV) run pytest -q $(PYTEST_ARGS)
+	$(UV) run --with ./clients/licensary_client pytest -q -p no:django clients/licensary_client/tests
+
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/licensary} $(UV) run pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+bench-sweep: install
+	$(UV) run python bench/sweep.py

@@ -1,0 +1,51 @@
+"""Client library for servers licensed through Licensary: verify signed license documents."""
+
+__version__ = "0.1.0"
+
+# The version is set before these imports because client.py reads it for the User-Agent.
+from .client import (  # noqa: E402
+    CheckResult,
+    Client,
+    IpMismatch,
+    IssuedInFuture,
+    NonceMismatch,
+    ProductMismatch,
+    Rollback,
+    ServerUnreachable,
+    State,
+    check,
+)
+from .document import (  # noqa: E402
+    BadSignature,
+    MalformedDocument,
+    MalformedKeys,
+    UnknownKey,
+    VerificationError,
+    canonical_json,
+    load_public_keys,
+    parse_timestamp,
+    verify_document,
+)
+
+__all__ = [
+    "BadSignature",
+    "CheckResult",
+    "Client",
+    "IpMismatch",
+    "IssuedInFuture",
+    "MalformedDocument",
+    "MalformedKeys",
+    "NonceMismatch",
+    "ProductMismatch",
+    "Rollback",
+    "ServerUnreachable",
+    "State",
+    "UnknownKey",
+    "VerificationError",
+    "__version__",
+    "canonical_json",
+    "check",
+    "load_public_keys",
+    "parse_timestamp",
+    "verify_document",
+]

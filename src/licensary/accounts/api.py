@@ -1,0 +1,151 @@
+"""Accounts, credit adjustments and terms."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from licensary.accounts.models import User
+from licensary.accounts.services import (
+    account_create,
+    account_get_visible,
+    scope,
+    terms_accept,
+    terms_accepted_version,
+    terms_latest,
+    terms_publish,
+)
+from licensary.core.api import MoneyOut, Page, paginate
+from licensary.core.errors import NotFound, PermissionDenied
+from licensary.core.ip import client_ip
+from licensary.ledger.services import account_credit, account_credit_adjust
+
+router = Router(tags=["accounts"])
+
+
+class AccountOut(Schema):
+    id: str
+    kind: str
+    email: str
+    status: str
+    agent: str | None
+    credit: MoneyOut
+    identity: str
+    terms_accepted: int | None
+
+
+class AccountIn(Schema):
+    kind: str
+    email: str
+    password: str | None = None
+    agent: str | None = None
+
+
+class CreditIn(Schema):
+    amount: int
+    note: str
+
+
+class TermsOut(Schema):
+    version: int
+    published_at: datetime
+    text: str
+
+
+class TermsIn(Schema):
+    text: str
+
+
+class AcceptIn(Schema):
+    version: int
+
+
+def account_out(user: User) -> dict:
+    return {
+        "id": str(user.pk),
+        "kind": user.kind,
+        "email": user.email,
+        "status": user.status,
+        "agent": str(user.agent_id) if user.agent_id else None,
+        "credit": account_credit(user).as_dict(),
+        "identity": user.identity,
+        "terms_accepted": terms_accepted_version(user),
+    }
+
+
+@router.get("/account", response=AccountOut, summary="The calling account")
+def get_own_account(request: HttpRequest) -> dict:
+    return account_out(request.auth)
+
+
+@router.get("/accounts", response=Page[AccountOut])
+def list_accounts(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
+    user = request.auth
+    if user.kind == User.Kind.CUSTOMER:
+        raise PermissionDenied("Customers see only their own account (GET /api/v1/account).")
+    qs = User.objects.all() if user.is_staff_account else User.objects.filter(agent=user)
+    return paginate(qs, limit=limit, cursor=cursor, render=account_out)
+
+
+@router.post("/accounts", response={201: AccountOut})
+def create_account(request: HttpRequest, payload: AccountIn) -> Status:
+    agent = None
+    if payload.agent is not None:
+        agent = User.objects.filter(
+            pk=int(payload.agent) if payload.agent.isdigit() else 0, kind=User.Kind.AGENT
+        ).first()
+        if agent is None:
+            raise NotFound("No such agent.")
+    user = account_create(
+        actor=request.auth,
+        kind=payload.kind,
+        email=payload.email,
+        password=payload.password,
+        agent=agent,
+    )
+    return Status(201, account_out(user))
+
+
+@router.get("/accounts/{account_id}", response=AccountOut)
+def get_account(request: HttpRequest, account_id: str) -> dict:
+    return account_out(account_get_visible(user=request.auth, account_id=account_id))
+
+
+@router.post(
+    "/accounts/{account_id}/credit",
+    response=AccountOut,
+    summary="Staff: adjust an account's credit through the ledger",
+)
+def adjust_credit(request: HttpRequest, account_id: str, payload: CreditIn) -> dict:
+    if not request.auth.is_staff_account:
+        raise PermissionDenied("Only staff adjust credit.")
+    account = account_get_visible(user=request.auth, account_id=account_id)
+    account_credit_adjust(
+        account=account, amount=payload.amount, note=payload.note, actor=request.auth
+    )
+    return account_out(account)
+
+
+@router.get("/terms", response=TermsOut, auth=None, summary="The latest terms")
+def get_terms(request: HttpRequest) -> TermsOut:
+    terms = terms_latest()
+    if terms is None:
+        raise NotFound("No terms have been published yet.")
+    return TermsOut(version=terms.version, published_at=terms.published_at, text=terms.text)
+
+
+@router.post("/terms", response={201: TermsOut}, summary="Staff: publish a new version")
+def publish_terms(request: HttpRequest, payload: TermsIn) -> Status:
+    terms = terms_publish(text=payload.text, actor=request.auth)
+    return Status(
+        201, TermsOut(version=terms.version, published_at=terms.published_at, text=terms.text)
+    )
+
+
+@router.post("/terms/accept", response=AccountOut)
+def accept_terms(request: HttpRequest, payload: AcceptIn) -> dict:
+    terms_accept(user=request.auth, version=payload.version, ip=client_ip(request))
+    return account_out(request.auth)
+
+
+__all__ = ["router", "scope"]

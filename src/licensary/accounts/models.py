@@ -1,0 +1,130 @@
+"""Accounts (customers, agents, staff), their API tokens, and the versioned terms."""
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("an account needs an email")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None,
+                         **extra: object) -> "User":
+        extra.setdefault("kind", User.Kind.STAFF)
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An account: it signs in with its email; an agent's customers point to the agent."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer"
+        AGENT = "agent"
+        STAFF = "staff"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        BANNED = "banned"
+
+    class Identity(models.TextChoices):
+        UNVERIFIED = "unverified"
+        PENDING = "pending"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+
+    email = models.EmailField(unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOMER)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    identity = models.CharField(
+        max_length=16, choices=Identity.choices, default=Identity.UNVERIFIED
+    )
+    agent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    is_staff = models.BooleanField(default=False)  # may use the Django admin
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(agent__isnull=True) | Q(kind="customer"),
+                name="%(app_label)s_%(class)s_only_customers_have_agents",
+                violation_error_message="Only customers can belong to an agent.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_staff_account(self) -> bool:
+        return self.kind == self.Kind.STAFF
+
+
+class ApiToken(models.Model):
+    """A bearer token: a short public prefix plus a 256-bit secret, stored as SHA-256."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class TermsVersion(models.Model):
+    """A published version of the terms; the latest is the only binding one."""
+
+    version = models.PositiveIntegerField(unique=True)
+    text = models.TextField()
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                     on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"terms v{self.version}"
+
+
+class TermsAcceptance(models.Model):
+    """Every acceptance is kept: account, version, time, IP."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="terms_acceptances")
+    terms = models.ForeignKey(TermsVersion, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(default=timezone.now)
+    ip = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-terms"], name="terms_accept_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted v{self.terms.version}"

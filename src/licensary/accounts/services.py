@@ -1,0 +1,185 @@
+"""Every change to accounts, tokens and terms."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
+from licensary.audit.services import Change, audit_record
+from licensary.core.errors import (
+    AccountBanned,
+    NotFound,
+    PermissionDenied,
+    TermsNotAccepted,
+    ValidationFailed,
+)
+from licensary.core.money import default_currency
+
+TOKEN_PREFIX = "lic"
+
+
+def account_create(*, actor: User | None, kind: str, email: str, password: str | None = None,
+                   agent: User | None = None) -> User:
+    """Staff create any account; an agent creates its own customers."""
+    if kind not in User.Kind.values:
+        raise ValidationFailed(f"kind must be one of {', '.join(User.Kind.values)}.")
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"{email!r} is not a valid email address.") from exc
+    if actor is not None and not actor.is_staff_account:
+        if actor.kind != User.Kind.AGENT or kind != User.Kind.CUSTOMER:
+            raise PermissionDenied("Only staff create accounts, and agents their customers.")
+        if agent is not None and agent.pk != actor.pk:
+            raise PermissionDenied("An agent creates customers only for itself.")
+        agent = actor
+    if agent is not None and (agent.kind != User.Kind.AGENT or kind != User.Kind.CUSTOMER):
+        raise ValidationFailed("Only a customer can belong to an agent, and only to an agent.")
+    if password:
+        try:
+            validate_password(password)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages)) from exc
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=email, password=password or None, kind=kind, agent=agent,
+                    currency=default_currency(), is_staff=kind == User.Kind.STAFF,
+                )
+        except IntegrityError as exc:
+            raise ValidationFailed(f"An account with email {email} exists already.",
+                                   code="email_taken", status=409) from exc
+        if not password:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        audit_record(Change(action="account.created", object_type="account", object_id=user.pk,
+                            actor=actor, account_id=user.pk,
+                            after={"kind": kind, "email": user.email,
+                                   "agent": agent.pk if agent else None}))
+    return user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, user: User, name: str = "", actor: User | None = None) -> tuple[ApiToken, str]:
+    """Make a token and return it with its text, which is shown this once and never stored."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)  # 256 bits
+    text = f"{TOKEN_PREFIX}_{prefix}_{secret}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=_digest(text))
+        audit_record(Change(action="token.created", object_type="token", object_id=token.pk,
+                            actor=actor or user, account_id=user.pk, after={"prefix": prefix}))
+    return token, text
+
+
+def token_authenticate(text: str) -> User | None:
+    if not text.startswith(f"{TOKEN_PREFIX}_"):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=_digest(text), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def terms_latest() -> TermsVersion | None:
+    return TermsVersion.objects.order_by("-version").first()
+
+
+def terms_publish(*, text: str, actor: User) -> TermsVersion:
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff publish terms.")
+    if not text.strip():
+        raise ValidationFailed("The terms need a text.")
+    with transaction.atomic():
+        latest = TermsVersion.objects.select_for_update().order_by("-version").first()
+        terms = TermsVersion.objects.create(
+            version=(latest.version + 1) if latest else 1, text=text, published_by=actor,
+            published_at=timezone.now(),
+        )
+        audit_record(Change(action="terms.published", object_type="terms",
+                            object_id=terms.version, actor=actor,
+                            after={"version": terms.version}))
+    return terms
+
+
+def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:
+    latest = terms_latest()
+    if latest is None:
+        raise NotFound("No terms have been published.")
+    if version != latest.version:
+        raise ValidationFailed(
+            f"Only the latest terms (version {latest.version}) can be accepted.",
+            code="terms_outdated", status=409,
+        )
+    with transaction.atomic():
+        acceptance = TermsAcceptance.objects.create(
+            user=user, terms=latest, ip=ip, accepted_at=timezone.now()
+        )
+        audit_record(Change(action="terms.accepted", object_type="account", object_id=user.pk,
+                            actor=user, account_id=user.pk,
+                            after={"version": latest.version, "ip": ip}))
+    return acceptance
+
+
+def terms_accepted_version(user: User) -> int | None:
+    acceptance = (
+        TermsAcceptance.objects.filter(user=user).order_by("-terms__version")
+        .values_list("terms__version", flat=True).first()
+    )
+    return acceptance
+
+
+def account_require_in_good_standing(user: User) -> None:
+    """The gate before ordering, paying, renewing and transferring (rules 1 and 6)."""
+    if user.status == User.Status.BANNED:
+        raise AccountBanned("This account is banned; it can only read its history.")
+    if user.is_staff_account:
+        return
+    latest = terms_latest()
+    if latest is None:
+        return
+    if terms_accepted_version(user) != latest.version:
+        raise TermsNotAccepted(
+            f"Accept the terms version {latest.version} first (POST /api/v1/terms/accept).",
+            extra={"version": latest.version},
+        )
+
+
+def scope(queryset: QuerySet, user: User, field: str = "account") -> QuerySet:
+    """`queryset` narrowed to the objects `user` may see (own; an agent's customers; all)."""
+    if user.is_staff_account:
+        return queryset
+    if user.kind == User.Kind.AGENT:
+        return queryset.filter(Q(**{field: user}) | Q(**{f"{field}__agent": user}))
+    return queryset.filter(**{field: user})
+
+
+def account_get_visible(*, user: User, account_id: object) -> User:
+    try:
+        pk = int(str(account_id))
+    except ValueError as exc:
+        raise NotFound("No such account.") from exc
+    qs = User.objects.filter(pk=pk)
+    if not user.is_staff_account:
+        qs = qs.filter(Q(pk=user.pk) | Q(agent=user))
+    account = qs.first()
+    if account is None:
+        raise NotFound("No such account.")
+    return account

@@ -1,0 +1,88 @@
+"""Invoices and paying them."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from licensary.accounts.services import scope
+from licensary.billing.models import Invoice
+from licensary.billing.services import invoice_pay_with_credit
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.idempotency import idempotent
+
+router = Router(tags=["billing"])
+
+
+class LineOut(Schema):
+    kind: str
+    description: str
+    amount: MoneyOut
+    license: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+class InvoiceOut(Schema):
+    id: str
+    number: int
+    account: str
+    status: str
+    purpose: str
+    total: MoneyOut
+    lines: list[LineOut]
+    issued_at: datetime
+    due_at: datetime
+    paid_at: datetime | None
+
+
+def invoice_out(inv: Invoice) -> dict:
+    return {
+        "id": str(inv.pk),
+        "number": inv.number,
+        "account": str(inv.account_id),
+        "status": inv.status,
+        "purpose": inv.purpose,
+        "total": money(inv.total, inv.currency),
+        "lines": [
+            {
+                "kind": line.kind,
+                "description": line.description,
+                "amount": money(line.amount, inv.currency),
+                "license": str(line.license_id) if line.license_id else None,
+                "period_start": line.period_start,
+                "period_end": line.period_end,
+            }
+            for line in inv.lines.all()
+        ],
+        "issued_at": inv.issued_at,
+        "due_at": inv.due_at,
+        "paid_at": inv.paid_at,
+    }
+
+
+def visible_invoices(request: HttpRequest):  # noqa: ANN201
+    return scope(Invoice.objects.prefetch_related("lines"), request.auth)
+
+
+@router.get("/invoices", response=Page[InvoiceOut])
+def list_invoices(
+    request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
+) -> dict:
+    qs = visible_invoices(request)
+    if status:
+        qs = qs.filter(status=status)
+    return paginate(qs, limit=limit, cursor=cursor, render=invoice_out)
+
+
+@router.get("/invoices/{invoice_id}", response=InvoiceOut)
+def get_invoice(request: HttpRequest, invoice_id: str) -> dict:
+    return invoice_out(get_visible(visible_invoices(request), invoice_id))
+
+
+@router.post("/invoices/{invoice_id}/pay-with-credit", response={200: InvoiceOut})
+@idempotent
+def pay_with_credit(request: HttpRequest, invoice_id: str) -> Status:
+    invoice = get_visible(visible_invoices(request), invoice_id)
+    paid = invoice_pay_with_credit(invoice=invoice, actor=request.auth)
+    return Status(200, invoice_out(get_visible(visible_invoices(request), paid.pk)))

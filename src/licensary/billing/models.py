@@ -1,0 +1,127 @@
+"""Invoices with their lines, the gapless invoice number, and payments."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from licensary.core.money import Money
+
+
+class InvoiceSequence(models.Model):
+    """The next invoice number; locked and bumped in the issuing transaction, so no gaps."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    next_value = models.BigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.next_value}"
+
+
+class Invoice(models.Model):
+    """A bill to one account; its lines say what for."""
+
+    class Status(models.TextChoices):
+        UNPAID = "unpaid"
+        PAID = "paid"
+        VOID = "void"
+        REFUNDED = "refunded"
+        PARTIALLY_REFUNDED = "partially_refunded"
+
+    class Purpose(models.TextChoices):
+        ORDER = "order"
+        RENEWAL = "renewal"
+        DEPOSIT = "deposit"
+
+    number = models.BigIntegerField(unique=True)
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                related_name="invoices")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.UNPAID)
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField()
+    issued_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-number"]
+        indexes = [
+            models.Index(fields=["account", "status"], name="invoice_account_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0),
+                                   name="%(app_label)s_%(class)s_total_not_negative",
+                                   violation_error_message="An invoice total is not negative."),
+            models.CheckConstraint(
+                condition=Q(status="unpaid") | Q(status="void") | Q(paid_at__isnull=False),
+                name="%(app_label)s_%(class)s_paid_has_time",
+                violation_error_message="A paid invoice records when it was paid.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number}"
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        LICENSE = "license"
+        SETUP_FEE = "setup_fee"
+        RENEWAL = "renewal"
+        DEPOSIT = "deposit"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    amount = models.BigIntegerField()
+    license = models.ForeignKey("licenses.License", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="invoice_lines")
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0),
+                                   name="%(app_label)s_%(class)s_amount_not_negative",
+                                   violation_error_message="A line amount is not negative."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+
+class Payment(models.Model):
+    """Money received for an invoice; recorded once however often it is reported."""
+
+    class Method(models.TextChoices):
+        CREDIT = "credit"
+        GATEWAY = "gateway"
+        BANK = "bank"
+        MANUAL = "manual"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField()
+    reference = models.CharField(max_length=200, blank=True)
+    ledger_transaction = models.OneToOneField("ledger.LedgerTransaction",
+                                              on_delete=models.PROTECT, related_name="payment")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice"],
+                                    name="%(app_label)s_%(class)s_one_per_invoice",
+                                    violation_error_message="This invoice is paid already."),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.amount} for {self.invoice}"

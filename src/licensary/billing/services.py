@@ -1,0 +1,173 @@
+"""Every change to invoices and payments."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_require_in_good_standing
+from licensary.audit.services import Change, audit_record
+from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment
+from licensary.core.errors import InvalidTransition, PermissionDenied
+from licensary.ledger.models import LedgerAccount
+from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    kind: str
+    description: str
+    amount: int
+    license_id: int | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+def next_invoice_numbers(count: int = 1) -> list[int]:
+    """Take `count` consecutive numbers; the row lock holds them until the caller commits,
+    so a rolled-back issue leaves no gap."""
+    InvoiceSequence.objects.get_or_create(name="invoice")
+    seq = InvoiceSequence.objects.select_for_update().get(name="invoice")
+    first = seq.next_value
+    InvoiceSequence.objects.filter(name="invoice").update(next_value=first + count)
+    return list(range(first, first + count))
+
+
+def invoice_issue(*, account: User, purpose: str, currency: str, lines: list[LineSpec],
+                  due_at: datetime, actor: User | None, number: int | None = None) -> Invoice:
+    """Create an unpaid invoice in the caller's transaction."""
+    now = timezone.now()
+    invoice = Invoice.objects.create(
+        number=number if number is not None else next_invoice_numbers()[0],
+        account=account, purpose=purpose, currency=currency,
+        total=sum(line.amount for line in lines), issued_at=now, due_at=due_at,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(invoice=invoice, kind=line.kind, description=line.description,
+                    amount=line.amount, license_id=line.license_id,
+                    period_start=line.period_start, period_end=line.period_end)
+        for line in lines
+    )
+    audit_record(Change(action="invoice.issued", object_type="invoice", object_id=invoice.pk,
+                        actor=actor, actor_label="" if actor else "system",
+                        account_id=account.pk,
+                        after={"number": invoice.number, "total": invoice.total,
+                               "purpose": purpose}))
+    return invoice
+
+
+def _lock_unpaid(invoice: Invoice) -> Invoice:
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status != Invoice.Status.UNPAID:
+        raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, not unpaid.")
+    return locked
+
+
+def invoice_pay_with_credit(*, invoice: Invoice, actor: User) -> Invoice:
+    """Pay the whole invoice from the account's credit, or fail and change nothing."""
+    account = invoice.account
+    if not actor.is_staff_account:
+        account_require_in_good_standing(actor)
+    account_require_in_good_standing(account)
+    with transaction.atomic():
+        book = lock_credit_book(account, invoice.currency)  # lock order: account, invoice
+        locked = _lock_unpaid(invoice)
+        txn = post_entry(
+            kind="payment", memo=f"invoice {locked.number} paid with credit", invoice=locked,
+            actor=actor,
+            legs=[Leg(book, -locked.total),
+                  Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total)],
+        ) if locked.total else None
+        _record_payment(invoice=locked, method=Payment.Method.CREDIT, txn=txn, actor=actor)
+    return locked
+
+
+def invoice_pay_external(*, invoice: Invoice, method: str, gateway: str, reference: str,
+                         actor: User | None) -> Invoice:
+    """Record money received outside the ledger (gateway, bank) against the invoice."""
+    with transaction.atomic():
+        lock_credit_book(invoice.account, invoice.currency)
+        locked = _lock_unpaid(invoice)
+        txn = post_entry(
+            kind="payment", memo=f"invoice {locked.number} paid by {gateway}", invoice=locked,
+            actor=actor,
+            legs=[Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway),
+                      -locked.total),
+                  Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total)],
+        ) if locked.total else None
+        _record_payment(invoice=locked, method=method, txn=txn, actor=actor,
+                        reference=reference)
+    return locked
+
+
+def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User | None,
+                    reference: str = "") -> None:
+    from licensary.billing.fulfilment import invoice_on_paid
+
+    now = timezone.now()
+    # Whatever the invoice pays for must still be possible (e.g. a deleted license cannot be
+    # renewed); this raises before anything is committed.
+    invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=True)
+    if txn is not None:
+        Payment.objects.create(invoice=invoice, method=method, amount=invoice.total,
+                               currency=invoice.currency, created_at=now, reference=reference,
+                               ledger_transaction=txn)
+    Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=now)
+    invoice.status, invoice.paid_at = Invoice.Status.PAID, now
+    audit_record(Change(action="invoice.paid", object_type="invoice", object_id=invoice.pk,
+                        actor=actor, account_id=invoice.account_id,
+                        before={"status": "unpaid"},
+                        after={"status": "paid", "method": method, "amount": invoice.total}))
+    invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=False)
+
+
+def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
+    if actor is not None and not actor.is_staff_account and actor.pk != invoice.account_id:
+        raise PermissionDenied("Not your invoice.")
+    with transaction.atomic():
+        locked = _lock_unpaid(invoice)
+        now = timezone.now()
+        Invoice.objects.filter(pk=locked.pk).update(
+            status=Invoice.Status.VOID, voided_at=now, void_reason=reason[:200]
+        )
+        locked.status, locked.voided_at, locked.void_reason = Invoice.Status.VOID, now, reason
+        audit_record(Change(action="invoice.voided", object_type="invoice", object_id=locked.pk,
+                            actor=actor, account_id=locked.account_id,
+                            before={"status": "unpaid"}, after={"status": "void"},
+                            reason=reason))
+    return locked
+
+
+def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
+                             actor: User | None) -> Invoice:
+    """Give back `amount` of a paid invoice as credit (sales -> the account's credit)."""
+    with transaction.atomic():
+        book = lock_credit_book(invoice.account, invoice.currency)
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
+            raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; "
+                                    "only paid invoices are refunded.")
+        refunded = sum(
+            p.amount for t in locked.ledger_transactions.filter(kind="refund")
+            for p in t.postings.filter(account=book)
+        )
+        if amount <= 0 or refunded + amount > locked.total:
+            raise InvalidTransition("A refund is positive and never more than was paid.")
+        if amount:
+            post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
+                       invoice=locked, actor=actor,
+                       legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
+                             Leg(book, amount)])
+        status = (Invoice.Status.REFUNDED if refunded + amount == locked.total
+                  else Invoice.Status.PARTIALLY_REFUNDED)
+        before = locked.status
+        Invoice.objects.filter(pk=locked.pk).update(status=status)
+        locked.status = status
+        audit_record(Change(action="invoice.refunded", object_type="invoice",
+                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
+                            before={"status": before},
+                            after={"status": status, "amount": amount, "destination": "credit"},
+                            reason=reason))
+    return locked

@@ -1,0 +1,25 @@
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from licensary.catalog.models import Product
+from licensary.catalog.services import EDITABLE, product_create, product_update
+from licensary.core.errors import DomainError
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "price", "setup_fee", "currency", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name", "slug"]
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:  # noqa: ANN001
+        # The admin goes through the same services as the API (one write path).
+        values = {k: form.cleaned_data.get(k) for k in EDITABLE if k in form.cleaned_data}
+        try:
+            if change:
+                product_update(product=Product.objects.get(pk=obj.pk), actor=request.user,
+                               **values)
+            else:
+                obj.pk = product_create(actor=request.user, **values).pk
+        except DomainError as exc:
+            messages.error(request, exc.detail)

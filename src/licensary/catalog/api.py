@@ -1,0 +1,100 @@
+"""The catalog: anyone signed in reads it; staff edit it."""
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from licensary.catalog.models import Product
+from licensary.catalog.services import product_create, product_update
+from licensary.core.api import MoneyOut, Page, get_visible, paginate
+from licensary.core.errors import PermissionDenied
+
+router = Router(tags=["catalog"])
+
+
+class ProductOut(Schema):
+    id: str
+    slug: str
+    name: str
+    kind: str
+    manufacturer: str
+    period_days: int
+    price: MoneyOut
+    setup_fee: MoneyOut
+    requires_identity: bool
+    suppliers: list[str]
+    upstream_package: str
+    active: bool
+
+
+class ProductIn(Schema):
+    slug: str | None = None
+    name: str
+    kind: str
+    manufacturer: str = ""
+    period_days: int = 30
+    price: int
+    setup_fee: int = 0
+    requires_identity: bool = False
+    suppliers: list[str] = []
+    upstream_package: str = ""
+    active: bool = True
+
+
+class ProductPatch(Schema):
+    slug: str | None = None
+    name: str | None = None
+    manufacturer: str | None = None
+    period_days: int | None = None
+    price: int | None = None
+    setup_fee: int | None = None
+    requires_identity: bool | None = None
+    suppliers: list[str] | None = None
+    upstream_package: str | None = None
+    active: bool | None = None
+
+
+def product_out(p: Product) -> dict:
+    return {
+        "id": str(p.pk),
+        "slug": p.slug,
+        "name": p.name,
+        "kind": p.kind,
+        "manufacturer": p.manufacturer,
+        "period_days": p.period_days,
+        "price": p.price_money.as_dict(),
+        "setup_fee": p.setup_fee_money.as_dict(),
+        "requires_identity": p.requires_identity,
+        "suppliers": p.suppliers,
+        "upstream_package": p.upstream_package,
+        "active": p.active,
+    }
+
+
+def visible_products(request: HttpRequest):  # noqa: ANN201
+    qs = Product.objects.all()
+    return qs if request.auth.is_staff_account else qs.filter(active=True)
+
+
+@router.get("/products", response=Page[ProductOut])
+def list_products(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
+    return paginate(visible_products(request), limit=limit, cursor=cursor, render=product_out)
+
+
+@router.get("/products/{product_id}", response=ProductOut)
+def get_product(request: HttpRequest, product_id: str) -> dict:
+    return product_out(get_visible(visible_products(request), product_id))
+
+
+@router.post("/products", response={201: ProductOut})
+def create_product(request: HttpRequest, payload: ProductIn) -> Status:
+    return Status(201, product_out(product_create(actor=request.auth, **payload.dict())))
+
+
+@router.patch("/products/{product_id}", response=ProductOut)
+def update_product(request: HttpRequest, product_id: str, payload: ProductPatch) -> dict:
+    if not request.auth.is_staff_account:
+        raise PermissionDenied("Only staff edit the catalog.")
+    product = get_visible(Product.objects.all(), product_id)
+    return product_out(
+        product_update(product=product, actor=request.auth, **payload.dict(exclude_unset=True))
+    )

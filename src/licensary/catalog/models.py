@@ -1,0 +1,54 @@
+"""The products on sale."""
+
+from django.db import models
+from django.db.models import Q
+
+from licensary.core.money import Money
+
+
+class Product(models.Model):
+    """A licensable product: `own` (our license system) or `manufacturer` (bought upstream)."""
+
+    class Kind(models.TextChoices):
+        OWN = "own"
+        MANUFACTURER = "manufacturer"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    manufacturer = models.CharField(max_length=100, blank=True)
+    period_days = models.PositiveIntegerField(default=30)
+    price = models.BigIntegerField(help_text="minor units per period")
+    setup_fee = models.BigIntegerField(default=0, help_text="minor units, paid on new orders")
+    currency = models.CharField(max_length=3, default="USD")
+    requires_identity = models.BooleanField(default=False)
+    suppliers = models.JSONField(default=list, blank=True,
+                                 help_text="supplier names in failover order")
+    upstream_package = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(setup_fee__gte=0),
+                name="%(app_label)s_%(class)s_prices_not_negative",
+                violation_error_message="Prices cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_days__gt=0),
+                name="%(app_label)s_%(class)s_period_positive",
+                violation_error_message="The period must be at least one day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def price_money(self) -> Money:
+        return Money(self.price, self.currency)
+
+    @property
+    def setup_fee_money(self) -> Money:
+        return Money(self.setup_fee, self.currency)

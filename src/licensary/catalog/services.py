@@ -1,0 +1,76 @@
+"""Every change to the catalog."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from licensary.accounts.models import User
+from licensary.audit.services import Change, audit_record
+from licensary.catalog.models import Product
+from licensary.core.errors import PermissionDenied, ValidationFailed
+
+EDITABLE = ("slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
+            "requires_identity", "suppliers", "upstream_package", "active")
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if values.get("kind") not in Product.Kind.values:
+        raise ValidationFailed("kind must be 'own' or 'manufacturer'.")
+    for money_field in ("price", "setup_fee"):
+        if values.get(money_field, 0) < 0:
+            raise ValidationFailed(f"{money_field} cannot be negative.")
+    if values.get("period_days", 30) <= 0:
+        raise ValidationFailed("period_days must be positive.")
+    suppliers = values.get("suppliers") or []
+    if values["kind"] == Product.Kind.OWN:
+        if suppliers not in ([], ["own"]):
+            raise ValidationFailed("An own product is delivered by the 'own' supplier only.")
+        values["suppliers"] = ["own"]
+    else:
+        if not values.get("manufacturer"):
+            raise ValidationFailed("A manufacturer product names its manufacturer.")
+        if not suppliers or "own" in suppliers:
+            raise ValidationFailed("A manufacturer product lists its suppliers in order.")
+        if len(set(suppliers)) != len(suppliers):
+            raise ValidationFailed("A supplier appears twice in the failover order.")
+
+
+def product_create(*, actor: User, **values: Any) -> Product:
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff edit the catalog.")
+    values = {k: v for k, v in values.items() if k in EDITABLE and v is not None}
+    values["slug"] = slugify(values.get("slug") or values.get("name", ""))
+    if not values["slug"] or not values.get("name"):
+        raise ValidationFailed("A product needs a name and a slug.")
+    _validate(values)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                product = Product.objects.create(**values)
+        except IntegrityError as exc:
+            raise ValidationFailed(f"A product with slug {values['slug']!r} exists.",
+                                   code="slug_taken", status=409) from exc
+        audit_record(Change(action="product.created", object_type="product",
+                            object_id=product.pk, actor=actor, after=values))
+    return product
+
+
+def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff edit the catalog.")
+    changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    before = {k: getattr(product, k) for k in changes}
+    values = {k: getattr(product, k) for k in EDITABLE} | changes
+    _validate(values)
+    with transaction.atomic():
+        for key, value in changes.items():
+            setattr(product, key, values[key] if key == "suppliers" else value)
+        try:
+            with transaction.atomic():
+                product.save()
+        except IntegrityError as exc:
+            raise ValidationFailed("That slug is taken.", code="slug_taken", status=409) from exc
+        audit_record(Change(action="product.updated", object_type="product",
+                            object_id=product.pk, actor=actor, before=before, after=changes))
+    return product

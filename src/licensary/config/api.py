@@ -1,0 +1,26 @@
+"""The one NinjaAPI: /api/v1/..., OpenAPI at /api/openapi.json, docs at /api/docs."""
+
+from ninja import NinjaAPI
+
+from licensary.accounts.api import router as accounts_router
+from licensary.billing.api import router as billing_router
+from licensary.catalog.api import router as catalog_router
+from licensary.core.api import AUTH, install_error_handlers
+from licensary.licenses.api import router as licenses_router
+from licensary.orders.api import router as orders_router
+
+api = NinjaAPI(
+    title="Licensary API",
+    version="1",
+    description="Licenses, orders, invoices and credit. See API.md for the contract.",
+    auth=AUTH,
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_error_handlers(api)
+api.add_router("/v1/", accounts_router)
+api.add_router("/v1/", catalog_router)
+api.add_router("/v1/", billing_router)
+api.add_router("/v1/", orders_router)
+api.add_router("/v1/", licenses_router)

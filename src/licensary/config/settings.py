@@ -1,0 +1,184 @@
+"""The one settings module, read from the environment (API.md "Configuration")."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from licensary.core.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(env_str("LICENSARY_HOME", str(Path.cwd()))).resolve()
+DATA_DIR = Path(env_str("LICENSARY_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = env_str("LICENSARY_SECRET_KEY")
+    if configured:
+        return configured
+    # A generated key is kept so that sessions survive a restart.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("LICENSARY_DEBUG", False)
+ALLOWED_HOSTS = env_list("LICENSARY_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("LICENSARY_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "licensary.core",
+    "licensary.audit",
+    "licensary.accounts",
+    "licensary.catalog",
+    "licensary.ledger",
+    "licensary.billing",
+    "licensary.orders",
+    "licensary.licenses",
+    "licensary.jobs",
+    "licensary.notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "licensary.core.middleware.RequestContextMiddleware",
+]
+
+ROOT_URLCONF = "licensary.config.urls"
+WSGI_APPLICATION = "licensary.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'licensary.sqlite3'}")
+_db = dj_database_url.parse(DATABASE_URL)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so the web server and the worker queue up
+    # behind each other (busy timeout) instead of failing with "database is locked".
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        ),
+    }
+    # Concurrency tests need a file database, never :memory:.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test_{env_str('PYTEST_XDIST_WORKER', 'main')}.sqlite3")}
+else:
+    _db["CONN_MAX_AGE"] = env_int("LICENSARY_CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+EMAIL_URL = env_str("EMAIL_URL")
+if EMAIL_URL:
+    import urllib.parse
+
+    _email = urllib.parse.urlparse(EMAIL_URL)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or 25
+    EMAIL_HOST_USER = urllib.parse.unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = urllib.parse.unquote(_email.password or "")
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("LICENSARY_FROM_EMAIL", "billing@licensary.localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LICENSARY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Production hardening, active whenever DEBUG is off.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("LICENSARY_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+NINJA_PAGINATION_MAX_LIMIT = 200
+
+# Domain settings (DESIGN.md "every number below is a setting with this default").
+LICENSARY = {
+    "CURRENCY": env_str("LICENSARY_CURRENCY", "USD"),
+    "PERIOD_DAYS": env_int("LICENSARY_PERIOD_DAYS", 30),
+    "RENEWAL_NOTICE_DAYS": env_int("LICENSARY_RENEWAL_NOTICE_DAYS", 7),
+    "REMINDER_DAYS": [7, 3, 1],
+    "CANCEL_AFTER_BLOCK_DAYS": env_int("LICENSARY_CANCEL_AFTER_BLOCK_DAYS", 7),
+    "DELETE_AFTER_BLOCK_MONTHS": env_int("LICENSARY_DELETE_AFTER_BLOCK_MONTHS", 4),
+    "REVIEW_TARGET_HOURS": env_int("LICENSARY_REVIEW_TARGET_HOURS", 48),
+    "NEW_ORDER_DUE_DAYS": env_int("LICENSARY_NEW_ORDER_DUE_DAYS", 7),
+    "IP_CHANGES_PER_PERIOD": env_int("LICENSARY_IP_CHANGES_PER_PERIOD", 3),
+    "SWEEP_BATCH": env_int("LICENSARY_SWEEP_BATCH", 5000),
+    "JOB_MAX_ATTEMPTS": env_int("LICENSARY_JOB_MAX_ATTEMPTS", 5),
+    "JOB_LEASE_SECONDS": env_int("LICENSARY_JOB_LEASE_SECONDS", 300),
+    "ALLOW_PRIVATE_IPS": env_bool("LICENSARY_ALLOW_PRIVATE_IPS", DEBUG),
+    "TRUSTED_PROXIES": env_list("LICENSARY_TRUSTED_PROXIES", []),
+    "AUDIT_HEAD_FILE": str(DATA_DIR / "audit_head"),
+}

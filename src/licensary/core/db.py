@@ -1,0 +1,80 @@
+"""Database helpers: the `add_months` SQL function on every backend, and retries."""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from django.db import OperationalError, connection
+from django.db.backends.signals import connection_created
+from django.db.models import DateTimeField, Func
+from django.utils.dateparse import parse_datetime
+
+from licensary.core.dates import add_months
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+
+class AddMonths(Func):
+    """`add_months(ts, n)`: installed in SQLite per connection, in PostgreSQL by migration."""
+
+    function = "licensary_add_months"
+    output_field = DateTimeField()
+
+
+def _sqlite_add_months(value: str | None, months: int) -> str | None:
+    if value is None:
+        return None
+    moment = parse_datetime(value)
+    if moment is None:
+        return None
+    return add_months(moment, int(months)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _install_sqlite_functions(sender: object, connection: object, **kwargs: object) -> None:
+    if getattr(connection, "vendor", "") == "sqlite":
+        connection.connection.create_function(  # type: ignore[attr-defined]
+            "licensary_add_months", 2, _sqlite_add_months, deterministic=True
+        )
+
+
+POSTGRES_ADD_MONTHS = """
+CREATE OR REPLACE FUNCTION licensary_add_months(ts timestamptz, months integer)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+  SELECT ((ts AT TIME ZONE 'UTC') + make_interval(months => months)) AT TIME ZONE 'UTC'
+$$;
+"""
+
+
+def install() -> None:
+    connection_created.connect(_install_sqlite_functions, dispatch_uid="licensary_sqlite_fns")
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def is_retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc)
+
+
+def with_retries(fn: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run `fn` (a whole transaction) again after a deadlock or serialization failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if attempt == attempts or not is_retryable(exc) or connection.in_atomic_block:
+                raise
+            logger.warning("retrying after %s (attempt %d)", exc, attempt)
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,62 @@
+"""`Idempotency-Key` for POSTs that create orders, payments, deposits, refunds, transfers."""
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Status
+
+from licensary.core.errors import IdempotencyConflict, ValidationFailed
+from licensary.core.models import IdempotencyRecord
+
+
+def idempotent(handler: Callable[..., Status]) -> Callable[..., Status]:
+    """Run the handler once per (account, key); replay its first answer afterwards.
+
+    The record is inserted first, in the handler's own transaction: a concurrent request with
+    the same key waits on the unique index and then replays the committed answer; a request
+    that fails rolls its record back, so a failed request stores nothing.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Status:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return handler(request, *args, **kwargs)
+        if not key or len(key) > 200:
+            raise ValidationFailed("Idempotency-Key must be 1 to 200 characters.")
+        digest = hashlib.sha256(
+            b"%s %s\n" % (request.method.encode(), request.path.encode()) + request.body
+        ).hexdigest()
+        account = request.auth
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(account=account, key=key,
+                                                              request_hash=digest)
+            except IntegrityError:
+                # Another request holds (or held) the key: it has committed by now.
+                record = IdempotencyRecord.objects.get(account=account, key=key)
+                if record.request_hash != digest:
+                    raise IdempotencyConflict(
+                        "This Idempotency-Key was used with another request.") from None
+                return Status(record.status_code, record.body)
+            answer = handler(request, *args, **kwargs)
+            record.status_code, record.body = answer.status_code, _jsonable(answer.value)
+            record.save(update_fields=["status_code", "body"])
+            return answer
+
+    return wrapper
+
+
+def _jsonable(body: Any) -> Any:
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    if hasattr(body, "model_dump"):
+        body = body.model_dump(mode="json")
+    return json.loads(json.dumps(body, cls=DjangoJSONEncoder))

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+
+from licensary.licenses.sweep import sweep
+
+
+class Command(BaseCommand):
+    help = "Run every lifecycle transition that is due (renewal invoices, block, cancel, delete)."
+
+    def add_arguments(self, parser):  # noqa: ANN001, ANN201
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Print what would change and change nothing.")
+        parser.add_argument("--batch", type=int, default=None, help="Rows per transaction.")
+
+    def handle(self, *args, dry_run: bool, batch: int | None, **options) -> None:  # noqa: ANN002, ANN003
+        report = sweep(dry_run=dry_run, batch=batch)
+        if dry_run:
+            self.stdout.write("DRY RUN: nothing was changed. Due now:")
+        self.stdout.write(report.table())

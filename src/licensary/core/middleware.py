@@ -1,0 +1,32 @@
+"""Per-request context (request id, client IP) that the audit log records."""
+
+import contextvars
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from licensary.core.ip import client_ip
+
+request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "request_context", default=None
+)
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        token = request_context.set({"request_id": request_id[:64], "ip": client_ip(request)})
+        try:
+            response = self.get_response(request)
+        finally:
+            request_context.reset(token)
+        response["X-Request-Id"] = request_id[:64]
+        return response
+
+
+def current_request() -> dict[str, str]:
+    return request_context.get() or {}

@@ -1,0 +1,68 @@
+"""Running jobs: the worker loop with its periodic sweep, and a drain for tests and commands."""
+
+import logging
+import threading
+
+from django.db import close_old_connections
+from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction
+
+logger = logging.getLogger(__name__)
+
+
+def make_worker(*, batch: bool, interval: float = 1.0, worker_id: str | None = None) -> Worker:
+    return Worker(
+        queue_names=["*"], interval=interval, batch=batch, backend_name="default",
+        startup_delay=not batch, max_tasks=None,
+        worker_id=worker_id or get_random_string(24), excluded_queue_names=[],
+    )
+
+
+def run_pending_jobs() -> int:
+    """Run every job that is due now, then return how many ran (tests, `worker --once`).
+
+    The library's own loop closes "old" connections between jobs, which would also close a
+    test's transaction; this is the same claim-and-run without it.
+    """
+    worker = make_worker(batch=True, interval=0)
+    ran = 0
+    while True:
+        ready = DBTaskResult.objects.ready().filter(backend_name="default")
+        with exclusive_transaction(ready.db):
+            result = ready.get_locked()
+            if result is not None:
+                result.claim(worker.worker_id)
+        if result is None:
+            return ran
+        worker.run_task(result)
+        ran += 1
+
+
+def run_worker(*, sweep_every: float = 60.0, interval: float = 1.0) -> None:
+    """The long-running worker: jobs in this thread, the lifecycle sweep every minute beside."""
+    from licensary.licenses.sweep import sweep
+
+    stop = threading.Event()
+
+    def sweeper() -> None:
+        while not stop.is_set():
+            try:
+                report = sweep()
+                if report.total:
+                    logger.info("sweep: %s", report.summary())
+            except Exception:
+                logger.exception("sweep failed; retrying next round")
+            finally:
+                close_old_connections()
+            stop.wait(sweep_every)
+
+    thread = threading.Thread(target=sweeper, name="licensary-sweep", daemon=True)
+    thread.start()
+    worker = make_worker(batch=False, interval=interval)
+    worker.configure_signals()
+    try:
+        worker.run()
+    finally:
+        stop.set()

@@ -1,0 +1,118 @@
+"""Licenses: reading them, their history, and asking to renew."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from licensary.accounts.services import scope
+from licensary.audit.models import AuditEntry
+from licensary.billing.api import InvoiceOut, invoice_out
+from licensary.core.api import Page, get_visible, paginate
+from licensary.core.errors import ValidationFailed
+from licensary.licenses.models import License
+from licensary.licenses.services import license_renewal_invoice
+
+router = Router(tags=["licenses"])
+
+
+class LicenseOut(Schema):
+    id: str
+    account: str
+    product: str
+    kind: str
+    ip: str
+    status: str
+    period_start: datetime
+    period_end: datetime
+    blocked_at: datetime | None
+    canceled_at: datetime | None
+    deleted_at: datetime | None
+    renewable_until: datetime | None
+    cancel_reason: str | None
+
+
+class HistoryOut(Schema):
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    before: dict
+    after: dict
+    reason: str
+
+
+def license_out(lic: License) -> dict:
+    return {
+        "id": str(lic.pk),
+        "account": str(lic.account_id),
+        "product": lic.product.slug,
+        "kind": lic.kind,
+        "ip": lic.ip,
+        "status": lic.status,
+        "period_start": lic.period_start,
+        "period_end": lic.period_end,
+        "blocked_at": lic.blocked_at,
+        "canceled_at": lic.canceled_at,
+        "deleted_at": lic.deleted_at,
+        "renewable_until": lic.renewable_until,
+        "cancel_reason": lic.cancel_reason or None,
+    }
+
+
+def visible_licenses(request: HttpRequest):  # noqa: ANN201
+    return scope(License.objects.select_related("product"), request.auth)
+
+
+@router.get("/licenses", response=Page[LicenseOut])
+def list_licenses(
+    request: HttpRequest,
+    status: str | None = None,
+    ip: str | None = None,
+    product: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict:
+    qs = visible_licenses(request)
+    if status:
+        if status not in License.Status.values:
+            raise ValidationFailed(f"status is one of {', '.join(License.Status.values)}.")
+        qs = qs.filter(status=status)
+    if ip:
+        qs = qs.filter(ip=ip)
+    if product:
+        qs = qs.filter(product__slug=product)
+    return paginate(qs, limit=limit, cursor=cursor, render=license_out)
+
+
+@router.get("/licenses/{license_id}", response=LicenseOut)
+def get_license(request: HttpRequest, license_id: str) -> dict:
+    return license_out(get_visible(visible_licenses(request), license_id))
+
+
+@router.post(
+    "/licenses/{license_id}/renew",
+    response={200: InvoiceOut},
+    summary="The license's unpaid renewal invoice (issued if there is none)",
+)
+def renew_license(request: HttpRequest, license_id: str) -> Status:
+    lic = get_visible(visible_licenses(request), license_id)
+    return Status(200, invoice_out(license_renewal_invoice(license=lic, actor=request.auth)))
+
+
+@router.get("/licenses/{license_id}/history", response=list[HistoryOut])
+def license_history(request: HttpRequest, license_id: str) -> list[dict]:
+    lic = get_visible(visible_licenses(request), license_id)
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk)).order_by("id")
+    return [
+        {
+            "id": str(e.pk),
+            "at": e.created_at,
+            "actor": e.actor_label,
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+            "reason": e.reason,
+        }
+        for e in entries
+    ]

@@ -1,0 +1,104 @@
+"""The license lifecycle (rules 4 and 5): the transition table and the single-license moves.
+
+    active --period ended--> blocked --7 days--> canceled --4 months after blocking--> deleted
+    blocked | canceled --renewal paid (until renewable_until)--> active
+    active --renewal paid before the end--> active (period extended from the old end)
+
+Time-driven moves are made in bulk by `licenses.sweep`; the same steps restricted to one
+license (`license_catch_up`) bring a license up to date before anything acts on it, so no
+rule depends on the sweep having run on time.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from licensary.accounts.models import User
+from licensary.audit.services import Change, audit_record
+from licensary.billing.models import InvoiceLine
+from licensary.core.errors import InvalidTransition, LicenseDeleted
+from licensary.licenses.models import License
+
+S = License.Status
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.ACTIVE, S.BLOCKED): "period ended unpaid",
+    (S.BLOCKED, S.CANCELED): "blocked for 7 days",
+    (S.CANCELED, S.DELETED): "not renewed within 4 months of blocking",
+    (S.BLOCKED, S.ACTIVE): "renewal paid",
+    (S.CANCELED, S.ACTIVE): "renewal paid",
+    (S.ACTIVE, S.ACTIVE): "renewal paid",
+    (S.ACTIVE, S.CANCELED): "canceled by staff",
+}
+NOT_RENEWABLE_REASONS = {"ban"}
+
+
+def period() -> timedelta:
+    return timedelta(days=settings.LICENSARY["PERIOD_DAYS"])
+
+
+def check_transition(old: str, new: str) -> str:
+    try:
+        return TRANSITIONS[(old, new)]
+    except KeyError:
+        raise InvalidTransition(f"A license cannot go from {old} to {new}.") from None
+
+
+def license_snapshot(lic: License) -> dict[str, object]:
+    return {
+        "status": lic.status, "period_start": lic.period_start, "period_end": lic.period_end,
+        "blocked_at": lic.blocked_at, "canceled_at": lic.canceled_at,
+        "deleted_at": lic.deleted_at, "renewable_until": lic.renewable_until,
+        "ip": lic.ip,
+    }
+
+
+def license_catch_up(*, license: License) -> License:
+    """Walk every due time-driven transition of one license, in order, each recorded."""
+    from licensary.licenses.sweep import run_steps
+
+    run_steps(license_ids=[license.pk])
+    license.refresh_from_db()
+    return license
+
+
+def renewal_terms(lic: License, paid_at: datetime) -> tuple[datetime, datetime]:
+    """The period a renewal paid at `paid_at` buys (rule 4)."""
+    if lic.status == S.ACTIVE and paid_at < lic.period_end:
+        return lic.period_end, lic.period_end + period()
+    return paid_at, paid_at + period()
+
+
+def license_require_renewable(lic: License) -> None:
+    if lic.status == S.DELETED:
+        raise LicenseDeleted("This license is deleted; order it again (the setup fee applies).")
+    if lic.cancel_reason in NOT_RENEWABLE_REASONS:
+        raise InvalidTransition("This license was canceled by a ban and cannot be renewed.")
+
+
+def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime,
+                       actor: User | None, check_only: bool = False) -> License:
+    """Apply a paid renewal; with `check_only`, refuse without changing the license."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("renewals are applied in the payment's transaction")
+    license_catch_up(license=license)
+    lic = License.objects.select_for_update().get(pk=license.pk)
+    license_require_renewable(lic)
+    if check_only:
+        return lic
+    start, end = renewal_terms(lic, paid_at)
+    new = S.ACTIVE
+    reason = check_transition(lic.status, new)
+    before = license_snapshot(lic)
+    changed = License.objects.filter(pk=lic.pk, status=lic.status,
+                                     period_end=lic.period_end).update(
+        status=new, period_start=start, period_end=end, blocked_at=None, canceled_at=None,
+        renewable_until=None, cancel_reason="", ip_changes_in_period=0,
+    )
+    assert changed == 1, "the license changed under its row lock"
+    InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)
+    lic.refresh_from_db()
+    audit_record(Change(action="license.renewed", object_type="license", object_id=lic.pk,
+                        actor=actor, account_id=lic.account_id, before=before,
+                        after=license_snapshot(lic), reason=reason, at=paid_at))
+    return lic

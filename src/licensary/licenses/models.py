@@ -1,0 +1,71 @@
+"""Licenses: one product on one IP; active -> blocked -> canceled -> deleted."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class License(models.Model):
+    """A license; its status changes only through `licenses.lifecycle`."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        BLOCKED = "blocked"
+        CANCELED = "canceled"
+        DELETED = "deleted"
+
+    class Kind(models.TextChoices):
+        OWN = "own"
+        MANUFACTURER = "manufacturer"
+
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                related_name="licenses")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT,
+                                related_name="licenses")
+    # Copied from the product when issued: an agent cannot restate what it sells (rule 9).
+    kind = models.CharField(max_length=16, choices=Kind.choices, editable=False)
+    ip = models.GenericIPAddressField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField()
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    renewable_until = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=32, blank=True)
+    ip_changes_in_period = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "ip"], condition=~Q(status="deleted"),
+                name="%(app_label)s_%(class)s_one_live_per_product_ip",
+                violation_error_message="This product already has a license on this IP.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=models.F("period_start")),
+                name="%(app_label)s_%(class)s_period_forward",
+                violation_error_message="A period ends after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active") | Q(blocked_at__isnull=False),
+                name="%(app_label)s_%(class)s_blocked_has_time",
+                violation_error_message="A license that is not active records its blocking.",
+            ),
+        ]
+        indexes = [
+            # Partial indexes on due rows keep every sweep step an index range scan.
+            models.Index(fields=["period_end"], condition=Q(status="active"),
+                         name="license_active_due_idx"),
+            models.Index(fields=["blocked_at"], condition=Q(status="blocked"),
+                         name="license_blocked_due_idx"),
+            models.Index(fields=["renewable_until"], condition=Q(status="canceled"),
+                         name="license_canceled_due_idx"),
+            models.Index(fields=["ip", "product"], name="license_ip_product_idx"),
+            models.Index(fields=["account", "status"], name="license_account_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"License {self.pk} {self.product_id}@{self.ip} {self.status}"

@@ -1,0 +1,71 @@
+"""Issuing licenses and asking to renew them."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_require_in_good_standing
+from licensary.audit.services import Change, audit_record
+from licensary.billing.models import Invoice
+from licensary.licenses.lifecycle import (
+    license_catch_up,
+    license_require_renewable,
+    license_snapshot,
+    period,
+)
+from licensary.licenses.models import License
+
+
+class SlotTaken(Exception):
+    """The (product, IP) slot already has a live license (rule 3)."""
+
+    def __init__(self, holder: License | None) -> None:
+        super().__init__("slot taken")
+        self.holder = holder
+
+
+def license_issue(*, order: "object", actor: User | None) -> License:
+    """Create the active license an order paid for; raises `SlotTaken` if the IP is held."""
+    from licensary.orders.models import Order
+
+    assert isinstance(order, Order)
+    now = timezone.now()
+    holder = License.objects.filter(product_id=order.product_id, ip=order.ip).exclude(
+        status=License.Status.DELETED).first()
+    if holder is not None:
+        license_catch_up(license=holder)  # a license past its deletion date frees the slot
+        if holder.status != License.Status.DELETED:
+            raise SlotTaken(holder)
+    try:
+        with transaction.atomic():
+            lic = License.objects.create(
+                account_id=order.account_id, product_id=order.product_id,
+                kind=order.product.kind, ip=order.ip, status=License.Status.ACTIVE,
+                created_at=now, period_start=now, period_end=now + period(),
+            )
+    except IntegrityError as exc:  # lost the race for the slot to another order
+        raise SlotTaken(None) from exc
+    audit_record(Change(action="license.issued", object_type="license", object_id=lic.pk,
+                        actor=actor, actor_label="" if actor else "system:delivery",
+                        account_id=lic.account_id, after=license_snapshot(lic),
+                        reason=f"order {order.pk} paid"))
+    return lic
+
+
+def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
+    """The license's open renewal invoice, issuing one if there is none (rules 4 and 5)."""
+    account_require_in_good_standing(actor)
+    account_require_in_good_standing(license.account)
+    with transaction.atomic():
+        license_catch_up(license=license)
+        lic = License.objects.select_for_update().select_related("product", "account").get(
+            pk=license.pk)
+        license_require_renewable(lic)
+        open_invoice = Invoice.objects.filter(
+            status=Invoice.Status.UNPAID, lines__kind="renewal", lines__license=lic).first()
+        if open_invoice is not None:
+            return open_invoice
+        from licensary.licenses.sweep import issue_renewal_invoices
+
+        invoice_id = issue_renewal_invoices([lic], now=timezone.now())[0]
+        return Invoice.objects.get(pk=invoice_id)

@@ -1,0 +1,285 @@
+"""The lifecycle sweep: every time-driven transition that is due, in order, in batches.
+
+Each step selects due rows with `FOR UPDATE SKIP LOCKED` (several sweepers split the work),
+moves them with one compare-and-swap UPDATE, and writes their audit entries in the same
+transaction. Steps repeat until nothing is due, so a license untouched for 200 days walks
+active -> blocked -> canceled -> deleted in one run, each move recorded with its own time.
+Running the sweep twice changes nothing the second time.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from licensary.audit.services import Change, audit_record_many
+from licensary.billing.models import Invoice, InvoiceLine
+from licensary.billing.services import LineSpec, next_invoice_numbers
+from licensary.core.db import AddMonths
+from licensary.jobs.tasks import enqueue
+from licensary.licenses.lifecycle import TRANSITIONS, period
+from licensary.licenses.models import License
+
+logger = logging.getLogger(__name__)
+S = License.Status
+SWEEP_ACTOR = "system:sweep"
+
+
+def _days(name: str) -> timedelta:
+    return timedelta(days=settings.LICENSARY[name])
+
+
+@dataclass(frozen=True)
+class Step:
+    """One time-driven transition: which rows are due, and what the UPDATE sets."""
+
+    name: str
+    source: str
+    target: str
+    order_field: str
+    due: Callable[[datetime], Q]
+    updates: Callable[[], dict[str, object]]
+    action: str
+
+
+def _plus(field_name: str, delta: timedelta) -> ExpressionWrapper:
+    return ExpressionWrapper(F(field_name) + delta, output_field=DateTimeField())
+
+
+STEPS = [
+    Step(
+        name="block", source=S.ACTIVE, target=S.BLOCKED, order_field="period_end",
+        due=lambda now: Q(period_end__lte=now),
+        updates=lambda: {
+            "status": S.BLOCKED, "blocked_at": F("period_end"),
+            "renewable_until": AddMonths(F("period_end"),
+                                         settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]),
+        },
+        action="license.blocked",
+    ),
+    Step(
+        name="cancel", source=S.BLOCKED, target=S.CANCELED, order_field="blocked_at",
+        due=lambda now: Q(blocked_at__lte=now - _days("CANCEL_AFTER_BLOCK_DAYS")),
+        updates=lambda: {
+            "status": S.CANCELED,
+            "canceled_at": _plus("blocked_at", _days("CANCEL_AFTER_BLOCK_DAYS")),
+            "cancel_reason": "unpaid",
+        },
+        action="license.canceled",
+    ),
+    Step(
+        name="delete", source=S.CANCELED, target=S.DELETED, order_field="renewable_until",
+        due=lambda now: Q(renewable_until__lte=now),
+        updates=lambda: {"status": S.DELETED, "deleted_at": F("renewable_until")},
+        action="license.deleted",
+    ),
+]
+for _step in STEPS:
+    assert (_step.source, _step.target) in TRANSITIONS
+
+
+@dataclass
+class SweepReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, step: str, ids: list[int]) -> None:
+        self.counts[step] = self.counts.get(step, 0) + len(ids)
+        sample = self.samples.setdefault(step, [])
+        sample.extend(ids[: max(0, 10 - len(sample))])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing due"
+
+    def table(self) -> str:
+        rows = [("step", "licenses", "first ids")]
+        for name in ("renewal_invoice", "reminder", "block", "cancel", "delete"):
+            rows.append((name, str(self.counts.get(name, 0)),
+                         " ".join(map(str, self.samples.get(name, [])))))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                         for r in rows)
+
+
+def _scoped(qs: QuerySet, license_ids: list[int] | None, field_name: str = "pk") -> QuerySet:
+    return qs if license_ids is None else qs.filter(**{f"{field_name}__in": license_ids})
+
+
+def _lock_due(qs: QuerySet, order_field: str, batch: int) -> list[int]:
+    return list(qs.select_for_update(skip_locked=True).order_by(order_field, "pk")
+                .values_list("pk", flat=True)[:batch])
+
+
+def _transition_batch(step: Step, now: datetime, license_ids: list[int] | None,
+                      batch: int) -> list[int]:
+    due = _scoped(License.objects.filter(status=step.source).filter(step.due(now)), license_ids)
+    with transaction.atomic():
+        ids = _lock_due(due, step.order_field, batch)
+        if not ids:
+            return []
+        changed = License.objects.filter(pk__in=ids, status=step.source).update(**step.updates())
+        assert changed == len(ids), "locked rows changed under their locks"
+        rows = License.objects.filter(pk__in=ids).values(
+            "pk", "account_id", "period_end", "blocked_at", "canceled_at", "deleted_at",
+            "renewable_until")
+        audit_record_many([
+            Change(action=step.action, object_type="license", object_id=row["pk"],
+                   actor_label=SWEEP_ACTOR, account_id=row["account_id"],
+                   before={"status": step.source},
+                   after={"status": step.target, **{k: v for k, v in row.items()
+                                                    if k not in ("pk", "account_id") and v}},
+                   reason=TRANSITIONS[(step.source, step.target)])
+            for row in rows
+        ])
+        if step.target == S.DELETED:
+            _void_open_renewals(ids)
+        from licensary.notifications.tasks import notify_license_event
+
+        enqueue(notify_license_event, license_ids=ids, event=step.target)
+    return ids
+
+
+def _void_open_renewals(license_ids: list[int]) -> None:
+    invoices = list(Invoice.objects.filter(
+        status=Invoice.Status.UNPAID, lines__kind="renewal", lines__license_id__in=license_ids,
+    ).values_list("pk", "account_id").distinct())
+    if not invoices:
+        return
+    now = timezone.now()
+    Invoice.objects.filter(pk__in=[pk for pk, _ in invoices], status=Invoice.Status.UNPAID).update(
+        status=Invoice.Status.VOID, voided_at=now, void_reason="license deleted")
+    audit_record_many([
+        Change(action="invoice.voided", object_type="invoice", object_id=pk,
+               actor_label=SWEEP_ACTOR, account_id=account_id, before={"status": "unpaid"},
+               after={"status": "void"}, reason="license deleted")
+        for pk, account_id in invoices
+    ])
+
+
+def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
+    """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
+    has_invoice = InvoiceLine.objects.filter(license=OuterRef("pk"), kind="renewal").filter(
+        Q(invoice__status=Invoice.Status.UNPAID) | Q(period_start=OuterRef("period_end")))
+    due = _scoped(
+        License.objects.filter(status=S.ACTIVE,
+                               period_end__lte=now + _days("RENEWAL_NOTICE_DAYS"))
+        .filter(~Exists(has_invoice)), license_ids)
+    with transaction.atomic():
+        ids = _lock_due(due, "period_end", batch)
+        if not ids:
+            return []
+        licenses = list(License.objects.filter(pk__in=ids).select_related("product", "account")
+                        .order_by("period_end", "pk"))
+        invoice_ids = issue_renewal_invoices(licenses, now=now)
+        from licensary.notifications.tasks import send_invoice_reminders
+
+        enqueue(send_invoice_reminders, invoice_ids=invoice_ids, stage=1)
+    return ids
+
+
+def renewal_line(lic: License) -> LineSpec:
+    start = lic.period_end if lic.status == S.ACTIVE else timezone.now()
+    end = start + period()
+    return LineSpec(
+        kind="renewal", amount=lic.product.price, license_id=lic.pk, period_start=start,
+        period_end=end,
+        description=f"{lic.product.name} ({lic.kind} license) on {lic.ip}: renewal "
+                    f"{start:%Y-%m-%d} to {end:%Y-%m-%d}",
+    )
+
+
+def issue_renewal_invoices(licenses: list[License], *, now: datetime) -> list[int]:
+    """One renewal invoice per license (locked by the caller), numbered in one go."""
+    numbers = next_invoice_numbers(len(licenses))
+    invoices = Invoice.objects.bulk_create([
+        Invoice(number=number, account=lic.account, purpose=Invoice.Purpose.RENEWAL,
+                currency=lic.product.currency, total=lic.product.price, issued_at=now,
+                due_at=max(lic.period_end, now) if lic.status == S.ACTIVE else now)
+        for number, lic in zip(numbers, licenses, strict=True)
+    ])
+    lines = [renewal_line(lic) for lic in licenses]
+    InvoiceLine.objects.bulk_create([
+        InvoiceLine(invoice=invoice, kind=spec.kind, description=spec.description,
+                    amount=spec.amount, license_id=spec.license_id,
+                    period_start=spec.period_start, period_end=spec.period_end)
+        for invoice, spec in zip(invoices, lines, strict=True)
+    ])
+    audit_record_many([
+        Change(action="invoice.issued", object_type="invoice", object_id=invoice.pk,
+               actor_label=SWEEP_ACTOR, account_id=invoice.account_id,
+               after={"number": invoice.number, "total": invoice.total, "purpose": "renewal",
+                      "license": lic.pk})
+        for invoice, lic in zip(invoices, licenses, strict=True)
+    ])
+    return [invoice.pk for invoice in invoices]
+
+
+def _reminder_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
+    """Reminders 3 days and 1 day before the period ends (the first went out at issue)."""
+    sent: list[int] = []
+    for stage, days in ((2, 3), (3, 1)):
+        due = _scoped(
+            Invoice.objects.filter(purpose=Invoice.Purpose.RENEWAL, status=Invoice.Status.UNPAID,
+                                   reminders_sent__lt=stage, due_at__gt=now,
+                                   due_at__lte=now + timedelta(days=days)),
+            license_ids, "lines__license_id")
+        with transaction.atomic():
+            ids = _lock_due(due, "due_at", batch)
+            if ids:
+                Invoice.objects.filter(pk__in=ids, reminders_sent__lt=stage).update(
+                    reminders_sent=stage)
+                from licensary.notifications.tasks import send_invoice_reminders
+
+                enqueue(send_invoice_reminders, invoice_ids=ids, stage=stage)
+                sent.extend(ids)
+    return sent
+
+
+def run_steps(*, now: datetime | None = None, license_ids: list[int] | None = None,
+              batch: int | None = None, report: SweepReport | None = None) -> SweepReport:
+    now = now or timezone.now()
+    batch = batch or settings.LICENSARY["SWEEP_BATCH"]
+    report = report or SweepReport()
+    while True:
+        moved = 0
+        ids = _renewal_batch(now, license_ids, batch)
+        report.add("renewal_invoice", ids)
+        moved += len(ids)
+        for step in STEPS:
+            ids = _transition_batch(step, now, license_ids, batch)
+            report.add(step.name, ids)
+            moved += len(ids)
+        if not moved:
+            break
+    report.add("reminder", _reminder_batch(now, license_ids, batch))
+    return report
+
+
+class _DryRun(Exception):
+    pass
+
+
+def sweep(*, dry_run: bool = False, batch: int | None = None) -> SweepReport:
+    """Run every due transition; with `dry_run`, compute the same report and roll it back."""
+    from licensary.jobs.tasks import jobs_reap_stale
+
+    if not dry_run:
+        jobs_reap_stale()
+        return run_steps(batch=batch)
+    report = SweepReport()
+    try:
+        with transaction.atomic():
+            run_steps(batch=batch, report=report)
+            raise _DryRun
+    except _DryRun:
+        pass
+    return report

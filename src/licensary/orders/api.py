@@ -1,0 +1,171 @@
+"""Orders and the staff review queue of held orders."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Schema, Status
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_get_visible, scope
+from licensary.catalog.models import Product
+from licensary.core.api import Page, get_visible, paginate
+from licensary.core.errors import NotFound, PermissionDenied
+from licensary.core.idempotency import idempotent
+from licensary.orders.models import Order
+from licensary.orders.services import (
+    order_approve,
+    order_cancel,
+    order_create,
+    order_reject,
+    order_retry,
+)
+
+router = Router(tags=["orders"])
+
+
+class OrderIn(Schema):
+    product: str
+    ip: str
+    account: str | None = None
+
+
+class OrderOut(Schema):
+    id: str
+    account: str
+    product: str
+    ip: str
+    kind: str
+    status: str
+    hold_reason: str | None
+    held_at: datetime | None
+    invoice: str
+    license: str | None
+    created_at: datetime
+
+
+class HeldOrderOut(OrderOut):
+    age_hours: float
+    overdue: bool
+    hold_detail: str
+
+
+class DecisionIn(Schema):
+    note: str = ""
+
+
+def order_out(o: Order) -> dict:
+    return {
+        "id": str(o.pk),
+        "account": str(o.account_id),
+        "product": o.product.slug,
+        "ip": o.ip,
+        "kind": o.kind,
+        "status": o.status,
+        "hold_reason": o.hold_reason,
+        "held_at": o.held_at,
+        "invoice": str(o.invoice_id),
+        "license": str(o.license_id) if o.license_id else None,
+        "created_at": o.created_at,
+    }
+
+
+def held_order_out(o: Order) -> dict:
+    age = timezone.now() - o.held_at
+    target = settings.LICENSARY["REVIEW_TARGET_HOURS"] * 3600
+    return order_out(o) | {
+        "age_hours": round(age.total_seconds() / 3600, 2),
+        "overdue": age.total_seconds() >= target,
+        "hold_detail": o.hold_detail,
+    }
+
+
+def visible_orders(request: HttpRequest):  # noqa: ANN201
+    return scope(Order.objects.select_related("product"), request.auth)
+
+
+def _product(ref: str) -> Product:
+    qs = Product.objects.all()
+    product = qs.filter(pk=int(ref)).first() if ref.isdigit() else qs.filter(slug=ref).first()
+    if product is None:
+        raise NotFound(f"No product {ref!r}.")
+    return product
+
+
+@router.post("/orders", response={201: OrderOut})
+@idempotent
+def create_order(request: HttpRequest, payload: OrderIn) -> Status:
+    account: User | None = None
+    if payload.account is not None:
+        account = account_get_visible(user=request.auth, account_id=payload.account)
+    order = order_create(
+        actor=request.auth, product=_product(payload.product), ip=payload.ip, account=account
+    )
+    return Status(201, order_out(order))
+
+
+@router.get("/orders", response=Page[OrderOut])
+def list_orders(
+    request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
+) -> dict:
+    qs = visible_orders(request)
+    if status:
+        qs = qs.filter(status=status)
+    return paginate(qs, limit=limit, cursor=cursor, render=order_out)
+
+
+@router.get("/orders/{order_id}", response=OrderOut)
+def get_order(request: HttpRequest, order_id: str) -> dict:
+    return order_out(get_visible(visible_orders(request), order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response=OrderOut)
+def cancel_order(request: HttpRequest, order_id: str) -> dict:
+    return order_out(
+        order_cancel(order=get_visible(visible_orders(request), order_id), actor=request.auth)
+    )
+
+
+def _staff(request: HttpRequest) -> User:
+    if not request.auth.is_staff_account:
+        raise PermissionDenied("Only staff review held orders.")
+    return request.auth
+
+
+@router.get(
+    "/review-queue",
+    response=list[HeldOrderOut],
+    tags=["review"],
+    summary="Staff: held orders, oldest first, with their age against the target",
+)
+def review_queue(request: HttpRequest) -> list[dict]:
+    _staff(request)
+    held = (
+        Order.objects.filter(status=Order.Status.ON_HOLD)
+        .select_related("product")
+        .order_by("held_at", "pk")
+    )
+    return [held_order_out(o) for o in held]
+
+
+@router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
+def retry_order(request: HttpRequest, order_id: str) -> dict:
+    order = get_visible(visible_orders(request), order_id)
+    return order_out(order_retry(order=order, actor=_staff(request)))
+
+
+@router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
+def approve_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
+    order = get_visible(visible_orders(request), order_id)
+    return order_out(
+        order_approve(order=order, actor=_staff(request), note=payload.note if payload else "")
+    )
+
+
+@router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
+def reject_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
+    order = get_visible(visible_orders(request), order_id)
+    return order_out(
+        order_reject(order=order, actor=_staff(request), note=payload.note if payload else "")
+    )

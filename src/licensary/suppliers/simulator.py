@@ -1,0 +1,689 @@
+"""A local stand-in for cPanel's Manage2 partner API, for tests and demos.
+
+It speaks the Manage2 functions Licensary uses (``/XMLlicenseAdd.cgi`` and friends: GET query
+parameters, HTTP basic auth, JSON answers carrying ``status`` 1/0 and ``reason``) over its own
+in-memory, lock-protected state, and adds ``/_control/...`` endpoints so tests can inject the
+faults real partner APIs show (an IP held by another company, no stock, 500s, slowness, a
+connection dropped after the action was taken) and inspect or bend the upstream state.
+
+Standard library only, so ``licensary simulate-supplier --port N`` needs nothing extra.
+
+Control endpoints (no auth; bind to loopback):
+
+- ``POST /_control/faults {fault, ip?, count?, function?, seconds?}`` queues a fault for the
+  next ``count`` matching calls. ``fault`` is one of ``ip_taken``, ``out_of_stock``,
+  ``http_500``, ``slow``, ``drop_after_act`` (also ``account_locked``). Each fault applies to
+  the functions where it can really happen (``FAULT_SCOPES``); ``function`` narrows that further
+  (e.g. ``"XMLlicenseAdd"``) and ``ip`` restricts it to calls about that IP.
+- ``GET /_control/faults`` -> ``{"items": [...]}`` faults still pending.
+- ``GET /_control/licenses`` -> ``{"items": [{licenseid, ip, packageid, status,
+  external_notes}]}`` with Manage2's status (1 active, 2 expired, 4 suspended).
+- ``POST /_control/reset`` forgets licenses, other companies' IPs and faults.
+- ``POST /_control/foreign {ip, packageid?}`` registers an IP as held by another company (for
+  every package when ``packageid`` is omitted).
+- ``POST /_control/expire {licenseid}`` and ``POST /_control/suspend {licenseid}`` change a
+  license behind Licensary's back, so reconciliation has drift to find.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PACKAGES: dict[str, str] = {"P1": "cPanel Solo", "P2": "cPanel Admin"}
+DEFAULT_PORT = 8765
+
+ACTIVE, EXPIRED, SUSPENDED = 1, 2, 4
+
+# Reasons worded after Manage2's own, so the adapter's classification is exercised on
+# realistic text rather than on codes the real API does not send.
+REASON_OK = "OK"
+REASON_AUTH = "Authentication failed: invalid username or password"
+REASON_FOREIGN = "This IP address is already licensed by another company"
+REASON_OUT_OF_STOCK = "Insufficient credit: your account is out of stock for this package"
+REASON_LOCKED = "Your Manage2 account is locked; contact your account manager"
+REASON_NO_PACKAGE = "The package was not found or is not offered to your account"
+REASON_NO_LICENSE = "License not found"
+REASON_BAD_IP = "Invalid IP address"
+
+MUTATING = frozenset({"XMLlicenseAdd", "XMLlicenseExpire", "XMLlicenseReActivate", "XMLtransfer"})
+FUNCTIONS = MUTATING | {"XMLlookup", "XMLRawlookup", "XMLlicenseInfo", "XMLpackageInfo"}
+
+# Where each fault can really occur: an IP is only "taken" where an IP is claimed or asked
+# about, stock only matters where credit is spent, and only a mutating call can act before
+# its answer is lost. Scoping this way lets a test aim a fault at a provisioning attempt
+# without the preliminary lookups swallowing it.
+FAULT_SCOPES: dict[str, frozenset[str]] = {
+    "ip_taken": frozenset({"XMLRawlookup", "XMLlicenseAdd", "XMLlicenseReActivate", "XMLtransfer"}),
+    "out_of_stock": frozenset({"XMLlicenseAdd", "XMLlicenseReActivate"}),
+    "account_locked": FUNCTIONS,
+    "http_500": FUNCTIONS,
+    "slow": FUNCTIONS,
+    "drop_after_act": MUTATING,
+}
+
+
+class _Drop(Exception):
+    """Raised inside a handler to close the socket without answering."""
+
+
+@dataclass
+class SimLicense:
+    licenseid: str
+    ip: str
+    packageid: str
+    status: int
+    external_notes: str = ""
+    groupid: str = ""
+    adddate: int = 0
+    expirereason: str = ""
+
+    def as_manage2(self, package_name: str) -> dict[str, Any]:
+        # Manage2 sends every attribute as a string.
+        data = {key: str(value) for key, value in asdict(self).items()}
+        data["package_name"] = package_name
+        return data
+
+    def as_control(self) -> dict[str, Any]:
+        return {
+            "licenseid": self.licenseid,
+            "ip": self.ip,
+            "packageid": self.packageid,
+            "status": self.status,
+            "external_notes": self.external_notes,
+        }
+
+
+@dataclass
+class Fault:
+    fault: str
+    count: int
+    ip: str | None = None
+    function: str | None = None
+    seconds: float | None = None
+
+    def matches(self, function: str, ips: Iterable[str]) -> bool:
+        if function not in FAULT_SCOPES[self.fault]:
+            return False
+        if self.function is not None and self.function != function:
+            return False
+        return self.ip is None or self.ip in ips
+
+
+@dataclass
+class SimulatorState:
+    """The upstream world: our licenses, other companies' IPs, pending faults.
+
+    Every method takes the one lock, so concurrent provisioning races behave as on a real
+    server that serialises writes per account.
+    """
+
+    packages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PACKAGES))
+    # ip -> package ids held by other companies; None means every package.
+    foreign: dict[str, set[str | None]] = field(default_factory=dict)
+    licenses: dict[str, SimLicense] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    next_id: int = 1001
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # --- control ---
+
+    def reset(self) -> None:
+        with self.lock:
+            self.foreign.clear()
+            self.licenses.clear()
+            self.faults.clear()
+
+    def add_foreign(self, ip: str, packageid: str | None = None) -> None:
+        with self.lock:
+            self.foreign.setdefault(ip, set()).add(packageid)
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, function: str, ips: Iterable[str]) -> Fault | None:
+        """Consume one use of the first pending fault that matches this call."""
+        ips = set(ips)
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(function, ips):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def force_status(self, licenseid: str, status: int) -> SimLicense | None:
+        with self.lock:
+            lic = self.licenses.get(licenseid)
+            if lic is not None:
+                lic.status = status
+            return lic
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [lic.as_control() for lic in self.licenses.values()]
+
+    # --- queries ---
+
+    def is_foreign(self, ip: str, packageid: str | None) -> bool:
+        with self.lock:
+            held = self.foreign.get(ip, set())
+            return None in held or packageid in held or (packageid is None and bool(held))
+
+    def ours(self, ip: str, packageid: str) -> SimLicense | None:
+        """Our license on ip for the package, preferring a live one over an expired one."""
+        with self.lock:
+            found = [
+                lic for lic in self.licenses.values() if lic.ip == ip and lic.packageid == packageid
+            ]
+            found.sort(key=lambda lic: (lic.status != ACTIVE, lic.status != SUSPENDED))
+            return found[0] if found else None
+
+    # --- Manage2 functions; each returns (status, reason, payload) ---
+
+    def add(
+        self, ip: str, packageid: str, groupid: str, notes: str, reactivate_ok: bool
+    ) -> tuple[int, str, dict[str, Any]]:
+        with self.lock:
+            if packageid not in self.packages:
+                return 0, REASON_NO_PACKAGE, {}
+            if self.is_foreign(ip, packageid):
+                return 0, REASON_FOREIGN, {}
+            existing = self.ours(ip, packageid)
+            if existing is not None and existing.status == EXPIRED:
+                if not reactivate_ok:
+                    return (
+                        0,
+                        "This IP address has an expired license in your account "
+                        f"(licenseid {existing.licenseid}); pass reactivateok=1",
+                        {"licenseid": existing.licenseid},
+                    )
+                existing.status = ACTIVE
+                existing.expirereason = ""
+                return 1, REASON_OK, {"licenseid": existing.licenseid, "ip": ip}
+            if existing is not None:
+                return (
+                    0,
+                    "This IP address already has a license for this package in your "
+                    f"account (licenseid {existing.licenseid})",
+                    {"licenseid": existing.licenseid},
+                )
+            lic = SimLicense(
+                licenseid=str(self.next_id),
+                ip=ip,
+                packageid=packageid,
+                status=ACTIVE,
+                external_notes=notes,
+                groupid=groupid,
+                adddate=int(time.time()),
+            )
+            self.next_id += 1
+            self.licenses[lic.licenseid] = lic
+            return 1, REASON_OK, {"licenseid": lic.licenseid, "ip": ip}
+
+    def expire(self, licenseid: str, reason: str) -> tuple[int, str, dict[str, Any]]:
+        with self.lock:
+            lic = self.licenses.get(licenseid)
+            if lic is None:
+                return 0, REASON_NO_LICENSE, {}
+            if lic.status == EXPIRED:
+                return 0, "License is already expired", {}
+            lic.status = EXPIRED
+            lic.expirereason = reason
+            return 1, REASON_OK, {"licenseid": licenseid}
+
+    def reactivate(self, licenseid: str) -> tuple[int, str, dict[str, Any]]:
+        with self.lock:
+            lic = self.licenses.get(licenseid)
+            if lic is None:
+                return 0, REASON_NO_LICENSE, {}
+            if lic.status == ACTIVE:
+                return 0, "License is already active", {"licenseid": licenseid}
+            if lic.status == SUSPENDED:
+                return 0, "License is suspended by cPanel; contact cPanel support", {}
+            # Someone else may have licensed the IP while ours was expired.
+            if self.is_foreign(lic.ip, lic.packageid):
+                return 0, REASON_FOREIGN, {}
+            lic.status = ACTIVE
+            lic.expirereason = ""
+            return 1, REASON_OK, {"licenseid": licenseid}
+
+    def transfer(self, oldip: str, newip: str, packageid: str) -> tuple[int, str, dict[str, Any]]:
+        with self.lock:
+            if packageid not in self.packages:
+                return 0, REASON_NO_PACKAGE, {}
+            lic = self.ours(oldip, packageid)
+            if lic is None:
+                return 0, f"No license found on {oldip} for this package in your account", {}
+            if self.is_foreign(newip, packageid):
+                return 0, REASON_FOREIGN, {}
+            taken = self.ours(newip, packageid)
+            if taken is not None:
+                return (
+                    0,
+                    "This IP address already has a license for this package in your "
+                    f"account (licenseid {taken.licenseid})",
+                    {},
+                )
+            lic.ip = newip
+            return 1, REASON_OK, {"licenseid": lic.licenseid, "ip": newip}
+
+    def lookup(self, ip: str, packageid: str) -> dict[str, Any]:
+        with self.lock:
+            lic = self.ours(ip, packageid)
+            if lic is None:
+                return {"licenseid": "0"}
+            return {
+                "licenseid": lic.licenseid,
+                "license": lic.as_manage2(self.packages.get(packageid, "")),
+            }
+
+    def raw_lookup(self, ip: str, packageid: str | None) -> dict[str, Any]:
+        # Raw lookup tells whether an IP is licensed anywhere, without details of a license
+        # held by another company.
+        with self.lock:
+            if self.is_foreign(ip, packageid):
+                return {"ip": ip, "licensed": "1", "owner": "other"}
+            mine = (
+                self.ours(ip, packageid)
+                if packageid
+                else next((lic for lic in self.licenses.values() if lic.ip == ip), None)
+            )
+            if mine is not None:
+                return {"ip": ip, "licensed": "1", "owner": "self", "licenseid": mine.licenseid}
+            return {"ip": ip, "licensed": "0", "owner": ""}
+
+    def license_info(self, expired: bool) -> dict[str, Any]:
+        # Like Manage2, expired=1 lists only expired licenses and the default only the others.
+        with self.lock:
+            return {
+                "licenses": {
+                    f"L{lic.licenseid}": lic.as_manage2(self.packages.get(lic.packageid, ""))
+                    for lic in self.licenses.values()
+                    if (lic.status == EXPIRED) == expired
+                }
+            }
+
+    def package_info(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "packages": {
+                    pid: {"packageid": pid, "name": name} for pid, name in self.packages.items()
+                }
+            }
+
+
+def _valid_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+class Manage2Handler(BaseHTTPRequestHandler):
+    server: Manage2Simulator
+    # HTTP/1.0: one request per connection, like a CGI endpoint; it also makes a dropped
+    # connection unambiguous for the client.
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    # --- plumbing ---
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            if url.path.startswith("/_control/"):
+                self._control(url.path.removeprefix("/_control/").strip("/"))
+                return
+            self._manage2(url.path.strip("/").removesuffix(".cgi"), url.query)
+        except _Drop:
+            # Nothing has been written; closing now looks to the client like a connection
+            # lost after its request was sent.
+            self.close_connection = True
+
+    def _send_json(
+        self, status: int, body: Mapping[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_json(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if not length:
+            return {}
+        data = json.loads(self.rfile.read(length))
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        return data
+
+    def _params(self, query: str) -> dict[str, str]:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if self.command == "POST":
+            # Manage2 also accepts form-encoded POSTs.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                params.update(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+        return params
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected_user, expected_password = self.server.credentials
+        # Both comparisons always run, so timing does not reveal which half was wrong.
+        user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
+        password_ok = hmac.compare_digest(password.encode(), expected_password.encode())
+        return user_ok and password_ok
+
+    # --- Manage2 ---
+
+    def _manage2(self, function: str, query: str) -> None:
+        if function not in FUNCTIONS:
+            self._send_json(404, {"status": 0, "reason": f"Unknown function {function}"})
+            return
+        if not self._authorized():
+            self._send_json(
+                401,
+                {"status": 0, "reason": REASON_AUTH},
+                {"WWW-Authenticate": 'Basic realm="Manage2"'},
+            )
+            return
+        params = self._params(query)
+        state = self.server.state
+        fault = state.take_fault(function, self._ips_of(params))
+        kind = fault.fault if fault else None
+        if kind == "http_500":
+            body = b"Internal Server Error"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if kind in ("ip_taken", "out_of_stock", "account_locked"):
+            reason = {
+                "ip_taken": REASON_FOREIGN,
+                "out_of_stock": REASON_OUT_OF_STOCK,
+                "account_locked": REASON_LOCKED,
+            }[kind]
+            if function == "XMLRawlookup":
+                answer = {
+                    "status": 1,
+                    "reason": REASON_OK,
+                    "ip": params.get("ip", ""),
+                    "licensed": "1",
+                    "owner": "other",
+                }
+            else:
+                answer = {"status": 0, "reason": reason}
+            self._answer(answer, fault)
+            return
+        answer = self._perform(function, params)
+        if kind == "drop_after_act":
+            raise _Drop
+        self._answer(answer, fault)
+
+    def _answer(self, answer: dict[str, Any], fault: Fault | None) -> None:
+        if fault is not None and fault.fault == "slow":
+            # Act first, answer late: a client that times out cannot know what happened,
+            # which is exactly the case the adapter must report as UnknownOutcome.
+            seconds = fault.seconds if fault.seconds is not None else self.server.slow_seconds
+            time.sleep(seconds)
+        self._send_json(200, {"version": 0.7, **answer})
+
+    def _ips_of(self, params: Mapping[str, str]) -> set[str]:
+        ips = {params[key] for key in ("ip", "oldip", "newip") if params.get(key)}
+        liscid = params.get("liscid")
+        if liscid:
+            state = self.server.state
+            with state.lock:
+                lic = state.licenses.get(liscid)
+                if lic is not None:
+                    ips.add(lic.ip)
+        return ips
+
+    def _perform(self, function: str, params: Mapping[str, str]) -> dict[str, Any]:
+        state = self.server.state
+        ip = params.get("ip", "")
+        packageid = params.get("packageid", "")
+
+        def result(outcome: tuple[int, str, dict[str, Any]]) -> dict[str, Any]:
+            status, reason, payload = outcome
+            return {"status": status, "reason": reason, **payload}
+
+        if function in ("XMLlicenseAdd", "XMLlookup", "XMLRawlookup") and not _valid_ip(ip):
+            return {"status": 0, "reason": REASON_BAD_IP}
+        if function == "XMLlicenseAdd":
+            if params.get("dryrun") == "1":
+                return {"status": 1, "reason": "Dry run: the license would be added"}
+            notes = params.get("notes") or params.get("external_notes") or ""
+            return result(
+                state.add(
+                    ip,
+                    packageid,
+                    params.get("groupid", ""),
+                    notes,
+                    params.get("reactivateok") == "1",
+                )
+            )
+        if function == "XMLlicenseExpire":
+            return result(state.expire(params.get("liscid", ""), params.get("reason", "")))
+        if function == "XMLlicenseReActivate":
+            if params.get("dryrun") == "1":
+                return {"status": 1, "reason": "Dry run: the license would be reactivated"}
+            return result(state.reactivate(params.get("liscid", "")))
+        if function == "XMLtransfer":
+            oldip, newip = params.get("oldip", ""), params.get("newip", "")
+            if not (_valid_ip(oldip) and _valid_ip(newip)):
+                return {"status": 0, "reason": REASON_BAD_IP}
+            return result(state.transfer(oldip, newip, packageid))
+        if function == "XMLlookup":
+            return {"status": 1, "reason": REASON_OK, **state.lookup(ip, packageid)}
+        if function == "XMLRawlookup":
+            return {"status": 1, "reason": REASON_OK, **state.raw_lookup(ip, packageid or None)}
+        if function == "XMLlicenseInfo":
+            return {
+                "status": 1,
+                "reason": REASON_OK,
+                **state.license_info(params.get("expired") == "1"),
+            }
+        return {"status": 1, "reason": REASON_OK, **state.package_info()}
+
+    # --- control ---
+
+    def _control(self, name: str) -> None:
+        state = self.server.state
+        try:
+            body = self._read_json() if self.command == "POST" else {}
+        except ValueError as exc:
+            self._send_json(400, {"error": f"invalid JSON body: {exc}"})
+            return
+        if self.command == "GET" and name == "licenses":
+            self._send_json(200, {"items": state.snapshot()})
+        elif self.command == "GET" and name == "faults":
+            with state.lock:
+                items = [asdict(fault) for fault in state.faults]
+            self._send_json(200, {"items": items})
+        elif self.command == "POST" and name == "faults":
+            self._control_fault(body)
+        elif self.command == "POST" and name == "reset":
+            state.reset()
+            self._send_json(200, {"ok": True})
+        elif self.command == "POST" and name == "foreign":
+            ip = str(body.get("ip", ""))
+            if not _valid_ip(ip):
+                self._send_json(400, {"error": "ip must be an IP address"})
+                return
+            packageid = body.get("packageid")
+            state.add_foreign(ip, str(packageid) if packageid else None)
+            self._send_json(200, {"ok": True})
+        elif self.command == "POST" and name in ("expire", "suspend"):
+            status = EXPIRED if name == "expire" else SUSPENDED
+            lic = state.force_status(str(body.get("licenseid", "")), status)
+            if lic is None:
+                self._send_json(404, {"error": "license not found"})
+            else:
+                self._send_json(200, lic.as_control())
+        else:
+            self._send_json(404, {"error": f"unknown control endpoint {self.command} {name}"})
+
+    def _control_fault(self, body: Mapping[str, Any]) -> None:
+        kind = body.get("fault")
+        function = body.get("function")
+        if kind not in FAULT_SCOPES:
+            self._send_json(400, {"error": f"fault must be one of {sorted(FAULT_SCOPES)}"})
+            return
+        if function is not None and function not in FUNCTIONS:
+            self._send_json(400, {"error": f"function must be one of {sorted(FUNCTIONS)}"})
+            return
+        try:
+            count = int(body.get("count", 1))
+            seconds = float(body["seconds"]) if body.get("seconds") is not None else None
+        except (TypeError, ValueError):
+            self._send_json(400, {"error": "count must be an integer and seconds a number"})
+            return
+        if count < 1:
+            self._send_json(400, {"error": "count must be at least 1"})
+            return
+        ip = body.get("ip")
+        fault = Fault(
+            fault=kind,
+            count=count,
+            ip=str(ip) if ip else None,
+            function=function,
+            seconds=seconds,
+        )
+        self.server.state.add_fault(fault)
+        self._send_json(200, asdict(fault))
+
+
+class Manage2Simulator(ThreadingHTTPServer):
+    """The simulator's HTTP server; ``state`` is reachable for in-process tests."""
+
+    # Handler threads must not keep the process alive (a slow fault may still be sleeping).
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        username: str = "sim",
+        password: str = "sim",
+        packages: Mapping[str, str] | None = None,
+        foreign: Iterable[str] = (),
+        slow_seconds: float = 3.0,
+    ) -> None:
+        super().__init__(address, Manage2Handler)
+        self.credentials = (username, password)
+        self.slow_seconds = slow_seconds
+        self.state = SimulatorState(
+            packages=dict(packages if packages is not None else DEFAULT_PACKAGES)
+        )
+        for ip in foreign:
+            self.state.add_foreign(ip)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out on a slow fault has hung up by the time we answer; that is
+        # the scenario working as intended, not a simulator error worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.debug("client %s went away: %r", client_address, exc)
+            return
+        super().handle_error(request, client_address)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    username: str = "sim",
+    password: str = "sim",
+    packages: Mapping[str, str] | None = None,
+    foreign: Iterable[str] = (),
+    slow_seconds: float = 3.0,
+) -> Manage2Simulator:
+    """Bind a simulator (port 0 picks a free one; read it from ``server.url``); not started."""
+    return Manage2Simulator(
+        (host, port),
+        username=username,
+        password=password,
+        packages=packages,
+        foreign=foreign,
+        slow_seconds=slow_seconds,
+    )
+
+
+def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options: Any) -> None:
+    """Run a simulator until interrupted (``licensary simulate-supplier --port N``)."""
+    server = make_server(host, port, **options)
+    logger.info("Manage2 simulator listening on %s", server.url)
+    print(f"Manage2 simulator listening on {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Manage2-style supplier simulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--username", default="sim")
+    parser.add_argument("--password", default="sim")
+    parser.add_argument("--slow-seconds", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    serve(
+        args.host,
+        args.port,
+        username=args.username,
+        password=args.password,
+        slow_seconds=args.slow_seconds,
+    )
+
+
+if __name__ == "__main__":
+    main()

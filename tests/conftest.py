@@ -1,0 +1,54 @@
+"""The cast every test uses (alice, bob: customers; carol: an agent with customer dave;
+sam: staff); state is built through the services."""
+
+from typing import Any
+
+import pytest
+
+from licensary.accounts.models import User
+from licensary.catalog.models import Product
+from licensary.catalog.services import product_create
+from tests.helpers import make_account
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings: Any, tmp_path: Any) -> None:
+    settings.LICENSARY = {**settings.LICENSARY, "AUDIT_HEAD_FILE": str(tmp_path / "audit_head"),
+                          "ALLOW_PRIVATE_IPS": False}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff(db: Any) -> User:
+    return make_account("sam@staff.test", kind="staff")
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return make_account("alice@example.test")
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return make_account("bob@example.test")
+
+
+@pytest.fixture
+def carol(db: Any) -> User:
+    """An agent."""
+    return make_account("carol@agent.test", kind="agent")
+
+
+@pytest.fixture
+def dave(carol: User) -> User:
+    """Carol's customer."""
+    return make_account("dave@example.test", agent=carol)
+
+
+@pytest.fixture
+def product(staff: User) -> Product:
+    return product_create(actor=staff, slug="panel", name="Panel Pro", kind="own", price=1000,
+                          setup_fee=500, currency="USD")
+
+

@@ -1,0 +1,64 @@
+"""Helpers for tests: a JSON API client per account, accounts, credit, running jobs."""
+
+import json
+from typing import Any
+
+from django.db import connection
+from django.test import Client
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_create, token_create
+from licensary.jobs.runner import run_pending_jobs
+from licensary.ledger.services import account_credit_adjust
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+class Api:
+    """A JSON client for one account (or anonymous)."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.client = Client()
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def _call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        extra = dict(self.headers)
+        for name, value in headers.items():
+            extra["HTTP_" + name.upper().replace("-", "_")] = value
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+        response = getattr(self.client, method)(f"/api/v1{path}", **kwargs, **extra)
+        response.json_body = response.json() if response.content else None
+        return response
+
+    def get(self, path: str, **headers: str) -> Any:
+        return self._call("get", path, **headers)
+
+    def post(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self._call("post", path, body, **headers)
+
+    def patch(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self._call("patch", path, body, **headers)
+
+
+def make_account(email: str, kind: str = "customer", agent: User | None = None) -> User:
+    return account_create(actor=None, kind=kind, email=email, agent=agent)
+
+
+def api_for(user: User) -> Api:
+    return Api(token_create(user=user)[1])
+
+
+def give_credit(user: User, amount: int, staff: User) -> None:
+    account_credit_adjust(account=user, amount=amount, note="test top-up", actor=staff)
+
+
+def run_jobs() -> None:
+    run_pending_jobs()
+
+
+PUBLIC_IP = "93.184.216.34"
+OTHER_IP = "151.101.1.69"
