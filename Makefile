@@ -13,7 +13,7 @@ run: install
 test: install
 	$(UV) run ruff check .
 	$(UV) run pytest -q $(PYTEST_ARGS)
-	$(UV) run --with ./clients/licensary_client pytest -q -p no:django clients/licensary_client/tests
+	$(UV) run pytest -q -p no:django -c clients/licensary_client/pyproject.toml clients/licensary_client/tests
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/licensary} $(UV) run pytest -q $(PYTEST_ARGS)

@@ -4,10 +4,12 @@ sam: staff); state is built through the services."""
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from licensary.accounts.models import User
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
+from licensary.verification.services import verification_caches_clear
 from tests.helpers import make_account
 
 
@@ -17,6 +19,8 @@ def _isolated_settings(settings: Any, tmp_path: Any) -> None:
                           "ALLOW_PRIVATE_IPS": False}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    verification_caches_clear()
+    cache.clear()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from licensary.catalog.api import router as catalog_router
 from licensary.core.api import AUTH, install_error_handlers
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
+from licensary.verification.api import router as verification_router
 
 api = NinjaAPI(
     title="Licensary API",
@@ -24,3 +25,4 @@ api.add_router("/v1/", catalog_router)
 api.add_router("/v1/", billing_router)
 api.add_router("/v1/", orders_router)
 api.add_router("/v1/", licenses_router)
+api.add_router("/v1/", verification_router)

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "licensary.licenses",
     "licensary.jobs",
     "licensary.notifications",
+    "licensary.verification",
+    "django_ratelimit",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +166,18 @@ X_FRAME_OPTIONS = "DENY"
 
 NINJA_PAGINATION_MAX_LIMIT = 200
 
+# The verification throttle counts in this cache: per process by default; point
+# LICENSARY_CACHE_URL at Redis (redis://host:6379/0) to share counts between processes.
+CACHE_URL = env_str("LICENSARY_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "licensary"}
+}
+# Without Redis each process counts on its own (the embedded default, documented in the
+# README); django-ratelimit flags that, and we accept it knowingly.
+SILENCED_SYSTEM_CHECKS = [] if CACHE_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 # Domain settings (DESIGN.md "every number below is a setting with this default").
 LICENSARY = {
     "CURRENCY": env_str("LICENSARY_CURRENCY", "USD"),
@@ -181,4 +195,5 @@ LICENSARY = {
     "ALLOW_PRIVATE_IPS": env_bool("LICENSARY_ALLOW_PRIVATE_IPS", DEBUG),
     "TRUSTED_PROXIES": env_list("LICENSARY_TRUSTED_PROXIES", []),
     "AUDIT_HEAD_FILE": str(DATA_DIR / "audit_head"),
+    "VERIFY_RATE": env_str("LICENSARY_VERIFY_RATE", "120/m"),
 }

@@ -17,6 +17,7 @@ from django.db import transaction
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import InvoiceLine
+from licensary.core.dates import add_months
 from licensary.core.errors import InvalidTransition, LicenseDeleted
 from licensary.licenses.models import License
 
@@ -51,6 +52,21 @@ def license_snapshot(lic: License) -> dict[str, object]:
         "deleted_at": lic.deleted_at, "renewable_until": lic.renewable_until,
         "ip": lic.ip,
     }
+
+
+def effective_status(lic: License, now: datetime) -> str:
+    """The status the rules give `lic` at `now`, whether or not the sweep has run yet."""
+    status = lic.status
+    blocked_at = lic.blocked_at
+    if status == S.ACTIVE and now >= lic.period_end:
+        status, blocked_at = S.BLOCKED, lic.period_end
+    if status == S.BLOCKED and now >= blocked_at + timedelta(
+            days=settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"]):
+        status = S.CANCELED
+    if status == S.CANCELED and now >= (lic.renewable_until or add_months(
+            blocked_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"])):
+        status = S.DELETED
+    return status
 
 
 def license_catch_up(*, license: License) -> License:

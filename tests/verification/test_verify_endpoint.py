@@ -1,0 +1,162 @@
+"""POST /api/v1/verify: signed, tamper-evident answers about the caller's own IP."""
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from licensary.billing.services import invoice_pay_with_credit
+from licensary.licenses.models import License
+from licensary.licenses.sweep import sweep
+from licensary.orders.services import order_create
+from licensary.verification.keys import keys_retire, keys_rotate
+from tests.helpers import OTHER_IP, PUBLIC_IP, give_credit, run_jobs
+
+NONCE = "n" * 24
+
+
+def licensed(alice, product, staff, ip=PUBLIC_IP) -> License:
+    give_credit(alice, product.price + product.setup_fee, staff)
+    order = order_create(actor=alice, product=product, ip=ip)
+    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
+    run_jobs()
+    return License.objects.get(ip=ip, product=product)
+
+
+def ask(product="panel", nonce=NONCE, ip=PUBLIC_IP, **headers):
+    return Client().post("/api/v1/verify", data=json.dumps({"product": product, "nonce": nonce}),
+                         content_type="application/json", REMOTE_ADDR=ip, **headers)
+
+
+def public_keys():
+    keys = Client().get("/api/v1/verify/keys").json()["keys"]
+    return {k["key_id"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["public_key"]))
+            for k in keys}
+
+
+def verified(answer: dict) -> dict:
+    public_keys()[answer["key_id"]].verify(base64.b64decode(answer["signature"]),
+                                           answer["document"].encode())
+    return json.loads(answer["document"])
+
+
+def test_active_license_gets_a_signed_canonical_document(alice, product, staff):
+    lic = licensed(alice, product, staff)
+
+    answer = ask().json()
+
+    document = verified(answer)
+    assert document == {
+        "license": str(lic.pk), "product": "panel", "kind": "own", "ip": PUBLIC_IP,
+        "status": "active", "valid_until": lic.period_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issued_at": document["issued_at"], "nonce": NONCE,
+    }
+    assert answer["document"] == json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def test_any_changed_byte_breaks_the_signature(alice, product, staff):
+    licensed(alice, product, staff)
+    answer = ask().json()
+    key = public_keys()[answer["key_id"]]
+    signature = base64.b64decode(answer["signature"])
+    raw = answer["document"].encode()
+    for index in range(len(raw)):
+        tampered = bytearray(raw)
+        tampered[index] ^= 0x01
+        with pytest.raises(InvalidSignature):
+            key.verify(signature, bytes(tampered))
+
+
+def test_no_license_is_a_signed_unknown(product):
+    document = verified(ask(ip=OTHER_IP).json())
+    assert (document["status"], document["license"], document["valid_until"]) == (
+        "unknown", None, None)
+    assert document["ip"] == OTHER_IP
+
+
+def test_blocked_license_answers_blocked_even_before_the_sweep_runs(alice, product, staff):
+    lic = licensed(alice, product, staff)
+    with time_machine.travel(lic.period_end - timedelta(seconds=1), tick=False):
+        assert verified(ask().json())["status"] == "active"
+    with time_machine.travel(lic.period_end + timedelta(seconds=1), tick=False):
+        assert verified(ask().json())["status"] == "blocked"
+        sweep()
+        assert verified(ask().json())["status"] == "blocked"
+
+
+def test_rotated_key_still_verifies_old_documents_until_retired(alice, product, staff):
+    licensed(alice, product, staff)
+    old = ask().json()
+    new_key = keys_rotate()
+
+    fresh = ask().json()
+    assert fresh["key_id"] == new_key.key_id != old["key_id"]
+    verified(old)
+    verified(fresh)
+
+    keys_retire(key_id=old["key_id"])
+    assert old["key_id"] not in public_keys()
+    verified(fresh)
+
+
+def test_ip_comes_from_the_socket_and_spoofed_forwarding_is_ignored(alice, product, staff):
+    licensed(alice, product, staff)
+    spoofed = verified(ask(ip=OTHER_IP, HTTP_X_FORWARDED_FOR=PUBLIC_IP).json())
+    assert (spoofed["ip"], spoofed["status"]) == (OTHER_IP, "unknown")
+
+
+def test_forwarded_address_is_believed_from_a_trusted_proxy(alice, product, staff, settings):
+    licensed(alice, product, staff)
+    settings.LICENSARY = {**settings.LICENSARY, "TRUSTED_PROXIES": ["10.0.0.5"]}
+    document = verified(ask(ip="10.0.0.5", HTTP_X_FORWARDED_FOR=f"1.2.3.4, {PUBLIC_IP}").json())
+    assert (document["ip"], document["status"]) == (PUBLIC_IP, "active")
+
+
+def test_license_lookup_is_one_query(alice, product, staff):
+    licensed(alice, product, staff)
+    ask()  # warm the per-process product and key caches
+    with CaptureQueriesContext(connection) as queries:
+        assert ask().status_code == 200
+    assert len(queries) == 1, [q["sql"] for q in queries]
+
+
+@pytest.mark.parametrize("nonce", [None, "", "short", "x" * 129, 12345678901234567])
+def test_missing_short_or_oversized_nonce_is_refused(product, nonce):
+    body = {"product": "panel"} if nonce is None else {"product": "panel", "nonce": nonce}
+    answer = Client().post("/api/v1/verify", data=json.dumps(body),
+                           content_type="application/json", REMOTE_ADDR=PUBLIC_IP)
+    assert answer.status_code == 422
+    assert answer.json()["code"] in {"validation_error", "invalid_nonce"}
+
+
+def test_unknown_product_is_not_found(product):
+    answer = ask(product="nope")
+    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+
+
+def test_more_than_the_per_ip_limit_is_429_never_5xx(product, settings):
+    settings.LICENSARY = {**settings.LICENSARY, "VERIFY_RATE": "5/m"}
+    codes = [ask().status_code for _ in range(7)]
+    assert codes == [200] * 5 + [429] * 2
+    assert ask().json()["code"] == "rate_limited"
+    assert ask(ip=OTHER_IP).status_code == 200  # the limit is per address
+
+
+def test_keys_command_rotates_and_retires(db, capsys):
+    call_command("keys", "list")
+    first = capsys.readouterr().out.split()[0]
+    call_command("keys", "rotate")
+    call_command("keys", "retire", first)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"retired {first}" in lines
+    listed_after = lines[lines.index(f"retired {first}") + 1:]
+    assert [line.split()[1] for line in listed_after] == ["active"]
+    assert not any(line.startswith(first) for line in listed_after)
