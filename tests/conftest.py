@@ -39,6 +39,12 @@ def bob(db: Any) -> User:
 
 
 @pytest.fixture
+def charlie_like(db: Any) -> User:
+    """A third customer."""
+    return make_account("charlie@example.test")
+
+
+@pytest.fixture
 def carol(db: Any) -> User:
     """An agent."""
     return make_account("carol@agent.test", kind="agent")

@@ -28,8 +28,9 @@ class Api:
         for name, value in headers.items():
             extra["HTTP_" + name.upper().replace("-", "_")] = value
         kwargs: dict[str, Any] = {}
-        if body is not None:
-            kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+        if method != "get":
+            data = "" if body is None else json.dumps(body)
+            kwargs = {"data": data, "content_type": "application/json"}
         response = getattr(self.client, method)(f"/api/v1{path}", **kwargs, **extra)
         response.json_body = response.json() if response.content else None
         return response

@@ -10,7 +10,7 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment
-from licensary.core.errors import InvalidTransition, PermissionDenied
+from licensary.core.errors import InvalidTransition, LicenseDeleted, PermissionDenied
 from licensary.ledger.models import LedgerAccount
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
@@ -61,6 +61,11 @@ def invoice_issue(*, account: User, purpose: str, currency: str, lines: list[Lin
 def _lock_unpaid(invoice: Invoice) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status != Invoice.Status.UNPAID:
+        # A renewal voided because its license was deleted: say why (rule 5, `license_deleted`).
+        if locked.status == Invoice.Status.VOID and locked.lines.filter(
+                kind="renewal", license__status="deleted").exists():
+            raise LicenseDeleted("This license is deleted; order it again (the setup fee "
+                                 "applies).")
         raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, not unpaid.")
     return locked
 

@@ -5,9 +5,10 @@ from ninja import NinjaAPI
 from licensary.accounts.api import router as accounts_router
 from licensary.billing.api import router as billing_router
 from licensary.catalog.api import router as catalog_router
-from licensary.core.api import AUTH, install_error_handlers
+from licensary.core.api import AUTH, JsonParser, install_error_handlers
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
+from licensary.suppliers.api import router as suppliers_router
 from licensary.verification.api import router as verification_router
 
 api = NinjaAPI(
@@ -18,6 +19,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=JsonParser(),
 )
 install_error_handlers(api)
 api.add_router("/v1/", accounts_router)
@@ -26,3 +28,4 @@ api.add_router("/v1/", billing_router)
 api.add_router("/v1/", orders_router)
 api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)
+api.add_router("/v1/", suppliers_router)

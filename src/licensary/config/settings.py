@@ -1,5 +1,6 @@
 """The one settings module, read from the environment (API.md "Configuration")."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "licensary.jobs",
     "licensary.notifications",
     "licensary.verification",
+    "licensary.suppliers",
     "django_ratelimit",
 ]
 
@@ -96,7 +98,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     # Concurrency tests need a file database, never :memory:.
-    _db["TEST"] = {"NAME": str(DATA_DIR / f"test_{env_str('PYTEST_XDIST_WORKER', 'main')}.sqlite3")}
+    # One file per test process, so that concurrent test runs never share a database.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test_{os.getpid()}.sqlite3")}
 else:
     _db["CONN_MAX_AGE"] = env_int("LICENSARY_CONN_MAX_AGE", 60)
     _db["CONN_HEALTH_CHECKS"] = True

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from licensary.core.errors import DomainError, NotFound, ValidationFailed
@@ -37,6 +38,16 @@ class Problem(Schema):
 class Page(Schema, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+class JsonParser(Parser):
+    """An empty body is an empty object: optional bodies (retry, approve) may be left out,
+    and a required field missing from it is the usual 422."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.body.strip():
+            return {}
+        return super().parse_body(request)
 
 
 class BearerAuth(HttpBearer):

@@ -30,7 +30,9 @@ def _sqlite_add_months(value: str | None, months: int) -> str | None:
     moment = parse_datetime(value)
     if moment is None:
         return None
-    return add_months(moment, int(months)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # Exactly the text Django stores for a datetime on SQLite (`str(naive)`: no ".000000" on
+    # whole seconds); SQLite compares datetimes as text, so another spelling misses equality.
+    return str(add_months(moment, int(months)))
 
 
 def _install_sqlite_functions(sender: object, connection: object, **kwargs: object) -> None:

@@ -29,11 +29,15 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(10 * 4 ** (attempt - 1), 3600))
 
 
-def durable_task(fn: Callable[..., Any]) -> Any:
+def durable_task(fn: Callable[..., Any] | None = None, *,
+                 on_give_up: Callable[..., None] | None = None) -> Any:
     """A django-tasks task that is retried with backoff and dead-lettered at the last attempt.
 
     Tasks take keyword arguments only (JSON-serialisable), so that a retry re-sends them as is.
+    `on_give_up(**kwargs)` runs after the last failed attempt (e.g. to hold an order).
     """
+    if fn is None:
+        return functools.partial(durable_task, on_give_up=on_give_up)
 
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
@@ -49,6 +53,8 @@ def durable_task(fn: Callable[..., Any]) -> Any:
                     created_at=timezone.now(),
                 )
                 logger.error("job %s dead after %d attempts", job.module_path, attempt)
+                if on_give_up is not None:
+                    on_give_up(**kwargs)
             else:
                 job.using(run_after=timezone.now() + backoff(attempt)).enqueue(
                     **kwargs, **{ATTEMPT: attempt + 1}

@@ -11,9 +11,21 @@ from licensary.billing.api import InvoiceOut, invoice_out
 from licensary.core.api import Page, get_visible, paginate
 from licensary.core.errors import ValidationFailed
 from licensary.licenses.models import License
-from licensary.licenses.services import license_renewal_invoice
+from licensary.licenses.services import license_change_ip, license_renewal_invoice
 
 router = Router(tags=["licenses"])
+
+
+class UpstreamOut(Schema):
+    supplier: str
+    reference: str
+    status: str
+    in_step: bool
+    error: str
+
+
+class ChangeIpIn(Schema):
+    ip: str
 
 
 class LicenseOut(Schema):
@@ -30,6 +42,7 @@ class LicenseOut(Schema):
     deleted_at: datetime | None
     renewable_until: datetime | None
     cancel_reason: str | None
+    upstream: UpstreamOut | None
 
 
 class HistoryOut(Schema):
@@ -57,6 +70,10 @@ def license_out(lic: License) -> dict:
         "deleted_at": lic.deleted_at,
         "renewable_until": lic.renewable_until,
         "cancel_reason": lic.cancel_reason or None,
+        "upstream": {"supplier": lic.upstream_supplier, "reference": lic.upstream_reference,
+                     "status": lic.upstream_status, "in_step": lic.upstream_in_step,
+                     "error": lic.upstream_error}
+        if lic.kind == License.Kind.MANUFACTURER else None,
     }
 
 
@@ -98,6 +115,13 @@ def get_license(request: HttpRequest, license_id: str) -> dict:
 def renew_license(request: HttpRequest, license_id: str) -> Status:
     lic = get_visible(visible_licenses(request), license_id)
     return Status(200, invoice_out(license_renewal_invoice(license=lic, actor=request.auth)))
+
+
+@router.post("/licenses/{license_id}/change-ip", response=LicenseOut,
+             summary="Move the license to another IP (at most 3 times per period)")
+def change_ip(request: HttpRequest, license_id: str, payload: ChangeIpIn) -> dict:
+    lic = get_visible(visible_licenses(request), license_id)
+    return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
 
 
 @router.get("/licenses/{license_id}/history", response=list[HistoryOut])

@@ -114,6 +114,9 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     assert changed == 1, "the license changed under its row lock"
     InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)
     lic.refresh_from_db()
+    from licensary.suppliers.sync import upstream_sync_enqueue
+
+    upstream_sync_enqueue([lic.pk], renew=True)
     audit_record(Change(action="license.renewed", object_type="license", object_id=lic.pk,
                         actor=actor, account_id=lic.account_id, before=before,
                         after=license_snapshot(lic), reason=reason, at=paid_at))

@@ -35,6 +35,11 @@ class License(models.Model):
     renewable_until = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=32, blank=True)
     ip_changes_in_period = models.PositiveSmallIntegerField(default=0)
+    # Manufacturer licenses: where the license lives upstream and its state there.
+    upstream_supplier = models.CharField(max_length=50, blank=True)
+    upstream_reference = models.CharField(max_length=100, blank=True)
+    upstream_status = models.CharField(max_length=16, blank=True)
+    upstream_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -69,3 +74,16 @@ class License(models.Model):
 
     def __str__(self) -> str:
         return f"License {self.pk} {self.product_id}@{self.ip} {self.status}"
+
+    @property
+    def upstream_wanted(self) -> str:
+        """The upstream state this license's status calls for."""
+        return UPSTREAM_WANTED[self.status]
+
+    @property
+    def upstream_in_step(self) -> bool:
+        return self.kind == self.Kind.OWN or self.upstream_status == self.upstream_wanted
+
+
+UPSTREAM_WANTED = {"active": "active", "blocked": "suspended", "canceled": "suspended",
+                   "deleted": "terminated"}

@@ -1,5 +1,8 @@
 """Issuing licenses and asking to renew them."""
 
+from typing import Any
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -7,6 +10,8 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice
+from licensary.core.errors import DomainError, InvalidTransition, IpTaken
+from licensary.core.ip import normalize_license_ip
 from licensary.licenses.lifecycle import (
     license_catch_up,
     license_require_renewable,
@@ -24,8 +29,12 @@ class SlotTaken(Exception):
         self.holder = holder
 
 
-def license_issue(*, order: "object", actor: User | None) -> License:
-    """Create the active license an order paid for; raises `SlotTaken` if the IP is held."""
+def license_issue(*, order: "object", actor: User | None,
+                  upstream: "tuple[str, Any] | None" = None) -> License:
+    """Create the active license an order paid for; raises `SlotTaken` if the IP is held.
+
+    `upstream` is (supplier name, UpstreamLicense) for a manufacturer license.
+    """
     from licensary.orders.models import Order
 
     assert isinstance(order, Order)
@@ -42,6 +51,9 @@ def license_issue(*, order: "object", actor: User | None) -> License:
                 account_id=order.account_id, product_id=order.product_id,
                 kind=order.product.kind, ip=order.ip, status=License.Status.ACTIVE,
                 created_at=now, period_start=now, period_end=now + period(),
+                upstream_supplier=upstream[0] if upstream else "",
+                upstream_reference=upstream[1].reference if upstream else "",
+                upstream_status=str(upstream[1].status) if upstream else "",
             )
     except IntegrityError as exc:  # lost the race for the slot to another order
         raise SlotTaken(None) from exc
@@ -69,3 +81,36 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
 
         invoice_id = issue_renewal_invoices([lic], now=timezone.now())[0]
         return Invoice.objects.get(pk=invoice_id)
+
+
+def license_change_ip(*, license: License, ip: str, actor: User) -> License:
+    """Move a license to another IP: at most 3 times a period, and never onto a live slot."""
+    from licensary.suppliers.sync import upstream_sync_enqueue
+
+    account_require_in_good_standing(actor)
+    new_ip = normalize_license_ip(ip)
+    limit = settings.LICENSARY["IP_CHANGES_PER_PERIOD"]
+    with transaction.atomic():
+        license_catch_up(license=license)
+        lic = License.objects.select_for_update().get(pk=license.pk)
+        if lic.status != License.Status.ACTIVE:
+            raise InvalidTransition(f"Only an active license changes IP; this one is {lic.status}.")
+        if new_ip == lic.ip:
+            raise DomainError("The license is on that IP already.", code="validation_error",
+                              status=422)
+        if lic.ip_changes_in_period >= limit:
+            raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
+                              status=409)
+        old_ip = lic.ip
+        try:
+            with transaction.atomic():
+                License.objects.filter(pk=lic.pk, ip=old_ip).update(
+                    ip=new_ip, ip_changes_in_period=lic.ip_changes_in_period + 1)
+        except IntegrityError as exc:
+            raise IpTaken(f"{new_ip} already has a license for this product.") from exc
+        lic.refresh_from_db()
+        audit_record(Change(action="license.ip_changed", object_type="license", object_id=lic.pk,
+                            actor=actor, account_id=lic.account_id, before={"ip": old_ip},
+                            after={"ip": new_ip, "changes_in_period": lic.ip_changes_in_period}))
+        upstream_sync_enqueue([lic.pk], old_ip=old_ip)
+    return lic

@@ -142,6 +142,9 @@ def _transition_batch(step: Step, now: datetime, license_ids: list[int] | None,
         ])
         if step.target == S.DELETED:
             _void_open_renewals(ids)
+        from licensary.suppliers.sync import upstream_sync_enqueue
+
+        upstream_sync_enqueue(ids)
         from licensary.notifications.tasks import notify_license_event
 
         enqueue(notify_license_event, license_ids=ids, event=step.target)
@@ -183,6 +186,8 @@ def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> 
         from licensary.notifications.tasks import send_invoice_reminders
 
         enqueue(send_invoice_reminders, invoice_ids=invoice_ids, stage=1)
+        # Stage 1 is the notice at issue; later stages count on it being recorded.
+        Invoice.objects.filter(pk__in=invoice_ids).update(reminders_sent=1)
     return ids
 
 

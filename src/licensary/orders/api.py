@@ -1,5 +1,6 @@
 """Orders and the staff review queue of held orders."""
 
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -55,6 +56,16 @@ class DecisionIn(Schema):
     note: str = ""
 
 
+class RetryIn(Schema):
+    supplier: str | None = None
+
+
+class ApproveIn(Schema):
+    note: str = ""
+    supplier: str | None = None
+    upstream_reference: str | None = None
+
+
 def order_out(o: Order) -> dict:
     return {
         "id": str(o.pk),
@@ -75,7 +86,8 @@ def held_order_out(o: Order) -> dict:
     age = timezone.now() - o.held_at
     target = settings.LICENSARY["REVIEW_TARGET_HOURS"] * 3600
     return order_out(o) | {
-        "age_hours": round(age.total_seconds() / 3600, 2),
+        # Floored, so a held order never shows 48.0 hours a second before it is overdue.
+        "age_hours": math.floor(age.total_seconds() / 36) / 100,
         "overdue": age.total_seconds() >= target,
         "hold_detail": o.hold_detail,
     }
@@ -150,17 +162,19 @@ def review_queue(request: HttpRequest) -> list[dict]:
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
-def retry_order(request: HttpRequest, order_id: str) -> dict:
+def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
-    return order_out(order_retry(order=order, actor=_staff(request)))
+    return order_out(order_retry(order=order, actor=_staff(request),
+                                 supplier=payload.supplier if payload else None))
 
 
 @router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
-def approve_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
+def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
-    return order_out(
-        order_approve(order=order, actor=_staff(request), note=payload.note if payload else "")
-    )
+    payload = payload or ApproveIn()
+    return order_out(order_approve(order=order, actor=_staff(request), note=payload.note,
+                                   supplier=payload.supplier,
+                                   upstream_reference=payload.upstream_reference))
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])

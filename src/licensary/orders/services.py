@@ -1,6 +1,7 @@
 """Orders: placing them, delivering them once paid, and the staff review of held ones."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,7 @@ from licensary.billing.services import (
 )
 from licensary.catalog.models import Product
 from licensary.core.errors import (
+    DomainError,
     IdentityRequired,
     InvalidTransition,
     IpTaken,
@@ -26,8 +28,10 @@ from licensary.core.errors import (
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.jobs.tasks import durable_task, enqueue
+from licensary.licenses.lifecycle import license_catch_up
 from licensary.licenses.models import License
 from licensary.orders.models import Order
+from licensary.suppliers.base import SupplierError
 
 OS = Order.Status
 
@@ -50,8 +54,10 @@ def order_create(*, actor: User, product: Product, ip: str, account: User | None
     if actor.kind == User.Kind.AGENT and actor.identity != User.Identity.VERIFIED and \
             settings.LICENSARY.get("AGENTS_MUST_BE_VERIFIED", False):
         raise IdentityRequired("Agents must be verified before selling.")
-    if License.objects.filter(product=product, ip=ip, account=account).exclude(
-            status=License.Status.DELETED).exists():
+    held = License.objects.filter(product=product, ip=ip, account=account).exclude(
+        status=License.Status.DELETED).first()
+    # Caught up first: a license past its deletion date is deleted even if no sweep ran yet.
+    if held is not None and license_catch_up(license=held).status != License.Status.DELETED:
         raise IpTaken(f"You already hold {product.name} on {ip}; renew it instead.")
     now = timezone.now()
     with transaction.atomic():
@@ -104,45 +110,81 @@ def order_on_paid(*, order: Order, actor: User | None) -> Order:
     return order
 
 
-@durable_task
+def _give_up_delivery(*, order_id: int) -> None:
+    with transaction.atomic():
+        hold_order(order_id=order_id, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+                   detail="the suppliers could not be reached after every retry", actor=None)
+
+
+@durable_task(on_give_up=_give_up_delivery)
 def deliver_order(*, order_id: int) -> str:
     """The delivery job: issue the license, or hold the order with its cause (rule 2)."""
+    order = order_deliver_now(order_id=order_id, actor=None)
+    return f"order {order_id} {order.status}"
+
+
+def order_deliver_now(*, order_id: int, actor: User | None,
+                      only_supplier: str | None = None) -> Order:
+    """Deliver a paid (processing or held) order now, or hold it with its cause."""
+    from licensary.suppliers.delivery import order_deliver_upstream
+
+    order = Order.objects.select_related("product").get(pk=order_id)
+    if order.product.kind == Product.Kind.MANUFACTURER:
+        return order_deliver_upstream(order_id=order_id, actor=actor,
+                                      only_supplier=only_supplier)
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
-        if order.status != OS.PROCESSING:
-            return f"order {order_id} is {order.status}; nothing to do"
-        order_deliver(order=order, actor=None)
-        return f"order {order_id} {order.status}"
+        if order.status not in (OS.PROCESSING, OS.ON_HOLD):
+            return order
+        holder = License.objects.filter(product=order.product, ip=order.ip).exclude(
+            status=License.Status.DELETED).first()
+        if holder is not None:
+            from licensary.licenses.lifecycle import license_catch_up
+
+            license_catch_up(license=holder)  # past its deletion date, it frees the slot
+            if holder.status != License.Status.DELETED:
+                return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
+                                  detail=f"license {holder.pk} ({holder.status}) of account "
+                                         f"{holder.account_id}", actor=actor)
+        return order_complete(order_id=order.pk, actor=actor)
 
 
-def order_deliver(*, order: Order, actor: User | None, force: bool = False) -> Order:
-    """Deliver a locked, paid order now; hold it when the IP is taken here."""
+def order_complete(*, order_id: int, actor: User | None,
+                   upstream: tuple[str, Any] | None = None) -> Order:
+    """Issue the license of a locked, deliverable order (in the caller's transaction).
+
+    When the slot was taken meanwhile the order is held instead (`ip_registered_here`).
+    """
     from licensary.licenses.services import SlotTaken, license_issue
 
-    if order.product.kind != Product.Kind.OWN:
-        return _hold(order, Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                     "no manufacturer supplier is connected yet", actor)
+    order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
+    if order.status not in (OS.PROCESSING, OS.ON_HOLD):
+        return order
     try:
-        lic = license_issue(order=order, actor=actor)
+        lic = license_issue(order=order, actor=actor, upstream=upstream)
     except SlotTaken as taken:
-        if force:
-            raise IpTaken("The IP still holds a live license for this product.") from None
-        holder = taken.holder
-        detail = (f"license {holder.pk} ({holder.status}) of account {holder.account_id}"
-                  if holder else "taken by a concurrent order")
-        return _hold(order, Order.HoldReason.IP_REGISTERED_HERE, detail, actor)
+        detail = (f"license {taken.holder.pk} of account {taken.holder.account_id}"
+                  if taken.holder else "taken by a concurrent order")
+        if upstream is not None:
+            detail += f"; upstream license {upstream[1].reference} at {upstream[0]} was bought"
+        return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
+                          detail=detail, actor=actor)
     return _set_status(order, new=OS.COMPLETED, actor=actor, reason="delivered",
-                       license=lic, completed_at=timezone.now(), hold_reason=None,
-                       held_at=None)
+                       license=lic, completed_at=timezone.now(), hold_reason=None)
 
 
-def _hold(order: Order, reason: str, detail: str, actor: User | None) -> Order:
-    if order.status == OS.ON_HOLD:  # a retry that failed again keeps its original clock
+def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -> Order:
+    """Hold an order for staff with its cause; a hold that repeats keeps its first clock."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status == OS.ON_HOLD:
         Order.objects.filter(pk=order.pk).update(hold_reason=reason, hold_detail=detail[:300])
         order.hold_reason, order.hold_detail = reason, detail
         return order
+    if order.status != OS.PROCESSING:
+        return order
     return _set_status(order, new=OS.ON_HOLD, actor=actor, reason=f"{reason}: {detail}",
-                       hold_reason=reason, held_at=timezone.now(), hold_detail=detail[:300])
+                       hold_reason=reason, held_at=order.held_at or timezone.now(),
+                       hold_detail=detail[:300])
 
 
 def _require_staff(actor: User) -> None:
@@ -157,20 +199,47 @@ def _locked_held(order: Order) -> Order:
     return locked
 
 
-def order_retry(*, order: Order, actor: User) -> Order:
-    """Try delivering a held order again now; it stays held (same clock) if it fails again."""
+def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Order:
+    """Try delivering a held order again now (optionally through one supplier); if it fails
+    again it stays held with its original clock."""
     _require_staff(actor)
-    with transaction.atomic():
-        return order_deliver(order=_locked_held(order), actor=actor)
+    _locked_held(order)
+    if supplier is not None and supplier not in order.product.suppliers:
+        raise ValidationFailed(f"{supplier!r} is not one of this product's suppliers.")
+    try:
+        return order_deliver_now(order_id=order.pk, actor=actor, only_supplier=supplier)
+    except SupplierError as exc:
+        raise DomainError(f"The supplier could not be reached: {exc}", code="supplier_unavailable",
+                          status=503) from exc
 
 
-def order_approve(*, order: Order, actor: User, note: str = "") -> Order:
-    """Staff deliver a held order; rule 3 still holds (`ip_taken` if the slot is live)."""
+def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | None = None,
+                  upstream_reference: str | None = None) -> Order:
+    """Staff deliver a held order; rule 3 still holds (`ip_taken` if the slot is live).
+
+    A manufacturer order is approved with the upstream license staff registered by hand.
+    """
+    from licensary.licenses.services import SlotTaken, license_issue
+    from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
+
     _require_staff(actor)
     with transaction.atomic():
         locked = _locked_held(order)
-        Order.objects.filter(pk=locked.pk).update(decision_note=note[:300])
-        return order_deliver(order=locked, actor=actor, force=True)
+        upstream = None
+        if locked.product.kind == Product.Kind.MANUFACTURER:
+            if not supplier or not upstream_reference:
+                raise ValidationFailed("Approving a manufacturer order needs the supplier and "
+                                       "the upstream reference registered by hand.")
+            upstream = (supplier, UpstreamLicense(reference=upstream_reference, ip=locked.ip,
+                                                  package=locked.product.upstream_package,
+                                                  status=UpstreamStatus.ACTIVE))
+        try:
+            lic = license_issue(order=locked, actor=actor, upstream=upstream)
+        except SlotTaken:
+            raise IpTaken("The IP still holds a live license for this product.") from None
+        return _set_status(locked, new=OS.COMPLETED, actor=actor, reason=note or "approved",
+                           license=lic, completed_at=timezone.now(), hold_reason=None,
+                           decision_note=note[:300])
 
 
 def order_reject(*, order: Order, actor: User, note: str = "") -> Order:

@@ -6,26 +6,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
+from licensary.core.crypto import seal, unseal
 from licensary.core.errors import InvalidTransition, NotFound
 from licensary.verification.models import SigningKey
 
 CACHE_SECONDS = 30.0
-
-
-def _fernet() -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"licensary-signing-keys",
-                   info=b"fernet").derive(settings.SECRET_KEY.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def _new_key_row(status: str) -> SigningKey:
@@ -38,7 +30,7 @@ def _new_key_row(status: str) -> SigningKey:
     return SigningKey.objects.create(
         key_id=f"k{timezone.now():%Y%m%d}{secrets.token_hex(4)}",
         public_key=base64.b64encode(raw_public).decode(),
-        private_key_encrypted=_fernet().encrypt(raw_private).decode(),
+        private_key_encrypted=seal(b"signing-keys", raw_private),
         status=status, created_at=timezone.now(),
     )
 
@@ -122,11 +114,7 @@ class _SignerCache:
         with self._lock:
             if self._signer is None or time.monotonic() - self._loaded > CACHE_SECONDS:
                 key = keys_ensure()
-                try:
-                    raw = _fernet().decrypt(key.private_key_encrypted.encode())
-                except InvalidToken as exc:
-                    raise RuntimeError("the signing key cannot be decrypted: was "
-                                       "LICENSARY_SECRET_KEY changed?") from exc
+                raw = unseal(b"signing-keys", key.private_key_encrypted)
                 self._signer = Signer(key.key_id, Ed25519PrivateKey.from_private_bytes(raw))
                 self._loaded = time.monotonic()
             return self._signer

@@ -1,0 +1,86 @@
+"""Comparing our manufacturer licenses with a supplier's list, and repairing the differences."""
+
+from dataclasses import dataclass
+
+from licensary.licenses.models import License
+from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
+from licensary.suppliers.delivery import operation_finish, operation_start
+from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.registry import supplier_adapter
+from licensary.suppliers.sync import license_sync_upstream
+
+UP = UpstreamStatus
+
+
+@dataclass
+class Difference:
+    problem: str
+    reference: str
+    ip: str
+    license_id: int | None
+    here: str
+    upstream: str
+    fixed: str = ""
+
+
+def _observed(up: UpstreamLicense) -> str:
+    return "active" if up.status == UP.ACTIVE else "suspended"
+
+
+def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
+    adapter = supplier_adapter(supplier)
+    upstream = {u.reference: u for u in adapter.list_all()}
+    differences: list[Difference] = []
+    for lic in License.objects.filter(upstream_supplier=supplier).exclude(
+            upstream_reference="").select_related("product").order_by("pk"):
+        up = upstream.pop(lic.upstream_reference, None)
+        wanted = lic.upstream_wanted
+        if up is None:
+            if wanted != "terminated":
+                differences.append(Difference("missing_upstream", lic.upstream_reference, lic.ip,
+                                              lic.pk, lic.status, "absent"))
+            continue
+        problem = None
+        if wanted == "active" and up.status != UP.ACTIVE:
+            problem = "inactive_upstream_active_here"
+        elif wanted in ("suspended", "terminated") and up.status == UP.ACTIVE:
+            problem = f"active_upstream_{lic.status}_here"
+        if problem:
+            diff = Difference(problem, up.reference, lic.ip, lic.pk, lic.status, str(up.status))
+            if fix:
+                # Record what upstream really is; the sync then makes the one missing call.
+                License.objects.filter(pk=lic.pk).update(upstream_status=_observed(up))
+                license_sync_upstream(license_id=lic.pk)
+                diff.fixed = f"{'resumed' if wanted == 'active' else wanted} upstream"
+            differences.append(diff)
+        if up.ip != lic.ip and wanted != "terminated":
+            diff = Difference("ip_differs", up.reference, lic.ip, lic.pk, lic.ip, up.ip)
+            if fix:
+                license_sync_upstream(license_id=lic.pk, old_ip=up.ip)
+                diff.fixed = f"moved upstream to {lic.ip}"
+            differences.append(diff)
+    in_flight = set(UpstreamOperation.objects.filter(
+        supplier=supplier, status=UpstreamOperation.Status.PENDING).values_list("ip", flat=True))
+    for up in upstream.values():
+        if up.status != UP.ACTIVE:
+            continue
+        diff = Difference("unknown_here", up.reference, up.ip, None, "absent", str(up.status))
+        if up.ip in in_flight:
+            diff.fixed = "left alone: a delivery to this IP is in flight"
+        elif fix:
+            # Nobody here holds it, yet we pay for it upstream: end it.
+            op = operation_start(supplier=supplier, operation="terminate", ip=up.ip)
+            adapter.terminate(op.op_id, up.reference)
+            operation_finish(op, ok=True, reference=up.reference)
+            diff.fixed = "terminated upstream"
+        differences.append(diff)
+    return differences
+
+
+def differences_table(differences: list[Difference]) -> str:
+    rows = [("problem", "reference", "ip", "license", "here", "upstream", "fixed")]
+    rows += [(d.problem, d.reference, d.ip, str(d.license_id or "-"), d.here, d.upstream,
+              d.fixed or "-") for d in differences]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)
