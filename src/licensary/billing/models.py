@@ -112,7 +112,8 @@ class Payment(models.Model):
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField()
-    reference = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(max_length=200, blank=True)  # the gateway's payment id
+    gateway = models.CharField(max_length=20, blank=True)
     ledger_transaction = models.OneToOneField("ledger.LedgerTransaction",
                                               on_delete=models.PROTECT, related_name="payment")
 
@@ -125,3 +126,117 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"payment {self.amount} for {self.invoice}"
+
+
+class Receipt(models.Model):
+    """A bank-transfer receipt uploaded on an invoice, confirmed or rejected by staff."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CONFIRMED = "confirmed"
+        REJECTED = "rejected"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="receipts")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    stored_name = models.CharField(max_length=80, unique=True)  # random; never the user's
+    original_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    reference = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    amount_received = models.BigIntegerField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"receipt {self.pk} for {self.invoice}"
+
+
+class GatewayEvent(models.Model):
+    """A gateway's webhook event, stored with its effect in one transaction: applied once."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied"
+        OVERPAID = "overpaid"  # the invoice was paid already: the money went to credit
+        MISMATCH = "mismatch"  # amount or currency differ from the invoice: for staff
+        UNKNOWN_INVOICE = "unknown_invoice"
+        DEFERRED = "deferred"  # a refund that arrived before its payment
+        IGNORED = "ignored"
+
+    gateway = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=60)
+    payment_reference = models.CharField(max_length=100, blank=True, db_index=True)
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="gateway_events")
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    note = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"],
+                                    name="%(app_label)s_%(class)s_once_per_event",
+                                    violation_error_message="This event was received already."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event_id} {self.outcome}"
+
+
+class Refund(models.Model):
+    """A refund request, with the policy's answer (rule 7) and staff's decision."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        PAID = "paid"
+
+    class Destination(models.TextChoices):
+        CREDIT = "credit"
+        ORIGINAL = "original"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                related_name="refunds")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    eligible = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    rule = models.CharField(max_length=60)
+    explanation = models.CharField(max_length=300)
+    destination = models.CharField(max_length=16, choices=Destination.choices,
+                                   default=Destination.CREDIT)
+    reason = models.CharField(max_length=300)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    gateway_reference = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(eligible__gte=0),
+                                   name="%(app_label)s_%(class)s_eligible_not_negative",
+                                   violation_error_message="A refund is never negative."),
+            models.UniqueConstraint(fields=["invoice"], condition=Q(status="requested"),
+                                    name="%(app_label)s_%(class)s_one_open_per_invoice",
+                                    violation_error_message="A refund is already requested."),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.pk} {self.status}"

@@ -10,7 +10,12 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment
-from licensary.core.errors import InvalidTransition, LicenseDeleted, PermissionDenied
+from licensary.core.errors import (
+    InvalidTransition,
+    LicenseDeleted,
+    PermissionDenied,
+    ValidationFailed,
+)
 from licensary.ledger.models import LedgerAccount
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
@@ -76,6 +81,8 @@ def invoice_pay_with_credit(*, invoice: Invoice, actor: User) -> Invoice:
     if not actor.is_staff_account:
         account_require_in_good_standing(actor)
     account_require_in_good_standing(account)
+    if invoice.purpose == Invoice.Purpose.DEPOSIT:
+        raise ValidationFailed("A deposit is paid with money, not with credit.")
     with transaction.atomic():
         book = lock_credit_book(account, invoice.currency)  # lock order: account, invoice
         locked = _lock_unpaid(invoice)
@@ -85,30 +92,67 @@ def invoice_pay_with_credit(*, invoice: Invoice, actor: User) -> Invoice:
             legs=[Leg(book, -locked.total),
                   Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total)],
         ) if locked.total else None
-        _record_payment(invoice=locked, method=Payment.Method.CREDIT, txn=txn, actor=actor)
+        _record_payment(invoice=locked, method=Payment.Method.CREDIT, txn=txn, actor=actor,
+                        amount=locked.total)
     return locked
+
+
+@dataclass(frozen=True)
+class MoneyReceived:
+    """What became of money received from outside (a gateway, a bank transfer)."""
+
+    invoice: Invoice
+    outcome: str  # "paid", or "credited" when the invoice could not take it
+    credited: int  # minor units put on the account's credit
+    note: str = ""
 
 
 def invoice_pay_external(*, invoice: Invoice, method: str, gateway: str, reference: str,
-                         actor: User | None) -> Invoice:
-    """Record money received outside the ledger (gateway, bank) against the invoice."""
+                         amount: int, actor: User | None) -> MoneyReceived:
+    """Record money received outside the ledger against the invoice; nothing is ever lost.
+
+    Paying more than due puts the rest on credit (rule 8); money for an invoice that can no
+    longer take it (paid already, void, its license deleted) goes to credit in full.
+    """
+    if amount <= 0:
+        raise ValidationFailed("A payment amount is positive.")
     with transaction.atomic():
-        lock_credit_book(invoice.account, invoice.currency)
-        locked = _lock_unpaid(invoice)
-        txn = post_entry(
-            kind="payment", memo=f"invoice {locked.number} paid by {gateway}", invoice=locked,
-            actor=actor,
-            legs=[Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway),
-                      -locked.total),
-                  Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total)],
-        ) if locked.total else None
-        _record_payment(invoice=locked, method=method, txn=txn, actor=actor,
-                        reference=reference)
-    return locked
+        book = lock_credit_book(invoice.account, invoice.currency)
+        money_in = Leg(system_book(LedgerAccount.Code.GATEWAY, invoice.currency, gateway), -amount)
+        try:
+            with transaction.atomic():
+                locked = _lock_unpaid(invoice)
+                if amount < locked.total:
+                    raise ValidationFailed(
+                        f"{amount} is less than the {locked.total} due; record it only when the "
+                        "whole invoice is paid.", code="amount_short")
+                # A deposit's money is the account's credit; anything else is a sale.
+                destination = book if locked.purpose == Invoice.Purpose.DEPOSIT else \
+                    system_book(LedgerAccount.Code.SALES, locked.currency)
+                txn = post_entry(
+                    kind="payment", memo=f"invoice {locked.number} paid by {gateway}",
+                    invoice=locked, actor=actor,
+                    legs=[money_in, Leg(destination, locked.total),
+                          Leg(book, amount - locked.total)],
+                )
+                _record_payment(invoice=locked, method=method, txn=txn, actor=actor,
+                                amount=amount, reference=reference, gateway=gateway)
+                return MoneyReceived(locked, "paid", amount - locked.total)
+        except (InvalidTransition, LicenseDeleted) as exc:
+            note = exc.detail
+        post_entry(kind="unapplied_payment", invoice=invoice, actor=actor,
+                   memo=f"{gateway} {reference}: credited, invoice {invoice.number} could not "
+                        f"take it",
+                   legs=[money_in, Leg(book, amount)])
+        audit_record(Change(action="payment.credited", object_type="invoice",
+                            object_id=invoice.pk, actor=actor, account_id=invoice.account_id,
+                            after={"amount": amount, "gateway": gateway,
+                                   "reference": reference}, reason=note))
+        return MoneyReceived(invoice, "credited", amount, note)
 
 
 def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User | None,
-                    reference: str = "") -> None:
+                    amount: int, reference: str = "", gateway: str = "") -> None:
     from licensary.billing.fulfilment import invoice_on_paid
 
     now = timezone.now()
@@ -116,15 +160,15 @@ def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User |
     # renewed); this raises before anything is committed.
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=True)
     if txn is not None:
-        Payment.objects.create(invoice=invoice, method=method, amount=invoice.total,
+        Payment.objects.create(invoice=invoice, method=method, amount=amount,
                                currency=invoice.currency, created_at=now, reference=reference,
-                               ledger_transaction=txn)
+                               gateway=gateway, ledger_transaction=txn)
     Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=now)
     invoice.status, invoice.paid_at = Invoice.Status.PAID, now
     audit_record(Change(action="invoice.paid", object_type="invoice", object_id=invoice.pk,
                         actor=actor, account_id=invoice.account_id,
                         before={"status": "unpaid"},
-                        after={"status": "paid", "method": method, "amount": invoice.total}))
+                        after={"status": "paid", "method": method, "amount": amount}))
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=False)
 
 

@@ -11,7 +11,8 @@ from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
 
 EDITABLE = ("slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
-            "requires_identity", "suppliers", "upstream_package", "active")
+            "requires_identity", "suppliers", "upstream_package", "refund_rule", "refund_days",
+            "active")
 
 
 def _validate(values: dict[str, Any]) -> None:
@@ -22,6 +23,10 @@ def _validate(values: dict[str, Any]) -> None:
             raise ValidationFailed(f"{money_field} cannot be negative.")
     if values.get("period_days", 30) <= 0:
         raise ValidationFailed("period_days must be positive.")
+    if values.get("refund_rule", "none") not in ("none", "within_days", "manual"):
+        raise ValidationFailed("refund_rule is one of none, within_days, manual.")
+    if values.get("refund_days", 0) < 0:
+        raise ValidationFailed("refund_days cannot be negative.")
     suppliers = values.get("suppliers") or []
     if values["kind"] == Product.Kind.OWN:
         if suppliers not in ([], ["own"]):

@@ -85,5 +85,21 @@ class License(models.Model):
         return self.kind == self.Kind.OWN or self.upstream_status == self.upstream_wanted
 
 
+class UnresolvableProblem(models.Model):
+    """Staff's mark that a licensing problem of an own license cannot be solved (rule 7);
+    it makes the license's payments refundable by the policy."""
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT,
+                                related_name="unresolvable_problems")
+    ticket = models.CharField(max_length=100, blank=True, help_text="the support ticket")
+    note = models.CharField(max_length=300)
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"unresolvable problem on license {self.license_id}"
+
+
 UPSTREAM_WANTED = {"active": "active", "blocked": "suspended", "canceled": "suspended",
                    "deleted": "terminated"}
