@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import StrictInt
 
 from licensary.accounts.models import User
 from licensary.accounts.services import (
@@ -42,7 +43,7 @@ class AccountIn(Schema):
 
 
 class CreditIn(Schema):
-    amount: int
+    amount: StrictInt  # minor units: `true` or "500" are not amounts
     note: str
 
 

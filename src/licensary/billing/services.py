@@ -1,7 +1,7 @@
 """Every change to invoices and payments."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +16,7 @@ from licensary.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from licensary.ledger.models import LedgerAccount
+from licensary.ledger.models import LedgerAccount, Posting
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
 
@@ -173,7 +173,8 @@ def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User |
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
-    if actor is not None and not actor.is_staff_account and actor.pk != invoice.account_id:
+    if actor is not None and not actor.is_staff_account and actor.pk != invoice.account_id \
+            and invoice.account.agent_id != actor.pk:  # an agent acts for its customers
         raise PermissionDenied("Not your invoice.")
     with transaction.atomic():
         locked = _lock_unpaid(invoice)
@@ -198,25 +199,83 @@ def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
             raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; "
                                     "only paid invoices are refunded.")
-        refunded = sum(
-            p.amount for t in locked.ledger_transactions.filter(kind="refund")
-            for p in t.postings.filter(account=book)
-        )
+        refunded = invoice_refunded_amount(locked)
         if amount <= 0 or refunded + amount > locked.total:
             raise InvalidTransition("A refund is positive and never more than was paid.")
-        if amount:
-            post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
-                       invoice=locked, actor=actor,
-                       legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
-                             Leg(book, amount)])
-        status = (Invoice.Status.REFUNDED if refunded + amount == locked.total
-                  else Invoice.Status.PARTIALLY_REFUNDED)
-        before = locked.status
-        Invoice.objects.filter(pk=locked.pk).update(status=status)
-        locked.status = status
-        audit_record(Change(action="invoice.refunded", object_type="invoice",
-                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
-                            before={"status": before},
-                            after={"status": status, "amount": amount, "destination": "credit"},
-                            reason=reason))
+        post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
+                   invoice=locked, actor=actor,
+                   legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
+                         Leg(book, amount)])
+        _set_refund_status(locked, refunded + amount, actor, amount, "credit")
     return locked
+
+
+def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str,
+                                  reference: str, actor: User | None = None,
+                                  refund: object = None) -> Invoice:
+    """Money given back through the gateway: sales -> gateway, and a paid `Refund` row."""
+    from licensary.billing.models import Refund
+
+    with transaction.atomic():
+        lock_credit_book(invoice.account, invoice.currency)
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        refunded = invoice_refunded_amount(locked)
+        if amount <= 0 or refunded + amount > locked.total:
+            raise InvalidTransition("A refund is positive and never more than was paid.")
+        post_entry(kind="refund", memo=f"refund of invoice {locked.number} through {gateway}",
+                   invoice=locked, actor=actor,
+                   legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
+                         Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway),
+                             amount)])
+        if refund is None:
+            Refund.objects.create(
+                invoice=locked, account=locked.account, status=Refund.Status.PAID,
+                eligible=amount, currency=locked.currency, rule="refunded_in_gateway",
+                explanation=f"Refunded in {gateway} directly.", reason="gateway refund",
+                destination=Refund.Destination.ORIGINAL, requested_by=locked.account,
+                gateway_reference=reference, created_at=timezone.now())
+        _set_refund_status(locked, refunded + amount, actor, amount, gateway)
+    return locked
+
+
+def invoice_refunded_amount(invoice: Invoice) -> int:
+    from django.db.models import Sum
+
+    return -(Posting.objects.filter(
+        transaction__invoice=invoice, transaction__kind="refund",
+        account__code=LedgerAccount.Code.SALES,
+    ).aggregate(total=Sum("amount"))["total"] or 0)
+
+
+def _set_refund_status(invoice: Invoice, refunded: int, actor: User | None, amount: int,
+                       destination: str) -> None:
+    status = (Invoice.Status.REFUNDED if refunded >= invoice.total
+              else Invoice.Status.PARTIALLY_REFUNDED)
+    before = invoice.status
+    Invoice.objects.filter(pk=invoice.pk).update(status=status)
+    invoice.status = status
+    audit_record(Change(action="invoice.refunded", object_type="invoice", object_id=invoice.pk,
+                        actor=actor, account_id=invoice.account_id, before={"status": before},
+                        after={"status": status, "amount": amount,
+                               "destination": destination}))
+
+
+def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
+    """An invoice whose one line is a deposit: once paid, the amount is the account's credit."""
+    from django.conf import settings
+
+    if not actor.is_staff_account and actor.pk != account.pk and account.agent_id != actor.pk:
+        raise PermissionDenied("Deposits are made for your own account.")
+    account_require_in_good_standing(actor)
+    account_require_in_good_standing(account)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValidationFailed("amount is a positive integer of minor units.")
+    if amount > settings.LICENSARY["MAX_DEPOSIT"]:
+        raise ValidationFailed(f"A deposit is at most {settings.LICENSARY['MAX_DEPOSIT']}.")
+    now = timezone.now()
+    with transaction.atomic():
+        return invoice_issue(
+            account=account, purpose=Invoice.Purpose.DEPOSIT, currency=account.currency,
+            actor=actor, due_at=now + timedelta(days=30),
+            lines=[LineSpec(kind="deposit", amount=amount,
+                            description="Credit deposit (not refundable)")])

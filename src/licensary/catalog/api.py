@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import StrictInt
 
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create, product_update
@@ -32,8 +33,8 @@ class ProductIn(Schema):
     kind: str
     manufacturer: str = ""
     period_days: int = 30
-    price: int
-    setup_fee: int = 0
+    price: StrictInt  # minor units: `true` or "500" are not prices
+    setup_fee: StrictInt = 0
     requires_identity: bool = False
     suppliers: list[str] = []
     upstream_package: str = ""
@@ -45,8 +46,8 @@ class ProductPatch(Schema):
     name: str | None = None
     manufacturer: str | None = None
     period_days: int | None = None
-    price: int | None = None
-    setup_fee: int | None = None
+    price: StrictInt | None = None
+    setup_fee: StrictInt | None = None
     requires_identity: bool | None = None
     suppliers: list[str] | None = None
     upstream_package: str | None = None

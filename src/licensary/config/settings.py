@@ -181,6 +181,12 @@ CACHES = {
 # README); django-ratelimit flags that, and we accept it knowingly.
 SILENCED_SYSTEM_CHECKS = [] if CACHE_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
 
+# Payment gateways. STRIPE_API_BASE points the library elsewhere (tests, a local mock).
+STRIPE_API_KEY = env_str("STRIPE_API_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+PUBLIC_URL = env_str("LICENSARY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Domain settings (DESIGN.md "every number below is a setting with this default").
 LICENSARY = {
     "CURRENCY": env_str("LICENSARY_CURRENCY", "USD"),
@@ -199,4 +205,5 @@ LICENSARY = {
     "TRUSTED_PROXIES": env_list("LICENSARY_TRUSTED_PROXIES", []),
     "AUDIT_HEAD_FILE": str(DATA_DIR / "audit_head"),
     "VERIFY_RATE": env_str("LICENSARY_VERIFY_RATE", "120/m"),
+    "MAX_DEPOSIT": env_int("LICENSARY_MAX_DEPOSIT", 10_000_000),
 }

@@ -47,7 +47,11 @@ class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         if not request.body.strip():
             return {}
-        return super().parse_body(request)
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            # ninja would read `[1, 2]` as an empty object and run the action with defaults.
+            raise ValueError("the body must be a JSON object")
+        return data
 
 
 class BearerAuth(HttpBearer):
@@ -130,9 +134,13 @@ def paginate(qs: QuerySet, *, limit: int, cursor: str | None,
     qs = qs.order_by("-pk")
     if cursor:
         try:
-            last = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+            text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
         except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("cursor is not one this API gave out.") from None
+            text = ""
+        # Only the positive ids this API hands out; "-5", "0" or " 7" are not cursors.
+        if not (text.isascii() and text.isdigit() and 0 < int(text) <= 2**63 - 1):
+            raise ValidationFailed("cursor is not one this API gave out.")
+        last = int(text)
         qs = qs.filter(pk__lt=last)
     rows = list(qs[: limit + 1])
     more = len(rows) > limit

@@ -11,7 +11,11 @@ from licensary.billing.api import InvoiceOut, invoice_out
 from licensary.core.api import Page, get_visible, paginate
 from licensary.core.errors import ValidationFailed
 from licensary.licenses.models import License
-from licensary.licenses.services import license_change_ip, license_renewal_invoice
+from licensary.licenses.services import (
+    license_change_ip,
+    license_mark_unresolvable,
+    license_renewal_invoice,
+)
 
 router = Router(tags=["licenses"])
 
@@ -122,6 +126,20 @@ def renew_license(request: HttpRequest, license_id: str) -> Status:
 def change_ip(request: HttpRequest, license_id: str, payload: ChangeIpIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
+
+
+class UnresolvableIn(Schema):
+    note: str
+    ticket: str = ""
+
+
+@router.post("/licenses/{license_id}/unresolvable", response=LicenseOut,
+             summary="Staff: the licensing problem cannot be solved (makes it refundable)")
+def mark_unresolvable(request: HttpRequest, license_id: str, payload: UnresolvableIn) -> dict:
+    lic = get_visible(visible_licenses(request), license_id)
+    license_mark_unresolvable(license=lic, actor=request.auth, note=payload.note,
+                              ticket=payload.ticket)
+    return license_out(lic)
 
 
 @router.get("/licenses/{license_id}/history", response=list[HistoryOut])

@@ -10,7 +10,13 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice
-from licensary.core.errors import DomainError, InvalidTransition, IpTaken
+from licensary.core.errors import (
+    DomainError,
+    InvalidTransition,
+    IpTaken,
+    PermissionDenied,
+    ValidationFailed,
+)
 from licensary.core.ip import normalize_license_ip
 from licensary.licenses.lifecycle import (
     license_catch_up,
@@ -18,7 +24,7 @@ from licensary.licenses.lifecycle import (
     license_snapshot,
     period,
 )
-from licensary.licenses.models import License
+from licensary.licenses.models import License, UnresolvableProblem
 
 
 class SlotTaken(Exception):
@@ -114,3 +120,22 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
                             after={"ip": new_ip, "changes_in_period": lic.ip_changes_in_period}))
         upstream_sync_enqueue([lic.pk], old_ip=old_ip)
     return lic
+
+
+def license_mark_unresolvable(*, license: License, actor: User, note: str,
+                              ticket: str = "") -> UnresolvableProblem:
+    """Staff record that a licensing problem of an own license cannot be solved (rule 7)."""
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff mark problems unresolvable.")
+    if license.kind != License.Kind.OWN:
+        raise ValidationFailed("Only own licenses are refunded for unresolvable problems.")
+    if not note.strip():
+        raise ValidationFailed("Describe the problem.")
+    with transaction.atomic():
+        mark = UnresolvableProblem.objects.create(license=license, ticket=ticket[:100],
+                                                  note=note[:300], marked_by=actor,
+                                                  marked_at=timezone.now())
+        audit_record(Change(action="license.problem_unresolvable", object_type="license",
+                            object_id=license.pk, actor=actor, account_id=license.account_id,
+                            after={"ticket": ticket}, reason=note))
+    return mark

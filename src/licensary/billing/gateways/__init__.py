@@ -1,0 +1,16 @@
+"""Payment gateways behind one small interface; add one by writing a module and listing it."""
+
+from licensary.billing.gateways.base import Gateway, GatewayEventData, WebhookRejected
+from licensary.core.errors import NotFound
+
+
+def get_gateway(name: str) -> Gateway:
+    from licensary.billing.gateways.stripe import StripeGateway
+
+    gateways: dict[str, type[Gateway]] = {"stripe": StripeGateway}
+    if name not in gateways:
+        raise NotFound(f"No payment gateway {name!r}.")
+    return gateways[name]()
+
+
+__all__ = ["Gateway", "GatewayEventData", "WebhookRejected", "get_gateway"]

@@ -1,0 +1,43 @@
+"""The gateway interface: start a checkout, read a signed webhook, refund a payment."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from licensary.core.errors import DomainError
+
+
+class WebhookRejected(DomainError):
+    status = 400
+    code = "invalid_signature"
+    title = "Webhook refused"
+
+
+@dataclass(frozen=True)
+class GatewayEventData:
+    """A verified event, in our terms."""
+
+    event_id: str
+    type: str  # "payment" | "refund" | anything else is stored and ignored
+    payment_reference: str = ""  # the gateway's id of the payment (a PaymentIntent)
+    invoice_ref: str | None = None
+    amount: int = 0  # paid (payment) or refunded so far in total (refund)
+    currency: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class Gateway(ABC):
+    name: str
+
+    @abstractmethod
+    def checkout(self, *, invoice: Any, success_url: str, cancel_url: str) -> str:
+        """Start paying `invoice` at the gateway; returns the URL to send the payer to."""
+
+    @abstractmethod
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEventData:
+        """Verify the signature and freshness, and translate the event (or WebhookRejected)."""
+
+    @abstractmethod
+    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str) -> str:
+        """Give `amount` back to the original payment; returns the gateway's refund id."""

@@ -1,0 +1,99 @@
+"""Stripe Checkout with the official library; webhooks verified with its signature check."""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from licensary.billing.gateways.base import Gateway, GatewayEventData, WebhookRejected
+from licensary.core.errors import DomainError
+
+TOLERANCE_SECONDS = 300
+
+
+def _client() -> stripe.StripeClient:
+    key = settings.STRIPE_API_KEY
+    if not key:
+        raise DomainError("Stripe is not configured (STRIPE_API_KEY).",
+                          code="gateway_unavailable", status=503)
+    base = settings.STRIPE_API_BASE
+    return stripe.StripeClient(key, base_addresses={"api": base} if base else None,
+                               max_network_retries=2)
+
+
+class StripeGateway(Gateway):
+    name = "stripe"
+
+    def checkout(self, *, invoice: Any, success_url: str, cancel_url: str) -> str:
+        try:
+            session = _client().v1.checkout.sessions.create(
+                {
+                    "mode": "payment",
+                    "client_reference_id": str(invoice.pk),
+                    "metadata": {"invoice": str(invoice.pk)},
+                    "payment_intent_data": {"metadata": {"invoice": str(invoice.pk)}},
+                    "line_items": [{
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": invoice.currency.lower(),
+                            "unit_amount": invoice.total,
+                            "product_data": {"name": f"Invoice {invoice.number}"},
+                        },
+                    }],
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                },
+                # Stripe takes idempotency keys: a retried checkout reuses the session.
+                {"idempotency_key": f"checkout-{invoice.pk}-{invoice.total}"},
+            )
+        except stripe.StripeError as exc:
+            raise DomainError(f"Stripe refused the checkout: {exc.user_message or exc}",
+                              code="gateway_unavailable", status=502) from exc
+        return str(session.url)
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> GatewayEventData:
+        secret = settings.STRIPE_WEBHOOK_SECRET
+        header = headers.get("Stripe-Signature", "")
+        if not secret:
+            raise WebhookRejected("STRIPE_WEBHOOK_SECRET is not set.")
+        try:
+            event = stripe.Webhook.construct_event(body, header, secret,
+                                                   tolerance=TOLERANCE_SECONDS)
+        except (stripe.SignatureVerificationError, ValueError) as exc:
+            raise WebhookRejected(f"Signature check failed: {exc}") from exc
+        # The library refuses old timestamps; a timestamp from the future is refused too.
+        stamp = dict(p.split("=", 1) for p in header.split(",") if "=" in p).get("t", "0")
+        if int(stamp) > time.time() + TOLERANCE_SECONDS:
+            raise WebhookRejected("The signature's timestamp is in the future.")
+        raw = event.to_dict()
+        obj = raw["data"]["object"]
+        if raw["type"] == "checkout.session.completed":
+            if obj.get("payment_status") != "paid":
+                return GatewayEventData(raw["id"], "ignored", raw=raw)
+            metadata = obj.get("metadata") or {}
+            return GatewayEventData(
+                event_id=raw["id"], type="payment",
+                payment_reference=str(obj.get("payment_intent") or obj.get("id")),
+                invoice_ref=metadata.get("invoice") or obj.get("client_reference_id"),
+                amount=int(obj.get("amount_total") or 0),
+                currency=str(obj.get("currency") or "").upper(), raw=raw)
+        if raw["type"] == "charge.refunded":
+            return GatewayEventData(
+                event_id=raw["id"], type="refund",
+                payment_reference=str(obj.get("payment_intent") or ""),
+                amount=int(obj.get("amount_refunded") or 0),
+                currency=str(obj.get("currency") or "").upper(), raw=raw)
+        return GatewayEventData(raw["id"], "ignored", raw=raw)
+
+    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str) -> str:
+        try:
+            refund = _client().v1.refunds.create(
+                {"payment_intent": payment_reference, "amount": amount},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
+                              code="gateway_unavailable", status=502) from exc
+        return str(refund.id)

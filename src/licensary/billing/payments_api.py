@@ -1,0 +1,150 @@
+"""Paying at a gateway, its webhooks, deposits and refunds."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import StrictInt
+
+from licensary.accounts.services import account_require_in_good_standing, scope
+from licensary.billing.api import InvoiceOut, invoice_out, visible_invoices
+from licensary.billing.gateways import get_gateway
+from licensary.billing.models import Invoice, Refund
+from licensary.billing.refunds import refund_approve, refund_reject, refund_request
+from licensary.billing.services import deposit_create
+from licensary.billing.webhooks import webhook_receive
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.errors import InvalidTransition, PermissionDenied
+from licensary.core.idempotency import idempotent
+
+router = Router(tags=["payments"])
+
+
+class CheckoutIn(Schema):
+    gateway: str
+
+
+class CheckoutOut(Schema):
+    url: str
+
+
+class DepositIn(Schema):
+    amount: StrictInt  # minor units
+
+
+class RefundIn(Schema):
+    invoice: str
+    reason: str
+
+
+class RefundDecisionIn(Schema):
+    destination: str = "credit"
+    amount: StrictInt | None = None
+    note: str = ""
+
+
+class RefundRejectIn(Schema):
+    note: str
+
+
+class RefundOut(Schema):
+    id: str
+    invoice: str
+    status: str
+    eligible: MoneyOut
+    rule: str
+    explanation: str
+    destination: str
+    reason: str
+    created_at: datetime
+
+
+class WebhookOut(Schema):
+    received: bool
+    outcome: str
+
+
+def refund_out(r: Refund) -> dict:
+    return {"id": str(r.pk), "invoice": str(r.invoice_id), "status": r.status,
+            "eligible": money(r.eligible, r.currency), "rule": r.rule,
+            "explanation": r.explanation, "destination": r.destination, "reason": r.reason,
+            "created_at": r.created_at}
+
+
+@router.post("/invoices/{invoice_id}/checkout", response=CheckoutOut,
+             summary="Start paying an invoice at a gateway; returns the URL to pay at")
+def checkout(request: HttpRequest, invoice_id: str, payload: CheckoutIn) -> dict:
+    invoice = get_visible(visible_invoices(request), invoice_id)
+    account_require_in_good_standing(request.auth)
+    account_require_in_good_standing(invoice.account)
+    if invoice.status != Invoice.Status.UNPAID:
+        raise InvalidTransition(f"Invoice {invoice.number} is {invoice.status}.")
+    gateway = get_gateway(payload.gateway)
+    base = f"{settings.PUBLIC_URL}/api/v1/invoices/{invoice.pk}"
+    return {"url": gateway.checkout(invoice=invoice, success_url=f"{base}?paid=1",
+                                    cancel_url=f"{base}?canceled=1")}
+
+
+@router.post("/gateways/{name}/webhook", response=WebhookOut, auth=None,
+             summary="Signed by the gateway; each event is applied once")
+def gateway_webhook(request: HttpRequest, name: str) -> dict:
+    event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
+    return {"received": True, "outcome": event.outcome}
+
+
+@router.post("/deposits", response={201: InvoiceOut},
+             summary="An invoice that, once paid, becomes credit (never refundable)")
+@idempotent
+def create_deposit(request: HttpRequest, payload: DepositIn) -> Status:
+    invoice = deposit_create(account=request.auth, amount=payload.amount, actor=request.auth)
+    return Status(201, invoice_out(invoice))
+
+
+def visible_refunds(request: HttpRequest):  # noqa: ANN201
+    return scope(Refund.objects.all(), request.auth)
+
+
+@router.post("/refunds", response={201: RefundOut})
+@idempotent
+def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
+    invoice = get_visible(visible_invoices(request), payload.invoice)
+    return Status(201, refund_out(refund_request(invoice=invoice, reason=payload.reason,
+                                                 actor=request.auth)))
+
+
+@router.get("/refunds", response=Page[RefundOut])
+def list_refunds(request: HttpRequest, status: str | None = None, limit: int = 50,
+                 cursor: str | None = None) -> dict:
+    qs = visible_refunds(request)
+    if status:
+        qs = qs.filter(status=status)
+    return paginate(qs, limit=limit, cursor=cursor, render=refund_out)
+
+
+@router.get("/refunds/{refund_id}", response=RefundOut)
+def get_refund(request: HttpRequest, refund_id: str) -> dict:
+    return refund_out(get_visible(visible_refunds(request), refund_id))
+
+
+def _staff(request: HttpRequest) -> None:
+    if not request.auth.is_staff_account:
+        raise PermissionDenied("Only staff decide refunds.")
+
+
+@router.post("/refunds/{refund_id}/approve", response=RefundOut)
+def approve_refund(request: HttpRequest, refund_id: str,
+                   payload: RefundDecisionIn | None = None) -> dict:
+    _staff(request)
+    payload = payload or RefundDecisionIn()
+    refund = get_visible(visible_refunds(request), refund_id)
+    return refund_out(refund_approve(refund=refund, actor=request.auth,
+                                     destination=payload.destination, amount=payload.amount,
+                                     note=payload.note))
+
+
+@router.post("/refunds/{refund_id}/reject", response=RefundOut)
+def reject_refund(request: HttpRequest, refund_id: str, payload: RefundRejectIn) -> dict:
+    _staff(request)
+    refund = get_visible(visible_refunds(request), refund_id)
+    return refund_out(refund_reject(refund=refund, actor=request.auth, note=payload.note))

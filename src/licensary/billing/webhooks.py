@@ -1,0 +1,96 @@
+"""Applying gateway events exactly once, in any order (rule 8).
+
+The event row and its effect commit together: a replayed or concurrent delivery of the same
+event finds the row (the unique index makes a concurrent one wait) and changes nothing. A
+refund that arrives before its payment is kept (`deferred`) and applied with the payment.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from licensary.billing.gateways import GatewayEventData, get_gateway
+from licensary.billing.models import GatewayEvent, Invoice, Payment, Refund
+from licensary.billing.services import invoice_pay_external, invoice_record_gateway_refund
+from licensary.core.db import with_retries
+
+OUT = GatewayEvent.Outcome
+
+
+def webhook_receive(*, gateway: str, body: bytes, headers: dict[str, str]) -> GatewayEvent:
+    data = get_gateway(gateway).parse_webhook(body=body, headers=headers)
+    return with_retries(lambda: _apply_once(gateway, data))
+
+
+def _apply_once(gateway: str, data: GatewayEventData) -> GatewayEvent:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = GatewayEvent.objects.create(
+                    gateway=gateway, event_id=data.event_id, type=data.raw.get("type", data.type),
+                    payment_reference=data.payment_reference, payload=data.raw,
+                    outcome=OUT.IGNORED, received_at=timezone.now())
+        except IntegrityError:
+            return GatewayEvent.objects.get(gateway=gateway, event_id=data.event_id)
+        if data.type == "payment":
+            _apply_payment(event, data)
+        elif data.type == "refund":
+            _apply_refund(event, data)
+        event.save(update_fields=["outcome", "note", "invoice"])
+        return event
+
+
+def _invoice(ref: str | None) -> Invoice | None:
+    if not ref or not str(ref).isdigit():
+        return None
+    return Invoice.objects.filter(pk=int(ref)).first()
+
+
+def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
+    invoice = _invoice(data.invoice_ref)
+    if invoice is None:
+        event.outcome, event.note = OUT.UNKNOWN_INVOICE, f"no invoice {data.invoice_ref!r}"
+        return
+    event.invoice = invoice
+    if data.currency != invoice.currency or data.amount != invoice.total:
+        event.outcome = OUT.MISMATCH
+        event.note = (f"received {data.amount} {data.currency}, invoice is {invoice.total} "
+                      f"{invoice.currency}: left for staff")
+        return
+    result = invoice_pay_external(invoice=invoice, method=Payment.Method.GATEWAY,
+                                  gateway=event.gateway, reference=data.payment_reference,
+                                  amount=data.amount, actor=None)
+    event.outcome = OUT.APPLIED if result.outcome == "paid" else OUT.OVERPAID
+    event.note = result.note[:300]
+    # A refund that came first can be applied now that its payment exists.
+    for deferred in GatewayEvent.objects.select_for_update().filter(
+            gateway=event.gateway, payment_reference=data.payment_reference,
+            outcome=OUT.DEFERRED).order_by("id"):
+        payload = deferred.payload["data"]["object"]
+        _apply_refund(deferred, GatewayEventData(
+            deferred.event_id, "refund", data.payment_reference,
+            amount=int(payload.get("amount_refunded") or 0),
+            currency=str(payload.get("currency") or "").upper()))
+        deferred.save(update_fields=["outcome", "note", "invoice"])
+
+
+def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
+    payment = Payment.objects.filter(gateway=event.gateway,
+                                     reference=data.payment_reference).first()
+    if payment is None:
+        event.outcome, event.note = OUT.DEFERRED, "refund before its payment; kept for it"
+        return
+    event.invoice_id = payment.invoice_id
+    # Stripe reports the refunded total; what we know of (paid, or approved and on its way
+    # through the API) is not counted twice.
+    known = Refund.objects.filter(
+        invoice_id=payment.invoice_id, destination=Refund.Destination.ORIGINAL,
+        status__in=[Refund.Status.PAID, Refund.Status.APPROVED],
+    ).aggregate(total=Sum("eligible"))["total"] or 0
+    delta = data.amount - known
+    if delta <= 0:
+        event.outcome, event.note = OUT.IGNORED, "refund already recorded"
+        return
+    invoice_record_gateway_refund(invoice=payment.invoice, amount=delta, gateway=event.gateway,
+                                  reference=data.payment_reference)
+    event.outcome, event.note = OUT.APPLIED, f"refunded {delta} in {event.gateway}"

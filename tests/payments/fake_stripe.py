@@ -1,0 +1,88 @@
+"""A small Stripe API on 127.0.0.1 for the official library to talk to, and Stripe's signing."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WEBHOOK_SECRET = "whsec_test_licensary"
+
+
+def sign(payload: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """The `Stripe-Signature` header exactly as Stripe makes it: HMAC-SHA256 over `t.payload`."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def event(event_id: str, type_: str, obj: dict[str, Any]) -> str:
+    return json.dumps({"id": event_id, "object": "event", "type": type_, "api_version":
+                       "2024-06-20", "created": int(time.time()), "data": {"object": obj}})
+
+
+def session_completed(event_id: str, invoice: Any, *, amount: int | None = None,
+                      currency: str | None = None, intent: str = "pi_1") -> str:
+    return event(event_id, "checkout.session.completed", {
+        "id": f"cs_{event_id}", "object": "checkout.session", "payment_status": "paid",
+        "amount_total": invoice.total if amount is None else amount,
+        "currency": (currency or invoice.currency).lower(), "payment_intent": intent,
+        "metadata": {"invoice": str(invoice.pk)}})
+
+
+def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd") -> str:
+    return event(event_id, "charge.refunded", {
+        "id": f"ch_{intent}", "object": "charge", "payment_intent": intent,
+        "amount_refunded": refunded, "currency": currency})
+
+
+class FakeStripe(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+        self.fail_next = 0
+        self.thread = threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeStripe
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        form = urllib.parse.parse_qs(body)
+        self.server.requests.append((self.path, form, dict(self.headers)))
+        if self.server.fail_next:
+            self.server.fail_next -= 1
+            return self._send(402, {"error": {"type": "card_error", "message": "declined"}})
+        key = self.headers.get("Idempotency-Key", "")
+        if self.path == "/v1/checkout/sessions":
+            return self._send(200, {"id": f"cs_{abs(hash(key))}", "object": "checkout.session",
+                                    "url": f"https://checkout.stripe.test/pay/{abs(hash(key))}",
+                                    "metadata": {"invoice": form.get("metadata[invoice]",
+                                                                     [""])[0]}})
+        if self.path == "/v1/refunds":
+            return self._send(200, {"id": f"re_{abs(hash(key))}", "object": "refund",
+                                    "amount": int(form["amount"][0]), "status": "succeeded",
+                                    "payment_intent": form["payment_intent"][0]})
+        return self._send(404, {"error": {"type": "invalid_request_error",
+                                          "message": "unknown path"}})
+
+    def _send(self, status: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
