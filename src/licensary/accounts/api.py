@@ -2,11 +2,12 @@
 
 from datetime import datetime
 
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import StrictInt
 
-from licensary.accounts.models import User
+from licensary.accounts.models import TermsAcceptance, User
 from licensary.accounts.services import (
     account_create,
     account_get_visible,
@@ -19,6 +20,8 @@ from licensary.accounts.services import (
 from licensary.core.api import MoneyOut, Page, paginate
 from licensary.core.errors import NotFound, PermissionDenied
 from licensary.core.ip import client_ip
+from licensary.core.money import Money
+from licensary.ledger.models import LedgerAccount, Posting
 from licensary.ledger.services import account_credit, account_credit_adjust
 
 router = Router(tags=["accounts"])
@@ -68,10 +71,26 @@ def account_out(user: User) -> dict:
         "email": user.email,
         "status": user.status,
         "agent": str(user.agent_id) if user.agent_id else None,
-        "credit": account_credit(user).as_dict(),
+        # A list annotates both (`with_credit_and_terms`); one account reads them itself.
+        "credit": (Money(user.credit_total or 0, user.currency) if hasattr(user, "credit_total")
+                   else account_credit(user)).as_dict(),
         "identity": user.identity,
-        "terms_accepted": terms_accepted_version(user),
+        "terms_accepted": (user.terms_version if hasattr(user, "terms_version")
+                           else terms_accepted_version(user)),
     }
+
+
+def with_credit_and_terms(qs: QuerySet[User]) -> QuerySet[User]:
+    """Each account's credit and accepted terms version in the one query (no N+1 in lists)."""
+    credit = (
+        Posting.objects.filter(account__owner=OuterRef("pk"),
+                               account__code=LedgerAccount.Code.CREDIT,
+                               account__currency=OuterRef("currency"))
+        .values("account__owner").annotate(total=Sum("amount")).values("total")
+    )
+    terms = (TermsAcceptance.objects.filter(user=OuterRef("pk")).order_by("-terms__version")
+             .values("terms__version")[:1])
+    return qs.annotate(credit_total=Subquery(credit), terms_version=Subquery(terms))
 
 
 @router.get("/account", response=AccountOut, summary="The calling account")
@@ -85,7 +104,7 @@ def list_accounts(request: HttpRequest, limit: int = 50, cursor: str | None = No
     if user.kind == User.Kind.CUSTOMER:
         raise PermissionDenied("Customers see only their own account (GET /api/v1/account).")
     qs = User.objects.all() if user.is_staff_account else User.objects.filter(agent=user)
-    return paginate(qs, limit=limit, cursor=cursor, render=account_out)
+    return paginate(with_credit_and_terms(qs), limit=limit, cursor=cursor, render=account_out)
 
 
 @router.post("/accounts", response={201: AccountOut})

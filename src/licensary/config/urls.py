@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -10,8 +11,15 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("/api/docs")
 
 
+def bench_constant(request: HttpRequest) -> HttpResponse:
+    """A bare view returning constant JSON: the ceiling the verify benchmark compares with."""
+    return HttpResponse(b'{"ok":true}', content_type="application/json")
+
+
 urlpatterns = [
     path("", home),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]
+if settings.LICENSARY_BENCH_VIEWS:
+    urlpatterns.append(path("bench/constant", bench_constant))

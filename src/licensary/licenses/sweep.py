@@ -123,6 +123,17 @@ def _transition_batch(step: Step, now: datetime, license_ids: list[int] | None,
                       batch: int) -> list[int]:
     due = _scoped(License.objects.filter(status=step.source).filter(step.due(now)), license_ids)
     with transaction.atomic():
+        if step.target == S.DELETED:
+            # Deleting voids open renewal invoices. A renewal payment locks its invoice and then
+            # the license, so lock those invoices before the licenses, never after (deadlock).
+            candidates = list(due.order_by(step.order_field, "pk")
+                              .values_list("pk", flat=True)[:batch])
+            list(Invoice.objects.select_for_update().filter(
+                status=Invoice.Status.UNPAID,
+                pk__in=InvoiceLine.objects.filter(kind="renewal", license_id__in=candidates)
+                .values("invoice_id"),
+            ).values_list("pk", flat=True))
+            due = due.filter(pk__in=candidates)
         ids = _lock_due(due, step.order_field, batch)
         if not ids:
             return []
