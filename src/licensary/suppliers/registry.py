@@ -12,6 +12,10 @@ logger = logging.getLogger(__name__)
 
 
 def supplier_adapter(name: str) -> Supplier:
+    if name == "own":
+        from licensary.suppliers.own import OwnSupplier
+
+        return OwnSupplier()
     account = SupplierAccount.objects.filter(name=name).first()
     if account is None or not account.active:
         raise SupplierUnavailable("not configured or switched off", supplier=name)
