@@ -35,6 +35,8 @@ class License(models.Model):
     renewable_until = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=32, blank=True)
     ip_changes_in_period = models.PositiveSmallIntegerField(default=0)
+    # The period_end a renewal invoice was last issued for (the sweep's "already invoiced").
+    renewal_invoiced_for = models.DateTimeField(null=True, blank=True)
     # Manufacturer licenses: where the license lives upstream and its state there.
     upstream_supplier = models.CharField(max_length=50, blank=True)
     upstream_reference = models.CharField(max_length=100, blank=True)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from licensary.audit.services import Change, audit_record_many
@@ -181,12 +181,14 @@ def _void_open_renewals(license_ids: list[int]) -> None:
 
 def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
     """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
-    has_invoice = InvoiceLine.objects.filter(license=OuterRef("pk"), kind="renewal").filter(
-        Q(invoice__status=Invoice.Status.UNPAID) | Q(period_start=OuterRef("period_end")))
+    # `renewal_invoiced_for` is set on the license row in the issuing transaction, so a second
+    # sweeper that locks the row after the first commits re-checks this condition (PostgreSQL
+    # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
     due = _scoped(
         License.objects.filter(status=S.ACTIVE,
                                period_end__lte=now + _days("RENEWAL_NOTICE_DAYS"))
-        .filter(~Exists(has_invoice)), license_ids)
+        .filter(Q(renewal_invoiced_for__isnull=True)
+                | ~Q(renewal_invoiced_for=F("period_end"))), license_ids)
     with transaction.atomic():
         ids = _lock_due(due, "period_end", batch)
         if not ids:
@@ -215,6 +217,8 @@ def renewal_line(lic: License) -> LineSpec:
 
 def issue_renewal_invoices(licenses: list[License], *, now: datetime) -> list[int]:
     """One renewal invoice per license (locked by the caller), numbered in one go."""
+    License.objects.filter(pk__in=[lic.pk for lic in licenses]).update(
+        renewal_invoiced_for=F("period_end"))
     numbers = next_invoice_numbers(len(licenses))
     invoices = Invoice.objects.bulk_create([
         Invoice(number=number, account=lic.account, purpose=Invoice.Purpose.RENEWAL,

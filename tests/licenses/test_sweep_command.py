@@ -1,0 +1,101 @@
+"""`licensary sweep`: the dry run reports what is due and changes nothing; the sweep works in
+batches and still finishes everything due in one call."""
+
+from datetime import timedelta
+from io import StringIO
+
+from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
+
+from licensary.audit.models import AuditEntry
+from licensary.billing.models import Invoice
+from licensary.licenses import sweep as sweep_module
+from licensary.licenses.models import License
+from licensary.licenses.sweep import sweep
+from tests.helpers import api_for, give_credit
+from tests.licenses.support import DAY, START, buy_license, public_ip
+
+PERIOD = timedelta(days=30)
+
+
+def statuses() -> dict[int, str]:
+    return dict(License.objects.values_list("pk", "status"))
+
+
+def test_dry_run_prints_the_due_counts_and_changes_nothing(clock, alice, bob, dave, product, staff):
+    for user in (alice, bob, dave):
+        give_credit(user, 1500, staff)
+    a = buy_license(api_for(alice), public_ip(1))  # ends Oct 31
+    clock.move_to(START + 16 * DAY)
+    c = buy_license(api_for(dave), public_ip(3))  # ends Nov 16
+    clock.move_to(START + 23 * DAY)
+    b = buy_license(api_for(bob), public_ip(2))  # ends Nov 23
+    clock.move_to(START + 30 * DAY)
+    sweep()  # a: invoiced and blocked on time
+    assert statuses() == {int(a): "blocked", int(b): "active", int(c): "active"}
+    clock.move_to(START + 46 * DAY)  # Nov 16: a cancel, c invoice and block, b invoice due
+    before = (
+        statuses(),
+        AuditEntry.objects.count(),
+        Invoice.objects.count(),
+        DBTaskResult.objects.count(),
+    )
+
+    out = StringIO()
+    call_command("sweep", dry_run=True, stdout=out)
+
+    assert [line.split() for line in out.getvalue().splitlines()] == [
+        ["DRY", "RUN:", "nothing", "was", "changed.", "Due", "now:"],
+        ["step", "licenses", "first", "ids"],
+        ["renewal_invoice", "2", c, b],
+        ["reminder", "0"],
+        ["block", "1", c],
+        ["cancel", "1", a],
+        ["delete", "0"],
+    ]
+    assert (
+        statuses(),
+        AuditEntry.objects.count(),
+        Invoice.objects.count(),
+        DBTaskResult.objects.count(),
+    ) == before
+
+    # The real sweep then does exactly what the dry run announced.
+    out = StringIO()
+    call_command("sweep", stdout=out)
+    assert [line.split() for line in out.getvalue().splitlines()][1:] == [
+        ["renewal_invoice", "2", c, b],
+        ["reminder", "0"],
+        ["block", "1", c],
+        ["cancel", "1", a],
+        ["delete", "0"],
+    ]
+    assert statuses() == {int(a): "canceled", int(b): "active", int(c): "blocked"}
+
+
+def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
+    clock, alice, product, staff, monkeypatch
+):
+    give_credit(alice, 5 * 1500, staff)
+    api = api_for(alice)
+    ids = [int(buy_license(api, public_ip(n))) for n in range(5)]
+    clock.move_to(START + PERIOD)
+    batches: list[tuple[str, int]] = []
+    lock_due = sweep_module._lock_due
+
+    def recording_lock_due(qs, order_field, batch):  # noqa: ANN001, ANN202
+        locked = lock_due(qs, order_field, batch)
+        if locked:
+            batches.append((order_field, len(locked)))
+        return locked
+
+    monkeypatch.setattr(sweep_module, "_lock_due", recording_lock_due)
+
+    report = sweep(batch=2)
+
+    assert report.counts["block"] == 5
+    assert report.counts["renewal_invoice"] == 5
+    assert statuses() == dict.fromkeys(ids, "blocked")
+    assert set(License.objects.values_list("blocked_at", flat=True)) == {START + PERIOD}
+    # Renewal invoices and blocks, two licenses per transaction.
+    assert batches == [("period_end", 2)] * 4 + [("period_end", 1)] * 2
