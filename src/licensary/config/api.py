@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from licensary.accounts.api import router as accounts_router
 from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
+from licensary.billing.receipts_api import router as receipts_router
 from licensary.catalog.api import router as catalog_router
 from licensary.core.api import AUTH, JsonParser, install_error_handlers
 from licensary.licenses.api import router as licenses_router
@@ -27,6 +28,7 @@ api.add_router("/v1/", accounts_router)
 api.add_router("/v1/", catalog_router)
 api.add_router("/v1/", billing_router)
 api.add_router("/v1/", payments_router)
+api.add_router("/v1/", receipts_router)
 api.add_router("/v1/", orders_router)
 api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)

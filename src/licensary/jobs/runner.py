@@ -49,7 +49,7 @@ def run_worker(*, sweep_every: float = 60.0, interval: float = 1.0) -> None:
     def sweeper() -> None:
         while not stop.is_set():
             try:
-                report = sweep()
+                report = sweep(should_stop=stop.is_set)
                 if report.total:
                     logger.info("sweep: %s", report.summary())
             except Exception:

@@ -265,11 +265,14 @@ def _reminder_batch(now: datetime, license_ids: list[int] | None, batch: int) ->
 
 
 def run_steps(*, now: datetime | None = None, license_ids: list[int] | None = None,
-              batch: int | None = None, report: SweepReport | None = None) -> SweepReport:
+              batch: int | None = None, report: SweepReport | None = None,
+              should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
+    """Repeat every step until nothing is due; `should_stop` is asked between batches
+    (SIGTERM), so a stop never cuts a batch in half."""
     now = now or timezone.now()
     batch = batch or settings.LICENSARY["SWEEP_BATCH"]
     report = report or SweepReport()
-    while True:
+    while not should_stop():
         moved = 0
         ids = _renewal_batch(now, license_ids, batch)
         report.add("renewal_invoice", ids)
@@ -288,13 +291,14 @@ class _DryRun(Exception):
     pass
 
 
-def sweep(*, dry_run: bool = False, batch: int | None = None) -> SweepReport:
+def sweep(*, dry_run: bool = False, batch: int | None = None,
+          should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
     """Run every due transition; with `dry_run`, compute the same report and roll it back."""
     from licensary.jobs.tasks import jobs_reap_stale
 
     if not dry_run:
         jobs_reap_stale()
-        return run_steps(batch=batch)
+        return run_steps(batch=batch, should_stop=should_stop)
     report = SweepReport()
     try:
         with transaction.atomic():

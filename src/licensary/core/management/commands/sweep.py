@@ -1,3 +1,6 @@
+import signal
+import threading
+
 from django.core.management.base import BaseCommand
 
 from licensary.licenses.sweep import sweep
@@ -12,7 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=None, help="Rows per transaction.")
 
     def handle(self, *args, dry_run: bool, batch: int | None, **options) -> None:  # noqa: ANN002, ANN003
-        report = sweep(dry_run=dry_run, batch=batch)
+        stop = threading.Event()
+        # SIGTERM finishes the batch in hand, then stops; the next run carries on from there.
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        report = sweep(dry_run=dry_run, batch=batch, should_stop=stop.is_set)
         if dry_run:
             self.stdout.write("DRY RUN: nothing was changed. Due now:")
         self.stdout.write(report.table())

@@ -1,0 +1,286 @@
+"""Bank-transfer receipts (rule 8): the customer uploads one on an unpaid invoice; staff confirm
+it (the money is recorded through the ledger and the order is delivered) or reject it with a
+reason the customer is told.
+
+Files (RELIABILITY "Uploads"): judged by their first bytes, never by name or declared type;
+stored under a random server-made name in `DATA_DIR/receipts` (mode 0700), outside any URL;
+served only to the owner and staff, as an attachment.
+"""
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_require_in_good_standing, scope
+from licensary.audit.services import Change, audit_record
+from licensary.billing.models import Invoice, Payment, Receipt
+from licensary.billing.services import invoice_pay_external
+from licensary.core.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from licensary.jobs.tasks import enqueue
+from licensary.notifications.receipts import notify_receipt_rejected
+
+MAX_RECEIPT_BYTES = 10 * 1024 * 1024
+# Room for the multipart framing and the `reference` field around the file itself.
+MAX_REQUEST_BYTES = MAX_RECEIPT_BYTES + 64 * 1024
+# One invoice cannot be used to fill the disk.
+MAX_RECEIPTS_PER_INVOICE = 10
+STORED_NAME = re.compile(r"\A[0-9a-f]{32}\.(png|jpg|webp|pdf)\Z")
+
+
+class FileTooLarge(DomainError):
+    status = 413
+    code = "file_too_large"
+    title = "File too large"
+
+
+class UnsupportedFileType(DomainError):
+    status = 415
+    code = "unsupported_file_type"
+    title = "Unsupported file type"
+
+
+@dataclass(frozen=True)
+class FileKind:
+    content_type: str
+    extension: str
+
+
+PNG = FileKind("image/png", "png")
+JPEG = FileKind("image/jpeg", "jpg")
+WEBP = FileKind("image/webp", "webp")
+PDF = FileKind("application/pdf", "pdf")
+SNIFF_BYTES = 12
+
+
+def file_kind(head: bytes) -> FileKind | None:
+    """What the file is, from its first bytes (its magic number); None if not a receipt."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head.startswith(b"%PDF-"):
+        return PDF
+    return None
+
+
+def too_large() -> FileTooLarge:
+    return FileTooLarge(f"A receipt is at most {MAX_RECEIPT_BYTES // (1024 * 1024)} MB.",
+                        extra={"max_bytes": MAX_RECEIPT_BYTES})
+
+
+def receipt_store() -> Path:
+    """The folder receipts live in, made private; read from settings at call time."""
+    store = Path(settings.DATA_DIR) / "receipts"
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store.chmod(0o700)  # mkdir's mode is masked by the umask and skipped if the folder exists
+    return store
+
+
+def receipt_path(receipt: Receipt) -> Path:
+    # The name is ours, but a row edited by hand must still never point outside the store.
+    if not STORED_NAME.match(receipt.stored_name):
+        raise NotFound("This receipt has no file.")
+    return receipt_store() / receipt.stored_name
+
+
+def _clean_name(name: str | None) -> str:
+    """The user's file name, kept as text only: its last part, printable, at most 200."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in base if ch.isprintable())[:200]
+
+
+# Reads -------------------------------------------------------------------------------------
+
+def receipts_visible_to(user: User) -> QuerySet:
+    """Receipts of the invoices `user` may see (own; an agent's customers'; all for staff)."""
+    return scope(Receipt.objects.select_related("invoice"), user, field="invoice__account")
+
+
+def receipt_files_visible_to(user: User) -> QuerySet:
+    """Receipts whose file `user` may download: the invoice's owner (and whoever uploaded it)
+    and staff."""
+    qs = Receipt.objects.select_related("invoice")
+    if user.is_staff_account:
+        return qs
+    return qs.filter(Q(invoice__account=user) | Q(uploaded_by=user))
+
+
+# Writes ------------------------------------------------------------------------------------
+
+def _may_act_for(actor: User, invoice: Invoice) -> bool:
+    return (actor.is_staff_account or actor.pk == invoice.account_id
+            or (actor.kind == User.Kind.AGENT and invoice.account.agent_id == actor.pk))
+
+
+def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
+    """Write `chunks` to `path`, which must not exist yet; returns (size, sha256)."""
+    digest = hashlib.sha256()
+    size = 0
+    # O_EXCL: never overwrite; O_NOFOLLOW: never write through a planted link.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > MAX_RECEIPT_BYTES:
+                    raise too_large()
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return size, digest.hexdigest()
+
+
+def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
+                   actor: User) -> Receipt:
+    """Keep the receipt `file` for `invoice`.
+
+    Refused, with nothing written: not the caller's invoice, not unpaid, an empty, too large
+    or unsupported file.
+    """
+    if not _may_act_for(actor, invoice):
+        raise PermissionDenied("Not your invoice.")
+    if not actor.is_staff_account:
+        account_require_in_good_standing(actor)
+    account_require_in_good_standing(invoice.account)
+    if invoice.status != Invoice.Status.UNPAID:
+        raise InvalidTransition(f"Invoice {invoice.number} is {invoice.status}, not unpaid.")
+    reference = (reference or "").strip()
+    if len(reference) > 200:
+        raise ValidationFailed("reference: at most 200 characters.")
+    if not file.size:
+        raise ValidationFailed("The file is empty.", code="empty_file")
+    if file.size > MAX_RECEIPT_BYTES:
+        raise too_large()
+    file.seek(0)
+    kind = file_kind(file.read(SNIFF_BYTES))
+    if kind is None:
+        raise UnsupportedFileType("A receipt is a PNG, JPEG, WebP or PDF file.",
+                                  extra={"accepted": [k.content_type
+                                                      for k in (PNG, JPEG, WEBP, PDF)]})
+    file.seek(0)
+    stored_name = f"{secrets.token_hex(16)}.{kind.extension}"
+    path = receipt_store() / stored_name
+    size, sha256 = _write_new_file(path, file.chunks())
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise ValidationFailed("The file is empty.", code="empty_file")
+    try:
+        with transaction.atomic():
+            locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            if locked.status != Invoice.Status.UNPAID:
+                raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, "
+                                        "not unpaid.")
+            if Receipt.objects.filter(invoice=locked).count() >= MAX_RECEIPTS_PER_INVOICE:
+                raise RateLimited(f"An invoice takes at most {MAX_RECEIPTS_PER_INVOICE} "
+                                  "receipts; ask billing support.")
+            receipt = Receipt.objects.create(
+                invoice=locked, uploaded_by=actor, stored_name=stored_name,
+                original_name=_clean_name(file.name),
+                content_type=kind.content_type, size=size, sha256=sha256, reference=reference,
+                created_at=timezone.now())
+            audit_record(Change(action="receipt.uploaded", object_type="receipt",
+                                object_id=receipt.pk, actor=actor,
+                                account_id=locked.account_id,
+                                after={"invoice": locked.number, "size": size,
+                                       "content_type": kind.content_type, "sha256": sha256,
+                                       "reference": reference}))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return receipt
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff decide receipts.")
+
+
+def _lock_pending(receipt: Receipt) -> Receipt:
+    # `of=self`: lock the receipt only; the invoice is locked later, by the payment, in the
+    # order every payment uses (account, invoice).
+    locked = (Receipt.objects.select_for_update(of=("self",)).select_related("invoice")
+              .get(pk=receipt.pk))
+    if locked.status != Receipt.Status.PENDING:
+        raise InvalidTransition(f"Receipt {locked.pk} is {locked.status} already.")
+    return locked
+
+
+def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None) -> Receipt:
+    """Record the money the receipt shows (default: the invoice total) and mark it confirmed.
+
+    The payment goes through `invoice_pay_external`: it pays the invoice (which delivers what it
+    was for) and puts anything above the total on credit; if the invoice was paid meanwhile
+    some other way, all of it goes to credit. A receipt is confirmed once.
+    """
+    _require_staff(actor)
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
+                               or amount <= 0):
+        raise ValidationFailed("amount is a positive integer of minor units.")
+    with transaction.atomic():
+        locked = _lock_pending(receipt)
+        invoice = locked.invoice
+        received = invoice.total if amount is None else amount
+        if received <= 0:
+            raise ValidationFailed("Nothing to record: say the amount received.")
+        result = invoice_pay_external(
+            invoice=invoice, method=Payment.Method.BANK, gateway="bank",
+            reference=locked.reference or f"receipt {locked.pk}", amount=received, actor=actor)
+        now = timezone.now()
+        Receipt.objects.filter(pk=locked.pk).update(
+            status=Receipt.Status.CONFIRMED, decided_by=actor, decided_at=now,
+            amount_received=received)
+        audit_record(Change(action="receipt.confirmed", object_type="receipt",
+                            object_id=locked.pk, actor=actor, account_id=invoice.account_id,
+                            before={"status": "pending"},
+                            after={"status": "confirmed", "amount": received,
+                                   "currency": invoice.currency, "outcome": result.outcome,
+                                   "credited": result.credited},
+                            reason=result.note))
+    locked.refresh_from_db()
+    return locked
+
+
+def receipt_reject(*, receipt: Receipt, actor: User, reason: str) -> Receipt:
+    """Refuse the receipt; the customer is emailed the reason once the decision commits."""
+    _require_staff(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("reason: say why the receipt is rejected.")
+    if len(reason) > 300:
+        raise ValidationFailed("reason: at most 300 characters.")
+    with transaction.atomic():
+        locked = _lock_pending(receipt)
+        Receipt.objects.filter(pk=locked.pk).update(
+            status=Receipt.Status.REJECTED, decided_by=actor, decided_at=timezone.now(),
+            reason=reason)
+        audit_record(Change(action="receipt.rejected", object_type="receipt",
+                            object_id=locked.pk, actor=actor,
+                            account_id=locked.invoice.account_id,
+                            before={"status": "pending"}, after={"status": "rejected"},
+                            reason=reason))
+        enqueue(notify_receipt_rejected, receipt_id=locked.pk)
+    locked.refresh_from_db()
+    return locked

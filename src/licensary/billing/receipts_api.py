@@ -1,0 +1,219 @@
+"""Bank-transfer receipts: upload on an invoice, read, download, and staff's decision."""
+
+from datetime import datetime
+from io import BytesIO
+from typing import Any
+
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import FileResponse, HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import StrictInt
+
+from licensary.billing.api import visible_invoices
+from licensary.billing.models import Invoice, Receipt
+from licensary.billing.receipts import (
+    MAX_RECEIPT_BYTES,
+    MAX_REQUEST_BYTES,
+    receipt_confirm,
+    receipt_files_visible_to,
+    receipt_path,
+    receipt_reject,
+    receipt_upload,
+    receipts_visible_to,
+    too_large,
+)
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.errors import NotFound, PermissionDenied, ValidationFailed
+from licensary.core.idempotency import idempotent
+
+router = Router(tags=["receipts"])
+
+
+class ReceiptOut(Schema):
+    id: str
+    invoice: str
+    invoice_number: int
+    account: str
+    status: str
+    reference: str
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    file: str
+    uploaded_by: str
+    amount_received: MoneyOut | None
+    reason: str
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class ConfirmIn(Schema):
+    amount: StrictInt | None = None  # minor units received; default: the invoice total
+
+
+class RejectIn(Schema):
+    reason: str
+
+
+def receipt_out(r: Receipt) -> dict[str, Any]:
+    inv = r.invoice
+    return {
+        "id": str(r.pk), "invoice": str(inv.pk), "invoice_number": inv.number,
+        "account": str(inv.account_id), "status": r.status, "reference": r.reference,
+        "original_name": r.original_name, "content_type": r.content_type, "size": r.size,
+        "sha256": r.sha256, "file": f"/api/v1/receipts/{r.pk}/file",
+        "uploaded_by": str(r.uploaded_by_id),
+        "amount_received": (money(r.amount_received, inv.currency)
+                            if r.amount_received is not None else None),
+        "reason": r.reason, "decided_by": str(r.decided_by_id) if r.decided_by_id else None,
+        "decided_at": r.decided_at, "created_at": r.created_at,
+    }
+
+
+class _ReceiptSizeLimit(FileUploadHandler):
+    """Counts each file's bytes as they stream in and stops past the limit, before the rest is
+    read or spooled to disk (for bodies whose Content-Length did not say so up front)."""
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > MAX_RECEIPT_BYTES:
+            raise too_large()
+        return raw_data  # on to Django's own handlers
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _limit_upload(request: HttpRequest) -> None:
+    """Refuse an oversized body before reading it, and cap what is read when no size is said."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_REQUEST_BYTES:
+        raise too_large()
+    request.upload_handlers.insert(0, _ReceiptSizeLimit(request))
+    if "Idempotency-Key" in request.headers:
+        # `@idempotent` hashes the raw body, and `request.body` is capped at
+        # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, meant for form fields, not files): read it here
+        # within the receipt limit instead, the way `HttpRequest.body` itself keeps it.
+        raw = request.read(MAX_REQUEST_BYTES + 1)
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise too_large()
+        request._body = raw  # noqa: SLF001
+        request._stream = BytesIO(raw)  # noqa: SLF001
+
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": f"PNG, JPEG, WebP or PDF, judged by its content; at "
+                                        f"most {MAX_RECEIPT_BYTES} bytes."},
+                "reference": {"type": "string", "maxLength": 200,
+                              "description": "The bank transfer's reference."},
+            },
+        }}},
+    },
+}
+
+
+@router.post("/invoices/{invoice_id}/receipts", response={201: ReceiptOut},
+             openapi_extra=UPLOAD_DOC,
+             summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)")
+def upload_receipt(request: HttpRequest, invoice_id: str) -> Status:
+    invoice = get_visible(visible_invoices(request), invoice_id)
+    _limit_upload(request)
+    return _upload_receipt(request, invoice=invoice)
+
+
+@idempotent
+def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
+    file = request.FILES.get("file")
+    if file is None:
+        raise ValidationFailed("file: a receipt file is required (multipart field 'file').")
+    receipt = receipt_upload(invoice=invoice, file=file,
+                             reference=request.POST.get("reference", ""), actor=request.auth)
+    return Status(201, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
+
+
+@router.get("/invoices/{invoice_id}/receipts", response=Page[ReceiptOut],
+            summary="The receipts uploaded on an invoice, newest first")
+def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50,
+                          cursor: str | None = None) -> dict:
+    invoice = get_visible(visible_invoices(request), invoice_id)
+    return paginate(receipts_visible_to(request.auth).filter(invoice=invoice), limit=limit,
+                    cursor=cursor, render=receipt_out)
+
+
+@router.get("/receipts", response=Page[ReceiptOut],
+            summary="Receipts (staff: all; `?status=pending` is the queue to decide)")
+def list_receipts(request: HttpRequest, status: str | None = None, limit: int = 50,
+                  cursor: str | None = None) -> dict:
+    qs = receipts_visible_to(request.auth)
+    if status:
+        if status not in Receipt.Status.values:
+            raise ValidationFailed(f"status is one of {', '.join(Receipt.Status.values)}.")
+        qs = qs.filter(status=status)
+    return paginate(qs, limit=limit, cursor=cursor, render=receipt_out)
+
+
+@router.get("/receipts/{receipt_id}", response=ReceiptOut)
+def get_receipt(request: HttpRequest, receipt_id: str) -> dict:
+    return receipt_out(get_visible(receipts_visible_to(request.auth), receipt_id))
+
+
+@router.get("/receipts/{receipt_id}/file",
+            summary="The receipt's file, as an attachment (the invoice's owner and staff)",
+            openapi_extra={"responses": {200: {
+                "description": "The file, with the type detected at upload.",
+                "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}}}})
+def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
+    receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
+    try:
+        handle = receipt_path(receipt).open("rb")
+    except FileNotFoundError:
+        raise NotFound("This receipt's file is missing.") from None
+    extension = receipt.stored_name.rsplit(".", 1)[1]
+    response = FileResponse(handle, as_attachment=True, content_type=receipt.content_type,
+                            filename=f"receipt-{receipt.pk}.{extension}")
+    response["Cache-Control"] = "private, no-store"
+    # Opened in a browser anyway, it runs nothing and loads nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _staff(request: HttpRequest) -> None:
+    if not request.auth.is_staff_account:
+        raise PermissionDenied("Only staff decide receipts.")
+
+
+@router.post("/receipts/{receipt_id}/confirm", response={200: ReceiptOut},
+             summary="Staff: record the transfer (default: the invoice total) and pay with it")
+@idempotent
+def confirm_receipt(request: HttpRequest, receipt_id: str,
+                    payload: ConfirmIn | None = None) -> Status:
+    _staff(request)
+    receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
+    receipt_confirm(receipt=receipt, actor=request.auth,
+                    amount=payload.amount if payload else None)
+    return Status(200, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
+
+
+@router.post("/receipts/{receipt_id}/reject", response=ReceiptOut,
+             summary="Staff: refuse the receipt with a reason the customer is told")
+def reject_receipt(request: HttpRequest, receipt_id: str, payload: RejectIn) -> dict:
+    _staff(request)
+    receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
+    receipt_reject(receipt=receipt, actor=request.auth, reason=payload.reason)
+    return receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk))
