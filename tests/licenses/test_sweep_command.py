@@ -81,15 +81,22 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     ids = [int(buy_license(api, public_ip(n))) for n in range(5)]
     clock.move_to(START + PERIOD)
     batches: list[tuple[str, int]] = []
-    lock_due = sweep_module._lock_due
+    renewal_batch, transition_batch = sweep_module._renewal_batch, sweep_module._transition_batch
 
-    def recording_lock_due(qs, order_field, batch):  # noqa: ANN001, ANN202
-        locked = lock_due(qs, order_field, batch)
-        if locked:
-            batches.append((order_field, len(locked)))
-        return locked
+    def recording_renewal(*args):  # noqa: ANN002, ANN202
+        done = renewal_batch(*args)
+        if done:
+            batches.append(("renewal_invoice", len(done)))
+        return done
 
-    monkeypatch.setattr(sweep_module, "_lock_due", recording_lock_due)
+    def recording_transition(step, *args):  # noqa: ANN001, ANN002, ANN202
+        done = transition_batch(step, *args)
+        if done:
+            batches.append((step.name, len(done)))
+        return done
+
+    monkeypatch.setattr(sweep_module, "_renewal_batch", recording_renewal)
+    monkeypatch.setattr(sweep_module, "_transition_batch", recording_transition)
 
     report = sweep(batch=2)
 
@@ -97,5 +104,6 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     assert report.counts["renewal_invoice"] == 5
     assert statuses() == dict.fromkeys(ids, "blocked")
     assert set(License.objects.values_list("blocked_at", flat=True)) == {START + PERIOD}
-    # Renewal invoices and blocks, two licenses per transaction.
-    assert batches == [("period_end", 2)] * 4 + [("period_end", 1)] * 2
+    # Renewal invoices, then blocks, two licenses per transaction.
+    assert batches == [("renewal_invoice", 2)] * 2 + [("renewal_invoice", 1)] + \
+        [("block", 2)] * 2 + [("block", 1)]

@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import OperationalError, connection
@@ -35,12 +35,26 @@ def _sqlite_add_months(value: str | None, months: int) -> str | None:
     return str(add_months(moment, int(months)))
 
 
+def _sqlite_add_days(value: str | None, days: int) -> str | None:
+    if value is None:
+        return None
+    moment = parse_datetime(value)
+    if moment is None:
+        return None
+    return str(moment + timedelta(days=int(days)))
+
+
 def _install_sqlite_functions(sender: object, connection: object, **kwargs: object) -> None:
     if getattr(connection, "vendor", "") == "sqlite":
-        connection.connection.create_function(  # type: ignore[attr-defined]
-            "licensary_add_months", 2, _sqlite_add_months, deterministic=True
-        )
+        raw = connection.connection  # type: ignore[attr-defined]
+        raw.create_function("licensary_add_months", 2, _sqlite_add_months, deterministic=True)
+        raw.create_function("licensary_add_days", 2, _sqlite_add_days, deterministic=True)
 
+
+POSTGRES_ADD_DAYS = """
+CREATE OR REPLACE FUNCTION licensary_add_days(ts timestamptz, days integer)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$ SELECT ts + make_interval(days => days) $$;
+"""
 
 POSTGRES_ADD_MONTHS = """
 CREATE OR REPLACE FUNCTION licensary_add_months(ts timestamptz, months integer)

@@ -119,5 +119,5 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     upstream_sync_enqueue([lic.pk], renew=True)
     audit_record(Change(action="license.renewed", object_type="license", object_id=lic.pk,
                         actor=actor, account_id=lic.account_id, before=before,
-                        after=license_snapshot(lic), reason=reason, at=paid_at))
+                        after=license_snapshot(lic), reason=reason))
     return lic

@@ -64,11 +64,12 @@ class License(models.Model):
         ]
         indexes = [
             # Partial indexes on due rows keep every sweep step an index range scan.
-            models.Index(fields=["period_end"], condition=Q(status="active"),
+            # (deadline, id): the sweep's `ORDER BY deadline, id LIMIT n` reads them in order.
+            models.Index(fields=["period_end", "id"], condition=Q(status="active"),
                          name="license_active_due_idx"),
-            models.Index(fields=["blocked_at"], condition=Q(status="blocked"),
+            models.Index(fields=["blocked_at", "id"], condition=Q(status="blocked"),
                          name="license_blocked_due_idx"),
-            models.Index(fields=["renewable_until"], condition=Q(status="canceled"),
+            models.Index(fields=["renewable_until", "id"], condition=Q(status="canceled"),
                          name="license_canceled_due_idx"),
             models.Index(fields=["ip", "product"], name="license_ip_product_idx"),
             models.Index(fields=["account", "status"], name="license_account_status_idx"),

@@ -7,20 +7,20 @@ active -> blocked -> canceled -> deleted in one run, each move recorded with its
 Running the sweep twice changes nothing the second time.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from licensary.audit.services import Change, audit_record_many
+from licensary.audit.services import Change, audit_append, audit_record_many
 from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.services import LineSpec, next_invoice_numbers
-from licensary.core.db import AddMonths
 from licensary.jobs.tasks import enqueue
 from licensary.licenses.lifecycle import TRANSITIONS, period
 from licensary.licenses.models import License
@@ -41,41 +41,33 @@ class Step:
     name: str
     source: str
     target: str
-    order_field: str
-    due: Callable[[datetime], Q]
-    updates: Callable[[], dict[str, object]]
+    due_field: str  # due when due_field <= now - delay()
+    delay: Callable[[], timedelta]
+    set_sql: Callable[[], tuple[str, list[object]]]
     action: str
-
-
-def _plus(field_name: str, delta: timedelta) -> ExpressionWrapper:
-    return ExpressionWrapper(F(field_name) + delta, output_field=DateTimeField())
 
 
 STEPS = [
     Step(
-        name="block", source=S.ACTIVE, target=S.BLOCKED, order_field="period_end",
-        due=lambda now: Q(period_end__lte=now),
-        updates=lambda: {
-            "status": S.BLOCKED, "blocked_at": F("period_end"),
-            "renewable_until": AddMonths(F("period_end"),
-                                         settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]),
-        },
+        name="block", source=S.ACTIVE, target=S.BLOCKED, due_field="period_end",
+        delay=lambda: timedelta(0),
+        set_sql=lambda: ("status = 'blocked', blocked_at = period_end, "
+                         "renewable_until = licensary_add_months(period_end, %s)",
+                         [settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]]),
         action="license.blocked",
     ),
     Step(
-        name="cancel", source=S.BLOCKED, target=S.CANCELED, order_field="blocked_at",
-        due=lambda now: Q(blocked_at__lte=now - _days("CANCEL_AFTER_BLOCK_DAYS")),
-        updates=lambda: {
-            "status": S.CANCELED,
-            "canceled_at": _plus("blocked_at", _days("CANCEL_AFTER_BLOCK_DAYS")),
-            "cancel_reason": "unpaid",
-        },
+        name="cancel", source=S.BLOCKED, target=S.CANCELED, due_field="blocked_at",
+        delay=lambda: _days("CANCEL_AFTER_BLOCK_DAYS"),
+        set_sql=lambda: ("status = 'canceled', canceled_at = licensary_add_days(blocked_at, %s),"
+                         " cancel_reason = 'unpaid'",
+                         [settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"]]),
         action="license.canceled",
     ),
     Step(
-        name="delete", source=S.CANCELED, target=S.DELETED, order_field="renewable_until",
-        due=lambda now: Q(renewable_until__lte=now),
-        updates=lambda: {"status": S.DELETED, "deleted_at": F("renewable_until")},
+        name="delete", source=S.CANCELED, target=S.DELETED, due_field="renewable_until",
+        delay=lambda: timedelta(0),
+        set_sql=lambda: ("status = 'deleted', deleted_at = renewable_until", []),
         action="license.deleted",
     ),
 ]
@@ -119,43 +111,87 @@ def _lock_due(qs: QuerySet, order_field: str, batch: int) -> list[int]:
                 .values_list("pk", flat=True)[:batch])
 
 
+RETURNED = ("id", "account_id", "kind", "upstream_supplier", "period_end", "blocked_at",
+            "canceled_at", "deleted_at", "renewable_until")
+DATES = RETURNED[4:]
+
+
+def _iso(value: object) -> str:
+    """One spelling of a returned time on both databases (SQLite returns text)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # SQLite's converter gives naive UTC
+            return value.isoformat() + "Z"
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value).replace(" ", "T") + "Z"
+
+
+def _after_json(target: str, row: tuple[object, ...]) -> str:
+    """The canonical JSON of {dates that are set..., "status": target}, keys sorted."""
+    parts = [f'"{name}":"{_iso(value)}"' for name, value in zip(DATES, row[4:], strict=True)
+             if value is not None]
+    parts.append(f'"status":"{target}"')
+    return "{" + ",".join(parts) + "}"
+
+
 def _transition_batch(step: Step, now: datetime, license_ids: list[int] | None,
                       batch: int) -> list[int]:
-    due = _scoped(License.objects.filter(status=step.source).filter(step.due(now)), license_ids)
+    """Move one batch of due licenses with one compare-and-swap `UPDATE ... RETURNING`."""
+    connection = transaction.get_connection()
+    table = License._meta.db_table
+    field = step.due_field
+    cutoff = connection.ops.adapt_datetimefield_value(now - step.delay())
     with transaction.atomic():
+        scope_ids = license_ids
         if step.target == S.DELETED:
             # Deleting voids open renewal invoices. A renewal payment locks its invoice and then
             # the license, so lock those invoices before the licenses, never after (deadlock).
-            candidates = list(due.order_by(step.order_field, "pk")
-                              .values_list("pk", flat=True)[:batch])
+            due = _scoped(License.objects.filter(status=step.source,
+                                                 renewable_until__lte=now), license_ids)
+            scope_ids = list(due.order_by(field, "pk").values_list("pk", flat=True)[:batch])
+            if not scope_ids:
+                return []
             list(Invoice.objects.select_for_update().filter(
                 status=Invoice.Status.UNPAID,
-                pk__in=InvoiceLine.objects.filter(kind="renewal", license_id__in=candidates)
+                pk__in=InvoiceLine.objects.filter(kind="renewal", license_id__in=scope_ids)
                 .values("invoice_id"),
             ).values_list("pk", flat=True))
-            due = due.filter(pk__in=candidates)
-        ids = _lock_due(due, step.order_field, batch)
-        if not ids:
+        scope_sql = ""
+        if scope_ids is not None:
+            if not scope_ids:
+                return []
+            scope_sql = f" AND id IN ({', '.join(['%s'] * len(scope_ids))})"
+        set_sql, set_params = step.set_sql()
+        pick = (f"SELECT id FROM {table} WHERE status = %s AND {field} <= %s{scope_sql} "
+                f"ORDER BY {field}, id LIMIT %s")
+        if connection.vendor == "postgresql":
+            # A materialized CTE runs the pick once: as an `IN (...)` subquery PostgreSQL may
+            # rescan it while updating and so go past the LIMIT.
+            sql = (f"WITH due AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
+                   f"UPDATE {table} SET {set_sql} FROM due WHERE {table}.id = due.id "
+                   f"AND {table}.status = %s RETURNING "
+                   + ", ".join(f"{table}.{c}" for c in RETURNED))
+            params = [step.source, cutoff, *(scope_ids or []), batch, *set_params, step.source]
+        else:  # SQLite: the IMMEDIATE transaction already holds the only write lock
+            sql = (f"UPDATE {table} SET {set_sql} WHERE status = %s AND id IN ({pick}) "
+                   f"RETURNING {', '.join(RETURNED)}")
+            params = [*set_params, step.source, step.source, cutoff, *(scope_ids or []), batch]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not rows:
             return []
-        changed = License.objects.filter(pk__in=ids, status=step.source).update(**step.updates())
-        assert changed == len(ids), "locked rows changed under their locks"
-        rows = License.objects.filter(pk__in=ids).values(
-            "pk", "account_id", "period_end", "blocked_at", "canceled_at", "deleted_at",
-            "renewable_until")
-        audit_record_many([
-            Change(action=step.action, object_type="license", object_id=row["pk"],
-                   actor_label=SWEEP_ACTOR, account_id=row["account_id"],
-                   before={"status": step.source},
-                   after={"status": step.target, **{k: v for k, v in row.items()
-                                                    if k not in ("pk", "account_id") and v}},
-                   reason=TRANSITIONS[(step.source, step.target)])
-            for row in rows
-        ])
+        before = f'{{"status":"{step.source}"}}'
+        reason = TRANSITIONS[(step.source, step.target)]
+        audit_append([(None, SWEEP_ACTOR, step.action, "license", row[0], row[1], before,
+                       _after_json(step.target, row), reason) for row in rows])
+        ids = [row[0] for row in rows]
         if step.target == S.DELETED:
             _void_open_renewals(ids)
-        from licensary.suppliers.sync import upstream_sync_enqueue
+        upstream = [row[0] for row in rows if row[2] == License.Kind.MANUFACTURER and row[3]]
+        if upstream:
+            from licensary.suppliers.sync import sync_upstream
 
-        upstream_sync_enqueue(ids)
+            enqueue(sync_upstream, license_ids=upstream, renew=False, old_ip=None)
         from licensary.notifications.tasks import notify_license_event
 
         enqueue(notify_license_event, license_ids=ids, event=step.target)
@@ -267,23 +303,24 @@ def _reminder_batch(now: datetime, license_ids: list[int] | None, batch: int) ->
 def run_steps(*, now: datetime | None = None, license_ids: list[int] | None = None,
               batch: int | None = None, report: SweepReport | None = None,
               should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
-    """Repeat every step until nothing is due; `should_stop` is asked between batches
-    (SIGTERM), so a stop never cuts a batch in half."""
+    """Each step in order, batch after batch until nothing is due: renewal invoices, then
+    block, cancel, delete, so a license overdue since long walks every state in one run.
+    `should_stop` is asked between batches (SIGTERM): a stop never cuts a batch in half."""
     now = now or timezone.now()
     batch = batch or settings.LICENSARY["SWEEP_BATCH"]
     report = report or SweepReport()
-    while not should_stop():
-        moved = 0
-        ids = _renewal_batch(now, license_ids, batch)
-        report.add("renewal_invoice", ids)
-        moved += len(ids)
-        for step in STEPS:
-            ids = _transition_batch(step, now, license_ids, batch)
-            report.add(step.name, ids)
-            moved += len(ids)
-        if not moved:
-            break
-    report.add("reminder", _reminder_batch(now, license_ids, batch))
+    steps: list[tuple[str, Callable[[], list[int]]]] = [
+        ("renewal_invoice", lambda: _renewal_batch(now, license_ids, batch))]
+    steps += [(step.name, functools.partial(_transition_batch, step, now, license_ids, batch))
+              for step in STEPS]
+    for name, run_batch in steps:
+        while not should_stop():
+            ids = run_batch()
+            report.add(name, ids)
+            if len(ids) < batch:
+                break
+    if not should_stop():
+        report.add("reminder", _reminder_batch(now, license_ids, batch))
     return report
 
 

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The verify endpoint under load, with the bare-view ceiling measured on the same server.
+#
+#   bench/verify.sh [--licenses 100000] [--duration 15s] [--db sqlite|postgres|both]
+#                   [--connections 32] [--rate 1000000/m] [--no-wait] [--py-spy DIR]
+#
+# For each database: a throwaway database (SQLite: a file in a fresh folder under /tmp;
+# PostgreSQL: `licensary_bench_verify`, dropped and created again), `licensary migrate`, then
+# bench/verify/load.py puts in N active own-product licenses by bulk SQL, each on its own
+# address, the one in the middle on 127.0.0.1 (wrk's address: the endpoint answers for the
+# caller's own address, so every request is a real lookup of one license among N).
+# `licensary serve --workers 2` (gunicorn, gthread, 4 threads a worker) runs with
+# LICENSARY_BENCH_VIEWS=1 (GET /bench/constant, a bare view returning constant JSON) and the
+# per-IP verify throttle raised to --rate (default 1000000/m, so no request is throttled).
+# After bench/verify/check.py has checked a real, signed `active` answer and a warm-up, wrk
+# (`-t2 -c32 --latency`) measures GET /bench/constant (the ceiling), then POST
+# /api/v1/verify (bench/verify/post.lua). Any non-2xx answer or socket error fails the run.
+#
+# Targets (the issue): verify at least 50% of the bare view's requests/s, p99 under 25 ms.
+# The script waits while another benchmark (bench/sweep.py) runs (--no-wait: don't), since
+# two benchmarks on 2 cores pollute each other; wrk shares those cores with the server.
+# --py-spy DIR: after the measured runs, one more (unmeasured) verify run with py-spy
+# recording every gunicorn worker; DIR/<db>.txt gets the collapsed stacks and
+# DIR/<db>-top.txt the costliest functions (bench/verify/stacks.py).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$ROOT/bench/verify"
+PG_SERVER="${PG_SERVER:-postgres://postgres@127.0.0.1:5432}"
+PG_DATABASE="licensary_bench_verify"
+LICENSES=100000
+DURATION=15s
+DBS=both
+CONNECTIONS=32
+THREADS=2
+RATE="1000000/m"
+WAIT=1
+PYSPY_DIR=""
+NONCE="bench-verify-nonce-0123456789abcdef"
+TARGET_SHARE=50
+TARGET_P99_MS=25
+
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --licenses) LICENSES="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --db) DBS="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --no-wait) WAIT=0; shift ;;
+    --py-spy) PYSPY_DIR="$2"; shift 2 ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument: $1" >&2; usage 2 ;;
+  esac
+done
+case "$DBS" in
+  both) DBS="sqlite postgres" ;;
+  sqlite|postgres) ;;
+  *) echo "--db is sqlite, postgres or both" >&2; exit 2 ;;
+esac
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+say() { printf '%s\n' "$*" >&2; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# --- cleanup: the server we started, the throwaway databases -----------------------------------
+# SERVER_PID is the `uv run` we started (in a session of its own, via setsid); GUNICORN_PID
+# the gunicorn master, from its pid file. TERM to the master is gunicorn's graceful stop:
+# it stops its workers, exits, and `uv run` exits with it.
+SERVER_PID=""
+GUNICORN_PID=""
+WORK_DIRS=()
+PG_CREATED=0
+stop_server() {
+  [[ -n "$SERVER_PID" ]] || return 0
+  local pid pgid
+  for pid in $GUNICORN_PID $SERVER_PID; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  done
+  # Anything left of that session (it has its own process group, never ours): KILL it.
+  pgid="${SERVER_PGID:-}"
+  if [[ -n "$pgid" && "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ]]; then
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID="" GUNICORN_PID="" SERVER_PGID=""
+}
+pg() { psql -q -v ON_ERROR_STOP=1 "$PG_SERVER/postgres" -c "$1" >/dev/null; }
+cleanup() {
+  stop_server
+  if [[ $PG_CREATED == 1 ]]; then
+    pg "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)" || true
+  fi
+  for dir in "${WORK_DIRS[@]}"; do rm -rf "$dir"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_quiet() {
+  [[ $WAIT == 1 ]] || return 0
+  while pgrep -f 'bench/sweep\.py' >/dev/null; do
+    say "  another benchmark (bench/sweep.py) is running; waiting 30 s (load $(load1))"
+    sleep 30
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wrk prints latencies as 850.00us, 1.23ms, 1.02s, 1.00m.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
+    if (f < 0) { print "nan"; exit 1 }
+    printf "%.2f", n * f }'
+}
+
+# run_wrk NAME URL [wrk args...]: sets RPS, P50, P99, BAD (non-2xx + socket errors).
+run_wrk() {
+  local name="$1" url="$2"; shift 2
+  local out="$WORK/wrk-$name.txt" before
+  before="$(load1)"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1
+  sed 's/^/    /' "$out" >&2
+  RPS="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+  P50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
+  P99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
+  local non2xx socket
+  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"
+  socket="$(awk -F'[ ,]+' '/Socket errors:/ {print $5 + $7 + $9 + $11}' "$out")"
+  BAD=$(( ${non2xx:-0} + ${socket:-0} ))
+  [[ -n "$RPS" && "$P50" != nan && "$P99" != nan ]] || { say "cannot read wrk's output"; exit 1; }
+  say "  $name: $RPS req/s, p50 $P50 ms, p99 $P99 ms, failed $BAD (load $before -> $(load1))"
+}
+
+ROWS=()
+VERDICTS=()
+FAILED=0
+machine="$(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
+versions=""
+
+for db in $DBS; do
+  wait_for_quiet
+  WORK="$(mktemp -d "/tmp/licensary-verify-$db-XXXXXX")"
+  WORK_DIRS+=("$WORK")
+  export LICENSARY_DATA_DIR="$WORK" LICENSARY_LOG_LEVEL=WARNING
+  if [[ $db == postgres ]]; then
+    export DATABASE_URL="$PG_SERVER/$PG_DATABASE"
+    PG_CREATED=1
+    pg "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
+    pg "CREATE DATABASE $PG_DATABASE"
+    version="PostgreSQL $(psql -tAc 'SHOW server_version' "$PG_SERVER/postgres" | cut -d' ' -f1)"
+  else
+    export DATABASE_URL="sqlite:///$WORK/bench.sqlite3"
+    version="SQLite $(cd "$ROOT" && uv run --quiet python -c 'import sqlite3; print(sqlite3.sqlite_version)')"
+  fi
+  versions+="${versions:+, }$version"
+  say "== $db ($version): $LICENSES licenses, data in $WORK"
+
+  (cd "$ROOT" && uv run --quiet licensary migrate --verbosity 0)
+  loaded="$(cd "$ROOT" && LICENSARY_ALLOW_PRIVATE_IPS=1 uv run --quiet python "$HERE/load.py" \
+    --licenses "$LICENSES")"
+  PRODUCT="$(sed -n 's/.*product=\([^ ]*\).*/\1/p' <<<"$loaded")"
+  LICENSE_ID="$(sed -n 's/.*license_id=\([^ ]*\).*/\1/p' <<<"$loaded")"
+  [[ -n "$PRODUCT" && -n "$LICENSE_ID" ]] || { say "the loader said: $loaded"; exit 1; }
+  say "  product $PRODUCT; license $LICENSE_ID is on 127.0.0.1"
+
+  wait_for_quiet
+  PORT="$(free_port)"
+  BASE="http://127.0.0.1:$PORT"
+  # Production-like: no debug, no private IPs; only the bench view and the throttle differ.
+  (cd "$ROOT" && exec setsid env LICENSARY_BENCH_VIEWS=1 LICENSARY_VERIFY_RATE="$RATE" \
+    LICENSARY_DEBUG=false LICENSARY_ALLOWED_HOSTS=127.0.0.1 LICENSARY_SECURE=false \
+    LICENSARY_LOG_LEVEL=INFO GUNICORN_CMD_ARGS="--pid $WORK/gunicorn.pid" uv run --quiet licensary serve --workers 2 --port "$PORT") \
+    >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "$BASE/bench/constant" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { say "the server exited:"; cat "$WORK/server.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  curl -fsS -o /dev/null "$BASE/bench/constant" || { say "the server does not answer"; exit 1; }
+  GUNICORN_PID="$(cat "$WORK/gunicorn.pid")"
+  SERVER_PGID="$(ps -o pgid= -p "$GUNICORN_PID" | tr -d ' ')"
+  say "  licensary serve --workers 2 on port $PORT (log $WORK/server.log)"
+
+  (cd "$ROOT" && uv run --quiet python "$HERE/check.py" "$BASE" "$PRODUCT" "$NONCE" "$LICENSE_ID")
+  export VERIFY_PRODUCT="$PRODUCT" VERIFY_NONCE="$NONCE"
+  say "  warming up (every worker thread opens its connection, loads its caches)"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$HERE/post.lua" "$BASE/api/v1/verify" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$BASE/bench/constant" >/dev/null
+  sleep 2
+
+  wait_for_quiet
+  run_wrk "$db-bare" "$BASE/bench/constant"
+  BARE_RPS=$RPS
+  ROWS+=("$version|GET /bench/constant (bare view)|$(printf %.0f "$RPS")|$P50|$P99|100%")
+  (( BAD == 0 )) || { say "  FAILED: $BAD bare-view requests failed"; FAILED=1; }
+  sleep 3
+
+  wait_for_quiet
+  run_wrk "$db-verify" "$BASE/api/v1/verify" -s "$HERE/post.lua"
+  share="$(awk -v a="$RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')"
+  ROWS+=("$version|POST /api/v1/verify|$(printf %.0f "$RPS")|$P50|$P99|$share%")
+  (( BAD == 0 )) || { say "  FAILED: $BAD verify requests were not 2xx (429? 404?)"; FAILED=1; }
+  (cd "$ROOT" && uv run --quiet python "$HERE/check.py" "$BASE" "$PRODUCT" "$NONCE" "$LICENSE_ID")
+  VERDICTS+=("$version: verify at $share% of the bare view (target >= $TARGET_SHARE%):"\
+" $(awk -v s="$share" -v t="$TARGET_SHARE" 'BEGIN {print (s >= t) ? "met" : "MISSED"}');"\
+" p99 $P99 ms (target < $TARGET_P99_MS ms):"\
+" $(awk -v p="$P99" -v t="$TARGET_P99_MS" 'BEGIN {print (p < t) ? "met" : "MISSED"}')")
+
+  if [[ -n "$PYSPY_DIR" ]]; then
+    mkdir -p "$PYSPY_DIR"
+    say "  py-spy: one more verify run, every worker sampled (not in the table)"
+    (cd "$ROOT" && uv tool run --quiet py-spy record --pid "$(cat "$WORK/gunicorn.pid")" \
+      --subprocesses --rate 200 --duration "${DURATION%s}" --format raw --nonblocking \
+      --output "$PYSPY_DIR/$db.txt" >"$PYSPY_DIR/$db-py-spy.log" 2>&1) &
+    spy=$!
+    sleep 1
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$HERE/post.lua" "$BASE/api/v1/verify" \
+      >"$PYSPY_DIR/$db-wrk.txt"
+    wait "$spy" || say "  py-spy failed: see $PYSPY_DIR/$db-py-spy.log"
+    python3 "$HERE/stacks.py" "$PYSPY_DIR/$db.txt" >"$PYSPY_DIR/$db-top.txt" \
+      && say "  py-spy: $PYSPY_DIR/$db-top.txt"
+  fi
+
+  stop_server
+  if [[ $db == postgres ]]; then
+    pg "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
+    PG_CREATED=0
+  fi
+done
+
+echo
+echo "machine: $machine; $versions; $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "$LICENSES licenses; licensary serve --workers 2 (gunicorn gthread, 4 threads each);" \
+  "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine;" \
+  "LICENSARY_VERIFY_RATE=$RATE (the default 120/m would answer 429)"
+echo
+{
+  echo "database|endpoint|req/s|p50 ms|p99 ms|% of bare view"
+  printf '%s\n' "${ROWS[@]}"
+} | awk -F'|' '
+  { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+  END {
+    for (r = 1; r <= NR; r++) {
+      line = "|"
+      for (i = 1; i <= NF; i++) line = line sprintf(" %-" w[i] "s |", cell[r, i])
+      print line
+      if (r == 1) { line = "|"; for (i = 1; i <= NF; i++) { d = ""; for (k = 0; k < w[i] + 2; k++) d = d "-"; line = line d "|" }; print line }
+    }
+  }'
+echo
+printf '%s\n' "${VERDICTS[@]}"
+exit "$FAILED"
