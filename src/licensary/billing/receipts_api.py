@@ -106,8 +106,8 @@ def _limit_upload(request: HttpRequest) -> None:
         raw = request.read(MAX_REQUEST_BYTES + 1)
         if len(raw) > MAX_REQUEST_BYTES:
             raise too_large()
-        request._body = raw  # noqa: SLF001
-        request._stream = BytesIO(raw)  # noqa: SLF001
+        request._body = raw
+        request._stream = BytesIO(raw)
 
 
 UPLOAD_DOC = {

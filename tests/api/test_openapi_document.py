@@ -1,0 +1,115 @@
+"""The OpenAPI document at /api/openapi.json loads and describes the contract of API.md so far:
+every path built so far is listed with its method, and the binding fields are in its schemas."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+# The paths of API.md that are built so far, as (method, path).
+CONTRACT_PATHS = [
+    ("get", "/api/v1/account"),
+    ("get", "/api/v1/accounts"),
+    ("post", "/api/v1/accounts"),
+    ("get", "/api/v1/accounts/{account_id}"),
+    ("post", "/api/v1/accounts/{account_id}/credit"),
+    ("get", "/api/v1/terms"),
+    ("post", "/api/v1/terms"),
+    ("post", "/api/v1/terms/accept"),
+    ("get", "/api/v1/products"),
+    ("post", "/api/v1/products"),
+    ("patch", "/api/v1/products/{product_id}"),
+    ("post", "/api/v1/orders"),
+    ("get", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{order_id}"),
+    ("get", "/api/v1/invoices"),
+    ("get", "/api/v1/invoices/{invoice_id}"),
+    ("post", "/api/v1/invoices/{invoice_id}/pay-with-credit"),
+    ("get", "/api/v1/licenses"),
+    ("get", "/api/v1/licenses/{license_id}"),
+    ("post", "/api/v1/licenses/{license_id}/renew"),
+    ("post", "/api/v1/licenses/{license_id}/change-ip"),
+    ("get", "/api/v1/licenses/{license_id}/history"),
+    ("get", "/api/v1/review-queue"),
+    ("post", "/api/v1/orders/{order_id}/retry"),
+    ("post", "/api/v1/orders/{order_id}/approve"),
+    ("post", "/api/v1/orders/{order_id}/reject"),
+    ("get", "/api/v1/suppliers"),
+    ("post", "/api/v1/suppliers"),
+    ("patch", "/api/v1/suppliers/{name}"),
+    ("post", "/api/v1/verify"),
+    ("get", "/api/v1/verify/keys"),
+]
+
+# The binding fields of API.md's resources, by the operation that answers with them.
+CONTRACT_FIELDS = {
+    ("get", "/api/v1/account"): ["id", "kind", "email", "status", "agent", "credit", "identity",
+                                 "terms_accepted"],
+    ("get", "/api/v1/terms"): ["version", "published_at", "text"],
+    ("get", "/api/v1/products/{product_id}"): [
+        "id", "slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
+        "requires_identity", "suppliers", "upstream_package", "active"],
+    ("get", "/api/v1/orders/{order_id}"): [
+        "id", "account", "product", "ip", "kind", "status", "hold_reason", "held_at", "invoice",
+        "license"],
+    ("get", "/api/v1/invoices/{invoice_id}"): [
+        "id", "number", "account", "status", "total", "lines", "issued_at", "due_at", "paid_at"],
+    ("get", "/api/v1/licenses/{license_id}"): [
+        "id", "account", "product", "kind", "ip", "status", "period_end", "blocked_at",
+        "canceled_at", "deleted_at", "renewable_until", "cancel_reason"],
+    ("post", "/api/v1/verify"): ["document", "signature", "key_id"],
+}
+
+
+@pytest.fixture
+def document(db: Any) -> dict[str, Any]:
+    response = Client().get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+def test_the_openapi_document_loads(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "Licensary API"
+    assert document["paths"]
+
+
+@pytest.mark.parametrize("method, path", CONTRACT_PATHS)
+def test_the_document_lists_every_path_of_the_contract_built_so_far(
+        document: dict[str, Any], method: str, path: str) -> None:
+    assert method in document["paths"].get(path, {}), f"{method.upper()} {path} is missing"
+
+
+def response_schema(document: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    answers = op["responses"]
+    ok = next(answers[code] for code in ("200", "201") if code in answers)
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("method, path", sorted(CONTRACT_FIELDS))
+def test_the_document_describes_the_binding_fields(document: dict[str, Any], method: str,
+                                                  path: str) -> None:
+    schema = response_schema(document, document["paths"][path][method])
+
+    missing = [name for name in CONTRACT_FIELDS[(method, path)]
+               if name not in schema["properties"]]
+
+    assert missing == []
+
+
+def test_token_routes_declare_bearer_auth_and_the_public_ones_do_not(
+        document: dict[str, Any]) -> None:
+    public = {("get", "/api/v1/terms"), ("post", "/api/v1/verify"),
+              ("get", "/api/v1/verify/keys"), ("post", "/api/v1/gateways/{name}/webhook")}
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            if (method, path) in public:
+                assert not op.get("security"), (method, path)
+            else:
+                assert {"BearerAuth": []} in op.get("security", []), (method, path)
+
+
+def test_the_interactive_docs_are_served(db: Any) -> None:
+    assert Client().get("/api/docs").status_code == 200
