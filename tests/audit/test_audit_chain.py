@@ -79,3 +79,16 @@ def test_32_concurrent_writers_keep_one_unbroken_chain():
         t.join()
     report = audit_verify()
     assert (report.checked, report.problem) == (160, "")
+
+
+def test_awkward_text_keeps_the_chain_intact(db):
+    with transaction.atomic():
+        audit_record(Change(action="test.event", object_type="thing", object_id="x\ty",
+                            actor_label="tab\there", reason='quote " back\\slash\nnewline',
+                            before={"name": "Zoë \u2603", "n": 1},
+                            after={"path": "C:\\temp", "list": [1, "two"]}))
+    entry = AuditEntry.objects.get()
+    assert entry.reason == 'quote " back\\slash\nnewline'
+    assert entry.after == {"path": "C:\\temp", "list": [1, "two"]}
+    assert entry.before == {"name": "Zoë \u2603", "n": 1}
+    assert audit_verify().problem == ""

@@ -7,7 +7,7 @@ from django.db import models
 class AuditEntry(models.Model):
     """One change: who, when, what (before/after) and why; chained to the entry before it."""
 
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
         related_name="+",
@@ -23,7 +23,7 @@ class AuditEntry(models.Model):
     ip = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]

@@ -15,7 +15,10 @@ SUBJECTS = {
 
 
 @durable_task
-def notify_license_event(*, license_ids: list[int], event: str) -> int:
+def notify_license_event(*, license_ids: str | list[int], event: str) -> int:
+    """Tell each owner; `license_ids` is a comma-separated text (or a list)."""
+    if isinstance(license_ids, str):
+        license_ids = [int(pk) for pk in license_ids.split(",") if pk]
     messages = []
     for lic in License.objects.filter(pk__in=license_ids).select_related("account", "product"):
         body = (f"{lic.product.name} ({lic.kind} license) on {lic.ip} is now {lic.status}.\n")
