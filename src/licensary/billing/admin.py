@@ -1,6 +1,15 @@
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
-from licensary.billing.models import GatewayEvent, Invoice, InvoiceLine, Payment, Refund
+from licensary.billing.models import (
+    GatewayEvent,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Receipt,
+    Refund,
+)
+from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
 from licensary.core.errors import DomainError
 
@@ -12,12 +21,27 @@ class LineInline(admin.TabularInline):
     readonly_fields = ["kind", "description", "amount", "license", "period_start", "period_end"]
 
 
+class ReceiptInline(admin.TabularInline):
+    """Receipts beside the invoice they pay."""
+
+    model = Receipt
+    extra = 0
+    can_delete = False
+    fields = ["file_link", "reference", "status", "size", "created_at", "reason"]
+    readonly_fields = fields
+
+    @admin.display(description="file")
+    def file_link(self, obj: Receipt) -> str:
+        return format_html('<a href="/api/v1/receipts/{}/file">{}</a>', obj.pk,
+                           obj.original_name or f"receipt {obj.pk}")
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "account", "purpose", "status", "total", "currency", "due_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["number", "account__email"]
-    inlines = [LineInline]
+    inlines = [LineInline, ReceiptInline]
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
@@ -77,3 +101,34 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.action(description="Reject")
     def reject(self, request, queryset) -> None:  # noqa: ANN001
         self._decide(request, queryset, reject=True)
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject."""
+
+    list_display = ["id", "invoice", "reference", "status", "size", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in Receipt._meta.fields]
+    actions = ["confirm", "reject"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False  # customers upload through the API or the portal
+
+    def _each(self, request, queryset, decide) -> None:  # noqa: ANN001
+        for receipt in queryset:
+            try:
+                decide(receipt)
+                self.message_user(request, f"Receipt {receipt.pk} done.")
+            except DomainError as exc:
+                self.message_user(request, f"Receipt {receipt.pk}: {exc.detail}",
+                                  level=messages.ERROR)
+
+    @admin.action(description="Confirm: record the invoice's total as paid by bank transfer")
+    def confirm(self, request, queryset) -> None:  # noqa: ANN001
+        self._each(request, queryset, lambda r: receipt_confirm(receipt=r, actor=request.user))
+
+    @admin.action(description="Reject: the receipt does not show the payment")
+    def reject(self, request, queryset) -> None:  # noqa: ANN001
+        self._each(request, queryset, lambda r: receipt_reject(
+            receipt=r, actor=request.user, reason="The receipt does not show this payment."))
