@@ -1,11 +1,9 @@
 """Building objects for the API tests through the services, and reading the database's state."""
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -92,30 +90,3 @@ def snapshot() -> dict[str, Any]:
         "pk", "slug", "price", "setup_fee", "period_days", "active"))
     state["users"] = sorted(User.objects.values_list("pk", "email", "kind", "status"))
     return state
-
-
-def run_in_threads(work: Callable[[int], Any], count: int, *, timeout: float = 120) -> list:
-    """`work(0) .. work(count - 1)` in threads released together: what each returned or raised.
-
-    Each thread closes its own database connection when it is done, so the test's teardown
-    (a flush on a transactional test) is not blocked by idle sessions.
-    """
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def target(index: int) -> None:
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = work(index)
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results

@@ -13,7 +13,8 @@ from licensary.catalog.models import Product
 from licensary.core.models import IdempotencyRecord
 from licensary.ledger.models import LedgerTransaction
 from licensary.orders.models import Order
-from tests.api.support import run_in_threads, snapshot
+from tests.api.support import snapshot
+from tests.concurrency import run_concurrently as run_in_threads
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, give_credit
 
 KEY = "order-2025-10-01-0001"

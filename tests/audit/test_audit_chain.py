@@ -1,7 +1,5 @@
 """The audit log is append-only and hash-chained; `licensary audit verify` finds any break."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -10,6 +8,7 @@ from django.db import connection, transaction
 from licensary.audit.models import AuditEntry
 from licensary.audit.services import Change, audit_record, audit_verify
 from licensary.ledger.services import account_credit_adjust
+from tests.concurrency import errors, require_postgres, run_concurrently
 
 
 def record(n: int) -> None:
@@ -60,23 +59,13 @@ def test_every_credit_adjustment_writes_exactly_one_entry(alice, staff):
 
 @pytest.mark.django_db(transaction=True)
 def test_32_concurrent_writers_keep_one_unbroken_chain():
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
-    barrier = threading.Barrier(32)
+    require_postgres()
 
     def writer(n: int) -> None:
-        try:
-            barrier.wait()
-            for k in range(5):
-                record(n * 100 + k)
-        finally:
-            connection.close()
+        for k in range(5):
+            record(n * 100 + k)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert errors(run_concurrently(writer, 32)) == []
     report = audit_verify()
     assert (report.checked, report.problem) == (160, "")
 

@@ -9,8 +9,8 @@ from licensary.jobs.runner import run_pending_jobs
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.orders.models import Order
+from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, api_for, give_credit, make_account, run_jobs
-from tests.ledger.concurrency import errors, require_postgres, run_concurrently
 
 BUYERS = 20
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from licensary.billing.models import Invoice
 from licensary.billing.services import LineSpec, invoice_issue
 from licensary.orders.services import order_create
+from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.helpers import make_account
-from tests.ledger.concurrency import errors, require_postgres, run_concurrently
 
 
 class Abandoned(Exception):

@@ -9,8 +9,8 @@ from licensary.catalog.services import product_create
 from licensary.ledger.models import LedgerTransaction, Posting
 from licensary.ledger.services import account_credit, credit_book
 from licensary.orders.services import order_create
+from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, Api, api_for, give_credit
-from tests.ledger.concurrency import errors, require_postgres, run_concurrently
 
 RACERS = 20
 

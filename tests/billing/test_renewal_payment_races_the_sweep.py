@@ -16,8 +16,8 @@ from licensary.ledger.services import account_credit
 from licensary.licenses import sweep as sweep_module
 from licensary.licenses.models import License
 from licensary.orders.services import order_create
+from tests.concurrency import require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, give_credit, run_jobs
-from tests.ledger.concurrency import require_postgres, run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)

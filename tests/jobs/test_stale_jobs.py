@@ -8,8 +8,8 @@ from licensary.jobs.models import DeadJob
 from licensary.jobs.runner import run_pending_jobs
 from licensary.jobs.tasks import jobs_reap_stale
 from licensary.licenses.sweep import sweep
+from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.jobs.tasks_for_tests import RUNS, records_run
-from tests.ledger.concurrency import errors, require_postgres, run_concurrently
 
 LEASE = 300
 

@@ -16,8 +16,8 @@ from licensary.ledger.services import (
     post_entry,
     system_book,
 )
+from tests.concurrency import TRIGGERS, require_postgres
 from tests.helpers import give_credit
-from tests.ledger.concurrency import TRIGGERS, require_postgres
 
 
 def forge(kind: str, *amounts: tuple[LedgerAccount, int]) -> LedgerTransaction:

@@ -10,8 +10,8 @@ from licensary.audit.models import AuditEntry
 from licensary.audit.services import audit_verify
 from licensary.ledger.models import Posting
 from licensary.ledger.services import account_credit, account_credit_adjust
+from tests.concurrency import run_concurrently
 from tests.helpers import make_account
-from tests.ledger.concurrency import run_concurrently
 
 WRITERS = 8
 WRITES = 200

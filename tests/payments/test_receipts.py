@@ -23,8 +23,8 @@ from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
+from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, Api, api_for, give_credit, run_jobs
-from tests.ledger.concurrency import errors, require_postgres, run_concurrently
 
 PROBLEM = "application/problem+json"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64

@@ -1,11 +1,8 @@
 """Stripe: checkout against a local Stripe API, webhooks signed exactly as Stripe signs them."""
 
-import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from licensary.billing.models import GatewayEvent, Invoice, Payment
@@ -14,6 +11,7 @@ from licensary.ledger.models import LedgerTransaction
 from licensary.ledger.services import account_credit
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
+from tests.concurrency import require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 from tests.payments.fake_stripe import charge_refunded, session_completed, sign
 
@@ -188,37 +186,13 @@ def test_stripe_refusing_the_refund_leaves_it_for_staff(alice, staff, order, fak
     assert not LedgerTransaction.objects.filter(kind="refund").exists()
 
 
-@pytest.fixture
-def postgres_only():  # noqa: ANN201
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (SQLite serialises every writer)")
-
-
-def _threads(fn, count):  # noqa: ANN001, ANN202
-    results, barrier = [], threading.Barrier(count)
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(fn())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_deliveries_of_one_event_apply_once(postgres_only, alice, product,
-                                                              fake_stripe):
+def test_fifty_concurrent_deliveries_of_one_event_apply_once(alice, product, fake_stripe):
+    require_postgres()
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     payload = session_completed("evt_1", order.invoice)
     signature = sign(payload)
-    codes = _threads(lambda: deliver(payload, signature).status_code, 50)
+    codes = run_concurrently(lambda _: deliver(payload, signature).status_code, 50)
     assert codes == [200] * 50
     assert Payment.objects.count() == 1
     assert LedgerTransaction.objects.filter(kind="payment").count() == 1
@@ -227,8 +201,8 @@ def test_fifty_concurrent_deliveries_of_one_event_apply_once(postgres_only, alic
 
 
 @pytest.mark.django_db(transaction=True)
-def test_webhook_racing_pay_with_credit_pays_once(postgres_only, alice, staff, product,
-                                                  fake_stripe):
+def test_webhook_racing_pay_with_credit_pays_once(alice, staff, product, fake_stripe):
+    require_postgres()
     give_credit(alice, 1500, staff)
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     payload = session_completed("evt_1", order.invoice)
@@ -240,8 +214,7 @@ def test_webhook_racing_pay_with_credit_pays_once(postgres_only, alice, staff, p
             return deliver(payload, signature).status_code
         return token_api.post(f"/invoices/{order.invoice_id}/pay-with-credit").status_code
 
-    counter = iter(range(2))
-    codes = _threads(lambda: either(next(counter)), 2)
+    codes = run_concurrently(either, 2)
 
     assert sorted(codes) in ([200, 200], [200, 409])
     assert Payment.objects.count() == 1
@@ -250,4 +223,3 @@ def test_webhook_racing_pay_with_credit_pays_once(postgres_only, alice, staff, p
     assert invoice.status == "paid"
     # Whichever lost, no money is lost: 1500 of credit plus 1500 by Stripe paid one invoice.
     assert account_credit(alice).amount == 1500
-    assert json.loads(json.dumps(codes))
