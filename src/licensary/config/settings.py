@@ -106,8 +106,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so that concurrent test runs never share a database.
     _db["TEST"] = {"NAME": str(DATA_DIR / f"test_{os.getpid()}.sqlite3")}
 else:
-    _db["CONN_MAX_AGE"] = env_int("LICENSARY_CONN_MAX_AGE", 60)
-    _db["CONN_HEALTH_CHECKS"] = True
+    # A health check costs a round trip per request; without it the first query on a
+    # connection broken by a database restart fails once (and the connection is replaced).
+    _db["CONN_HEALTH_CHECKS"] = env_bool("LICENSARY_CONN_HEALTH_CHECKS", True)
+# Persistent connections on both: opening SQLite costs more than the verify query itself.
+_db["CONN_MAX_AGE"] = env_int("LICENSARY_CONN_MAX_AGE", 60)
 DATABASES = {"default": _db}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
