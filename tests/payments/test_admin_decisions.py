@@ -64,3 +64,23 @@ def test_the_invoice_page_shows_its_receipts(alice, product, console):
     page = console.get(f"/admin/billing/invoice/{order.invoice_id}/change/")
     assert page.status_code == 200
     assert f"/api/v1/receipts/{receipt_id}/file".encode() in page.content
+
+
+def test_staff_reject_a_held_order_in_the_admin_and_it_is_refunded(alice, bob, product, staff,
+                                                                   console):
+    from licensary.billing.services import invoice_pay_with_credit
+    from tests.helpers import give_credit
+
+    for account in (alice, bob):
+        give_credit(account, 1500, staff)
+        held = order_create(actor=account, product=product, ip=PUBLIC_IP)
+        invoice_pay_with_credit(invoice=held.invoice, actor=account)
+        run_jobs()
+    held.refresh_from_db()
+    assert held.status == "on_hold"
+
+    page = act(console, "orders/order", "reject", held.pk)
+
+    assert f"Order {held.pk}: rejected." in page.content.decode()
+    assert Order.objects.get(pk=held.pk).status == "rejected"
+    assert account_credit(bob).amount == 1500

@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.html import format_html
 
 from licensary.billing.models import (
@@ -11,7 +11,7 @@ from licensary.billing.models import (
 )
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
-from licensary.core.errors import DomainError
+from licensary.core.admin import decide_each
 
 
 class LineInline(admin.TabularInline):
@@ -78,29 +78,20 @@ class RefundAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # customers ask through the API; the policy answers
 
-    def _decide(self, request, queryset, **kwargs) -> None:  # noqa: ANN001, ANN003
-        for refund in queryset:
-            try:
-                if kwargs.get("reject"):
-                    refund_reject(refund=refund, actor=request.user, note="rejected by staff")
-                else:
-                    refund_approve(refund=refund, actor=request.user, **kwargs)
-                self.message_user(request, f"Refund {refund.pk} done.")
-            except DomainError as exc:
-                self.message_user(request, f"Refund {refund.pk}: {exc.detail}",
-                                  level=messages.ERROR)
-
     @admin.action(description="Approve: pay to the account's credit")
     def approve_to_credit(self, request, queryset) -> None:  # noqa: ANN001
-        self._decide(request, queryset, destination="credit")
+        decide_each(self, request, queryset, lambda r: refund_approve(
+            refund=r, actor=request.user, destination="credit"))
 
     @admin.action(description="Approve: pay back through the gateway")
     def approve_to_original(self, request, queryset) -> None:  # noqa: ANN001
-        self._decide(request, queryset, destination="original")
+        decide_each(self, request, queryset, lambda r: refund_approve(
+            refund=r, actor=request.user, destination="original"))
 
     @admin.action(description="Reject")
     def reject(self, request, queryset) -> None:  # noqa: ANN001
-        self._decide(request, queryset, reject=True)
+        decide_each(self, request, queryset, lambda r: refund_reject(
+            refund=r, actor=request.user, note="rejected by staff"))
 
 
 @admin.register(Receipt)
@@ -115,20 +106,12 @@ class ReceiptAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # customers upload through the API or the portal
 
-    def _each(self, request, queryset, decide) -> None:  # noqa: ANN001
-        for receipt in queryset:
-            try:
-                decide(receipt)
-                self.message_user(request, f"Receipt {receipt.pk} done.")
-            except DomainError as exc:
-                self.message_user(request, f"Receipt {receipt.pk}: {exc.detail}",
-                                  level=messages.ERROR)
-
     @admin.action(description="Confirm: record the invoice's total as paid by bank transfer")
     def confirm(self, request, queryset) -> None:  # noqa: ANN001
-        self._each(request, queryset, lambda r: receipt_confirm(receipt=r, actor=request.user))
+        decide_each(self, request, queryset,
+                    lambda r: receipt_confirm(receipt=r, actor=request.user))
 
     @admin.action(description="Reject: the receipt does not show the payment")
     def reject(self, request, queryset) -> None:  # noqa: ANN001
-        self._each(request, queryset, lambda r: receipt_reject(
+        decide_each(self, request, queryset, lambda r: receipt_reject(
             receipt=r, actor=request.user, reason="The receipt does not show this payment."))

@@ -1,6 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from licensary.core.errors import DomainError
+from licensary.core.admin import decide_each
 from licensary.orders.models import Order
 from licensary.orders.services import order_reject, order_retry
 
@@ -19,20 +19,11 @@ class OrderAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False  # decisions go through the review services, never a form
 
-    def _each(self, request, queryset, decide) -> None:  # noqa: ANN001
-        for order in queryset:
-            try:
-                result = decide(order)
-                self.message_user(request, f"Order {order.pk}: {result.status}.")
-            except DomainError as exc:
-                self.message_user(request, f"Order {order.pk}: {exc.detail}",
-                                  level=messages.ERROR)
-
     @admin.action(description="Retry delivery of the held orders")
     def retry(self, request, queryset) -> None:  # noqa: ANN001
-        self._each(request, queryset, lambda o: order_retry(order=o, actor=request.user))
+        decide_each(self, request, queryset, lambda o: order_retry(order=o, actor=request.user))
 
     @admin.action(description="Reject the held orders (refund to credit in full)")
     def reject(self, request, queryset) -> None:  # noqa: ANN001
-        self._each(request, queryset,
+        decide_each(self, request, queryset,
                    lambda o: order_reject(order=o, actor=request.user, note="rejected in admin"))
