@@ -39,6 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bulk import insert_select  # bench/ is this script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "licensary_bench"
@@ -90,33 +92,6 @@ def _pick(index_sql: str, values: list[Any]) -> tuple[str, list[Any]]:
 Sql = tuple[str, list[Any]]
 
 
-def _insert_select(model: Any, values: dict[str, Sql], source: Sql, *,
-                   with_: Sql = ("", [])) -> Sql:
-    """`INSERT INTO table (every column) SELECT ... FROM source` for `model`.
-
-    Columns not in `values` (keyed by attname) get the field's default as a parameter, so a
-    column added to the model later does not break the load.
-    """
-    from django.db import connection
-
-    columns, exprs, params = [], [], list(with_[1])
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.attname in values:
-            sql, field_params = values[field.attname]
-        else:
-            default = field.get_default()
-            sql, field_params = "%s", [
-                None if default is None else field.get_db_prep_save(default, connection)]
-        exprs.append(sql)
-        params.extend(field_params)
-    sql = (f"{with_[0]} INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
-           f" SELECT {', '.join(exprs)} FROM {source[0]}")
-    return sql, [*params, *source[1]]
-
-
 def _load(rows: int, now: datetime, end_times: int) -> None:
     from django.db import connection, transaction
 
@@ -144,7 +119,7 @@ def _load(rows: int, now: datetime, end_times: int) -> None:
     # after the block) is not.
     step = SPREAD_SECONDS // end_times
     end = seconds_before.format(f"3600 + (g %% {end_times}) * {step}")
-    licenses = _insert_select(License, {
+    licenses = insert_select(License, {
         "account_id": _pick("g", accounts), "product_id": ("%s", [product.pk]),
         "kind": ("'own'", []), "ip": (ip, []), "status": ("'active'", []),
         "created_at": (shift.format("e", -30), []), "period_start": (shift.format("e", -30), []),
@@ -155,14 +130,14 @@ def _load(rows: int, now: datetime, end_times: int) -> None:
 
     # One unpaid renewal invoice per license, issued a week before the end; its line renews
     # from the license's period_end, which is what `_renewal_batch` looks for.
-    invoices = _insert_select(Invoice, {
+    invoices = insert_select(Invoice, {
         "number": ("id", []), "account_id": ("account_id", []),
         "purpose": ("'renewal'", []), "status": ("'unpaid'", []),
         "currency": ("%s", [product.currency]), "total": ("%s", [product.price]),
         "issued_at": (shift.format("period_end", -7), []),
         "due_at": ("period_end", []), "reminders_sent": ("3", []),
     }, ("licenses_license ORDER BY id", []))
-    lines = _insert_select(InvoiceLine, {
+    lines = insert_select(InvoiceLine, {
         "invoice_id": ("i.id", []), "kind": ("'renewal'", []),
         "description": ("%s", [f"{product.name} renewal"]), "amount": ("i.total", []),
         "license_id": ("l.id", []), "period_start": ("l.period_end", []),

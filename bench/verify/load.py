@@ -20,7 +20,11 @@ import os
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/
+from bulk import insert_select  # noqa: E402
 
 ACCOUNTS = 20
 PRODUCT_SLUG = "bench-verify"
@@ -32,29 +36,6 @@ Sql = tuple[str, list[Any]]
 
 def _say(message: str) -> None:
     print(f"  [load] {message}", file=sys.stderr, flush=True)
-
-
-def _insert_select(model: Any, values: dict[str, Sql], source: Sql, *, with_: Sql) -> Sql:
-    """`WITH ... INSERT INTO table (every column) SELECT ... FROM source` for `model`;
-    columns not in `values` get the field's default, so a new column does not break it."""
-    from django.db import connection
-
-    columns, exprs, params = [], [], list(with_[1])
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.attname in values:
-            sql, field_params = values[field.attname]
-        else:
-            default = field.get_default()
-            sql, field_params = "%s", [
-                None if default is None else field.get_db_prep_save(default, connection)]
-        exprs.append(sql)
-        params.extend(field_params)
-    sql = (f"{with_[0]} INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
-           f" SELECT {', '.join(exprs)} FROM {source[0]}")
-    return sql, [*params, *source[1]]
 
 
 def load(count: int) -> tuple[str, int]:
@@ -90,7 +71,7 @@ def load(count: int) -> tuple[str, int]:
         end = "datetime(%s, '+' || (g %% 1000) || ' minutes')"
     account_case = f"CASE (g %% {len(accounts)})" + " WHEN %s THEN %s" * len(accounts) + " END"
     account_params = [p for pair in enumerate(accounts) for p in pair]
-    insert = _insert_select(License, {
+    insert = insert_select(License, {
         "account_id": (account_case, account_params),
         "product_id": ("%s", [product.pk]), "kind": ("'own'", []), "ip": (ip, []),
         "status": ("'active'", []),
