@@ -113,3 +113,25 @@ def test_token_routes_declare_bearer_auth_and_the_public_ones_do_not(
 
 def test_the_interactive_docs_are_served(db: Any) -> None:
     assert Client().get("/api/docs").status_code == 200
+
+
+def test_multipart_without_a_boundary_is_a_400_not_a_500(alice, product):
+    from licensary.orders.services import order_create
+    from tests.helpers import PUBLIC_IP, api_for
+
+    order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    api = api_for(alice)
+    answer = api.client.post(f"/api/v1/invoices/{order.invoice_id}/receipts", data=b"--x\r\n",
+                             content_type="multipart/form-data", **api.headers)
+    assert (answer.status_code, answer.json()["code"]) == (400, "validation_error")
+
+
+def test_amounts_beyond_any_real_price_are_refused_not_a_500(alice, staff):
+    from licensary.ledger.services import account_credit
+    from tests.helpers import api_for
+
+    for amount in (-2396648990384728309760, 10**13):
+        answer = api_for(staff).post(f"/accounts/{alice.pk}/credit",
+                                     {"amount": amount, "note": "fuzz"})
+        assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")
+    assert account_credit(alice).amount == 0

@@ -20,6 +20,7 @@ from licensary.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from licensary.core.money import require_amount
 
 
 def refund_facts(invoice: Invoice) -> RefundFacts:
@@ -102,7 +103,7 @@ def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
         if locked.status != Refund.Status.REQUESTED:
             raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
-        pay = locked.eligible if amount is None else amount
+        pay = locked.eligible if amount is None else require_amount(amount)
         if locked.rule != "manufacturer_manual" and amount not in (None, locked.eligible):
             raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
         if not 0 < pay <= locked.eligible:

@@ -16,6 +16,7 @@ from licensary.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from licensary.core.money import require_amount
 from licensary.ledger.models import LedgerAccount, Posting
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
@@ -114,8 +115,7 @@ def invoice_pay_external(*, invoice: Invoice, method: str, gateway: str, referen
     Paying more than due puts the rest on credit (rule 8); money for an invoice that can no
     longer take it (paid already, void, its license deleted) goes to credit in full.
     """
-    if amount <= 0:
-        raise ValidationFailed("A payment amount is positive.")
+    require_amount(amount)
     with transaction.atomic():
         book = lock_credit_book(invoice.account, invoice.currency)
         money_in = Leg(system_book(LedgerAccount.Code.GATEWAY, invoice.currency, gateway), -amount)
@@ -268,8 +268,7 @@ def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
         raise PermissionDenied("Deposits are made for your own account.")
     account_require_in_good_standing(actor)
     account_require_in_good_standing(account)
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValidationFailed("amount is a positive integer of minor units.")
+    require_amount(amount)
     if amount > settings.LICENSARY["MAX_DEPOSIT"]:
         raise ValidationFailed(f"A deposit is at most {settings.LICENSARY['MAX_DEPOSIT']}.")
     now = timezone.now()

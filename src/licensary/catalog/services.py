@@ -9,6 +9,7 @@ from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
+from licensary.core.money import require_amount
 
 EDITABLE = ("slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
             "requires_identity", "suppliers", "upstream_package", "refund_rule", "refund_days",
@@ -19,14 +20,13 @@ def _validate(values: dict[str, Any]) -> None:
     if values.get("kind") not in Product.Kind.values:
         raise ValidationFailed("kind must be 'own' or 'manufacturer'.")
     for money_field in ("price", "setup_fee"):
-        if values.get(money_field, 0) < 0:
-            raise ValidationFailed(f"{money_field} cannot be negative.")
-    if values.get("period_days", 30) <= 0:
-        raise ValidationFailed("period_days must be positive.")
+        require_amount(values.get(money_field, 0), name=money_field, allow_zero=True)
+    if not 0 < values.get("period_days", 30) <= 3660:
+        raise ValidationFailed("period_days must be between 1 and 3660.")
     if values.get("refund_rule", "none") not in ("none", "within_days", "manual"):
         raise ValidationFailed("refund_rule is one of none, within_days, manual.")
-    if values.get("refund_days", 0) < 0:
-        raise ValidationFailed("refund_days cannot be negative.")
+    if not 0 <= values.get("refund_days", 0) <= 3660:
+        raise ValidationFailed("refund_days must be between 0 and 3660.")
     suppliers = values.get("suppliers") or []
     if values["kind"] == Product.Kind.OWN:
         if suppliers not in ([], ["own"]):

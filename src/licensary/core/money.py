@@ -21,3 +21,20 @@ class Money:
         sign = "-" if self.amount < 0 else ""
         units, cents = divmod(abs(self.amount), 100)
         return f"{sign}{units:,}.{cents:02d} {self.currency}"
+
+
+MAX_AMOUNT = 10**12  # minor units: far above any real price, well inside a 64-bit column
+
+
+def require_amount(value: object, *, name: str = "amount", allow_negative: bool = False,
+                   allow_zero: bool = False) -> int:
+    """An integer of minor units within bounds, or `validation_error`."""
+    from licensary.core.errors import ValidationFailed
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{name} is an integer of minor units.")
+    low = -MAX_AMOUNT if allow_negative else (0 if allow_zero else 1)
+    if not low <= value <= MAX_AMOUNT or (value == 0 and not allow_zero):
+        raise ValidationFailed(f"{name} must be between {low} and {MAX_AMOUNT}"
+                               f"{'' if allow_zero else ', and not zero'}.")
+    return value

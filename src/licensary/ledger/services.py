@@ -9,7 +9,7 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.core.errors import InsufficientCredit, PermissionDenied, ValidationFailed
-from licensary.core.money import Money
+from licensary.core.money import Money, require_amount
 from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 
 
@@ -99,8 +99,7 @@ def account_credit_adjust(*, account: User, amount: int, note: str, actor: User)
     """Staff put credit on (or take it off) an account; the other side is `adjustments`."""
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff adjust credit.")
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise ValidationFailed("amount is a non-zero integer of minor units.")
+    require_amount(amount, allow_negative=True)
     if not note.strip():
         raise ValidationFailed("A credit adjustment needs a note saying why.")
     try:
