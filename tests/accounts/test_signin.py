@@ -73,3 +73,23 @@ def test_a_wrong_totp_code_is_refused(admin_user):
                     otp_device=device.persistent_id)
     assert wrong.status_code == 200
     assert "_auth_user_id" not in wrong.wsgi_request.session
+
+
+def test_a_password_change_ends_every_token_and_session(admin_user):
+    from licensary.accounts.services import token_create
+    from tests.helpers import Api
+
+    _, old_token = token_create(user=admin_user)
+    browser = Client()
+    browser.force_login(admin_user)
+    assert Api(old_token).get("/account").status_code == 200
+    assert browser.get("/admin/").status_code == 200
+
+    admin_user.set_password("another long passphrase")
+    admin_user.save()
+
+    refused = Api(old_token).get("/account")
+    assert (refused.status_code, refused.json_body["code"]) == (401, "unauthenticated")
+    assert browser.get("/admin/").status_code == 302  # back to the sign-in page
+    _, new_token = token_create(user=admin_user)
+    assert Api(new_token).get("/account").status_code == 200

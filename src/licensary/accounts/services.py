@@ -92,6 +92,9 @@ def token_authenticate(text: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
+    changed = token.user.password_changed_at
+    if changed is not None and token.created_at < changed:
+        return None  # the password changed after this token was made
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
