@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 
 from licensary.billing.services import invoice_pay_with_credit
@@ -92,3 +93,14 @@ def test_retry_delivers_once_the_slot_is_free_and_keeps_the_clock_otherwise(alic
         assert answer.json_body["status"] == "completed"
     holder.refresh_from_db()
     assert holder.status == "deleted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_and_cancel_work_outside_a_test_transaction(alice, bob, product, staff):
+    """As in production: each request in autocommit, no test transaction around it."""
+    order = held_order(alice, bob, product, staff)
+    answer = api_for(staff).post(f"/orders/{order.pk}/retry")
+    assert (answer.status_code, answer.json_body["status"]) == (200, "on_hold")
+    unpaid = order_create(actor=bob, product=product, ip="151.101.1.70")
+    canceled = api_for(bob).post(f"/orders/{unpaid.pk}/cancel")
+    assert (canceled.status_code, canceled.json_body["status"]) == (200, "canceled")

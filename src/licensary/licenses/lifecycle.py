@@ -29,7 +29,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.BLOCKED, S.ACTIVE): "renewal paid",
     (S.CANCELED, S.ACTIVE): "renewal paid",
     (S.ACTIVE, S.ACTIVE): "renewal paid",
-    (S.ACTIVE, S.CANCELED): "canceled by staff",
 }
 NOT_RENEWABLE_REASONS = {"ban"}
 
@@ -76,6 +75,16 @@ def license_catch_up(*, license: License) -> License:
     run_steps(license_ids=[license.pk])
     license.refresh_from_db()
     return license
+
+
+def license_live_holder(*, product_id: int, ip: str) -> License | None:
+    """The live license of (product, ip), brought up to date first: one past its deletion
+    date frees the slot even if no sweep has run (rule 3 with rule 5)."""
+    holder = License.objects.filter(product_id=product_id, ip=ip).exclude(
+        status=S.DELETED).first()
+    if holder is None or license_catch_up(license=holder).status == S.DELETED:
+        return None
+    return holder
 
 
 def renewal_terms(lic: License, paid_at: datetime) -> tuple[datetime, datetime]:

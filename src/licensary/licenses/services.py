@@ -20,6 +20,7 @@ from licensary.core.errors import (
 from licensary.core.ip import normalize_license_ip
 from licensary.licenses.lifecycle import (
     license_catch_up,
+    license_live_holder,
     license_require_renewable,
     license_snapshot,
     period,
@@ -45,12 +46,9 @@ def license_issue(*, order: "object", actor: User | None,
 
     assert isinstance(order, Order)
     now = timezone.now()
-    holder = License.objects.filter(product_id=order.product_id, ip=order.ip).exclude(
-        status=License.Status.DELETED).first()
+    holder = license_live_holder(product_id=order.product_id, ip=order.ip)
     if holder is not None:
-        license_catch_up(license=holder)  # a license past its deletion date frees the slot
-        if holder.status != License.Status.DELETED:
-            raise SlotTaken(holder)
+        raise SlotTaken(holder)
     try:
         with transaction.atomic():
             lic = License.objects.create(

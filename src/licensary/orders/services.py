@@ -28,8 +28,8 @@ from licensary.core.errors import (
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.jobs.tasks import durable_task, enqueue
-from licensary.licenses.lifecycle import license_catch_up
-from licensary.licenses.models import License
+from licensary.ledger.services import lock_credit_book
+from licensary.licenses.lifecycle import license_live_holder
 from licensary.orders.models import Order
 from licensary.suppliers.base import SupplierError
 
@@ -54,10 +54,8 @@ def order_create(*, actor: User, product: Product, ip: str, account: User | None
     if actor.kind == User.Kind.AGENT and actor.identity != User.Identity.VERIFIED and \
             settings.LICENSARY.get("AGENTS_MUST_BE_VERIFIED", False):
         raise IdentityRequired("Agents must be verified before selling.")
-    held = License.objects.filter(product=product, ip=ip, account=account).exclude(
-        status=License.Status.DELETED).first()
-    # Caught up first: a license past its deletion date is deleted even if no sweep ran yet.
-    if held is not None and license_catch_up(license=held).status != License.Status.DELETED:
+    held = license_live_holder(product_id=product.pk, ip=ip)
+    if held is not None and held.account_id == account.pk:
         raise IpTaken(f"You already hold {product.name} on {ip}; renew it instead.")
     now = timezone.now()
     with transaction.atomic():
@@ -136,16 +134,11 @@ def order_deliver_now(*, order_id: int, actor: User | None,
         order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
         if order.status not in (OS.PROCESSING, OS.ON_HOLD):
             return order
-        holder = License.objects.filter(product=order.product, ip=order.ip).exclude(
-            status=License.Status.DELETED).first()
+        holder = license_live_holder(product_id=order.product_id, ip=order.ip)
         if holder is not None:
-            from licensary.licenses.lifecycle import license_catch_up
-
-            license_catch_up(license=holder)  # past its deletion date, it frees the slot
-            if holder.status != License.Status.DELETED:
-                return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
-                                  detail=f"license {holder.pk} ({holder.status}) of account "
-                                         f"{holder.account_id}", actor=actor)
+            return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
+                              detail=f"license {holder.pk} ({holder.status}) of account "
+                                     f"{holder.account_id}", actor=actor)
         return order_complete(order_id=order.pk, actor=actor)
 
 
@@ -203,7 +196,9 @@ def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Or
     """Try delivering a held order again now (optionally through one supplier); if it fails
     again it stays held with its original clock."""
     _require_staff(actor)
-    _locked_held(order)
+    current = Order.objects.select_related("product").get(pk=order.pk)
+    if current.status != OS.ON_HOLD:  # checked again under the lock by the delivery itself
+        raise InvalidTransition(f"Order {current.pk} is {current.status}, not on hold.")
     if supplier is not None and supplier not in order.product.suppliers:
         raise ValidationFailed(f"{supplier!r} is not one of this product's suppliers.")
     try:
@@ -257,6 +252,9 @@ def order_reject(*, order: Order, actor: User, note: str = "") -> Order:
 def order_cancel(*, order: Order, actor: User) -> Order:
     """The customer withdraws an unpaid order; its invoice is voided."""
     with transaction.atomic():
+        # The payment's lock order: the account's credit book, the invoice, then the order.
+        lock_credit_book(order.account, order.invoice.currency)
+        Invoice.objects.select_for_update().get(pk=order.invoice_id)
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != OS.AWAITING_PAYMENT:
             raise InvalidTransition(f"Order {locked.pk} is {locked.status}; only unpaid orders "

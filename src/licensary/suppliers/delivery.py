@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
+from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.suppliers.base import (
@@ -64,8 +65,7 @@ def order_deliver_upstream(*, order_id: int, actor: User | None,
     if order.status not in DELIVERABLE:
         return order
     product = order.product
-    holder = License.objects.filter(product=product, ip=order.ip).exclude(
-        status=License.Status.DELETED).first()
+    holder = license_live_holder(product_id=product.pk, ip=order.ip)
     if holder is not None:
         with transaction.atomic():
             return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
