@@ -223,3 +223,43 @@ def test_webhook_racing_pay_with_credit_pays_once(alice, staff, product, fake_st
     assert invoice.status == "paid"
     # Whichever lost, no money is lost: 1500 of credit plus 1500 by Stripe paid one invoice.
     assert account_credit(alice).amount == 1500
+
+
+def test_a_deposit_refunded_in_stripe_leaves_the_credit_not_the_sales(alice, fake_stripe):
+    deposit = api_for(alice).post("/deposits", {"amount": 5000}).json_body
+    invoice = Invoice.objects.get(pk=deposit["id"])
+    deliver(session_completed("evt_dep", invoice, intent="pi_dep"))
+    assert account_credit(alice).amount == 5000
+
+    answer = deliver(charge_refunded("evt_ref", intent="pi_dep", refunded=5000))
+
+    assert answer.json()["outcome"] == "applied"
+    assert account_credit(alice).amount == 0  # not both the cash back and the credit
+    assert Invoice.objects.get(pk=invoice.pk).status == "refunded"
+
+
+def test_a_spent_deposit_refunded_in_stripe_is_left_for_staff(alice, product, fake_stripe):
+    deposit = api_for(alice).post("/deposits", {"amount": 1500}).json_body
+    deliver(session_completed("evt_dep", Invoice.objects.get(pk=deposit["id"]), intent="pi_d"))
+    order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
+
+    answer = deliver(charge_refunded("evt_ref", intent="pi_d", refunded=1500))
+
+    assert answer.json()["outcome"] == "mismatch"
+    assert account_credit(alice).amount == 0
+
+
+def test_money_that_went_to_credit_and_is_refunded_in_stripe_leaves_the_credit(
+        alice, order, staff, fake_stripe):
+    give_credit(alice, 1500, staff)
+    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
+    deliver(session_completed("evt_1", order.invoice, intent="pi_late"))  # credited
+    assert account_credit(alice).amount == 1500
+
+    for event_id in ("evt_r1", "evt_r2"):  # the same refund reported twice
+        assert deliver(charge_refunded(event_id, intent="pi_late",
+                                       refunded=1500)).status_code == 200
+
+    assert account_credit(alice).amount == 0
+    assert Invoice.objects.get(pk=order.invoice_id).status == "paid"

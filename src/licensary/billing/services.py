@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -213,18 +214,26 @@ def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
 def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str,
                                   reference: str, actor: User | None = None,
                                   refund: object = None) -> Invoice:
-    """Money given back through the gateway: sales -> gateway, and a paid `Refund` row."""
+    """Money given back through the gateway: sales -> gateway, and a paid `Refund` row.
+
+    A deposit's money is the account's credit, so its refund comes out of that credit (and is
+    refused with `insufficient_credit` when the credit is spent: then staff must settle it).
+    """
     from licensary.billing.models import Refund
 
     with transaction.atomic():
-        lock_credit_book(invoice.account, invoice.currency)
+        book = lock_credit_book(invoice.account, invoice.currency)
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
+            raise InvalidTransition(f"Invoice {locked.number} is {locked.status}.")
         refunded = invoice_refunded_amount(locked)
         if amount <= 0 or refunded + amount > locked.total:
             raise InvalidTransition("A refund is positive and never more than was paid.")
+        source = book if locked.purpose == Invoice.Purpose.DEPOSIT else \
+            system_book(LedgerAccount.Code.SALES, locked.currency)
         post_entry(kind="refund", memo=f"refund of invoice {locked.number} through {gateway}",
                    invoice=locked, actor=actor,
-                   legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
+                   legs=[Leg(source, -amount),
                          Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway),
                              amount)])
         if refund is None:
@@ -241,10 +250,10 @@ def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str
 def invoice_refunded_amount(invoice: Invoice) -> int:
     from django.db.models import Sum
 
-    return -(Posting.objects.filter(
-        transaction__invoice=invoice, transaction__kind="refund",
-        account__code=LedgerAccount.Code.SALES,
-    ).aggregate(total=Sum("amount"))["total"] or 0)
+    # Each refund moves its amount into one book (the credit or the gateway): the positive legs.
+    return Posting.objects.filter(
+        transaction__invoice=invoice, transaction__kind="refund", amount__gt=0,
+    ).aggregate(total=Sum("amount"))["total"] or 0
 
 
 def _set_refund_status(invoice: Invoice, refunded: int, actor: User | None, amount: int,
@@ -278,3 +287,25 @@ def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
             actor=actor, due_at=now + timedelta(days=30),
             lines=[LineSpec(kind="deposit", amount=amount,
                             description="Credit deposit (not refundable)")])
+
+
+def unapplied_refund_record(*, account: User, currency: str, gateway: str, reference: str,
+                            refunded_total: int) -> int:
+    """Money credited because its invoice could not take it, then refunded in the gateway:
+    it leaves the account's credit. Returns the amount taken now (0 when already recorded)."""
+    memo = f"{gateway} {reference}: refunded in the gateway"
+    with transaction.atomic():
+        book = lock_credit_book(account, currency)
+        known = Posting.objects.filter(account=book, amount__lt=0, transaction__memo=memo,
+                                       transaction__kind="unapplied_refund").aggregate(
+            total=Sum("amount"))["total"] or 0
+        delta = refunded_total + known
+        if delta <= 0:
+            return 0
+        post_entry(kind="unapplied_refund", memo=memo,
+                   legs=[Leg(book, -delta),
+                         Leg(system_book(LedgerAccount.Code.GATEWAY, currency, gateway), delta)])
+        audit_record(Change(action="payment.refunded_in_gateway", object_type="account",
+                            object_id=account.pk, account_id=account.pk,
+                            after={"amount": delta, "gateway": gateway, "reference": reference}))
+        return delta

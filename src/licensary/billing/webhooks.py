@@ -11,8 +11,13 @@ from django.utils import timezone
 
 from licensary.billing.gateways import GatewayEventData, get_gateway
 from licensary.billing.models import GatewayEvent, Invoice, Payment, Refund
-from licensary.billing.services import invoice_pay_external, invoice_record_gateway_refund
+from licensary.billing.services import (
+    invoice_pay_external,
+    invoice_record_gateway_refund,
+    unapplied_refund_record,
+)
 from licensary.core.db import with_retries
+from licensary.core.errors import InsufficientCredit, InvalidTransition
 
 OUT = GatewayEvent.Outcome
 
@@ -78,7 +83,25 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
     payment = Payment.objects.filter(gateway=event.gateway,
                                      reference=data.payment_reference).first()
     if payment is None:
-        event.outcome, event.note = OUT.DEFERRED, "refund before its payment; kept for it"
+        credited = GatewayEvent.objects.filter(
+            gateway=event.gateway, payment_reference=data.payment_reference,
+            outcome=OUT.OVERPAID).select_related("invoice").first()
+        if credited is None:
+            event.outcome, event.note = OUT.DEFERRED, "refund before its payment; kept for it"
+            return
+        # The payment went to credit (its invoice could not take it): take it back from there.
+        event.invoice_id = credited.invoice_id
+        try:
+            with transaction.atomic():
+                taken = unapplied_refund_record(
+                    account=credited.invoice.account, currency=data.currency,
+                    gateway=event.gateway, reference=data.payment_reference,
+                    refunded_total=data.amount)
+        except InsufficientCredit:
+            event.outcome = OUT.MISMATCH
+            event.note = "refunded in the gateway after the credit was spent: for staff"
+            return
+        event.outcome, event.note = OUT.APPLIED, f"took {taken} back from credit"
         return
     event.invoice_id = payment.invoice_id
     # Stripe reports the refunded total; what we know of (paid, or approved and on its way
@@ -91,6 +114,12 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
     if delta <= 0:
         event.outcome, event.note = OUT.IGNORED, "refund already recorded"
         return
-    invoice_record_gateway_refund(invoice=payment.invoice, amount=delta, gateway=event.gateway,
-                                  reference=data.payment_reference)
+    try:
+        with transaction.atomic():
+            invoice_record_gateway_refund(invoice=payment.invoice, amount=delta,
+                                          gateway=event.gateway,
+                                          reference=data.payment_reference)
+    except (InsufficientCredit, InvalidTransition) as exc:
+        event.outcome, event.note = OUT.MISMATCH, f"{exc.detail} For staff."[:300]
+        return
     event.outcome, event.note = OUT.APPLIED, f"refunded {delta} in {event.gateway}"
