@@ -17,7 +17,7 @@ from licensary.accounts.services import (
     terms_latest,
     terms_publish,
 )
-from licensary.core.api import MoneyOut, Page, paginate
+from licensary.core.api import MoneyOut, Page, paginate, parse_id
 from licensary.core.errors import NotFound, PermissionDenied
 from licensary.core.ip import client_ip
 from licensary.core.money import Money
@@ -111,9 +111,7 @@ def list_accounts(request: HttpRequest, limit: int = 50, cursor: str | None = No
 def create_account(request: HttpRequest, payload: AccountIn) -> Status:
     agent = None
     if payload.agent is not None:
-        agent = User.objects.filter(
-            pk=int(payload.agent) if payload.agent.isdigit() else 0, kind=User.Kind.AGENT
-        ).first()
+        agent = User.objects.filter(pk=parse_id(payload.agent), kind=User.Kind.AGENT).first()
         if agent is None:
             raise NotFound("No such agent.")
     user = account_create(

@@ -175,10 +175,9 @@ def scope(queryset: QuerySet, user: User, field: str = "account") -> QuerySet:
 
 
 def account_get_visible(*, user: User, account_id: object) -> User:
-    try:
-        pk = int(str(account_id))
-    except ValueError as exc:
-        raise NotFound("No such account.") from exc
+    from licensary.core.api import parse_id
+
+    pk = parse_id(account_id)
     qs = User.objects.filter(pk=pk)
     if not user.is_staff_account:
         qs = qs.filter(Q(pk=user.pk) | Q(agent=user))

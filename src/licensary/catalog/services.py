@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -21,8 +22,9 @@ def _validate(values: dict[str, Any]) -> None:
         raise ValidationFailed("kind must be 'own' or 'manufacturer'.")
     for money_field in ("price", "setup_fee"):
         require_amount(values.get(money_field, 0), name=money_field, allow_zero=True)
-    if not 0 < values.get("period_days", 30) <= 3660:
-        raise ValidationFailed("period_days must be between 1 and 3660.")
+    period = settings.LICENSARY["PERIOD_DAYS"]
+    if values.get("period_days", period) != period:
+        raise ValidationFailed(f"Every period is {period} days (rule 4); period_days is {period}.")
     if values.get("refund_rule", "none") not in ("none", "within_days", "manual"):
         raise ValidationFailed("refund_rule is one of none, within_days, manual.")
     if not 0 <= values.get("refund_days", 0) <= 3660:
@@ -65,6 +67,9 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    if "kind" in changes and changes["kind"] != product.kind and product.licenses.exists():
+        raise ValidationFailed("A product with licenses keeps its kind (rule 9); make a new "
+                               "product instead.", code="invalid_transition", status=409)
     before = {k: getattr(product, k) for k in changes}
     values = {k: getattr(product, k) for k in EDITABLE} | changes
     _validate(values)

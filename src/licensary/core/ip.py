@@ -23,9 +23,19 @@ def normalize_license_ip(raw: str) -> str:
     return str(address)
 
 
+def _plain(address: str) -> str:
+    """`::ffff:1.2.3.4` from a dual-stack socket is the IPv4 address licenses are stored by."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped or parsed)
+
+
 def client_ip(request: HttpRequest) -> str:
     """The socket's address, or the forwarded one when the socket is a trusted proxy."""
-    remote = request.META.get("REMOTE_ADDR", "")
+    remote = _plain(request.META.get("REMOTE_ADDR", ""))
     trusted = settings.LICENSARY["TRUSTED_PROXIES"]
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if forwarded and remote in trusted:
@@ -33,7 +43,7 @@ def client_ip(request: HttpRequest) -> str:
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
             if hop not in trusted:
                 try:
-                    return str(ipaddress.ip_address(hop))
+                    return _plain(str(ipaddress.ip_address(hop)))
                 except ValueError:
                     return remote
     return remote

@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from licensary.accounts.models import User
 from licensary.accounts.services import account_get_visible, scope
 from licensary.catalog.models import Product
-from licensary.core.api import Page, get_visible, paginate
+from licensary.core.api import Page, get_visible, paginate, parse_id
 from licensary.core.errors import NotFound, PermissionDenied
 from licensary.core.idempotency import idempotent
 from licensary.orders.models import Order
@@ -99,7 +99,8 @@ def visible_orders(request: HttpRequest):  # noqa: ANN201
 
 def _product(ref: str) -> Product:
     qs = Product.objects.all()
-    product = qs.filter(pk=int(ref)).first() if ref.isdigit() else qs.filter(slug=ref).first()
+    by_id = ref.isascii() and ref.isdigit()
+    product = qs.filter(pk=parse_id(ref)).first() if by_id else qs.filter(slug=ref).first()
     if product is None:
         raise NotFound(f"No product {ref!r}.")
     return product
