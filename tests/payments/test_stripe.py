@@ -263,3 +263,23 @@ def test_money_that_went_to_credit_and_is_refunded_in_stripe_leaves_the_credit(
 
     assert account_credit(alice).amount == 0
     assert Invoice.objects.get(pk=order.invoice_id).status == "paid"
+
+
+def test_stripe_unreachable_during_a_refund_leaves_it_approved_and_safe_to_repeat(
+        alice, staff, order, fake_stripe, settings):
+    deliver(session_completed("evt_pay", order.invoice, intent="pi_9"))
+    Order.objects.filter(pk=order.pk).update(status="rejected")
+    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
+                                              "reason": "r"}).json_body
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    lost = api_for(staff).post(f"/refunds/{refund['id']}/approve", {"destination": "original"})
+    assert (lost.status_code, lost.json_body["code"]) == (502, "gateway_unreachable")
+    assert api_for(staff).get(f"/refunds/{refund['id']}").json_body["status"] == "approved"
+
+    settings.STRIPE_API_BASE = fake_stripe.url
+    again = api_for(staff).post(f"/refunds/{refund['id']}/approve", {"destination": "original"})
+
+    assert again.json_body["status"] == "paid"
+    keys = {h["Idempotency-Key"] for p, _, h in fake_stripe.requests if p == "/v1/refunds"}
+    assert keys == {f"licensary-refund-{refund['id']}"}
+    assert LedgerTransaction.objects.filter(kind="refund").count() == 1

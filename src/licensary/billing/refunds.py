@@ -101,6 +101,10 @@ def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
         raise ValidationFailed("destination is 'credit' or 'original'.")
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        if locked.status == Refund.Status.APPROVED and \
+                locked.destination == Refund.Destination.ORIGINAL:
+            # The gateway could not be reached last time: the same idempotency key again.
+            return _refund_through_gateway(locked, actor=actor)
         if locked.status != Refund.Status.REQUESTED:
             raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
         pay = locked.eligible if amount is None else require_amount(amount)
@@ -125,25 +129,36 @@ def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
                             actor=actor, account_id=locked.account_id,
                             after={"amount": pay, "destination": destination}, reason=note))
     if destination == "original":
-        # Outside the transaction: Stripe's idempotency key makes a repeated call safe, and
-        # the approved row tells the webhook this refund is ours already.
-        try:
-            reference = get_gateway(payment.gateway).refund(
-                payment_reference=payment.reference, amount=pay,
-                idempotency_key=f"licensary-refund-{locked.pk}")
-        except DomainError:
-            # Nothing moved: back to the queue, so that staff can try again or pay to credit.
-            Refund.objects.filter(pk=locked.pk, status=Refund.Status.APPROVED).update(
-                status=Refund.Status.REQUESTED)
-            raise
-        with transaction.atomic():
-            invoice_record_gateway_refund(invoice=locked.invoice, amount=pay,
-                                          gateway=payment.gateway, reference=reference,
-                                          actor=actor, refund=locked)
-            Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID,
-                                                       gateway_reference=reference)
+        return _refund_through_gateway(locked, actor=actor)
     locked.refresh_from_db()
     return locked
+
+
+def _refund_through_gateway(refund: Refund, *, actor: User) -> Refund:
+    """Outside any transaction: Stripe's idempotency key makes a repeated call safe, and the
+    approved row tells the webhook this refund is ours already."""
+    refund.refresh_from_db()
+    payment = Payment.objects.get(invoice_id=refund.invoice_id)
+    try:
+        reference = get_gateway(payment.gateway).refund(
+            payment_reference=payment.reference, amount=refund.eligible,
+            idempotency_key=f"licensary-refund-{refund.pk}")
+    except DomainError as exc:
+        if exc.code == "gateway_unavailable":
+            # Refused, so nothing moved: back to the queue (try again, or pay to credit).
+            Refund.objects.filter(pk=refund.pk, status=Refund.Status.APPROVED).update(
+                status=Refund.Status.REQUESTED)
+        # Unreachable: it may have happened. It stays approved; approving it again repeats
+        # the same call, and the webhook recognises it either way.
+        raise
+    with transaction.atomic():
+        invoice_record_gateway_refund(invoice=refund.invoice, amount=refund.eligible,
+                                      gateway=payment.gateway, reference=reference,
+                                      actor=actor, refund=refund)
+        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.PAID,
+                                                   gateway_reference=reference)
+    refund.refresh_from_db()
+    return refund
 
 
 def refund_reject(*, refund: Refund, actor: User, note: str) -> Refund:

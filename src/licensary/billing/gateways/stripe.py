@@ -93,6 +93,10 @@ class StripeGateway(Gateway):
                 {"payment_intent": payment_reference, "amount": amount},
                 {"idempotency_key": idempotency_key},
             )
+        except stripe.APIConnectionError as exc:
+            raise DomainError(f"Stripe could not be reached; the refund may or may not have "
+                              f"happened. Approve again to repeat it safely: {exc}",
+                              code="gateway_unreachable", status=502) from exc
         except stripe.StripeError as exc:
             raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
                               code="gateway_unavailable", status=502) from exc
