@@ -174,3 +174,27 @@ def test_a_product_with_licenses_keeps_its_kind(alice, product, staff):
         assert exc.code == "invalid_transition"
     bad_period = api_for(staff).patch(f"/products/{product.pk}", {"period_days": 31})
     assert (bad_period.status_code, bad_period.json_body["code"]) == (422, "validation_error")
+
+
+def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, product,
+                                                                     monkeypatch):
+    from django.db import OperationalError
+
+    import licensary.orders.api as orders_api
+    from tests.helpers import api_for
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real, calls = orders_api.order_create, []
+
+    def deadlock_once(**kwargs):  # noqa: ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return real(**kwargs)
+
+    monkeypatch.setattr(orders_api, "order_create", deadlock_once)
+    answer = api_for(alice).post("/orders", {"product": "panel", "ip": "93.184.216.34"})
+    assert answer.status_code == 201
+    assert len(calls) == 2

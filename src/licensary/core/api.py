@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -14,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 
+from licensary.core.db import is_retryable
 from licensary.core.errors import DomainError, NotFound, ValidationFailed
 from licensary.core.money import Money
 
@@ -102,6 +104,17 @@ def install_error_handlers(api: Any) -> None:
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return problem(404, "not_found", "Not found", str(exc) or "No such object.")
+
+    @api.exception_handler(OperationalError)
+    def database_conflict(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        if not is_retryable(exc):
+            raise exc
+        # RetryConflictsMiddleware runs the request again; this answer is the last resort.
+        response = problem(503, "conflict_retry", "Busy, try again",
+                           "Another change to the same objects won; nothing was changed.")
+        response["Retry-After"] = "1"
+        response.licensary_retry = True  # type: ignore[attr-defined]
+        return response
 
     @api.exception_handler(MultiPartParserError)
     def bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:

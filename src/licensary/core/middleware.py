@@ -1,6 +1,7 @@
 """Per-request context (request id, client IP) that the audit log records."""
 
 import contextvars
+import time
 import uuid
 from collections.abc import Callable
 
@@ -30,3 +31,26 @@ class RequestContextMiddleware:
 
 def current_request() -> dict[str, str]:
     return request_context.get() or {}
+
+
+class RetryConflictsMiddleware:
+    """Run a write again (at most 3 times) when a deadlock or serialization failure rolled it
+    back: each use case is one transaction, so the retry starts from a clean state and the
+    client never sees the deadlock (RELIABILITY "Concurrency")."""
+
+    ATTEMPTS = 3
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        for attempt in range(1, self.ATTEMPTS + 1):
+            response = self.get_response(request)
+            # Only a body Django kept in memory can be read again (not a streamed upload).
+            again = getattr(response, "licensary_retry", False) and hasattr(request, "_body")
+            if not again or attempt == self.ATTEMPTS:
+                return response
+            time.sleep(0.05 * attempt)
+        return response
