@@ -68,6 +68,9 @@ def test_rejected_held_order_is_refunded_in_full_to_credit(alice, bob, product, 
     assert account_credit(bob).amount == 1500
     order.invoice.refresh_from_db()
     assert order.invoice.status == "refunded"
+    refunds = api_for(bob).get("/refunds").json_body["items"]
+    assert [(r["status"], r["rule"], r["eligible"]["amount"], r["destination"])
+            for r in refunds] == [("paid", "never_delivered", 1500, "credit")]
 
 
 def test_approving_while_the_slot_is_live_is_refused(alice, bob, product, staff):

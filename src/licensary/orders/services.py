@@ -10,7 +10,7 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
-from licensary.billing.models import Invoice
+from licensary.billing.models import Invoice, Refund
 from licensary.billing.services import (
     LineSpec,
     invoice_issue,
@@ -245,6 +245,13 @@ def order_reject(*, order: Order, actor: User, note: str = "") -> Order:
         if locked.invoice.total:
             invoice_refund_to_credit(invoice=locked.invoice, amount=locked.invoice.total,
                                      reason=f"order {locked.pk} rejected", actor=actor)
+            # Listed with the other refunds, by the rule that decided it (rule 7).
+            Refund.objects.create(
+                invoice=locked.invoice, account=locked.account, status=Refund.Status.PAID,
+                eligible=locked.invoice.total, currency=locked.invoice.currency,
+                rule="never_delivered", explanation="The order was held and rejected: "
+                "refunded in full.", reason=note or "order rejected", requested_by=actor,
+                decided_by=actor, decided_at=timezone.now(), created_at=timezone.now())
         return _set_status(locked, new=OS.REJECTED, actor=actor, reason=note or "rejected",
                            hold_reason=None, decision_note=note[:300])
 
