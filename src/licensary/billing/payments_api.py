@@ -15,7 +15,7 @@ from licensary.billing.refunds import refund_approve, refund_reject, refund_requ
 from licensary.billing.services import deposit_create
 from licensary.billing.webhooks import webhook_receive
 from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
-from licensary.core.errors import InvalidTransition, PermissionDenied
+from licensary.core.errors import InvalidTransition, require_staff
 from licensary.core.idempotency import idempotent
 
 router = Router(tags=["payments"])
@@ -127,15 +127,10 @@ def get_refund(request: HttpRequest, refund_id: str) -> dict:
     return refund_out(get_visible(visible_refunds(request), refund_id))
 
 
-def _staff(request: HttpRequest) -> None:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff decide refunds.")
-
-
 @router.post("/refunds/{refund_id}/approve", response=RefundOut)
 def approve_refund(request: HttpRequest, refund_id: str,
                    payload: RefundDecisionIn | None = None) -> dict:
-    _staff(request)
+    require_staff(request.auth, "decide refunds")
     payload = payload or RefundDecisionIn()
     refund = get_visible(visible_refunds(request), refund_id)
     return refund_out(refund_approve(refund=refund, actor=request.auth,
@@ -145,6 +140,6 @@ def approve_refund(request: HttpRequest, refund_id: str,
 
 @router.post("/refunds/{refund_id}/reject", response=RefundOut)
 def reject_refund(request: HttpRequest, refund_id: str, payload: RefundRejectIn) -> dict:
-    _staff(request)
+    require_staff(request.auth, "decide refunds")
     refund = get_visible(visible_refunds(request), refund_id)
     return refund_out(refund_reject(refund=refund, actor=request.auth, note=payload.note))

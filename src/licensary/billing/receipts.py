@@ -33,6 +33,7 @@ from licensary.core.errors import (
     PermissionDenied,
     RateLimited,
     ValidationFailed,
+    require_staff,
 )
 from licensary.jobs.tasks import enqueue
 from licensary.notifications.receipts import notify_receipt_rejected
@@ -213,11 +214,6 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
     return receipt
 
 
-def _require_staff(actor: User) -> None:
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff decide receipts.")
-
-
 def _lock_pending(receipt: Receipt) -> Receipt:
     # `of=self`: lock the receipt only; the invoice is locked later, by the payment, in the
     # order every payment uses (account, invoice).
@@ -235,7 +231,7 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None)
     was for) and puts anything above the total on credit; if the invoice was paid meanwhile
     some other way, all of it goes to credit. A receipt is confirmed once.
     """
-    _require_staff(actor)
+    require_staff(actor, "decide receipts")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
                                or amount <= 0):
         raise ValidationFailed("amount is a positive integer of minor units.")
@@ -265,7 +261,7 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None)
 
 def receipt_reject(*, receipt: Receipt, actor: User, reason: str) -> Receipt:
     """Refuse the receipt; the customer is emailed the reason once the decision commits."""
-    _require_staff(actor)
+    require_staff(actor, "decide receipts")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("reason: say why the receipt is rejected.")

@@ -23,7 +23,7 @@ from licensary.billing.receipts import (
     too_large,
 )
 from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
-from licensary.core.errors import NotFound, PermissionDenied, ValidationFailed
+from licensary.core.errors import NotFound, ValidationFailed, require_staff
 from licensary.core.idempotency import idempotent
 
 router = Router(tags=["receipts"])
@@ -193,17 +193,12 @@ def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
     return response
 
 
-def _staff(request: HttpRequest) -> None:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff decide receipts.")
-
-
 @router.post("/receipts/{receipt_id}/confirm", response={200: ReceiptOut},
              summary="Staff: record the transfer (default: the invoice total) and pay with it")
 @idempotent
 def confirm_receipt(request: HttpRequest, receipt_id: str,
                     payload: ConfirmIn | None = None) -> Status:
-    _staff(request)
+    require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_confirm(receipt=receipt, actor=request.auth,
                     amount=payload.amount if payload else None)
@@ -213,7 +208,7 @@ def confirm_receipt(request: HttpRequest, receipt_id: str,
 @router.post("/receipts/{receipt_id}/reject", response=ReceiptOut,
              summary="Staff: refuse the receipt with a reason the customer is told")
 def reject_receipt(request: HttpRequest, receipt_id: str, payload: RejectIn) -> dict:
-    _staff(request)
+    require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_reject(receipt=receipt, actor=request.auth, reason=payload.reason)
     return receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk))

@@ -17,8 +17,8 @@ from licensary.billing.services import (
 from licensary.core.errors import (
     DomainError,
     InvalidTransition,
-    PermissionDenied,
     ValidationFailed,
+    require_staff,
 )
 from licensary.core.money import require_amount
 
@@ -88,15 +88,10 @@ def refund_request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
     return refund
 
 
-def _require_staff(actor: User) -> None:
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff decide refunds.")
-
-
 def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
                    amount: int | None = None, note: str = "") -> Refund:
     """Pay the refund to credit, or back through the gateway the invoice was paid with."""
-    _require_staff(actor)
+    require_staff(actor, "decide refunds")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
     with transaction.atomic():
@@ -162,7 +157,7 @@ def _refund_through_gateway(refund: Refund, *, actor: User) -> Refund:
 
 
 def refund_reject(*, refund: Refund, actor: User, note: str) -> Refund:
-    _require_staff(actor)
+    require_staff(actor, "decide refunds")
     if not note.strip():
         raise ValidationFailed("Say why the refund is rejected.")
     with transaction.atomic():

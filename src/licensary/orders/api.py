@@ -12,7 +12,7 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_get_visible, scope
 from licensary.catalog.models import Product
 from licensary.core.api import Page, get_visible, paginate, parse_id
-from licensary.core.errors import NotFound, PermissionDenied
+from licensary.core.errors import NotFound, require_staff
 from licensary.core.idempotency import idempotent
 from licensary.orders.models import Order
 from licensary.orders.services import (
@@ -140,12 +140,6 @@ def cancel_order(request: HttpRequest, order_id: str) -> dict:
     )
 
 
-def _staff(request: HttpRequest) -> User:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff review held orders.")
-    return request.auth
-
-
 @router.get(
     "/review-queue",
     response=list[HeldOrderOut],
@@ -153,7 +147,7 @@ def _staff(request: HttpRequest) -> User:
     summary="Staff: held orders, oldest first, with their age against the target",
 )
 def review_queue(request: HttpRequest) -> list[dict]:
-    _staff(request)
+    require_staff(request.auth, "review held orders")
     held = (
         Order.objects.filter(status=Order.Status.ON_HOLD)
         .select_related("product")
@@ -165,22 +159,29 @@ def review_queue(request: HttpRequest) -> list[dict]:
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
 def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
-    return order_out(order_retry(order=order, actor=_staff(request),
-                                 supplier=payload.supplier if payload else None))
+    return order_out(
+        order_retry(order=order, actor=request.auth, supplier=payload.supplier if payload else None)
+    )
 
 
 @router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
 def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     payload = payload or ApproveIn()
-    return order_out(order_approve(order=order, actor=_staff(request), note=payload.note,
-                                   supplier=payload.supplier,
-                                   upstream_reference=payload.upstream_reference))
+    return order_out(
+        order_approve(
+            order=order,
+            actor=request.auth,
+            note=payload.note,
+            supplier=payload.supplier,
+            upstream_reference=payload.upstream_reference,
+        )
+    )
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
 def reject_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     return order_out(
-        order_reject(order=order, actor=_staff(request), note=payload.note if payload else "")
+        order_reject(order=order, actor=request.auth, note=payload.note if payload else "")
     )

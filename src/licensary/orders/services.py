@@ -25,6 +25,7 @@ from licensary.core.errors import (
     IpTaken,
     PermissionDenied,
     ValidationFailed,
+    require_staff,
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.jobs.tasks import durable_task, enqueue
@@ -180,11 +181,6 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
                        hold_detail=detail[:300])
 
 
-def _require_staff(actor: User) -> None:
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff review held orders.")
-
-
 def _locked_held(order: Order) -> Order:
     locked = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
     if locked.status != OS.ON_HOLD:
@@ -195,7 +191,7 @@ def _locked_held(order: Order) -> Order:
 def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Order:
     """Try delivering a held order again now (optionally through one supplier); if it fails
     again it stays held with its original clock."""
-    _require_staff(actor)
+    require_staff(actor, "review held orders")
     current = Order.objects.select_related("product").get(pk=order.pk)
     if current.status != OS.ON_HOLD:  # checked again under the lock by the delivery itself
         raise InvalidTransition(f"Order {current.pk} is {current.status}, not on hold.")
@@ -217,7 +213,7 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
     from licensary.licenses.services import SlotTaken, license_issue
     from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
 
-    _require_staff(actor)
+    require_staff(actor, "review held orders")
     with transaction.atomic():
         locked = _locked_held(order)
         upstream = None
@@ -239,7 +235,7 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
 
 def order_reject(*, order: Order, actor: User, note: str = "") -> Order:
     """Staff reject a held order: it is refunded in full to the account's credit (rule 7)."""
-    _require_staff(actor)
+    require_staff(actor, "review held orders")
     with transaction.atomic():
         locked = _locked_held(order)
         if locked.invoice.total:

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from licensary.audit.services import Change, audit_record
-from licensary.core.errors import NotFound, PermissionDenied, ValidationFailed
+from licensary.core.errors import NotFound, ValidationFailed, require_staff
 from licensary.suppliers.models import SupplierAccount
 
 router = Router(tags=["suppliers"])
@@ -49,11 +49,6 @@ def supplier_out(s: SupplierAccount) -> dict:
             "active": s.active, "last_alert": s.last_alert, "last_alert_at": s.last_alert_at}
 
 
-def _staff(request: HttpRequest) -> None:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff manage suppliers.")
-
-
 def _validate(values: dict) -> None:
     if values.get("kind", "manage2") not in SupplierAccount.Kind.values:
         raise ValidationFailed(f"kind must be one of {', '.join(SupplierAccount.Kind.values)}.")
@@ -67,13 +62,13 @@ def _validate(values: dict) -> None:
 
 @router.get("/suppliers", response=list[SupplierOut])
 def list_suppliers(request: HttpRequest) -> list[dict]:
-    _staff(request)
+    require_staff(request.auth, "manage suppliers")
     return [supplier_out(s) for s in SupplierAccount.objects.order_by("name")]
 
 
 @router.post("/suppliers", response={201: SupplierOut})
 def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status:
-    _staff(request)
+    require_staff(request.auth, "manage suppliers")
     values = payload.dict()
     _validate(values)
     if not values["name"].replace("-", "").replace("_", "").isalnum() or values["name"] == "own":
@@ -94,7 +89,7 @@ def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status:
 
 @router.patch("/suppliers/{name}", response=SupplierOut)
 def update_supplier(request: HttpRequest, name: str, payload: SupplierPatch) -> dict:
-    _staff(request)
+    require_staff(request.auth, "manage suppliers")
     account = SupplierAccount.objects.filter(name=name).first()
     if account is None:
         raise NotFound(f"No supplier {name}.")
