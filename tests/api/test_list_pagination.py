@@ -203,3 +203,11 @@ def test_the_queries_of_the_supplier_list_do_not_grow_with_its_rows(
     with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE) as many:
         assert len(api.get("/suppliers").json_body) == 9
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.parametrize("path", ["/invoices", "/orders", "/refunds", "/licenses", "/receipts"])
+def test_an_unknown_status_filter_is_refused_on_every_list(alice, path):
+    from tests.helpers import api_for
+
+    answer = api_for(alice).get(f"{path}?status=bogus")
+    assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")

@@ -8,7 +8,7 @@ from ninja import Router, Schema, Status
 from licensary.accounts.services import scope
 from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
 from licensary.core.idempotency import idempotent
 
 router = Router(tags=["billing"])
@@ -69,9 +69,7 @@ def visible_invoices(request: HttpRequest):  # noqa: ANN201
 def list_invoices(
     request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> dict:
-    qs = visible_invoices(request)
-    if status:
-        qs = qs.filter(status=status)
+    qs = with_status(visible_invoices(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=invoice_out)
 
 

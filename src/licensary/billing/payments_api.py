@@ -14,7 +14,7 @@ from licensary.billing.models import Invoice, Refund
 from licensary.billing.refunds import refund_approve, refund_reject, refund_request
 from licensary.billing.services import deposit_create
 from licensary.billing.webhooks import webhook_receive
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
 from licensary.core.errors import InvalidTransition, require_staff
 from licensary.core.idempotency import idempotent
 
@@ -116,9 +116,7 @@ def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
 @router.get("/refunds", response=Page[RefundOut])
 def list_refunds(request: HttpRequest, status: str | None = None, limit: int = 50,
                  cursor: str | None = None) -> dict:
-    qs = visible_refunds(request)
-    if status:
-        qs = qs.filter(status=status)
+    qs = with_status(visible_refunds(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=refund_out)
 
 

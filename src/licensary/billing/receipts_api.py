@@ -22,7 +22,7 @@ from licensary.billing.receipts import (
     receipts_visible_to,
     too_large,
 )
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate
+from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
 from licensary.core.errors import NotFound, ValidationFailed, require_staff
 from licensary.core.idempotency import idempotent
 
@@ -159,11 +159,7 @@ def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50
             summary="Receipts (staff: all; `?status=pending` is the queue to decide)")
 def list_receipts(request: HttpRequest, status: str | None = None, limit: int = 50,
                   cursor: str | None = None) -> dict:
-    qs = receipts_visible_to(request.auth)
-    if status:
-        if status not in Receipt.Status.values:
-            raise ValidationFailed(f"status is one of {', '.join(Receipt.Status.values)}.")
-        qs = qs.filter(status=status)
+    qs = with_status(receipts_visible_to(request.auth), status)
     return paginate(qs, limit=limit, cursor=cursor, render=receipt_out)
 
 

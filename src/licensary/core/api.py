@@ -150,6 +150,16 @@ def get_visible(qs: QuerySet, pk: object) -> Any:
     return obj
 
 
+def with_status(qs: QuerySet, status: str | None) -> QuerySet:
+    """`qs` narrowed to `?status=`, which must be one of the model's statuses."""
+    if not status:
+        return qs
+    allowed = [value for value, _ in qs.model._meta.get_field("status").choices]
+    if status not in allowed:
+        raise ValidationFailed(f"status is one of {', '.join(allowed)}.")
+    return qs.filter(status=status)
+
+
 def paginate(qs: QuerySet, *, limit: int, cursor: str | None,
              render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     """Keyset pagination on descending id: stable while rows are added."""

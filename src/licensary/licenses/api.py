@@ -8,8 +8,7 @@ from ninja import Router, Schema, Status
 from licensary.accounts.services import scope
 from licensary.audit.models import AuditEntry
 from licensary.billing.api import InvoiceOut, invoice_out
-from licensary.core.api import Page, get_visible, paginate
-from licensary.core.errors import ValidationFailed
+from licensary.core.api import Page, get_visible, paginate, with_status
 from licensary.licenses.models import License
 from licensary.licenses.services import (
     license_change_ip,
@@ -94,11 +93,7 @@ def list_licenses(
     limit: int = 50,
     cursor: str | None = None,
 ) -> dict:
-    qs = visible_licenses(request)
-    if status:
-        if status not in License.Status.values:
-            raise ValidationFailed(f"status is one of {', '.join(License.Status.values)}.")
-        qs = qs.filter(status=status)
+    qs = with_status(visible_licenses(request), status)
     if ip:
         qs = qs.filter(ip=ip)
     if product:

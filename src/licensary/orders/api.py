@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from licensary.accounts.models import User
 from licensary.accounts.services import account_get_visible, scope
 from licensary.catalog.models import Product
-from licensary.core.api import Page, get_visible, paginate, parse_id
+from licensary.core.api import Page, get_visible, paginate, parse_id, with_status
 from licensary.core.errors import NotFound, require_staff
 from licensary.core.idempotency import idempotent
 from licensary.orders.models import Order
@@ -122,9 +122,7 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status:
 def list_orders(
     request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> dict:
-    qs = visible_orders(request)
-    if status:
-        qs = qs.filter(status=status)
+    qs = with_status(visible_orders(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=order_out)
 
 
