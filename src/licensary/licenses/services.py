@@ -36,11 +36,23 @@ class SlotTaken(Exception):
         self.holder = holder
 
 
+class UpstreamReferenceTaken(SlotTaken):
+    """The upstream license offered for a new license already belongs to a live one."""
+
+
+def _live_upstream_holder(*, supplier: str, reference: str) -> License | None:
+    return License.objects.filter(upstream_supplier=supplier, upstream_reference=reference) \
+        .exclude(status=License.Status.DELETED).first()
+
+
 def license_issue(*, order: "object", actor: User | None,
                   upstream: "tuple[str, Any] | None" = None) -> License:
     """Create the active license an order paid for; raises `SlotTaken` if the IP is held.
 
-    `upstream` is (supplier name, UpstreamLicense) for a manufacturer license.
+    `upstream` is (supplier name, UpstreamLicense) for a manufacturer license. An upstream
+    license belongs to one live license: `UpstreamReferenceTaken` if a live one holds it, and
+    a deleted one that held it (the same IP ordered again) releases it here, in the same
+    transaction, keeping it as its former reference.
     """
     from licensary.orders.models import Order
 
@@ -49,23 +61,57 @@ def license_issue(*, order: "object", actor: User | None,
     holder = license_live_holder(product_id=order.product_id, ip=order.ip)
     if holder is not None:
         raise SlotTaken(holder)
+    supplier, reference = (upstream[0], upstream[1].reference) if upstream else ("", "")
+    if reference:
+        holder = _live_upstream_holder(supplier=supplier, reference=reference)
+        if holder is not None:
+            raise UpstreamReferenceTaken(holder)
     try:
         with transaction.atomic():
+            # Locked before the new row exists: a late sync job of a deleted holder checks its
+            # row under this lock before calling the supplier, so it sees the release.
+            former = list(License.objects.select_for_update().filter(
+                status=License.Status.DELETED, upstream_supplier=supplier,
+                upstream_reference=reference).order_by("pk")) if reference else []
             lic = License.objects.create(
                 account_id=order.account_id, product_id=order.product_id,
                 kind=order.product.kind, ip=order.ip, status=License.Status.ACTIVE,
                 created_at=now, period_start=now, period_end=now + period(),
-                upstream_supplier=upstream[0] if upstream else "",
-                upstream_reference=upstream[1].reference if upstream else "",
+                upstream_supplier=supplier, upstream_reference=reference,
                 upstream_status=str(upstream[1].status) if upstream else "",
             )
-    except IntegrityError as exc:  # lost the race for the slot to another order
+    except IntegrityError as exc:  # lost the race for the slot (or the reference)
+        if reference:
+            holder = _live_upstream_holder(supplier=supplier, reference=reference)
+            if holder is not None:
+                raise UpstreamReferenceTaken(holder) from exc
         raise SlotTaken(None) from exc
     audit_record(Change(action="license.issued", object_type="license", object_id=lic.pk,
                         actor=actor, actor_label="" if actor else "system:delivery",
                         account_id=lic.account_id, after=license_snapshot(lic),
                         reason=f"order {order.pk} paid"))
+    for old in former:
+        _license_release_upstream(license=old, to=lic, actor=actor)
     return lic
+
+
+def _license_release_upstream(*, license: License, to: License, actor: User | None) -> None:
+    """A deleted license lets go of the upstream reference `to` now holds (in the caller's
+    transaction, the row locked)."""
+    reference = license.upstream_reference
+    License.objects.filter(pk=license.pk, status=License.Status.DELETED,
+                           upstream_reference=reference).update(
+        upstream_reference="", upstream_former_reference=reference, upstream_status="released",
+        upstream_error="")
+    audit_record(Change(action="license.upstream_released", object_type="license",
+                        object_id=license.pk, actor=actor,
+                        actor_label="" if actor else "system:delivery",
+                        account_id=license.account_id,
+                        before={"upstream_reference": reference},
+                        after={"upstream_reference": "", "upstream_former_reference": reference,
+                               "held_by": to.pk},
+                        reason=f"upstream license {reference} at {license.upstream_supplier} "
+                               f"now belongs to license {to.pk}"))
 
 
 def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
