@@ -160,7 +160,7 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
     new_ip = normalize_license_ip(ip)
     license_catch_up(license=license)
     holder = license_live_holder(product_id=license.product_id, ip=new_ip)
-    if holder is not None:
+    if holder is not None and holder.pk != license.pk:  # itself: "on that IP already", below
         raise IpTaken(f"{new_ip} already has a license for this product.")
     with transaction.atomic():
         lic = License.objects.select_for_update().select_related("product").get(pk=license.pk)
