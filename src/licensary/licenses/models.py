@@ -40,6 +40,9 @@ class License(models.Model):
     # Manufacturer licenses: where the license lives upstream and its state there.
     upstream_supplier = models.CharField(max_length=50, blank=True)
     upstream_reference = models.CharField(max_length=100, blank=True)
+    # What `upstream_reference` was before a new license of the same IP reused it: a deleted
+    # license keeps the record but no longer holds the reference, so it never acts on it.
+    upstream_former_reference = models.CharField(max_length=100, blank=True)
     upstream_status = models.CharField(max_length=16, blank=True)
     upstream_error = models.CharField(max_length=300, blank=True)
 
@@ -50,6 +53,13 @@ class License(models.Model):
                 fields=["product", "ip"], condition=~Q(status="deleted"),
                 name="%(app_label)s_%(class)s_one_live_per_product_ip",
                 violation_error_message="This product already has a license on this IP.",
+            ),
+            models.UniqueConstraint(
+                fields=["upstream_supplier", "upstream_reference"],
+                condition=~Q(status="deleted") & ~Q(upstream_reference=""),
+                name="%(app_label)s_%(class)s_one_live_holder_per_upstream_reference",
+                violation_error_message="That upstream license already belongs to a live "
+                                        "license.",
             ),
             models.CheckConstraint(
                 condition=Q(period_end__gt=models.F("period_start")),
@@ -85,7 +95,9 @@ class License(models.Model):
 
     @property
     def upstream_in_step(self) -> bool:
-        return self.kind == self.Kind.OWN or self.upstream_status == self.upstream_wanted
+        # A license that released its reference has nothing upstream left to keep in step.
+        return (self.kind == self.Kind.OWN or not self.upstream_reference
+                or self.upstream_status == self.upstream_wanted)
 
 
 class UnresolvableProblem(models.Model):

@@ -26,6 +26,19 @@ from licensary.licenses.lifecycle import (
     period,
 )
 from licensary.licenses.models import License, UnresolvableProblem
+from licensary.suppliers.base import (
+    IpTakenUpstream,
+    SupplierError,
+    SupplierUnavailable,
+    Transient,
+    UnknownOutcome,
+)
+from licensary.suppliers.ip_change import (
+    ip_change_abandon,
+    ip_change_call,
+    ip_change_done,
+    ip_change_intent,
+)
 
 
 class SlotTaken(Exception):
@@ -36,11 +49,23 @@ class SlotTaken(Exception):
         self.holder = holder
 
 
+class UpstreamReferenceTaken(SlotTaken):
+    """The upstream license offered for a new license already belongs to a live one."""
+
+
+def _live_upstream_holder(*, supplier: str, reference: str) -> License | None:
+    return License.objects.filter(upstream_supplier=supplier, upstream_reference=reference) \
+        .exclude(status=License.Status.DELETED).first()
+
+
 def license_issue(*, order: "object", actor: User | None,
                   upstream: "tuple[str, Any] | None" = None) -> License:
     """Create the active license an order paid for; raises `SlotTaken` if the IP is held.
 
-    `upstream` is (supplier name, UpstreamLicense) for a manufacturer license.
+    `upstream` is (supplier name, UpstreamLicense) for a manufacturer license. An upstream
+    license belongs to one live license: `UpstreamReferenceTaken` if a live one holds it, and
+    a deleted one that held it (the same IP ordered again) releases it here, in the same
+    transaction, keeping it as its former reference.
     """
     from licensary.orders.models import Order
 
@@ -49,23 +74,57 @@ def license_issue(*, order: "object", actor: User | None,
     holder = license_live_holder(product_id=order.product_id, ip=order.ip)
     if holder is not None:
         raise SlotTaken(holder)
+    supplier, reference = (upstream[0], upstream[1].reference) if upstream else ("", "")
+    if reference:
+        holder = _live_upstream_holder(supplier=supplier, reference=reference)
+        if holder is not None:
+            raise UpstreamReferenceTaken(holder)
     try:
         with transaction.atomic():
+            # Locked before the new row exists: a late sync job of a deleted holder checks its
+            # row under this lock before calling the supplier, so it sees the release.
+            former = list(License.objects.select_for_update().filter(
+                status=License.Status.DELETED, upstream_supplier=supplier,
+                upstream_reference=reference).order_by("pk")) if reference else []
             lic = License.objects.create(
                 account_id=order.account_id, product_id=order.product_id,
                 kind=order.product.kind, ip=order.ip, status=License.Status.ACTIVE,
                 created_at=now, period_start=now, period_end=now + period(),
-                upstream_supplier=upstream[0] if upstream else "",
-                upstream_reference=upstream[1].reference if upstream else "",
+                upstream_supplier=supplier, upstream_reference=reference,
                 upstream_status=str(upstream[1].status) if upstream else "",
             )
-    except IntegrityError as exc:  # lost the race for the slot to another order
+    except IntegrityError as exc:  # lost the race for the slot (or the reference)
+        if reference:
+            holder = _live_upstream_holder(supplier=supplier, reference=reference)
+            if holder is not None:
+                raise UpstreamReferenceTaken(holder) from exc
         raise SlotTaken(None) from exc
     audit_record(Change(action="license.issued", object_type="license", object_id=lic.pk,
                         actor=actor, actor_label="" if actor else "system:delivery",
                         account_id=lic.account_id, after=license_snapshot(lic),
                         reason=f"order {order.pk} paid"))
+    for old in former:
+        _license_release_upstream(license=old, to=lic, actor=actor)
     return lic
+
+
+def _license_release_upstream(*, license: License, to: License, actor: User | None) -> None:
+    """A deleted license lets go of the upstream reference `to` now holds (in the caller's
+    transaction, the row locked)."""
+    reference = license.upstream_reference
+    License.objects.filter(pk=license.pk, status=License.Status.DELETED,
+                           upstream_reference=reference).update(
+        upstream_reference="", upstream_former_reference=reference, upstream_status="released",
+        upstream_error="")
+    audit_record(Change(action="license.upstream_released", object_type="license",
+                        object_id=license.pk, actor=actor,
+                        actor_label="" if actor else "system:delivery",
+                        account_id=license.account_id,
+                        before={"upstream_reference": reference},
+                        after={"upstream_reference": "", "upstream_former_reference": reference,
+                               "held_by": to.pk},
+                        reason=f"upstream license {reference} at {license.upstream_supplier} "
+                               f"now belongs to license {to.pk}"))
 
 
 def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
@@ -88,36 +147,126 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
 
 
 def license_change_ip(*, license: License, ip: str, actor: User) -> License:
-    """Move a license to another IP: at most 3 times a period, and never onto a live slot."""
-    from licensary.suppliers.sync import upstream_sync_enqueue
+    """Move a license to another IP: at most 3 times a period, and never onto a live slot.
 
+    A manufacturer license moves at its supplier first: the intent is committed, the supplier
+    is asked outside any transaction, and the IP here changes (and the change counts) only
+    once the supplier accepted, under a fresh lock that checks again. A refusal changes
+    nothing on either side, uses up no change, is in the license's history, and answers with
+    its cause: `ip_registered_upstream`, `ip_change_refused` (409) or `supplier_unavailable`
+    (503: nothing changed; try again).
+    """
     account_require_in_good_standing(actor)
     new_ip = normalize_license_ip(ip)
-    limit = settings.LICENSARY["IP_CHANGES_PER_PERIOD"]
+    license_catch_up(license=license)
+    holder = license_live_holder(product_id=license.product_id, ip=new_ip)
+    if holder is not None and holder.pk != license.pk:  # itself: "on that IP already", below
+        raise IpTaken(f"{new_ip} already has a license for this product.")
     with transaction.atomic():
-        license_catch_up(license=license)
-        lic = License.objects.select_for_update().get(pk=license.pk)
-        if lic.status != License.Status.ACTIVE:
-            raise InvalidTransition(f"Only an active license changes IP; this one is {lic.status}.")
-        if new_ip == lic.ip:
-            raise DomainError("The license is on that IP already.", code="validation_error",
-                              status=422)
-        if lic.ip_changes_in_period >= limit:
-            raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
-                              status=409)
+        lic = License.objects.select_for_update().select_related("product").get(pk=license.pk)
+        _ip_change_check(lic, new_ip=new_ip)
         old_ip = lic.ip
-        try:
-            with transaction.atomic():
-                License.objects.filter(pk=lic.pk, ip=old_ip).update(
-                    ip=new_ip, ip_changes_in_period=lic.ip_changes_in_period + 1)
-        except IntegrityError as exc:
-            raise IpTaken(f"{new_ip} already has a license for this product.") from exc
-        lic.refresh_from_db()
-        audit_record(Change(action="license.ip_changed", object_type="license", object_id=lic.pk,
-                            actor=actor, account_id=lic.account_id, before={"ip": old_ip},
-                            after={"ip": new_ip, "changes_in_period": lic.ip_changes_in_period}))
-        upstream_sync_enqueue([lic.pk], old_ip=old_ip)
+        if lic.kind != License.Kind.MANUFACTURER or not lic.upstream_reference:
+            return _ip_change_apply(license_id=lic.pk, old_ip=old_ip, new_ip=new_ip, actor=actor)
+        op = ip_change_intent(license=lic, new_ip=new_ip)
+    try:
+        moved = ip_change_call(op=op, license=lic, new_ip=new_ip)
+    except SupplierError as exc:
+        raise _ip_change_refused(lic, new_ip=new_ip, actor=actor, exc=exc) from exc
+    return _ip_change_apply(license_id=lic.pk, old_ip=old_ip, new_ip=new_ip, actor=actor,
+                            upstream=(op.op_id, moved))
+
+
+def _ip_change_check(lic: License, *, new_ip: str) -> None:
+    limit = settings.LICENSARY["IP_CHANGES_PER_PERIOD"]
+    if lic.status != License.Status.ACTIVE:
+        raise InvalidTransition(f"Only an active license changes IP; this one is {lic.status}.")
+    if new_ip == lic.ip:
+        raise DomainError("The license is on that IP already.", code="validation_error",
+                          status=422)
+    if lic.ip_changes_in_period >= limit:
+        raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
+                          status=409)
+
+
+def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
+                     upstream: "tuple[str, Any] | None" = None) -> License:
+    """Make the IP change here and count it, under the row lock, with its audit entry.
+
+    `upstream` is (op_id, UpstreamLicense) when the supplier has already moved the license:
+    the intent closes in this transaction, and if the change cannot be made here after all
+    the supplier is asked to move it back.
+    """
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        lic = License.objects.select_for_update().get(pk=license_id)
+        if upstream is not None and lic.ip == new_ip:  # a concurrent request made this change
+            ip_change_done(op_id=upstream[0], moved=upstream[1])
+            return lic
+        if lic.ip != old_ip:
+            refusal = InvalidTransition("The license changed IP meanwhile; try again.")
+        else:
+            try:
+                with transaction.atomic():
+                    License.objects.filter(pk=lic.pk, ip=old_ip).update(
+                        ip=new_ip, ip_changes_in_period=lic.ip_changes_in_period + 1,
+                        **({"upstream_reference": upstream[1].reference} if upstream else {}))
+            except IntegrityError:
+                refusal = IpTaken(f"{new_ip} already has a license for this product.")
+        if refusal is not None:
+            if upstream is None:
+                raise refusal
+            # The supplier moved it, but it cannot move here: upstream follows the license.
+            ip_change_abandon(op_id=upstream[0], reason=f"not made here: {refusal.detail}")
+            _audit_ip_change_refused(lic, new_ip=new_ip, actor=actor, code=refusal.code,
+                                     reason=refusal.detail)
+        else:
+            lic.refresh_from_db()
+            if upstream is not None:
+                ip_change_done(op_id=upstream[0], moved=upstream[1])
+            audit_record(Change(action="license.ip_changed", object_type="license",
+                                object_id=lic.pk, actor=actor, account_id=lic.account_id,
+                                before={"ip": old_ip},
+                                after={"ip": new_ip,
+                                       "changes_in_period": lic.ip_changes_in_period}))
+    if refusal is not None:
+        raise refusal
     return lic
+
+
+# What a supplier's refusal of an IP change tells the caller: (code, HTTP status, detail).
+IP_CHANGE_REFUSALS: list[tuple[type[SupplierError], str, int, str]] = [
+    (IpTakenUpstream, "ip_registered_upstream", 409,
+     "The manufacturer says {ip} is registered by someone else: {reason}"),
+    (SupplierUnavailable, "supplier_unavailable", 503,
+     "The supplier cannot move the license now ({reason}); nothing changed. Try again later."),
+    (Transient, "supplier_unavailable", 503,
+     "The supplier could not be reached ({reason}); nothing changed. Try again."),
+    (UnknownOutcome, "supplier_unavailable", 503,
+     "The supplier did not confirm the change ({reason}); the license stays on its IP. "
+     "Try again."),
+    (SupplierError, "ip_change_refused", 409,
+     "The supplier refused to move the license: {reason}"),
+]
+
+
+def _ip_change_refused(lic: License, *, new_ip: str, actor: User,
+                       exc: SupplierError) -> DomainError:
+    """The answer to a refused IP change, its history entry written (the license unchanged)."""
+    code, status, text = next((code, status, text) for kind, code, status, text
+                              in IP_CHANGE_REFUSALS if isinstance(exc, kind))
+    reason = exc.reason
+    with transaction.atomic():
+        _audit_ip_change_refused(lic, new_ip=new_ip, actor=actor, code=code, reason=reason)
+    return DomainError(text.format(ip=new_ip, reason=reason), code=code, status=status)
+
+
+def _audit_ip_change_refused(lic: License, *, new_ip: str, actor: User, code: str,
+                             reason: str) -> None:
+    audit_record(Change(action="license.ip_change_refused", object_type="license",
+                        object_id=lic.pk, actor=actor, account_id=lic.account_id,
+                        before={"ip": lic.ip}, after={"ip": new_ip, "code": code},
+                        reason=reason[:300]))
 
 
 def license_mark_unresolvable(*, license: License, actor: User, note: str,

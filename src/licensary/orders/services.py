@@ -149,13 +149,19 @@ def order_complete(*, order_id: int, actor: User | None,
 
     When the slot was taken meanwhile the order is held instead (`ip_registered_here`).
     """
-    from licensary.licenses.services import SlotTaken, license_issue
+    from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
 
     order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
     if order.status not in (OS.PROCESSING, OS.ON_HOLD):
         return order
     try:
         lic = license_issue(order=order, actor=actor, upstream=upstream)
+    except UpstreamReferenceTaken as taken:
+        assert upstream is not None and taken.holder is not None
+        return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
+                          detail=f"upstream license {upstream[1].reference} at {upstream[0]} "
+                                 f"belongs to license {taken.holder.pk} of account "
+                                 f"{taken.holder.account_id}", actor=actor)
     except SlotTaken as taken:
         detail = (f"license {taken.holder.pk} of account {taken.holder.account_id}"
                   if taken.holder else "taken by a concurrent order")
@@ -210,7 +216,7 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
 
     A manufacturer order is approved with the upstream license staff registered by hand.
     """
-    from licensary.licenses.services import SlotTaken, license_issue
+    from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
     from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
 
     require_staff(actor, "review held orders")
@@ -226,6 +232,10 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
                                                   status=UpstreamStatus.ACTIVE))
         try:
             lic = license_issue(order=locked, actor=actor, upstream=upstream)
+        except UpstreamReferenceTaken as taken:
+            assert taken.holder is not None
+            raise ValidationFailed(f"Upstream license {upstream_reference} at {supplier} "
+                                   f"already belongs to license {taken.holder.pk}.") from None
         except SlotTaken:
             raise IpTaken("The IP still holds a live license for this product.") from None
         return _set_status(locked, new=OS.COMPLETED, actor=actor, reason=note or "approved",

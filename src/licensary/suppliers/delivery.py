@@ -31,8 +31,11 @@ DELIVERABLE = (Order.Status.PROCESSING, Order.Status.ON_HOLD)
 
 
 def operation_start(*, supplier: str, operation: str, ip: str, order: Order | None = None,
-                    license: License | None = None) -> UpstreamOperation:
-    """The pending intent for this call, reusing one left by a previous attempt."""
+                    license: License | None = None, reference: str = "") -> UpstreamOperation:
+    """The pending intent for this call, reusing one left by a previous attempt.
+
+    `reference` is the upstream license the call is about, when it is about one.
+    """
     with transaction.atomic():
         op = UpstreamOperation.objects.select_for_update().filter(
             supplier=supplier, operation=operation, status=UpstreamOperation.Status.PENDING,
@@ -40,7 +43,7 @@ def operation_start(*, supplier: str, operation: str, ip: str, order: Order | No
         if op is None:
             op = UpstreamOperation.objects.create(
                 op_id=uuid.uuid4().hex, supplier=supplier, operation=operation, order=order,
-                license=license, ip=ip, created_at=timezone.now())
+                license=license, ip=ip, reference=reference, created_at=timezone.now())
         UpstreamOperation.objects.filter(pk=op.pk).update(attempts=op.attempts + 1)
     return op
 

@@ -1,13 +1,20 @@
-"""Comparing our manufacturer licenses with a supplier's list, and repairing the differences."""
+"""Comparing our manufacturer licenses with a supplier's list, and repairing the differences.
+
+Each upstream reference is compared with the one license that holds it: a deleted license
+whose reference a live license holds is not its holder and is left out, so `--fix` never
+ends the live license's upstream on a deleted one's behalf.
+"""
 
 from dataclasses import dataclass
+
+from django.db import transaction
 
 from licensary.licenses.models import License
 from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
 from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter
-from licensary.suppliers.sync import license_sync_upstream
+from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 
 UP = UpstreamStatus
 
@@ -31,8 +38,12 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
     adapter = supplier_adapter(supplier)
     upstream = {u.reference: u for u in adapter.list_all()}
     differences: list[Difference] = []
-    for lic in License.objects.filter(upstream_supplier=supplier).exclude(
-            upstream_reference="").select_related("product").order_by("pk"):
+    ours = License.objects.filter(upstream_supplier=supplier).exclude(upstream_reference="")
+    held_live = set(ours.exclude(status=License.Status.DELETED)
+                    .values_list("upstream_reference", flat=True))
+    for lic in ours.select_related("product").order_by("pk"):
+        if lic.status == License.Status.DELETED and lic.upstream_reference in held_live:
+            continue  # not its holder: a deleted row naming a reference a live license holds
         up = upstream.pop(lic.upstream_reference, None)
         wanted = lic.upstream_wanted
         if up is None:
@@ -68,13 +79,30 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
         if up.ip in in_flight:
             diff.fixed = "left alone: a delivery to this IP is in flight"
         elif fix:
-            # Nobody here holds it, yet we pay for it upstream: end it.
-            op = operation_start(supplier=supplier, operation="terminate", ip=up.ip)
-            adapter.terminate(op.op_id, up.reference)
-            operation_finish(op, ok=True, reference=up.reference)
-            diff.fixed = "terminated upstream"
+            diff.fixed = _terminate_unheld(supplier=supplier, up=up)
         differences.append(diff)
     return differences
+
+
+def _terminate_unheld(*, supplier: str, up: UpstreamLicense) -> str:
+    """Nobody here holds it, yet we pay for it upstream: end it, unless that changed since the
+    listing (checked again with the intent; a delivery that reuses it while the call is on
+    its way has its new license checked after)."""
+    with transaction.atomic():
+        held = License.objects.filter(upstream_supplier=supplier,
+                                      upstream_reference=up.reference).exists()
+        busy = UpstreamOperation.objects.filter(supplier=supplier, ip=up.ip,
+                                                status=UpstreamOperation.Status.PENDING).exists()
+        if held or busy:
+            return "left alone: taken up here since the listing"
+        op = operation_start(supplier=supplier, operation="terminate", ip=up.ip,
+                             reference=up.reference)
+    supplier_adapter(supplier).terminate(op.op_id, up.reference)
+    with transaction.atomic():
+        operation_finish(op, ok=True, reference=up.reference)
+        upstream_holder_recheck(supplier=supplier, reference=up.reference,
+                                cause="reconcile terminated it as held by no license")
+    return "terminated upstream"
 
 
 def differences_table(differences: list[Difference]) -> str:

@@ -6,7 +6,9 @@ in-memory, lock-protected state, and adds ``/_control/...`` endpoints so tests c
 faults real partner APIs show (an IP held by another company, no stock, 500s, slowness, a
 connection dropped after the action was taken) and inspect or bend the upstream state.
 
-Standard library only, so ``licensary simulate-supplier --port N`` needs nothing extra.
+Standard library only, so ``licensary simulate-supplier --port N [--username U --password P]
+[--package ID=NAME ...]`` needs nothing extra; it prints its credentials and packages when it
+starts.
 
 Control endpoints (no auth; bind to loopback):
 
@@ -380,11 +382,29 @@ def make_server(
     )
 
 
-def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options: Any) -> None:
-    """Run a simulator until interrupted (``licensary simulate-supplier --port N``)."""
-    server = make_server(host, port, **options)
-    logger.info("Manage2 simulator listening on %s", server.url)
-    print(f"Manage2 simulator listening on {server.url}", flush=True)
+def parse_package(text: str) -> tuple[str, str]:
+    """``ID=NAME`` (``--package P1=cPanel Solo``) as (id, name)."""
+    package_id, sep, name = text.partition("=")
+    if not sep or not package_id.strip() or not name.strip():
+        raise ValueError(f"a package is ID=NAME, not {text!r}")
+    return package_id.strip(), name.strip()
+
+
+def banner(server: Manage2Simulator) -> str:
+    """What the simulator prints when it starts: enough to configure a supplier against it."""
+    username, password = server.credentials
+    lines = [
+        f"Manage2 simulator on {server.url}/",
+        f"  credentials: username {username}, password {password}",
+        "  packages:",
+        *(f"    {pid} = {name}" for pid, name in sorted(server.state.packages.items())),
+        f"  control: {server.url}/_control/ (faults, licenses, foreign, reset)",
+    ]
+    return "\n".join(lines)
+
+
+def run(server: Manage2Simulator) -> None:
+    """Serve until interrupted, then release the port."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -393,19 +413,34 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options: Any) -> 
         server.server_close()
 
 
+def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options: Any) -> None:
+    """Run a simulator until interrupted, printing its banner first."""
+    server = make_server(host, port, **options)
+    logger.info("Manage2 simulator listening on %s", server.url)
+    print(banner(server), flush=True)
+    run(server)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Manage2-style supplier simulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--username", default="sim")
     parser.add_argument("--password", default="sim")
+    parser.add_argument("--package", action="append", default=[], metavar="ID=NAME",
+                        help="a package to sell (repeatable; default P1 and P2)")
     parser.add_argument("--slow-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
+    try:
+        packages = dict(parse_package(text) for text in args.package) or None
+    except ValueError as exc:
+        parser.error(str(exc))
     serve(
         args.host,
         args.port,
         username=args.username,
         password=args.password,
+        packages=packages,
         slow_seconds=args.slow_seconds,
     )
 

@@ -1,0 +1,147 @@
+"""Rule 11 for manufacturer licenses: the IP moves upstream first, and here only once the
+supplier accepted. A refusal changes nothing on either side, uses up no change, and answers
+with the supplier's reason as a code."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from licensary.audit.models import AuditEntry
+from licensary.licenses.models import License
+from licensary.orders.models import Order
+from licensary.suppliers.models import UpstreamOperation
+from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
+from tests.manufacturer.test_manufacturer_delivery import paid_order
+
+pytestmark = pytest.mark.django_db
+THIRD_IP = "149.112.112.112"
+
+
+@pytest.fixture
+def lic(alice, cpanel, staff, north) -> License:  # noqa: ANN001
+    order = paid_order(alice, cpanel, staff)
+    run_jobs()
+    return Order.objects.get(pk=order.pk).license
+
+
+def upstream_ips(control) -> list[str]:  # noqa: ANN001
+    return [x["ip"] for x in control.licenses()]
+
+
+def change_ip(user, lic: License, ip: str):  # noqa: ANN001, ANN201
+    return api_for(user).post(f"/licenses/{lic.pk}/change-ip", {"ip": ip})
+
+
+def test_rule11_ip_change_refused_upstream_leaves_both_sides_on_the_old_ip(alice, lic, north):
+    north.fault("ip_taken", function="XMLtransfer", ip=OTHER_IP)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "ip_registered_upstream")
+    assert "another company" in answer.json_body["detail"]
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert upstream_ips(north) == [PUBLIC_IP]
+    run_jobs()
+    assert upstream_ips(north) == [PUBLIC_IP]
+    assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
+    refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_refused")
+    assert refused.after["code"] == "ip_registered_upstream"
+    assert refused.after["ip"] == OTHER_IP
+
+
+def test_rule11_refused_ip_changes_use_up_none_of_the_three(alice, lic, north):
+    north.fault("ip_taken", function="XMLtransfer", ip=OTHER_IP, count=3)
+    for _ in range(3):
+        assert change_ip(alice, lic, OTHER_IP).json_body["code"] == "ip_registered_upstream"
+
+    moved = change_ip(alice, lic, OTHER_IP)
+
+    assert moved.status_code == 200, moved.json_body
+    assert moved.json_body["ip"] == OTHER_IP
+    assert License.objects.get(pk=lic.pk).ip_changes_in_period == 1
+    assert upstream_ips(north) == [OTHER_IP]
+
+
+def test_rule11_ip_change_with_the_supplier_down_changes_nothing_and_says_so(alice, lic, north):
+    north.fault("http_500", function="XMLtransfer")
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (503, "supplier_unavailable")
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert upstream_ips(north) == [PUBLIC_IP]
+    assert UpstreamOperation.objects.get(operation="change_ip").status == "failed"
+
+
+def test_rule11_ip_change_accepted_upstream_moves_both_sides(alice, lic, north):
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period, lic.upstream_in_step) == (OTHER_IP, 1, True)
+    assert upstream_ips(north) == [OTHER_IP]
+    assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
+
+
+def test_rule11_answer_lost_after_the_supplier_moved_it_completes_the_change(alice, lic, north):
+    north.fault("drop_after_act", function="XMLtransfer")
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (OTHER_IP, 1)
+    assert upstream_ips(north) == [OTHER_IP]
+
+
+def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
+        alice, lic, north, monkeypatch):
+    import licensary.licenses.services as services
+
+    def killed(**kwargs):  # noqa: ANN003, ANN202
+        raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
+
+    monkeypatch.setattr(services, "_ip_change_apply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
+    monkeypatch.undo()
+    assert upstream_ips(north) == [OTHER_IP]
+    assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        run_jobs()  # the settling job, queued with the intent, finds it never completed here
+
+    assert upstream_ips(north) == [PUBLIC_IP]
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+    assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_abandoned").count() == 1
+
+
+def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(
+        alice, bob, cpanel, staff, lic, north):
+    paid_order(bob, cpanel, staff, ip=OTHER_IP)
+    run_jobs()
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "ip_taken")
+    assert sorted(upstream_ips(north)) == sorted([PUBLIC_IP, OTHER_IP])
+    assert not UpstreamOperation.objects.filter(operation="change_ip").exists()
+
+
+def test_rule11_the_fourth_ip_change_of_a_period_never_reaches_the_supplier(alice, lic, north):
+    for ip in (OTHER_IP, THIRD_IP, PUBLIC_IP):
+        assert change_ip(alice, lic, ip).status_code == 200
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "ip_change_limit")
+    assert upstream_ips(north) == [PUBLIC_IP]
+    assert UpstreamOperation.objects.filter(operation="change_ip").count() == 3
