@@ -137,6 +137,31 @@ def test_missing_short_or_oversized_nonce_is_refused(product, nonce):
     assert answer.json()["code"] in {"validation_error", "invalid_nonce"}
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("nonce", "n" * 20 + "\ud800"),
+    ("nonce", "\udfff" * 20),
+    ("nonce", "n" * 20 + "\x00"),
+    ("nonce", "n" * 20 + "\x1b[2J"),
+    ("nonce", "n" * 20 + "\x7f"),
+    ("nonce", "n" * 20 + "\x85"),
+    ("product", "pan\ud800el"),
+    ("product", "pa\x00nel"),
+    ("product", "panel\n"),
+    ("product", "p" * 65),
+    ("product", "p" * 100_000),
+])
+def test_verify_refuses_lone_surrogates_control_characters_and_oversized_text(
+        product, field, value):
+    body = {"product": "panel", "nonce": NONCE, field: value}
+    answer = Client().post("/api/v1/verify", data=json.dumps(body),
+                           content_type="application/json", REMOTE_ADDR=PUBLIC_IP)
+    assert (answer.status_code, answer["Content-Type"]) == (422, "application/problem+json")
+    problem = answer.json()
+    assert problem["code"] == "validation_error"
+    assert problem["detail"].startswith(f"payload.{field}: ")
+    assert len(answer.content) < 2000  # the refused text is not echoed back
+
+
 def test_unknown_product_is_not_found(product):
     answer = ask(product="nope")
     assert (answer.status_code, answer.json()["code"]) == (404, "not_found")

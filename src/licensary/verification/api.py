@@ -1,23 +1,40 @@
 """The public verification endpoint for licensed servers (no token)."""
 
+import re
 from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_ratelimit.core import is_ratelimited
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
+from pydantic import field_validator
 
+from licensary.catalog.models import Product
 from licensary.core.errors import RateLimited
 from licensary.core.ip import client_ip
 from licensary.verification.keys import keys_published
-from licensary.verification.services import verify_license
+from licensary.verification.services import NONCE_MAX, verify_license
 
 router = Router(tags=["verification"], auth=None)
 
 
+PRODUCT_MAX = Product._meta.get_field("slug").max_length
+# C0 and C1 control characters, DEL and lone surrogates: never in a slug or a nonce. A lone
+# surrogate cannot even be encoded to be signed, and PostgreSQL refuses NUL in text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 class VerifyIn(Schema):
-    product: str
+    product: str = Field(max_length=PRODUCT_MAX)
     nonce: str
+
+    @field_validator("product", "nonce")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        # A nonce too long to be worth scanning is refused by its length (`invalid_nonce`).
+        if len(value) <= NONCE_MAX and _UNSAFE.search(value):
+            raise ValueError("control characters and lone surrogates are not allowed")
+        return value
 
 
 class VerifyOut(Schema):
