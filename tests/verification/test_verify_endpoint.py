@@ -173,6 +173,19 @@ def test_more_than_the_per_ip_limit_is_429_never_5xx(product, settings):
     assert codes == [200] * 5 + [429] * 2
     assert ask().json()["code"] == "rate_limited"
     assert ask(ip=OTHER_IP).status_code == 200  # the limit is per address
+    assert ask(ip="93.184.216.35").status_code == 200  # IPv4: the address, not its network
+
+
+def test_verify_throttle_limits_an_ipv6_client_by_its_64(product, settings):
+    # One subscriber is handed a whole /64; counting each address would give it 2**64 budgets.
+    settings.LICENSARY = {**settings.LICENSARY, "VERIFY_RATE": "3/m"}
+    alice_a, alice_b = "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"
+
+    assert [ask(ip=ip).status_code for ip in (alice_a, alice_b, alice_a)] == [200, 200, 200]
+    assert ask(ip=alice_b).json()["code"] == "rate_limited"
+    bob = ask(ip="2001:db8:1:3::1")  # the next /64 is someone else
+    assert bob.status_code == 200
+    assert verified(bob.json())["ip"] == "2001:db8:1:3::1"  # the document names the address
 
 
 def test_keys_command_rotates_and_retires(db, capsys):

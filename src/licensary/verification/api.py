@@ -1,5 +1,6 @@
 """The public verification endpoint for licensed servers (no token)."""
 
+import ipaddress
 import re
 from datetime import datetime
 
@@ -55,17 +56,26 @@ class KeysOut(Schema):
     keys: list[KeyOut]
 
 
-def _ip_key(group: str, request: HttpRequest) -> str:
-    return client_ip(request)
+def throttle_bucket(ip: str) -> str:
+    """Whom the verify limit counts: an IPv4 address, or the /64 of an IPv6 one (a subscriber
+    is usually handed a whole /64, so counting addresses would give it 2**64 budgets)."""
+    if ":" not in ip:
+        return ip
+    try:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    except ValueError:
+        return ip
 
 
 @router.post("/verify", response=VerifyOut,
              summary="A licensed server asks for its signed license document")
 def verify(request: HttpRequest, payload: VerifyIn) -> HttpResponse:
-    if is_ratelimited(request, group="verify", key=_ip_key, increment=True,
-                      rate=settings.LICENSARY["VERIFY_RATE"]):
+    ip = client_ip(request)
+    bucket = throttle_bucket(ip)
+    if is_ratelimited(request, group="verify", key=lambda group, request: bucket,
+                      increment=True, rate=settings.LICENSARY["VERIFY_RATE"]):
         raise RateLimited("Too many verification requests from this address; slow down.")
-    answer = verify_license(product=payload.product, nonce=payload.nonce, ip=client_ip(request))
+    answer = verify_license(product=payload.product, nonce=payload.nonce, ip=ip)
     # Three strings we made ourselves: answered as is, without validating them again.
     return JsonResponse(answer)
 
