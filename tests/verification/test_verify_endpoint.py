@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -17,7 +16,6 @@ from licensary.billing.services import invoice_pay_with_credit
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
 from licensary.orders.services import order_create
-from licensary.verification.keys import keys_retire, keys_rotate
 from tests.helpers import OTHER_IP, PUBLIC_IP, give_credit, run_jobs
 
 NONCE = "n" * 24
@@ -90,21 +88,6 @@ def test_blocked_license_answers_blocked_even_before_the_sweep_runs(alice, produ
         assert verified(ask().json())["status"] == "blocked"
         sweep()
         assert verified(ask().json())["status"] == "blocked"
-
-
-def test_rotated_key_still_verifies_old_documents_until_retired(alice, product, staff):
-    licensed(alice, product, staff)
-    old = ask().json()
-    new_key = keys_rotate()
-
-    fresh = ask().json()
-    assert fresh["key_id"] == new_key.key_id != old["key_id"]
-    verified(old)
-    verified(fresh)
-
-    keys_retire(key_id=old["key_id"])
-    assert old["key_id"] not in public_keys()
-    verified(fresh)
 
 
 def test_ip_comes_from_the_socket_and_spoofed_forwarding_is_ignored(alice, product, staff):
@@ -186,15 +169,3 @@ def test_verify_throttle_limits_an_ipv6_client_by_its_64(product, settings):
     bob = ask(ip="2001:db8:1:3::1")  # the next /64 is someone else
     assert bob.status_code == 200
     assert verified(bob.json())["ip"] == "2001:db8:1:3::1"  # the document names the address
-
-
-def test_keys_command_rotates_and_retires(db, capsys):
-    call_command("keys", "list")
-    first = capsys.readouterr().out.split()[0]
-    call_command("keys", "rotate")
-    call_command("keys", "retire", first)
-    lines = capsys.readouterr().out.splitlines()
-    assert f"retired {first}" in lines
-    listed_after = lines[lines.index(f"retired {first}") + 1:]
-    assert [line.split()[1] for line in listed_after] == ["active"]
-    assert not any(line.startswith(first) for line in listed_after)

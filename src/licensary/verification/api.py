@@ -3,6 +3,7 @@
 import ipaddress
 import re
 from datetime import datetime
+from typing import Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,7 +14,7 @@ from pydantic import field_validator
 from licensary.catalog.models import Product
 from licensary.core.errors import RateLimited
 from licensary.core.ip import client_ip
-from licensary.verification.keys import keys_published
+from licensary.verification.keys import keys_listing
 from licensary.verification.services import NONCE_MAX, verify_license
 
 router = Router(tags=["verification"], auth=None)
@@ -48,12 +49,21 @@ class KeyOut(Schema):
     key_id: str
     algorithm: str
     public_key: str
-    status: str
+    status: Literal["active", "next", "retiring"]
+    activates_at: datetime
     created_at: datetime
+
+
+class KeySignatureOut(Schema):
+    key_id: str
+    signature: str
 
 
 class KeysOut(Schema):
     keys: list[KeyOut]
+    document: str = Field(description="The canonical JSON text of `keys`, which is signed.")
+    signatures: list[KeySignatureOut] = Field(
+        description="A signature over `document` by each published key.")
 
 
 def throttle_bucket(ip: str) -> str:
@@ -80,10 +90,8 @@ def verify(request: HttpRequest, payload: VerifyIn) -> HttpResponse:
     return JsonResponse(answer)
 
 
-@router.get("/verify/keys", response=KeysOut, summary="The public keys, by key_id")
-def verify_keys(request: HttpRequest) -> dict[str, list[dict[str, object]]]:
-    return {"keys": [
-        {"key_id": k.key_id, "algorithm": "Ed25519", "public_key": k.public_key,
-         "status": k.status, "created_at": k.created_at}
-        for k in keys_published()
-    ]}
+@router.get("/verify/keys", response=KeysOut,
+            summary="The public keys by key_id, signed by each of them")
+def verify_keys(request: HttpRequest) -> HttpResponse:
+    # `document` must be byte for byte the text that was signed: answered as is.
+    return JsonResponse(keys_listing())
