@@ -148,8 +148,10 @@ def keys_retire(*, key_id: str, actor: User | None = None) -> SigningKey:
             return retired
         status = key_status(key, signer_of(live, moment), moment)
         if status == ACTIVE:
-            raise InvalidTransition(f"Key {key_id} signs now: rotate first, and retire it once "
-                                    "the next key signs.")
+            pending = [k for k in live if k.activates_at > moment]
+            when = (f"once {pending[0].key_id} signs, from {utc_text(pending[0].activates_at)}"
+                    if pending else "once a rotation's next key signs")
+            raise InvalidTransition(f"Key {key_id} signs now: it can be retired {when}.")
         if status == NEXT:
             raise InvalidTransition(f"Key {key_id} signs from {utc_text(key.activates_at)}; "
                                     "only a retiring key can be retired.")
