@@ -51,9 +51,12 @@ class FakeLicensary:
     """Server state the tests flip between requests."""
 
     url: str = ""
-    # Every key the server can sign with; `published` says which ones GET /keys lists.
+    # Every key the server can sign with; `published` says which ones GET /keys lists, and
+    # `list_signers` which keys sign that list (None: every published key, as the server does).
     private_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     published: list[str] = field(default_factory=lambda: ["k1"])
+    list_signers: list[str] | None = None
+    keys_mode: str = "ok"  # ok | 500
     signing_key_id: str = "k1"
     mode: str = "ok"  # ok | 500 | 429 | wrong_nonce | unknown_key | tamper | bad_envelope
     tamper_index: int = 0
@@ -72,7 +75,27 @@ class FakeLicensary:
     _httpd: ThreadingHTTPServer | None = None
 
     def key_listing(self) -> dict[str, Any]:
-        return {"keys": [public_entry(kid, self.private_keys[kid]) for kid in self.published]}
+        keys = [
+            {
+                **public_entry(kid, self.private_keys[kid]),
+                "status": "active" if kid == self.signing_key_id else "retiring",
+                "activates_at": "2026-01-01T00:00:00Z",
+            }
+            for kid in self.published
+        ]
+        document = canonical(keys)
+        signers = self.published if self.list_signers is None else self.list_signers
+        return {
+            "keys": keys,
+            "document": document,
+            "signatures": [
+                {"key_id": kid, "signature": sign(self.private_keys[kid], document)}
+                for kid in signers
+            ],
+        }
+
+    def key_requests(self) -> int:
+        return sum(1 for _, path, _ in self.requests if path == "/api/v1/verify/keys")
 
     def document_for(self, product: str, nonce: str) -> dict[str, Any]:
         return {
@@ -134,7 +157,9 @@ def _handler(fake: FakeLicensary) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             fake.requests.append(("GET", self.path, None))
-            if self.path == "/api/v1/verify/keys":
+            if self.path == "/api/v1/verify/keys" and fake.keys_mode == "500":
+                self._send(500, {"code": "server_error"})
+            elif self.path == "/api/v1/verify/keys":
                 self._send(200, fake.key_listing())
             else:
                 self._send(404, {"code": "not_found"})

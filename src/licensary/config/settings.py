@@ -239,5 +239,7 @@ LICENSARY = {
     "TRUSTED_PROXIES": env_list("LICENSARY_TRUSTED_PROXIES", []),
     "AUDIT_HEAD_FILE": str(DATA_DIR / "audit_head"),
     "VERIFY_RATE": env_str("LICENSARY_VERIFY_RATE", "120/m"),
+    # How long a new signing key is published as `next` before it signs (API.md key rotation).
+    "KEY_NOTICE_HOURS": env_int("LICENSARY_KEY_NOTICE_HOURS", 72),
     "MAX_DEPOSIT": env_int("LICENSARY_MAX_DEPOSIT", 10_000_000),
 }

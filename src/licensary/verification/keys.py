@@ -1,92 +1,175 @@
-"""Creating, rotating and retiring the signing keys; signing documents."""
+"""Creating, rotating and retiring the signing keys; signing documents.
+
+Rotation is staged (API.md "key rotation"): `keys_rotate` publishes the next key at once with an
+`activates_at` one notice period later, and the choice of signer is made at signing time by
+comparing `activates_at` with the clock. So every process switches at the same instant: the
+per-process cache below may hold the key rows for 30 s, but never the choice of signer.
+"""
 
 import base64
+import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.core.crypto import seal, unseal
+from licensary.core.db import utc_text
 from licensary.core.errors import InvalidTransition, NotFound
 from licensary.verification.models import SigningKey
 
 CACHE_SECONDS = 30.0
+ACTIVE, NEXT, RETIRING, RETIRED = "active", "next", "retiring", "retired"
 
 
-def _new_key_row(status: str) -> SigningKey:
+def canonical_json(data: object) -> str:
+    """Sorted keys, no spaces, UTF-8: the exact text that is signed."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _new_key_row(*, generation: int, activates_at: datetime) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     raw_private = private.private_bytes(serialization.Encoding.Raw,
                                         serialization.PrivateFormat.Raw,
                                         serialization.NoEncryption())
     raw_public = private.public_key().public_bytes(serialization.Encoding.Raw,
                                                    serialization.PublicFormat.Raw)
+    now = timezone.now()
     return SigningKey.objects.create(
-        key_id=f"k{timezone.now():%Y%m%d}{secrets.token_hex(4)}",
+        key_id=f"k{now:%Y%m%d}{secrets.token_hex(4)}",
+        generation=generation,
         public_key=base64.b64encode(raw_public).decode(),
         private_key_encrypted=seal(b"signing-keys", raw_private),
-        status=status, created_at=timezone.now(),
+        created_at=now, activates_at=activates_at,
     )
 
 
-def keys_ensure() -> SigningKey:
-    """The active key, created on first use."""
-    key = SigningKey.objects.filter(status=SigningKey.Status.ACTIVE).first()
-    if key is not None:
-        return key
+def signer_of(keys: list[SigningKey], now: datetime) -> SigningKey | None:
+    """The key that signs at `now`: the newest generation whose activates_at has come."""
+    due = [k for k in keys if k.retired_at is None and k.activates_at <= now]
+    return max(due, key=lambda k: k.generation, default=None)
+
+
+def key_status(key: SigningKey, signer: SigningKey | None, now: datetime) -> str:
+    if key.retired_at is not None:
+        return RETIRED
+    if signer is not None and key.pk == signer.pk:
+        return ACTIVE
+    return NEXT if key.activates_at > now else RETIRING
+
+
+def _actor_label(actor: User | None) -> str:
+    return "" if actor else "cli"
+
+
+def keys_ensure() -> None:
+    """Make the first key on first use; a key not retired always exists after it."""
+    if SigningKey.objects.filter(retired_at__isnull=True).exists():
+        return
     try:
         with transaction.atomic():
-            key = _new_key_row(SigningKey.Status.ACTIVE)
+            key = _new_key_row(generation=1, activates_at=timezone.now())
             audit_record(Change(action="key.created", object_type="signing_key",
                                 object_id=key.key_id, actor_label="system"))
-            return key
-    except IntegrityError:  # another process created it first
-        return SigningKey.objects.get(status=SigningKey.Status.ACTIVE)
+    except IntegrityError:  # another process made the first key at the same time
+        pass
 
 
-def keys_rotate(*, actor: User | None = None) -> SigningKey:
-    """A new active key; the old one stays published until retired."""
+def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
+    """Publish the next key, signing from `LICENSARY_KEY_NOTICE_HOURS` later; the current key is
+    `retiring` from then on until retired.
+
+    `now=True` is for a compromised key: the new key signs at once and every other key is
+    retired in the same transaction, because a key list or document signed by a leaked key
+    proves nothing. Clients that trusted only those keys cannot follow on their own and must be
+    given the new key (see the client's README).
+    """
+    keys_ensure()
     with transaction.atomic():
-        old = list(SigningKey.objects.select_for_update().filter(status=SigningKey.Status.ACTIVE))
-        SigningKey.objects.filter(pk__in=[k.pk for k in old]).update(
-            status=SigningKey.Status.PUBLISHED)
-        key = _new_key_row(SigningKey.Status.ACTIVE)
+        # Wait for a rotation running at the same time, then read again: the locking read
+        # cannot see the key that rotation added, and would let both publish a `next` key.
+        list(SigningKey.objects.select_for_update().filter(retired_at__isnull=True))
+        live = list(SigningKey.objects.filter(retired_at__isnull=True))
+        moment = timezone.now()
+        signing = signer_of(live, moment)
+        pending = [k for k in live if k.activates_at > moment]
+        if pending and not now:
+            raise InvalidTransition(
+                f"Key {pending[0].key_id} is already next; it signs from "
+                f"{utc_text(pending[0].activates_at)}. Rotate again after that, or use --now if "
+                "a key is compromised.")
+        generation = (SigningKey.objects.aggregate(top=Max("generation"))["top"] or 0) + 1
+        before = {"signing": signing.key_id if signing else None}
+        if now:
+            key = _new_key_row(generation=generation, activates_at=moment)
+            SigningKey.objects.filter(pk__in=[k.pk for k in live]).update(
+                retired_at=moment, private_key_encrypted="")
+            after: dict[str, object] = {"signing": key.key_id,
+                                        "retired": [k.key_id for k in live]}
+        else:
+            notice = timedelta(hours=settings.LICENSARY["KEY_NOTICE_HOURS"])
+            if notice < timedelta(0):
+                raise ImproperlyConfigured("LICENSARY_KEY_NOTICE_HOURS must not be negative: "
+                                           "a key must be published before it signs.")
+            key = _new_key_row(generation=generation,
+                               activates_at=(moment + notice).replace(microsecond=0))
+            after = {"next": key.key_id, "activates_at": utc_text(key.activates_at)}
         audit_record(Change(action="key.rotated", object_type="signing_key",
-                            object_id=key.key_id, actor=actor,
-                            actor_label="" if actor else "cli",
-                            before={"active": [k.key_id for k in old]},
-                            after={"active": key.key_id}))
+                            object_id=key.key_id, actor=actor, actor_label=_actor_label(actor),
+                            before=before, after=after,
+                            reason="compromised" if now else ""))
+    # Only this process learns of it at once; the others within CACHE_SECONDS, which is long
+    # before a staged key activates. (--now: see the command's message.)
     _signer_cache.clear()
     return key
 
 
 def keys_retire(*, key_id: str, actor: User | None = None) -> SigningKey:
+    """Stop publishing and trusting a `retiring` key, and wipe its private half."""
     with transaction.atomic():
-        key = SigningKey.objects.select_for_update().filter(key_id=key_id).first()
+        moment = timezone.now()
+        live = list(SigningKey.objects.select_for_update().filter(retired_at__isnull=True))
+        key = next((k for k in live if k.key_id == key_id), None)
         if key is None:
-            raise NotFound(f"No key {key_id}.")
-        if key.status == SigningKey.Status.ACTIVE:
-            raise InvalidTransition("Rotate first: the active key cannot be retired.")
-        if key.status == SigningKey.Status.RETIRED:
-            return key
-        SigningKey.objects.filter(pk=key.pk).update(status=SigningKey.Status.RETIRED,
-                                                    retired_at=timezone.now())
+            retired = SigningKey.objects.filter(key_id=key_id).first()
+            if retired is None:
+                raise NotFound(f"No key {key_id}.")
+            return retired
+        status = key_status(key, signer_of(live, moment), moment)
+        if status == ACTIVE:
+            pending = [k for k in live if k.activates_at > moment]
+            when = (f"once {pending[0].key_id} signs, from {utc_text(pending[0].activates_at)}"
+                    if pending else "once a rotation's next key signs")
+            raise InvalidTransition(f"Key {key_id} signs now: it can be retired {when}.")
+        if status == NEXT:
+            raise InvalidTransition(f"Key {key_id} signs from {utc_text(key.activates_at)}; "
+                                    "only a retiring key can be retired.")
+        SigningKey.objects.filter(pk=key.pk).update(retired_at=moment, private_key_encrypted="")
         audit_record(Change(action="key.retired", object_type="signing_key", object_id=key_id,
-                            actor=actor, actor_label="" if actor else "cli",
-                            before={"status": key.status}, after={"status": "retired"}))
+                            actor=actor, actor_label=_actor_label(actor),
+                            before={"status": status}, after={"status": RETIRED}))
     key.refresh_from_db()
     return key
 
 
-def keys_published() -> list[SigningKey]:
+def keys_published(now: datetime | None = None) -> list[tuple[SigningKey, str]]:
+    """Every key not retired, oldest first, with its status at `now`."""
     keys_ensure()  # a client may ask for the keys before the first document is signed
-    return list(SigningKey.objects.exclude(status=SigningKey.Status.RETIRED))
+    now = now or timezone.now()
+    keys = list(SigningKey.objects.filter(retired_at__isnull=True))
+    signer = signer_of(keys, now)
+    return [(k, key_status(k, signer, now)) for k in keys]
 
 
 @dataclass(frozen=True)
@@ -98,30 +181,80 @@ class Signer:
         return base64.b64encode(self.private.sign(payload)).decode()
 
 
+def _decrypt(key: SigningKey) -> Signer:
+    raw = unseal(b"signing-keys", key.private_key_encrypted)
+    return Signer(key.key_id, Ed25519PrivateKey.from_private_bytes(raw))
+
+
 class _SignerCache:
-    """The active key, decrypted once per process and re-read every 30 s (rotation)."""
+    """The keys not retired, decrypted once per process and re-read every 30 s (to learn of a
+    rotation); which of them signs is decided per call from the clock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._signer: Signer | None = None
+        # (activates_at, signer), newest generation first; replaced whole, so read without lock
+        self._schedule: tuple[tuple[datetime, Signer], ...] = ()
         self._loaded = 0.0
 
     def clear(self) -> None:
         with self._lock:
-            self._signer = None
+            self._schedule = ()
 
-    def get(self) -> Signer:
+    def _reload(self) -> tuple[tuple[datetime, Signer], ...]:
         with self._lock:
-            if self._signer is None or time.monotonic() - self._loaded > CACHE_SECONDS:
-                key = keys_ensure()
-                raw = unseal(b"signing-keys", key.private_key_encrypted)
-                self._signer = Signer(key.key_id, Ed25519PrivateKey.from_private_bytes(raw))
-                self._loaded = time.monotonic()
-            return self._signer
+            if self._schedule and time.monotonic() - self._loaded <= CACHE_SECONDS:
+                return self._schedule  # another thread reloaded while this one waited
+            keys = list(SigningKey.objects.filter(retired_at__isnull=True)
+                        .order_by("-generation"))
+            if not keys:
+                keys_ensure()
+                keys = list(SigningKey.objects.filter(retired_at__isnull=True)
+                            .order_by("-generation"))
+            known = {s.key_id: s for _, s in self._schedule}
+            self._schedule = tuple((k.activates_at, known.get(k.key_id) or _decrypt(k))
+                                   for k in keys)
+            self._loaded = time.monotonic()
+            return self._schedule
+
+    def at(self, now: datetime) -> Signer:
+        schedule = self._schedule
+        if not schedule or time.monotonic() - self._loaded > CACHE_SECONDS:
+            schedule = self._reload()
+        for activates_at, signer in schedule:
+            if activates_at <= now:
+                return signer
+        return schedule[-1][1]  # a clock behind the first key's creation: the oldest key
+
+    def signer(self, key_id: str) -> Signer | None:
+        return next((s for _, s in self._schedule if s.key_id == key_id), None)
 
 
 _signer_cache = _SignerCache()
 
 
-def active_signer() -> Signer:
-    return _signer_cache.get()
+def signer_at(now: datetime) -> Signer:
+    """The signer for a document issued at `now` (the hot path: no query while cached)."""
+    return _signer_cache.at(now)
+
+
+def signer_cache_clear() -> None:
+    _signer_cache.clear()
+
+
+def keys_listing(now: datetime | None = None) -> dict[str, object]:
+    """The body of GET /api/v1/verify/keys: the published keys, their canonical JSON text as
+    `document`, and a signature over it by each of them (so the current key vouches for the
+    next one and a client can follow the rotation)."""
+    now = now or timezone.now()
+    published = keys_published(now)
+    keys = [{"key_id": k.key_id, "algorithm": "Ed25519", "public_key": k.public_key,
+             "status": status, "activates_at": utc_text(k.activates_at),
+             "created_at": utc_text(k.created_at)}
+            for k, status in published]
+    document = canonical_json(keys)
+    payload = document.encode()
+    signatures = []
+    for key, _ in published:
+        signer = _signer_cache.signer(key.key_id) or _decrypt(key)
+        signatures.append({"key_id": key.key_id, "signature": signer.sign(payload)})
+    return {"keys": keys, "document": document, "signatures": signatures}

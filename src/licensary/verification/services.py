@@ -1,6 +1,5 @@
 """Answering a licensed server: one signed document saying what its license is now."""
 
-import json
 import threading
 import time
 from datetime import datetime
@@ -12,15 +11,10 @@ from licensary.core.db import utc_text
 from licensary.core.errors import NotFound, ValidationFailed
 from licensary.licenses.lifecycle import effective_status
 from licensary.licenses.models import License
-from licensary.verification.keys import active_signer
+from licensary.verification.keys import canonical_json, signer_at, signer_cache_clear
 
 NONCE_MIN, NONCE_MAX = 16, 128
 PRODUCT_CACHE_SECONDS = 30.0
-
-
-def canonical_json(data: dict[str, object]) -> str:
-    """Sorted keys, no spaces, UTF-8: the exact text that is signed."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class _ProductCache:
@@ -81,13 +75,11 @@ def verify_license(*, product: str, nonce: str, ip: str,
         "nonce": nonce,
     }
     text = canonical_json(document)
-    signer = active_signer()
+    signer = signer_at(now)  # by activates_at: every process switches keys at one instant
     return {"document": text, "signature": signer.sign(text.encode()), "key_id": signer.key_id}
 
 
 def verification_caches_clear() -> None:
     """Forget the per-process product and key caches (after tests reset the database)."""
-    from licensary.verification.keys import _signer_cache
-
     product_cache.clear()
-    _signer_cache.clear()
+    signer_cache_clear()

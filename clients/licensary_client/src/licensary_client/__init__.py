@@ -20,11 +20,13 @@ from .document import (  # noqa: E402
     MalformedDocument,
     MalformedKeys,
     UnknownKey,
+    UntrustedKeys,
     VerificationError,
     canonical_json,
     load_public_keys,
     parse_timestamp,
     verify_document,
+    verify_key_listing,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "ServerUnreachable",
     "State",
     "UnknownKey",
+    "UntrustedKeys",
     "VerificationError",
     "__version__",
     "canonical_json",
@@ -48,4 +51,5 @@ __all__ = [
     "load_public_keys",
     "parse_timestamp",
     "verify_document",
+    "verify_key_listing",
 ]

@@ -31,9 +31,10 @@ CHECK_EXIT_CODES = """\
 exit codes of check:
   0  valid                     the server says the license is active
   1  not_active                the license is blocked, canceled, deleted or unknown
-  2  invalid                   refused answer or cached proof: bad signature, unknown key,
-                               wrong nonce, rollback of issued_at, malformed document,
-                               product or IP mismatch, issued_at too far in the future
+  2  invalid                   refused answer or cached proof: bad signature, unknown key
+                               (or a key list no trusted key signed), wrong nonce, rollback
+                               of issued_at, malformed document, product or IP mismatch,
+                               issued_at too far in the future
   3  unreachable_within_grace  server unreachable; the cached active document is inside the
                                grace period: still licensed, keep running
   4  unreachable_past_grace    server unreachable and no usable cached proof, grace over,
@@ -104,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--keys",
         metavar="FILE",
-        help="pin public keys: a JSON file shaped like GET /api/v1/verify/keys "
-        "(without it the server's keys are trusted on first use and cached)",
+        help="pin public keys: a JSON file shaped like GET /api/v1/verify/keys, never replaced "
+        "(without it the server's keys are trusted on first use, cached, and followed through "
+        "rotations signed by a trusted key)",
     )
     check.add_argument(
         "--max-skew-seconds",

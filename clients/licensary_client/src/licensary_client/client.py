@@ -4,10 +4,13 @@ Rules (the README repeats them for operators):
 
 * Every check sends a fresh random nonce; an answer for another nonce is refused, so a recorded
   answer cannot be replayed.
-* Keys: pinned keys passed by the caller win. Without them the key list is fetched from the
-  server on first use and cached in ``state_dir`` (trust on first use); it is never refreshed
-  automatically, because a client that re-fetched keys whenever it saw an unknown one would trust
-  any impostor server that publishes its own key.
+* Keys: pinned keys passed by the caller win and are never replaced. Without them the key list
+  is fetched from the server on first use and cached in ``state_dir`` (trust on first use). It is
+  fetched again when an answer names a key the client does not know, or when the cached list is
+  more than a day old, and a new list replaces the cached one only when a key the client already
+  trusts signed it: the server publishes its next key, signed by the current one, days before it
+  signs with it, so a client follows every rotation, while an impostor publishing its own key
+  is still refused.
 * Every authentic answer (whatever its status) is kept as the last accepted document; a later
   answer with an earlier ``issued_at`` is refused as a rollback. Keeping blocked answers too
   means that cutting the network after a block cannot resurrect an older ``active`` document.
@@ -43,10 +46,14 @@ from . import __version__
 from .document import (
     MalformedDocument,
     MalformedKeys,
+    UnknownKey,
+    UntrustedKeys,
     VerificationError,
+    format_timestamp,
     load_public_keys,
     parse_timestamp,
     verify_document,
+    verify_key_listing,
 )
 
 try:
@@ -73,6 +80,9 @@ __all__ = [
 DEFAULT_GRACE = timedelta(hours=72)
 DEFAULT_MAX_SKEW = timedelta(minutes=10)
 DEFAULT_TIMEOUT = 5.0
+# A cached key list older than this is fetched again, so that a client that never meets an
+# unknown key still learns of a retired one and of the next one well before it signs.
+KEYS_MAX_AGE = timedelta(days=1)
 # Answers are a few hundred bytes; the cap stops a hostile endpoint from filling memory.
 MAX_RESPONSE_BYTES = 1024 * 1024
 _PRODUCT_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -330,12 +340,15 @@ class Client:
         with self._locked():
             nonce = secrets.token_urlsafe(32)
             try:
-                keys = self._keys_online()
+                keys, may_refresh = self._keys_online(now)
                 envelope = _get_ok_json(
                     f"{self.server}/api/v1/verify",
                     {"product": self.product, "nonce": nonce},
                     self.timeout,
                 )
+                unknown = envelope.get("key_id") if isinstance(envelope, dict) else None
+                if may_refresh and isinstance(unknown, str) and unknown not in keys:
+                    keys = self._refresh_for(unknown, keys, now)
                 fields = self._accept(envelope, keys, nonce=nonce, now=now)
             except ServerUnreachable as exc:
                 return self._offline(now, exc)
@@ -366,15 +379,56 @@ class Client:
         except (OSError, ValueError):
             return None
 
-    def _keys_online(self) -> dict[str, Ed25519PublicKey]:
-        keys = self._cached_keys()
-        if keys is not None:
-            return keys
+    def _stored_keys(self) -> tuple[dict[str, Ed25519PublicKey], datetime | None] | None:
+        """The cached list and when it was fetched (None: by an older client, so unknown)."""
+        try:
+            stored = json.loads(self.keys_path.read_text(encoding="utf-8"))
+            keys = load_public_keys(stored)
+        except (OSError, ValueError):
+            return None
+        if not keys:
+            return None
+        try:
+            fetched_at: datetime | None = parse_timestamp(stored.get("fetched_at"))
+        except ValueError:
+            fetched_at = None
+        return keys, fetched_at
+
+    def _fetch_keys(
+        self, trusted: Mapping[str, Ed25519PublicKey] | None, now: datetime
+    ) -> dict[str, Ed25519PublicKey]:
+        """Fetch the key list and cache it, if `trusted` (None: first use) signed it."""
         listing = _get_ok_json(f"{self.server}/api/v1/verify/keys", None, self.timeout)
-        keys = load_public_keys(listing)
-        if keys:
-            _write_private(self.keys_path, {"keys": listing["keys"]})
+        entries = verify_key_listing(listing, trusted)
+        keys = load_public_keys({"keys": entries})
+        _write_private(self.keys_path, {"keys": entries, "fetched_at": format_timestamp(now)})
         return keys
+
+    def _keys_online(self, now: datetime) -> tuple[dict[str, Ed25519PublicKey], bool]:
+        """The keys to check the answer with, and whether an unknown key may refresh them."""
+        if self.pinned_keys is not None:
+            return self.pinned_keys, False
+        stored = self._stored_keys()
+        if stored is None:
+            return self._fetch_keys(None, now), False
+        keys, fetched_at = stored
+        if fetched_at is None or abs(now - fetched_at) > KEYS_MAX_AGE:
+            # The keys held are still good: a refresh that fails or is refused does not fail
+            # the check, and is tried again next time.
+            with contextlib.suppress(ServerUnreachable, MalformedKeys, VerificationError):
+                return self._fetch_keys(keys, now), False
+        return keys, True
+
+    def _refresh_for(
+        self, key_id: str, keys: Mapping[str, Ed25519PublicKey], now: datetime
+    ) -> dict[str, Ed25519PublicKey]:
+        try:
+            return self._fetch_keys(keys, now)
+        except (UntrustedKeys, MalformedKeys) as exc:
+            raise UnknownKey(
+                f"document signed with untrusted key {key_id!r}, and the server's key list was "
+                f"refused: {exc}"
+            ) from exc
 
     # -- documents ----------------------------------------------------------------------------
 

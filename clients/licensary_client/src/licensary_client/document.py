@@ -26,12 +26,14 @@ __all__ = [
     "MalformedDocument",
     "MalformedKeys",
     "UnknownKey",
+    "UntrustedKeys",
     "VerificationError",
     "canonical_json",
     "format_timestamp",
     "load_public_keys",
     "parse_timestamp",
     "verify_document",
+    "verify_key_listing",
 ]
 
 DOCUMENT_FIELDS = frozenset(
@@ -69,6 +71,12 @@ class MalformedDocument(VerificationError):
     """The signature is fine but the text is not a canonical, well-formed document."""
 
     code = "malformed_document"
+
+
+class UntrustedKeys(VerificationError):
+    """A key list that no key the client trusts has signed: it must not replace the keys."""
+
+    code = "untrusted_keys"
 
 
 class MalformedKeys(ValueError):
@@ -129,6 +137,66 @@ def load_public_keys(listing: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
             raise MalformedKeys(f"public key {key_id!r} must be {PUBLIC_KEY_BYTES} bytes")
         keys[key_id] = Ed25519PublicKey.from_public_bytes(raw)
     return keys
+
+
+def verify_key_listing(
+    listing: Any, trusted: Mapping[str, Ed25519PublicKey] | None
+) -> list[dict[str, Any]]:
+    """The key entries of a ``GET /api/v1/verify/keys`` answer, once a trusted key vouches for it.
+
+    The entries are read from the signed ``document`` (the canonical JSON text of the list), never
+    from the unsigned ``keys`` beside it. At least one entry of ``signatures`` must be a valid
+    signature over ``document`` by a key in `trusted`; signatures by other keys are ignored. With
+    `trusted` None (first use, nothing trusted yet) the list must be signed by one of its own
+    keys: that proves only that the server holds the key, which is all trust on first use can.
+    Raises `MalformedKeys` or `UntrustedKeys`.
+    """
+    if not isinstance(listing, Mapping):
+        raise MalformedKeys("the key list is not a JSON object")
+    document, signatures = listing.get("document"), listing.get("signatures")
+    if not isinstance(document, str) or not isinstance(signatures, list):
+        raise MalformedKeys('the key list lacks a "document" string and a "signatures" list')
+    entries: list[dict[str, Any]] | None = None
+    if trusted is None:
+        entries = _key_entries(document)
+        trusted = load_public_keys({"keys": entries})
+    try:
+        payload = document.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedKeys("the key list is not valid UTF-8 text") from exc
+    if not any(_signed_by(item, payload, trusted) for item in signatures):
+        raise UntrustedKeys(
+            f"no key this client trusts ({', '.join(sorted(trusted)) or 'none'}) signed the "
+            "server's key list"
+        )
+    # Parsed only now: nothing reaches the JSON parser unless a trusted key signed it.
+    return entries if entries is not None else _key_entries(document)
+
+
+def _signed_by(item: Any, payload: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> bool:
+    if not isinstance(item, Mapping) or not isinstance(item.get("key_id"), str):
+        return False
+    key = trusted.get(item["key_id"])
+    if key is None:
+        return False
+    try:
+        raw = _b64decode(item.get("signature"), "signature")
+        key.verify(raw, payload)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+def _key_entries(document: str) -> list[dict[str, Any]]:
+    try:
+        entries = json.loads(document)
+    except ValueError as exc:
+        raise MalformedKeys("the key list's document is not JSON") from exc
+    if not isinstance(entries, list) or canonical_json(entries) != document:
+        raise MalformedKeys("the key list's document is not a list in canonical JSON")
+    if not load_public_keys({"keys": entries}):
+        raise MalformedKeys("the key list names no Ed25519 key")
+    return entries
 
 
 def verify_document(
