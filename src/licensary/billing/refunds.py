@@ -1,5 +1,8 @@
 """Refund requests: the policy's answer is recorded with the request; staff decide and pay."""
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -7,7 +10,7 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.billing.gateways import get_gateway
-from licensary.billing.models import Invoice, Payment, Refund
+from licensary.billing.models import Invoice, InvoiceLine, Payment, Refund
 from licensary.billing.refund_policy import RefundDecision, RefundFacts, refund_policy
 from licensary.billing.services import (
     invoice_record_gateway_refund,
@@ -21,6 +24,11 @@ from licensary.core.errors import (
     require_staff,
 )
 from licensary.core.money import require_amount
+
+if TYPE_CHECKING:
+    from licensary.licenses.models import License
+
+PAID_INVOICE = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
 def refund_facts(invoice: Invoice) -> RefundFacts:
@@ -50,14 +58,39 @@ def refund_facts(invoice: Invoice) -> RefundFacts:
         return RefundFacts(**facts)
     if product is not None:
         facts |= {"manufacturer_rule": product.refund_rule,
-                  "manufacturer_days": product.refund_days, "period_price": product.price}
+                  "manufacturer_days": product.refund_days}
     if invoice.paid_at:
         facts["days_since_payment"] = (timezone.now() - invoice.paid_at).total_seconds() / 86400
     if lic is not None:
         period_days = settings.LICENSARY["PERIOD_DAYS"]
         facts["periods_elapsed"] = int((timezone.now() - lic.created_at).days // period_days)
         facts["unresolvable"] = UnresolvableProblem.objects.filter(license=lic).exists()
+        facts |= _period_facts(invoice, lic)
     return RefundFacts(**facts)
+
+
+def _period_facts(invoice: Invoice, lic: "License") -> dict[str, object]:
+    """What `invoice` paid for its period of `lic` (its line, not today's price), and whether
+    that period is the current one: of the license's paid periods, the one that started last
+    and not in the future. Each period is paid by one invoice, so it is refunded once."""
+    from licensary.orders.models import Order
+
+    now = timezone.now()
+    # A new order's period starts when its license is issued; a renewal's line records its own.
+    periods: list[tuple[datetime, int]] = [
+        (lic.created_at, invoice_id) for invoice_id in Order.objects.filter(
+            license=lic, invoice__status__in=PAID_INVOICE).values_list("invoice_id", flat=True)]
+    periods += InvoiceLine.objects.filter(
+        license=lic, kind=InvoiceLine.Kind.RENEWAL, invoice__status__in=PAID_INVOICE,
+        period_start__isnull=False).values_list("period_start", "invoice_id")
+    started = [period for period in periods if period[0] <= now]
+    current = max(started)[1] if started else None
+    if invoice.purpose == Invoice.Purpose.ORDER:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.LICENSE)
+    else:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL, license=lic)
+    return {"period_price": sum(paid_lines.values_list("amount", flat=True)),
+            "current_period": current == invoice.pk}
 
 
 def refund_quote(invoice: Invoice) -> RefundDecision:
