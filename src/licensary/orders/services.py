@@ -11,7 +11,7 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, Refund
-from licensary.billing.refunds import refund_grant
+from licensary.billing.refunds import refund_grant, refund_send_to_gateway
 from licensary.billing.services import (
     LineSpec,
     invoice_issue,
@@ -235,11 +235,27 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
                            decision_note=note[:300])
 
 
-def order_reject(*, order: Order, actor: User, note: str = "") -> Order:
-    """Staff reject a held order: it is refunded in full to the account's credit (rule 7)."""
+def order_reject(*, order: Order, actor: User, note: str = "",
+                 destination: str = Refund.Destination.CREDIT) -> Order:
+    """Staff reject a held order: it is refunded in full (rule 7), to the account's credit or,
+    by staff's choice, back through the gateway it was paid with.
+
+    The gateway is asked after the rejection has committed (never inside the transaction);
+    if it cannot pay now, the order stays rejected and its refund waits, approved, for staff
+    to approve again (or, refused, back in the queue).
+    """
     require_staff(actor, "review held orders")
-    rejected, _ = with_retries(lambda: _reject_held(order=order, actor=actor, note=note,
-                                                    destination=Refund.Destination.CREDIT))
+    if destination not in Refund.Destination.values:
+        raise ValidationFailed("destination is 'credit' or 'original'.")
+    rejected, refund = with_retries(lambda: _reject_held(order=order, actor=actor, note=note,
+                                                         destination=destination))
+    if refund is not None and refund.status == Refund.Status.APPROVED:
+        try:
+            refund_send_to_gateway(refund=refund, actor=actor)
+        except DomainError as exc:
+            raise DomainError(f"Order {rejected.pk} is rejected; its refund {refund.pk} is not "
+                              f"paid yet: {exc.detail}", code=exc.code, status=exc.status,
+                              extra={"refund": str(refund.pk)}) from exc
     return rejected
 
 
