@@ -117,3 +117,39 @@ def test_rule14_rejecting_a_held_order_racing_its_buyer_never_deadlocks(alice, b
         assert (cancel.status_code, cancel.json_body["code"]) == (409, "invalid_transition")
         assert pay.status_code == 200, pay.json_body
         assert account_credit(bob).amount == credit_before + 1500 - 1500
+
+
+def test_rule14_refund_approvals_in_the_admin_racing_payments_never_deadlock(
+        alice, staff, product, console, fake_stripe):
+    require_postgres()
+    cheap = product_create(actor=staff, slug="agent-kit", name="Agent Kit", kind="own",
+                           price=500, setup_fee=1000, currency="USD")
+    to_gateway = refund_of_500_on_1500(alice, staff, cheap, PUBLIC_IP)
+    to_credit = refund_of_500_on_1500(alice, staff, cheap, OTHER_IP)
+    give_credit(alice, 1500, staff)
+    unpaid = order_create(actor=alice, product=product, ip="151.101.1.69")
+    alice_api, staff_api = api_for(alice), api_for(staff)
+
+    def race(i: int) -> Any:
+        if i == 0:
+            return console.post("/admin/billing/refund/", {
+                "action": "approve_to_original", "_selected_action": [to_gateway.pk]},
+                follow=True)
+        if i == 1:
+            return console.post("/admin/billing/refund/", {
+                "action": "approve_to_credit", "_selected_action": [to_credit.pk]},
+                follow=True)
+        if i == 2:
+            return alice_api.post(f"/invoices/{unpaid.invoice_id}/pay-with-credit")
+        return staff_api.post(f"/accounts/{alice.pk}/credit", {"amount": 100, "note": "goodwill"})
+
+    results = run_concurrently(race, 4)
+
+    assert not errors(results), errors(results)
+    assert [r.status_code for r in results] == [200, 200, 200, 200], [
+        getattr(r, "json_body", None) for r in results]
+    assert {Refund.objects.get(pk=r.pk).status for r in (to_gateway, to_credit)} == {"paid"}
+    assert refunded_in_ledger(to_gateway.invoice_id) == refunded_in_ledger(
+        to_credit.invoice_id) == 500
+    assert Invoice.objects.get(pk=unpaid.invoice_id).status == "paid"
+    assert account_credit(alice).amount == 1500 + 500 + 100 - 1500
