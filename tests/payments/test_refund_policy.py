@@ -37,10 +37,15 @@ CASES = [
     ("own activated", facts(), 0, "own_activated_no_refund"),
     ("own unresolvable, first period", facts(unresolvable=True), 1000,
      "own_unresolvable_less_setup_fee"),
-    ("own unresolvable, a full period passed", facts(unresolvable=True, periods_elapsed=1),
+    ("own unresolvable, a full period passed", facts(unresolvable=True, periods_elapsed=1,
+                                                     current_period=True),
      1000, "own_unresolvable_current_period"),
+    ("own unresolvable, an earlier period's invoice", facts(unresolvable=True,
+                                                            periods_elapsed=1),
+     0, "own_unresolvable_not_current_period"),
     ("own unresolvable renewal", facts(purpose="renewal", lines=(("renewal", 1000),),
-                                       paid=1000, unresolvable=True, periods_elapsed=3),
+                                       paid=1000, unresolvable=True, periods_elapsed=3,
+                                       current_period=True),
      1000, "own_unresolvable_current_period"),
     ("own unresolvable, partly refunded", facts(unresolvable=True, already_refunded=600),
      400, "own_unresolvable_less_setup_fee"),
@@ -60,5 +65,5 @@ def test_refund_policy_branch(case, given, eligible, rule):
 def test_never_more_than_was_paid():
     decision = refund_policy(facts(unresolvable=True, periods_elapsed=2, paid=700,
                                    period_price=1000, lines=(("renewal", 700),),
-                                   purpose="renewal"))
+                                   purpose="renewal", current_period=True))
     assert decision.eligible == 700

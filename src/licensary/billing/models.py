@@ -225,6 +225,9 @@ class Refund(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=300, blank=True)
     gateway_reference = models.CharField(max_length=100, blank=True)
+    # Set while one process asks the gateway to pay this refund (a claim taken by a conditional
+    # UPDATE, cleared with the answer): a second approver waits instead of asking again.
+    gateway_call_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

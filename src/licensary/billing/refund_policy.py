@@ -18,7 +18,8 @@ class RefundFacts:
     manufacturer_days: int = 0
     days_since_payment: float = 0.0
     periods_elapsed: int = 0  # full periods since the license was activated
-    period_price: int = 0  # the price of one period
+    period_price: int = 0  # what this invoice paid for its period (its line, not today's price)
+    current_period: bool = False  # this invoice paid the period in force now
     unresolvable: bool = False  # staff marked the licensing problem as unresolvable
 
 
@@ -37,7 +38,8 @@ def _cap(facts: RefundFacts, amount: int) -> int:
 def refund_policy(facts: RefundFacts) -> RefundDecision:
     """How much of a paid invoice may be refunded, and which part of rule 7 says so."""
     if facts.paid - facts.already_refunded <= 0:
-        return RefundDecision(0, "nothing_left", "Everything paid has been refunded already.")
+        return RefundDecision(0, "nothing_left", "Everything paid has been refunded already "
+                              "(or is on its way back).")
     if facts.purpose == "deposit":
         return RefundDecision(0, "deposit_not_refundable", "Credit deposits are never refunded.")
     if facts.order_rejected:
@@ -65,10 +67,15 @@ def refund_policy(facts: RefundFacts) -> RefundDecision:
         return RefundDecision(0, "own_activated_no_refund",
                               "Own licenses are not refunded once activated.")
     if facts.periods_elapsed >= 1:
+        if not facts.current_period:
+            return RefundDecision(0, "own_unresolvable_not_current_period",
+                                  "A full period has passed, so only the current period is "
+                                  "refunded, on the invoice that paid for it; this invoice paid "
+                                  "another period.")
         return RefundDecision(_cap(facts, facts.period_price),
                               "own_unresolvable_current_period",
-                              "The problem is unresolvable and a full period has passed: the "
-                              "current period's price is refunded.")
+                              "The problem is unresolvable and a full period has passed: what "
+                              "was paid for the current period is refunded.")
     setup_fee = sum(amount for kind, amount in facts.lines if kind == "setup_fee")
     return RefundDecision(_cap(facts, facts.paid - setup_fee), "own_unresolvable_less_setup_fee",
                           "The problem is unresolvable within the first period: everything "

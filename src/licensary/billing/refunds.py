@@ -1,19 +1,34 @@
-"""Refund requests: the policy's answer is recorded with the request; staff decide and pay."""
+"""Refund requests: the policy's answer is recorded with the request; staff decide and pay.
+
+A refund to the original payment is paid in three steps, so no network call happens inside a
+database transaction: approve (the intent, committed), ask the gateway (outside, claimed so
+that only one process asks at a time), then book the answer under a fresh lock that re-checks
+the refund's status. Every step locks in the order `billing.services.lock_for_money` documents.
+"""
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.billing.gateways import get_gateway
-from licensary.billing.models import Invoice, Payment, Refund
+from licensary.billing.models import Invoice, InvoiceLine, Payment, Refund
 from licensary.billing.refund_policy import RefundDecision, RefundFacts, refund_policy
 from licensary.billing.services import (
+    MoneyLocks,
+    RefundInFlight,
     invoice_record_gateway_refund,
+    invoice_refund_spoken_for,
     invoice_refund_to_credit,
-    invoice_refunded_amount,
+    invoice_require_refund_room,
+    lock_for_money,
 )
+from licensary.core.db import with_retries
 from licensary.core.errors import (
     DomainError,
     InvalidTransition,
@@ -21,6 +36,14 @@ from licensary.core.errors import (
     require_staff,
 )
 from licensary.core.money import require_amount
+
+if TYPE_CHECKING:
+    from licensary.licenses.models import License
+
+# Longer than the gateway client's own timeout and retries: a claim older than this belongs to
+# a process that died mid-call, and the call may be asked again (same idempotency key).
+GATEWAY_CALL_LEASE = timedelta(minutes=5)
+PAID_INVOICE = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
 def refund_facts(invoice: Invoice) -> RefundFacts:
@@ -31,8 +54,9 @@ def refund_facts(invoice: Invoice) -> RefundFacts:
     lines = tuple(invoice.lines.values_list("kind", "amount"))
     payment = Payment.objects.filter(invoice=invoice).first()
     paid = payment.amount if payment else (invoice.total if invoice.paid_at else 0)
+    # Refunds approved and on their way through a gateway count as refunded already.
     facts = {"purpose": invoice.purpose, "paid": min(paid, invoice.total),
-             "already_refunded": invoice_refunded_amount(invoice), "lines": lines}
+             "already_refunded": invoice_refund_spoken_for(invoice), "lines": lines}
     lic: License | None = None
     if invoice.purpose == Invoice.Purpose.ORDER:
         order = Order.objects.select_related("license", "product").get(invoice=invoice)
@@ -50,14 +74,39 @@ def refund_facts(invoice: Invoice) -> RefundFacts:
         return RefundFacts(**facts)
     if product is not None:
         facts |= {"manufacturer_rule": product.refund_rule,
-                  "manufacturer_days": product.refund_days, "period_price": product.price}
+                  "manufacturer_days": product.refund_days}
     if invoice.paid_at:
         facts["days_since_payment"] = (timezone.now() - invoice.paid_at).total_seconds() / 86400
     if lic is not None:
         period_days = settings.LICENSARY["PERIOD_DAYS"]
         facts["periods_elapsed"] = int((timezone.now() - lic.created_at).days // period_days)
         facts["unresolvable"] = UnresolvableProblem.objects.filter(license=lic).exists()
+        facts |= _period_facts(invoice, lic)
     return RefundFacts(**facts)
+
+
+def _period_facts(invoice: Invoice, lic: "License") -> dict[str, object]:
+    """What `invoice` paid for its period of `lic` (its line, not today's price), and whether
+    that period is the current one: of the license's paid periods, the one that started last
+    and not in the future. Each period is paid by one invoice, so it is refunded once."""
+    from licensary.orders.models import Order
+
+    now = timezone.now()
+    # A new order's period starts when its license is issued; a renewal's line records its own.
+    periods: list[tuple[datetime, int]] = [
+        (lic.created_at, invoice_id) for invoice_id in Order.objects.filter(
+            license=lic, invoice__status__in=PAID_INVOICE).values_list("invoice_id", flat=True)]
+    periods += InvoiceLine.objects.filter(
+        license=lic, kind=InvoiceLine.Kind.RENEWAL, invoice__status__in=PAID_INVOICE,
+        period_start__isnull=False).values_list("period_start", "invoice_id")
+    started = [period for period in periods if period[0] <= now]
+    current = max(started)[1] if started else None
+    if invoice.purpose == Invoice.Purpose.ORDER:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.LICENSE)
+    else:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL, license=lic)
+    return {"period_price": sum(paid_lines.values_list("amount", flat=True)),
+            "current_period": current == invoice.pk}
 
 
 def refund_quote(invoice: Invoice) -> RefundDecision:
@@ -65,103 +114,262 @@ def refund_quote(invoice: Invoice) -> RefundDecision:
 
 
 def refund_request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
+    """Ask for a refund of a paid invoice; the policy's answer is recorded for staff."""
     if not reason.strip():
         raise ValidationFailed("Say why the refund is asked for.")
-    if invoice.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
-        raise InvalidTransition(f"Invoice {invoice.number} is {invoice.status}; only paid "
-                                "invoices are refunded.")
-    decision = refund_quote(invoice)
-    try:
-        with transaction.atomic():
-            refund = Refund.objects.create(
-                invoice=invoice, account=invoice.account, eligible=decision.eligible,
-                currency=invoice.currency, rule=decision.rule,
-                explanation=decision.explanation[:300], reason=reason[:300],
-                requested_by=actor, created_at=timezone.now())
-            audit_record(Change(action="refund.requested", object_type="refund",
-                                object_id=refund.pk, actor=actor, account_id=invoice.account_id,
-                                after={"invoice": invoice.number, "eligible": decision.eligible,
-                                       "rule": decision.rule}, reason=reason))
-    except IntegrityError as exc:
-        raise InvalidTransition("A refund of this invoice is already waiting for staff.") \
-            from exc
+    return with_retries(lambda: _request(invoice=invoice, reason=reason, actor=actor))
+
+
+def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
+    with transaction.atomic():
+        locks = lock_for_money(invoice=invoice)
+        locked = locks.invoice
+        if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
+            raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; only paid "
+                                    "invoices are refunded.")
+        in_flight = [r for r in locks.open_refunds if r.status == Refund.Status.APPROVED]
+        if in_flight:
+            raise RefundInFlight(f"Refund {in_flight[0].pk} of invoice {locked.number} is on "
+                                 "its way back through the gateway; ask again once it is paid.")
+        if locks.open_refunds:
+            raise InvalidTransition("A refund of this invoice is already waiting for staff.")
+        decision = refund_quote(locked)
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    invoice=locked, account=locked.account, eligible=decision.eligible,
+                    currency=locked.currency, rule=decision.rule,
+                    explanation=decision.explanation[:300], reason=reason[:300],
+                    requested_by=actor, created_at=timezone.now())
+        except IntegrityError as exc:
+            raise InvalidTransition("A refund of this invoice is already waiting for staff.") \
+                from exc
+        audit_record(Change(action="refund.requested", object_type="refund",
+                            object_id=refund.pk, actor=actor, account_id=locked.account_id,
+                            after={"invoice": locked.number, "eligible": decision.eligible,
+                                   "rule": decision.rule}, reason=reason))
     return refund
 
 
 def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
                    amount: int | None = None, note: str = "") -> Refund:
-    """Pay the refund to credit, or back through the gateway the invoice was paid with."""
+    """Pay the refund to credit, or back through the gateway the invoice was paid with.
+
+    Approving a refund already approved to the original payment asks the gateway again with
+    the same idempotency key (its answer was lost): that is how staff repeat it safely.
+    """
     require_staff(actor, "decide refunds")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
+    decided = with_retries(lambda: _approve(refund=refund, actor=actor, destination=destination,
+                                            amount=amount, note=note))
+    if decided.status == Refund.Status.APPROVED:  # on its way: ask the gateway, after commit
+        return refund_send_to_gateway(refund=decided, actor=actor)
+    return decided
+
+
+def _approve(*, refund: Refund, actor: User, destination: str, amount: int | None,
+             note: str) -> Refund:
     with transaction.atomic():
-        locked = Refund.objects.select_for_update().get(pk=refund.pk)
-        if locked.status == Refund.Status.APPROVED and \
-                locked.destination == Refund.Destination.ORIGINAL:
-            # The gateway could not be reached last time: the same idempotency key again.
-            return _refund_through_gateway(locked, actor=actor)
-        if locked.status != Refund.Status.REQUESTED:
-            raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
-        pay = locked.eligible if amount is None else require_amount(amount)
-        if locked.rule != "manufacturer_manual" and amount not in (None, locked.eligible):
-            raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
-        if not 0 < pay <= locked.eligible:
-            raise InvalidTransition(f"Nothing to pay: {pay} is not within the eligible "
-                                    f"{locked.eligible} ({locked.rule}).")
-        payment = Payment.objects.filter(invoice_id=locked.invoice_id).first()
-        if destination == "original" and (payment is None or not payment.gateway or
-                                          payment.gateway == "bank"):
-            raise ValidationFailed("This invoice was not paid through a gateway that can "
-                                   "refund; refund to credit.")
-        Refund.objects.filter(pk=locked.pk).update(
-            status=Refund.Status.APPROVED, eligible=pay, destination=destination,
-            decided_by=actor, decided_at=timezone.now(), decision_note=note[:300])
-        if destination == "credit":
-            invoice_refund_to_credit(invoice=locked.invoice, amount=pay,
-                                     reason=f"refund {locked.pk}", actor=actor)
-            Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID)
-        audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
-                            actor=actor, account_id=locked.account_id,
-                            after={"amount": pay, "destination": destination}, reason=note))
-    if destination == "original":
-        return _refund_through_gateway(locked, actor=actor)
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
+        if locked.status == Refund.Status.APPROVED:
+            if destination != Refund.Destination.ORIGINAL:
+                raise RefundInFlight(f"Refund {locked.pk} was sent to the original payment and "
+                                     "may be paid there already; approve it to the original "
+                                     "payment again to repeat that safely.")
+            return locked
+        return _decide(locks=locks, actor=actor, destination=destination, amount=amount,
+                       note=note)
+
+
+def _gateway_payment(invoice: Invoice) -> Payment:
+    """The invoice's payment, when a gateway took it and can give it back."""
+    payment = Payment.objects.filter(invoice_id=invoice.pk).first()
+    if payment is not None and payment.gateway and payment.gateway != "bank":
+        try:
+            get_gateway(payment.gateway)
+            return payment
+        except DomainError:
+            pass
+    raise ValidationFailed("This invoice was not paid through a gateway that can refund; "
+                           "refund to credit.")
+
+
+def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | None,
+            note: str) -> Refund:
+    """Approve the locked, requested refund. To credit it is paid at once; to the original
+    payment it is approved (on its way, counted as refunded) and the caller asks the gateway
+    once this transaction has committed."""
+    locked = locks.refund
+    assert locked is not None
+    if locked.status != Refund.Status.REQUESTED:
+        raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
+    pay = locked.eligible if amount is None else require_amount(amount)
+    if locked.rule != "manufacturer_manual" and amount not in (None, locked.eligible):
+        raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
+    if not 0 < pay <= locked.eligible:
+        raise InvalidTransition(f"Nothing to pay: {pay} is not within the eligible "
+                                f"{locked.eligible} ({locked.rule}).")
+    if destination == Refund.Destination.ORIGINAL:
+        _gateway_payment(locks.invoice)
+    invoice_require_refund_room(invoice=locks.invoice, amount=pay, refund=locked)
+    if destination == Refund.Destination.CREDIT:
+        invoice_refund_to_credit(invoice=locks.invoice, amount=pay,
+                                 reason=f"refund {locked.pk}", actor=actor)
+    Refund.objects.filter(pk=locked.pk).update(
+        status=Refund.Status.PAID if destination == Refund.Destination.CREDIT
+        else Refund.Status.APPROVED,
+        eligible=pay, destination=destination, decided_by=actor, decided_at=timezone.now(),
+        decision_note=note[:300])
+    audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
+                        actor=actor, account_id=locked.account_id,
+                        after={"amount": pay, "destination": destination}, reason=note))
     locked.refresh_from_db()
     return locked
 
 
-def _refund_through_gateway(refund: Refund, *, actor: User) -> Refund:
-    """Outside any transaction: Stripe's idempotency key makes a repeated call safe, and the
-    approved row tells the webhook this refund is ours already."""
-    refund.refresh_from_db()
-    payment = Payment.objects.get(invoice_id=refund.invoice_id)
+def refund_grant(*, locks: MoneyLocks, actor: User, destination: str,
+                 reason: str) -> Refund | None:
+    """Staff give what rule 7 allows now, unasked (a held order they rejected), in the
+    caller's transaction under `lock_for_money(invoice=...)`; an open request is superseded.
+
+    Returns the refund: paid when to credit; approved when to the original payment, for the
+    caller to pass to `refund_send_to_gateway` after commit; None when nothing is refundable.
+    """
+    require_staff(actor, "grant refunds")
+    if destination not in Refund.Destination.values:
+        raise ValidationFailed("destination is 'credit' or 'original'.")
+    if any(r.status == Refund.Status.APPROVED for r in locks.open_refunds):
+        raise RefundInFlight(f"A refund of invoice {locks.invoice.number} is on its way back "
+                             "through the gateway already.")
+    decision = refund_quote(locks.invoice)
+    if decision.eligible == 0:
+        return None
+    now = timezone.now()
+    for superseded in locks.open_refunds:
+        Refund.objects.filter(pk=superseded.pk, status=Refund.Status.REQUESTED).update(
+            status=Refund.Status.REJECTED, decided_by=actor, decided_at=now,
+            decision_note=f"superseded: {reason}"[:300])
+        audit_record(Change(action="refund.rejected", object_type="refund",
+                            object_id=superseded.pk, actor=actor,
+                            account_id=superseded.account_id, reason=f"superseded: {reason}"))
+    refund = Refund.objects.create(
+        invoice=locks.invoice, account=locks.invoice.account, eligible=decision.eligible,
+        currency=locks.invoice.currency, rule=decision.rule,
+        explanation=decision.explanation[:300], reason=reason[:300], requested_by=actor,
+        created_at=now)
+    audit_record(Change(action="refund.requested", object_type="refund", object_id=refund.pk,
+                        actor=actor, account_id=refund.account_id,
+                        after={"invoice": locks.invoice.number, "eligible": decision.eligible,
+                               "rule": decision.rule}, reason=reason))
+    return _decide(locks=MoneyLocks(book=locks.book, invoice=locks.invoice,
+                                    open_refunds=[refund], refund=refund),
+                   actor=actor, destination=destination, amount=None, note=reason)
+
+
+def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
+    """Ask the gateway to pay an approved refund back, then book its answer.
+
+    Never inside a transaction: the approval committed the intent. Only one process asks at a
+    time (a claim on the row, taken by a conditional UPDATE); a second approver meanwhile gets
+    `refund_in_flight`. The answer is booked under a fresh lock that re-checks the status, so
+    the refund is booked once however often it is asked for.
+    """
+    claim = timezone.now()
+    claimed = Refund.objects.filter(
+        Q(gateway_call_at__isnull=True) | Q(gateway_call_at__lt=claim - GATEWAY_CALL_LEASE),
+        pk=refund.pk, status=Refund.Status.APPROVED, destination=Refund.Destination.ORIGINAL,
+    ).update(gateway_call_at=claim)
+    if claimed != 1:
+        current = Refund.objects.get(pk=refund.pk)
+        if current.status == Refund.Status.PAID:
+            return current
+        if current.status == Refund.Status.APPROVED:
+            raise RefundInFlight(f"Refund {current.pk} is being sent to the gateway right now; "
+                                 "look again in a few minutes.")
+        raise InvalidTransition(f"Refund {current.pk} is {current.status}.")
+    current = Refund.objects.get(pk=refund.pk)
+    payment = Payment.objects.get(invoice_id=current.invoice_id)
     try:
         reference = get_gateway(payment.gateway).refund(
-            payment_reference=payment.reference, amount=refund.eligible,
-            idempotency_key=f"licensary-refund-{refund.pk}")
-    except DomainError as exc:
-        if exc.code == "gateway_unavailable":
-            # Refused, so nothing moved: back to the queue (try again, or pay to credit).
-            Refund.objects.filter(pk=refund.pk, status=Refund.Status.APPROVED).update(
-                status=Refund.Status.REQUESTED)
-        # Unreachable: it may have happened. It stays approved; approving it again repeats
-        # the same call, and the webhook recognises it either way.
+            payment_reference=payment.reference, amount=current.eligible,
+            idempotency_key=f"licensary-refund-{current.pk}")
+    except Exception as exc:
+        refused = isinstance(exc, DomainError) and exc.code == "gateway_unavailable"
+        detail = str(exc)
+        with_retries(lambda: _gateway_failed(refund=current, claim=claim, refused=refused,
+                                             detail=detail, actor=actor))
         raise
+    try:
+        return with_retries(lambda: _book_gateway_refund(refund=current, gateway=payment.gateway,
+                                                         reference=reference, actor=actor))
+    except DomainError:
+        # Paid out but refused by the books (for staff to settle): asking again is harmless.
+        Refund.objects.filter(pk=current.pk, gateway_call_at=claim).update(gateway_call_at=None)
+        raise
+
+
+def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: str,
+                    actor: User | None) -> None:
+    """Refused: nothing moved, so the refund goes back to staff's queue (pay it to credit, or
+    try again). Unreachable: it may have happened, so it stays approved (counted as refunded)
+    and approving it again repeats the same call, which the gateway recognises."""
     with transaction.atomic():
-        invoice_record_gateway_refund(invoice=refund.invoice, amount=refund.eligible,
-                                      gateway=payment.gateway, reference=reference,
-                                      actor=actor, refund=refund)
-        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.PAID,
-                                                   gateway_reference=reference)
-    refund.refresh_from_db()
-    return refund
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
+        if locked.status != Refund.Status.APPROVED or locked.gateway_call_at != claim:
+            return  # our claim lapsed and another call owns the refund now
+        if not refused:
+            Refund.objects.filter(pk=locked.pk).update(gateway_call_at=None)
+            return
+        Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.REQUESTED,
+                                                   gateway_call_at=None)
+        audit_record(Change(action="refund.gateway_refused", object_type="refund",
+                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
+                            before={"status": "approved"}, after={"status": "requested"},
+                            reason=detail))
+
+
+def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
+                         actor: User | None) -> Refund:
+    with transaction.atomic():
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
+        if locked.status == Refund.Status.PAID:
+            return locked  # booked by an earlier ask with the same idempotency key
+        if locked.status != Refund.Status.APPROVED:
+            raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
+        invoice_record_gateway_refund(invoice=locks.invoice, amount=locked.eligible,
+                                      gateway=gateway, reference=reference, actor=actor,
+                                      refund=locked)
+        Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID,
+                                                   gateway_reference=reference,
+                                                   gateway_call_at=None)
+        audit_record(Change(action="refund.paid", object_type="refund", object_id=locked.pk,
+                            actor=actor, account_id=locked.account_id,
+                            before={"status": "approved"},
+                            after={"status": "paid", "gateway": gateway,
+                                   "reference": reference}))
+    locked.refresh_from_db()
+    return locked
 
 
 def refund_reject(*, refund: Refund, actor: User, note: str) -> Refund:
     require_staff(actor, "decide refunds")
     if not note.strip():
         raise ValidationFailed("Say why the refund is rejected.")
+    return with_retries(lambda: _reject(refund=refund, actor=actor, note=note))
+
+
+def _reject(*, refund: Refund, actor: User, note: str) -> Refund:
     with transaction.atomic():
-        locked = Refund.objects.select_for_update().get(pk=refund.pk)
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
         if locked.status != Refund.Status.REQUESTED:
             raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
         Refund.objects.filter(pk=locked.pk).update(

@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
-from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment
+from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment, Refund
 from licensary.core.errors import (
     InvalidTransition,
     LicenseDeleted,
@@ -20,6 +20,51 @@ from licensary.core.errors import (
 from licensary.core.money import require_amount
 from licensary.ledger.models import LedgerAccount, Posting
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
+
+
+class RefundInFlight(InvalidTransition):
+    """Money of the invoice is on its way back through a gateway: nothing may promise it again."""
+
+    code = "refund_in_flight"
+    title = "A refund is on its way"
+
+
+# The lock order of every money path (RELIABILITY "Concurrency"), in one place:
+#   1. the account's credit book   (ledger `lock_credit_book`)
+#   2. the invoice
+#   3. the invoice's open refunds (requested or approved, by id) and the refund decided
+#   4. what the invoice pays for: its order, then the license   (locked by the caller, after)
+# A path may skip a level but never lock an earlier level after a later one. The audit head is
+# locked last of all by `audit_record`, so every row lock is taken before the first audit entry.
+@dataclass(frozen=True)
+class MoneyLocks:
+    """The rows `lock_for_money` holds for the rest of the caller's transaction."""
+
+    book: LedgerAccount
+    invoice: Invoice
+    open_refunds: list[Refund]
+    refund: Refund | None
+
+
+OPEN_REFUND = (Refund.Status.REQUESTED, Refund.Status.APPROVED)
+
+
+def lock_for_money(*, invoice: Invoice, refund: Refund | None = None) -> MoneyLocks:
+    """Lock levels 1 to 3 of the lock order for `invoice` (and `refund`, one of its refunds)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("row locks are taken inside the use case's transaction")
+    book = lock_credit_book(invoice.account, invoice.currency)
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    wanted = Q(status__in=OPEN_REFUND) | Q(pk=refund.pk) if refund is not None else \
+        Q(status__in=OPEN_REFUND)
+    refunds = list(Refund.objects.select_for_update().filter(wanted, invoice_id=locked.pk)
+                   .order_by("pk"))
+    decided = next((r for r in refunds if refund is not None and r.pk == refund.pk), None)
+    if refund is not None and decided is None:
+        raise InvalidTransition(f"Refund {refund.pk} is not a refund of invoice {locked.number}.")
+    return MoneyLocks(book=book, invoice=locked,
+                      open_refunds=[r for r in refunds if r.status in OPEN_REFUND],
+                      refund=decided)
 
 
 @dataclass(frozen=True)
@@ -195,14 +240,12 @@ def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
                              actor: User | None) -> Invoice:
     """Give back `amount` of a paid invoice as credit (sales -> the account's credit)."""
     with transaction.atomic():
-        book = lock_credit_book(invoice.account, invoice.currency)
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locks = lock_for_money(invoice=invoice)
+        book, locked = locks.book, locks.invoice
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
             raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; "
                                     "only paid invoices are refunded.")
-        refunded = invoice_refunded_amount(locked)
-        if amount <= 0 or refunded + amount > locked.total:
-            raise InvalidTransition("A refund is positive and never more than was paid.")
+        refunded = invoice_require_refund_room(invoice=locked, amount=amount)
         post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
                    invoice=locked, actor=actor,
                    legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
@@ -213,22 +256,19 @@ def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
 
 def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str,
                                   reference: str, actor: User | None = None,
-                                  refund: object = None) -> Invoice:
-    """Money given back through the gateway: sales -> gateway, and a paid `Refund` row.
+                                  refund: Refund | None = None) -> Invoice:
+    """Money given back through the gateway: sales -> gateway, and a paid `Refund` row
+    (`refund`, the approved one this books, or a new one for a refund made in the gateway).
 
     A deposit's money is the account's credit, so its refund comes out of that credit (and is
     refused with `insufficient_credit` when the credit is spent: then staff must settle it).
     """
-    from licensary.billing.models import Refund
-
     with transaction.atomic():
-        book = lock_credit_book(invoice.account, invoice.currency)
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        locks = lock_for_money(invoice=invoice, refund=refund)
+        book, locked = locks.book, locks.invoice
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
             raise InvalidTransition(f"Invoice {locked.number} is {locked.status}.")
-        refunded = invoice_refunded_amount(locked)
-        if amount <= 0 or refunded + amount > locked.total:
-            raise InvalidTransition("A refund is positive and never more than was paid.")
+        refunded = invoice_require_refund_room(invoice=locked, amount=amount, refund=refund)
         source = book if locked.purpose == Invoice.Purpose.DEPOSIT else \
             system_book(LedgerAccount.Code.SALES, locked.currency)
         post_entry(kind="refund", memo=f"refund of invoice {locked.number} through {gateway}",
@@ -248,12 +288,41 @@ def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str
 
 
 def invoice_refunded_amount(invoice: Invoice) -> int:
-    from django.db.models import Sum
-
+    """What the ledger has given back of `invoice` (booked refunds only)."""
     # Each refund moves its amount into one book (the credit or the gateway): the positive legs.
     return Posting.objects.filter(
         transaction__invoice=invoice, transaction__kind="refund", amount__gt=0,
     ).aggregate(total=Sum("amount"))["total"] or 0
+
+
+def invoice_refunds_in_flight(invoice: Invoice, *, refund: Refund | None = None) -> int:
+    """Refunds approved but not booked yet (on their way through a gateway), `refund` aside."""
+    approved = Refund.objects.filter(invoice_id=invoice.pk, status=Refund.Status.APPROVED)
+    if refund is not None:
+        approved = approved.exclude(pk=refund.pk)
+    return approved.aggregate(total=Sum("eligible"))["total"] or 0
+
+
+def invoice_refund_spoken_for(invoice: Invoice, *, refund: Refund | None = None) -> int:
+    """Of `invoice`, what is refunded or on its way back (RELIABILITY "Money"): every place
+    that asks how much is left to refund counts this, not only the ledger."""
+    return invoice_refunded_amount(invoice) + invoice_refunds_in_flight(invoice, refund=refund)
+
+
+def invoice_require_refund_room(*, invoice: Invoice, amount: int,
+                                refund: Refund | None = None) -> int:
+    """Refuse `amount` unless it fits in what is left of the (locked) invoice; `refund` is the
+    approved refund being booked, not counted against itself. Returns what the ledger had
+    refunded before."""
+    refunded = invoice_refunded_amount(invoice)
+    if amount <= 0 or refunded + amount > invoice.total:
+        raise InvalidTransition("A refund is positive and never more than was paid.")
+    in_flight = invoice_refunds_in_flight(invoice, refund=refund)
+    if refunded + in_flight + amount > invoice.total:
+        raise RefundInFlight(
+            f"{in_flight} of invoice {invoice.number} is on its way back through the gateway; "
+            f"only {max(0, invoice.total - refunded - in_flight)} more can be refunded.")
+    return refunded
 
 
 def _set_refund_status(invoice: Invoice, refunded: int, actor: User | None, amount: int,

@@ -14,7 +14,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "hold_reason"]
     search_fields = ["ip", "account__email"]
     ordering = ["held_at", "id"]
-    actions = ["retry", "reject"]
+    actions = ["retry", "reject", "reject_to_original"]
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False  # decisions go through the review services, never a form
@@ -27,3 +27,8 @@ class OrderAdmin(admin.ModelAdmin):
     def reject(self, request, queryset) -> None:  # noqa: ANN001
         decide_each(self, request, queryset,
                    lambda o: order_reject(order=o, actor=request.user, note="rejected in admin"))
+
+    @admin.action(description="Reject the held orders (refund in full to the original payment)")
+    def reject_to_original(self, request, queryset) -> None:  # noqa: ANN001
+        decide_each(self, request, queryset, lambda o: order_reject(
+            order=o, actor=request.user, note="rejected in admin", destination="original"))

@@ -52,8 +52,9 @@ class HeldOrderOut(OrderOut):
     hold_detail: str
 
 
-class DecisionIn(Schema):
+class RejectIn(Schema):
     note: str = ""
+    destination: str = "credit"  # or "original": back through the gateway it was paid with
 
 
 class RetryIn(Schema):
@@ -178,8 +179,11 @@ def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
-def reject_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
+def reject_order(request: HttpRequest, order_id: str, payload: RejectIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
+    payload = payload or RejectIn()
     return order_out(
-        order_reject(order=order, actor=request.auth, note=payload.note if payload else "")
+        order_reject(
+            order=order, actor=request.auth, note=payload.note, destination=payload.destination
+        )
     )

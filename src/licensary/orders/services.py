@@ -11,13 +11,15 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, Refund
+from licensary.billing.refunds import refund_grant, refund_send_to_gateway
 from licensary.billing.services import (
     LineSpec,
     invoice_issue,
-    invoice_refund_to_credit,
     invoice_void,
+    lock_for_money,
 )
 from licensary.catalog.models import Product
+from licensary.core.db import with_retries
 from licensary.core.errors import (
     DomainError,
     IdentityRequired,
@@ -243,23 +245,42 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
                            decision_note=note[:300])
 
 
-def order_reject(*, order: Order, actor: User, note: str = "") -> Order:
-    """Staff reject a held order: it is refunded in full to the account's credit (rule 7)."""
+def order_reject(*, order: Order, actor: User, note: str = "",
+                 destination: str = Refund.Destination.CREDIT) -> Order:
+    """Staff reject a held order: it is refunded in full (rule 7), to the account's credit or,
+    by staff's choice, back through the gateway it was paid with.
+
+    The gateway is asked after the rejection has committed (never inside the transaction);
+    if it cannot pay now, the order stays rejected and its refund waits, approved, for staff
+    to approve again (or, refused, back in the queue).
+    """
     require_staff(actor, "review held orders")
+    if destination not in Refund.Destination.values:
+        raise ValidationFailed("destination is 'credit' or 'original'.")
+    rejected, refund = with_retries(lambda: _reject_held(order=order, actor=actor, note=note,
+                                                         destination=destination))
+    if refund is not None and refund.status == Refund.Status.APPROVED:
+        try:
+            refund_send_to_gateway(refund=refund, actor=actor)
+        except DomainError as exc:
+            raise DomainError(f"Order {rejected.pk} is rejected; its refund {refund.pk} is not "
+                              f"paid yet: {exc.detail}", code=exc.code, status=exc.status,
+                              extra={"refund": str(refund.pk)}) from exc
+    return rejected
+
+
+def _reject_held(*, order: Order, actor: User, note: str,
+                 destination: str) -> tuple[Order, Refund | None]:
     with transaction.atomic():
+        # The money paths' lock order: credit book, invoice, its refunds, then the order.
+        locks = lock_for_money(invoice=order.invoice)
         locked = _locked_held(order)
-        if locked.invoice.total:
-            invoice_refund_to_credit(invoice=locked.invoice, amount=locked.invoice.total,
-                                     reason=f"order {locked.pk} rejected", actor=actor)
-            # Listed with the other refunds, by the rule that decided it (rule 7).
-            Refund.objects.create(
-                invoice=locked.invoice, account=locked.account, status=Refund.Status.PAID,
-                eligible=locked.invoice.total, currency=locked.invoice.currency,
-                rule="never_delivered", explanation="The order was held and rejected: "
-                "refunded in full.", reason=note or "order rejected", requested_by=actor,
-                decided_by=actor, decided_at=timezone.now(), created_at=timezone.now())
-        return _set_status(locked, new=OS.REJECTED, actor=actor, reason=note or "rejected",
-                           hold_reason=None, decision_note=note[:300])
+        rejected = _set_status(locked, new=OS.REJECTED, actor=actor, reason=note or "rejected",
+                               hold_reason=None, decision_note=note[:300])
+        # Rejected, the order is "never delivered": the policy refunds all of it.
+        refund = refund_grant(locks=locks, actor=actor, destination=destination,
+                              reason=note or f"order {locked.pk} rejected")
+        return rejected, refund
 
 
 def order_cancel(*, order: Order, actor: User) -> Order:
