@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.html import format_html
 
 from licensary.billing.models import (
+    INVOICE_PAID,
     GatewayEvent,
     Invoice,
     InvoiceLine,
@@ -94,14 +96,39 @@ class RefundAdmin(admin.ModelAdmin):
             refund=r, actor=request.user, note="rejected by staff"))
 
 
+class InvoiceAlreadyPaidFilter(admin.SimpleListFilter):
+    """Pending receipts whose invoice got paid some other way: money only by a decision."""
+
+    title = "invoice already paid"
+    parameter_name = "invoice_already_paid"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:  # noqa: ANN001
+        return [("yes", "Yes: confirming credits the account"), ("no", "No")]
+
+    def queryset(self, request, queryset):  # noqa: ANN001, ANN201
+        flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
+        if self.value() == "yes":
+            return queryset.filter(flagged)
+        if self.value() == "no":
+            return queryset.exclude(flagged)
+        return queryset
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(admin.ModelAdmin):
-    """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject."""
+    """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject. One
+    whose invoice is paid already is flagged; only "confirm to credit" turns it into credit."""
 
-    list_display = ["id", "invoice", "reference", "status", "size", "created_at"]
-    list_filter = ["status"]
+    list_display = ["id", "invoice", "reference", "status", "invoice_already_paid", "size",
+                    "created_at", "duplicate_of"]
+    list_filter = ["status", InvoiceAlreadyPaidFilter]
+    list_select_related = ["invoice"]
     readonly_fields = [f.name for f in Receipt._meta.fields]
-    actions = ["confirm", "reject"]
+    actions = ["confirm", "confirm_to_credit", "reject"]
+
+    @admin.display(boolean=True, description="invoice already paid")
+    def invoice_already_paid(self, obj: Receipt) -> bool:
+        return obj.invoice_already_paid
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # customers upload through the API or the portal
@@ -110,6 +137,12 @@ class ReceiptAdmin(admin.ModelAdmin):
     def confirm(self, request, queryset) -> None:  # noqa: ANN001
         decide_each(self, request, queryset,
                     lambda r: receipt_confirm(receipt=r, actor=request.user))
+
+    @admin.action(description="Confirm to credit: the money goes to the account's credit when "
+                              "the invoice is paid already or void")
+    def confirm_to_credit(self, request, queryset) -> None:  # noqa: ANN001
+        decide_each(self, request, queryset,
+                    lambda r: receipt_confirm(receipt=r, actor=request.user, to_credit=True))
 
     @admin.action(description="Reject: the receipt does not show the payment")
     def reject(self, request, queryset) -> None:  # noqa: ANN001

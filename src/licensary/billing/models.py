@@ -145,6 +145,13 @@ class Receipt(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     reference = models.CharField(max_length=200, blank=True)
+    # The reference as a bank reads it (see `receipts.reference_key`): what makes two receipts
+    # the same transfer. Empty when the customer gave none.
+    reference_key = models.CharField(max_length=200, blank=True)
+    # Set only on receipts that were duplicates before the constraints below existed (by
+    # migration 0004), so that they could be kept, visibly, for staff to settle.
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     amount_received = models.BigIntegerField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -155,9 +162,32 @@ class Receipt(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # The same evidence is money once (RELIABILITY "Money"). A rejected file stays the
+            # same evidence; a rejected receipt's reference may come again with a better file.
+            models.UniqueConstraint(
+                fields=["invoice", "sha256"], condition=Q(duplicate_of__isnull=True),
+                name="%(app_label)s_%(class)s_one_per_file_per_invoice",
+                violation_error_message="This file is already a receipt of this invoice."),
+            models.UniqueConstraint(
+                fields=["invoice", "reference_key"],
+                condition=Q(duplicate_of__isnull=True) & ~Q(reference_key="")
+                & ~Q(status="rejected"),
+                name="%(app_label)s_%(class)s_one_per_reference_per_invoice",
+                violation_error_message="This bank reference is already a receipt of this "
+                                        "invoice."),
+        ]
 
     def __str__(self) -> str:
         return f"receipt {self.pk} for {self.invoice}"
+
+    @property
+    def invoice_already_paid(self) -> bool:
+        """Still waiting while its invoice was paid some other way: staff must decide."""
+        return self.status == self.Status.PENDING and self.invoice.status in INVOICE_PAID
+
+
+INVOICE_PAID = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
 class GatewayEvent(models.Model):
