@@ -33,6 +33,24 @@ def session_completed(event_id: str, invoice: Any, *, amount: int | None = None,
         "metadata": {"invoice": str(invoice.pk)}})
 
 
+def session_async_succeeded(event_id: str, invoice: Any, *, intent: str = "pi_1") -> str:
+    """A delayed payment method (a bank debit) that cleared after the session completed."""
+    return event(event_id, "checkout.session.async_payment_succeeded", {
+        "id": f"cs_{intent}", "object": "checkout.session", "payment_status": "paid",
+        "status": "complete", "amount_total": invoice.total,
+        "currency": invoice.currency.lower(), "payment_intent": intent,
+        "metadata": {"invoice": str(invoice.pk)}})
+
+
+def session_completed_unpaid(event_id: str, invoice: Any, *, intent: str = "pi_1") -> str:
+    """Checkout finished, but a delayed payment method has not cleared: nothing is paid yet."""
+    return event(event_id, "checkout.session.completed", {
+        "id": f"cs_{intent}", "object": "checkout.session", "payment_status": "unpaid",
+        "status": "complete", "amount_total": invoice.total,
+        "currency": invoice.currency.lower(), "payment_intent": intent,
+        "metadata": {"invoice": str(invoice.pk)}})
+
+
 def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd") -> str:
     return event(event_id, "charge.refunded", {
         "id": f"ch_{intent}", "object": "charge", "payment_intent": intent,

@@ -3,6 +3,8 @@
 The event row and its effect commit together: a replayed or concurrent delivery of the same
 event finds the row (the unique index makes a concurrent one wait) and changes nothing. A
 refund that arrives before its payment is kept (`deferred`) and applied with the payment.
+The same payment reported by two events (a session completed, then its delayed payment
+succeeded) is money once.
 """
 
 from django.db import IntegrityError, transaction
@@ -57,6 +59,10 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
         event.outcome, event.note = OUT.UNKNOWN_INVOICE, f"no invoice {data.invoice_ref!r}"
         return
     event.invoice = invoice
+    seen = _payment_recorded(event, data.payment_reference)
+    if seen:
+        event.outcome, event.note = OUT.IGNORED, seen
+        return
     if data.currency != invoice.currency or data.amount != invoice.total:
         event.outcome = OUT.MISMATCH
         event.note = (f"received {data.amount} {data.currency}, invoice is {invoice.total} "
@@ -67,6 +73,8 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
                                   amount=data.amount, actor=None)
     event.outcome = OUT.APPLIED if result.outcome == "paid" else OUT.OVERPAID
     event.note = result.note[:300]
+    # Saved now: what came first looks for this payment, credited money included, by its row.
+    event.save(update_fields=["outcome", "note", "invoice"])
     # A refund that came first can be applied now that its payment exists.
     for deferred in GatewayEvent.objects.select_for_update().filter(
             gateway=event.gateway, payment_reference=data.payment_reference,
@@ -77,6 +85,20 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
             amount=int(payload.get("amount_refunded") or 0),
             currency=str(payload.get("currency") or "").upper()))
         deferred.save(update_fields=["outcome", "note", "invoice"])
+
+
+def _payment_recorded(event: GatewayEvent, reference: str) -> str:
+    """Why this payment is known already (a note), or "" when it is new: the same money
+    reported by another event (another type, another id) is money once."""
+    if not reference:
+        return ""
+    if Payment.objects.filter(gateway=event.gateway, reference=reference).exists():
+        return f"payment {reference} is recorded already"
+    earlier = GatewayEvent.objects.filter(
+        gateway=event.gateway, payment_reference=reference,
+        outcome=OUT.OVERPAID).exclude(pk=event.pk).first()
+    return f"payment {reference} went to credit already (event {earlier.event_id})" \
+        if earlier else ""
 
 
 def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:

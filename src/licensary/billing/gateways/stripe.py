@@ -12,6 +12,10 @@ from licensary.core.errors import DomainError
 
 TOLERANCE_SECONDS = 300
 
+# A Checkout Session whose money has arrived: at once (a card: `completed`), or later (a bank
+# debit: `completed` with payment_status "unpaid", then `async_payment_succeeded`).
+PAID_SESSION_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
 
 def _client() -> stripe.StripeClient:
     key = settings.STRIPE_API_KEY
@@ -69,7 +73,7 @@ class StripeGateway(Gateway):
             raise WebhookRejected("The signature's timestamp is in the future.")
         raw = event.to_dict()
         obj = raw["data"]["object"]
-        if raw["type"] == "checkout.session.completed":
+        if raw["type"] in PAID_SESSION_EVENTS:
             if obj.get("payment_status") != "paid":
                 return GatewayEventData(raw["id"], "ignored", raw=raw)
             metadata = obj.get("metadata") or {}
