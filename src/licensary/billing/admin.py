@@ -4,6 +4,7 @@ from django.utils.html import format_html
 
 from licensary.billing.models import (
     INVOICE_PAID,
+    Dispute,
     GatewayEvent,
     Invoice,
     InvoiceLine,
@@ -13,6 +14,7 @@ from licensary.billing.models import (
 )
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
+from licensary.billing.services import dispute_mark_handled
 from licensary.core.admin import decide_each
 
 
@@ -38,12 +40,22 @@ class ReceiptInline(admin.TabularInline):
                            obj.original_name or f"receipt {obj.pk}")
 
 
+class DisputeInline(admin.TabularInline):
+    """Chargebacks on the invoice's payment: a disputed invoice shows it."""
+
+    model = Dispute
+    extra = 0
+    can_delete = False
+    fields = ["dispute_id", "state", "amount", "currency", "needs_staff", "note", "opened_at"]
+    readonly_fields = fields
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "account", "purpose", "status", "total", "currency", "due_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["number", "account__email"]
-    inlines = [LineInline, ReceiptInline]
+    inlines = [LineInline, ReceiptInline, DisputeInline]
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
@@ -148,3 +160,28 @@ class ReceiptAdmin(admin.ModelAdmin):
     def reject(self, request, queryset) -> None:  # noqa: ANN001
         decide_each(self, request, queryset, lambda r: receipt_reject(
             receipt=r, actor=request.user, reason="The receipt does not show this payment."))
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Chargebacks and inquiries from the gateways. Those needing staff: answer them in the
+    gateway before `evidence_due_at`; a lost one's licenses are staff's to decide on."""
+
+    list_display = ["dispute_id", "gateway", "invoice", "state", "amount", "currency",
+                    "needs_staff", "evidence_due_at", "note"]
+    list_filter = ["needs_staff", "state", "gateway"]
+    list_select_related = ["invoice"]
+    search_fields = ["dispute_id", "payment_reference", "invoice__number"]
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+    actions = ["mark_handled"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False  # only the gateway reports disputes
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.action(description="Handled: answered in the gateway / licenses decided")
+    def mark_handled(self, request, queryset) -> None:  # noqa: ANN001
+        decide_each(self, request, queryset, lambda d: dispute_mark_handled(
+            dispute=d, actor=request.user, note=f"Handled by {request.user.email} in the admin."))

@@ -208,6 +208,9 @@ class GatewayEvent(models.Model):
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="gateway_events")
     payload = models.JSONField()
+    # The dispute the event spoke of (its deferred events are settled with it).
+    dispute = models.ForeignKey("Dispute", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="events")
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     note = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField()
@@ -270,3 +273,58 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.pk} {self.status}"
+
+
+class Dispute(models.Model):
+    """A chargeback on a gateway payment, or the inquiry before one (rules 8, 14).
+
+    Its money moves once per step, and the step's ledger transaction is kept here: held apart
+    (`held_by`) when the gateway withdraws it, then given back or gone for good
+    (`settled_by`). Events may come in any order; `state` only moves forward.
+    """
+
+    class State(models.TextChoices):
+        INQUIRY = "inquiry"  # the issuer asks; no money has moved
+        OPEN = "open"  # a chargeback: the gateway withdrew the money; held until decided
+        WON = "won"  # the money came back
+        LOST = "lost"  # the money is gone for good
+        CLOSED = "closed"  # an inquiry closed (or prevented) without money moving
+
+    gateway = models.CharField(max_length=20)
+    dispute_id = models.CharField(max_length=100)
+    payment_reference = models.CharField(max_length=100, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices)
+    gateway_status = models.CharField(max_length=40)  # the gateway's own word for it
+    reason = models.CharField(max_length=60, blank=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    evidence_due_at = models.DateTimeField(null=True, blank=True)
+    # Known once its payment is: the invoice it paid, or (payment == None) the invoice whose
+    # money went to credit because it was paid already.
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="disputes")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="disputes")
+    held_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    settled_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    needs_staff = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "dispute_id"],
+                                    name="%(app_label)s_%(class)s_once_per_dispute",
+                                    violation_error_message="This dispute is recorded already."),
+            models.CheckConstraint(condition=Q(amount__gt=0),
+                                   name="%(app_label)s_%(class)s_amount_positive",
+                                   violation_error_message="A dispute is for a positive "
+                                                           "amount."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} dispute {self.dispute_id} {self.state}"
