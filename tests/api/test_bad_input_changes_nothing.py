@@ -368,8 +368,12 @@ ENDPOINTS: dict[str, Endpoint] = {
         ]),
     "GET /refunds": Endpoint("alice", "/refunds"),
     "POST /invoices/{invoice_id}/receipts": Endpoint(
-        "alice", "/invoices/{unpaid_invoice}/receipts", control_build=multipart(),
-        control_status=201, cases=[
+        # The control is another transfer than the world's receipt on that invoice (PNG, TX-1).
+        "alice", "/invoices/{unpaid_invoice}/receipts",
+        control_build=multipart(content=PNG + b"control"), control_status=201, cases=[
+            Case("the file of a receipt it has", 409, "duplicate_receipt", build=multipart()),
+            Case("the reference of a receipt it has", 409, "duplicate_receipt",
+                 build=multipart(content=PNG + b"other", reference=" tx-1 ")),
             Case("no file", 422, "validation_error", build=multipart(with_file=False)),
             Case("an empty file", 422, "empty_file", build=multipart(content=b"")),
             Case("a script named .png", 415, "unsupported_file_type",

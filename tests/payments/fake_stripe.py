@@ -33,6 +33,37 @@ def session_completed(event_id: str, invoice: Any, *, amount: int | None = None,
         "metadata": {"invoice": str(invoice.pk)}})
 
 
+def session_async_succeeded(event_id: str, invoice: Any, *, intent: str = "pi_1") -> str:
+    """A delayed payment method (a bank debit) that cleared after the session completed."""
+    return event(event_id, "checkout.session.async_payment_succeeded", {
+        "id": f"cs_{intent}", "object": "checkout.session", "payment_status": "paid",
+        "status": "complete", "amount_total": invoice.total,
+        "currency": invoice.currency.lower(), "payment_intent": intent,
+        "metadata": {"invoice": str(invoice.pk)}})
+
+
+def session_completed_unpaid(event_id: str, invoice: Any, *, intent: str = "pi_1") -> str:
+    """Checkout finished, but a delayed payment method has not cleared: nothing is paid yet."""
+    return event(event_id, "checkout.session.completed", {
+        "id": f"cs_{intent}", "object": "checkout.session", "payment_status": "unpaid",
+        "status": "complete", "amount_total": invoice.total,
+        "currency": invoice.currency.lower(), "payment_intent": intent,
+        "metadata": {"invoice": str(invoice.pk)}})
+
+
+def dispute(event_id: str, type_: str, *, dispute_id: str = "dp_1", intent: str = "pi_1",
+            amount: int = 1500, status: str = "needs_response", currency: str = "usd",
+            reason: str = "fraudulent") -> str:
+    """A `charge.dispute.*` event: its object is the Dispute as Stripe sends it."""
+    return event(event_id, type_, {
+        "id": dispute_id, "object": "dispute", "amount": amount, "currency": currency,
+        "charge": f"ch_{intent}", "payment_intent": intent, "reason": reason, "status": status,
+        "is_charge_refundable": False, "livemode": False, "metadata": {},
+        "created": int(time.time()), "balance_transactions": [],
+        "evidence_details": {"due_by": int(time.time()) + 7 * 86400, "has_evidence": False,
+                             "past_due": False, "submission_count": 0}})
+
+
 def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd") -> str:
     return event(event_id, "charge.refunded", {
         "id": f"ch_{intent}", "object": "charge", "payment_intent": intent,

@@ -220,7 +220,7 @@ def test_an_agent_uploads_for_its_customer_and_staff_for_anyone(carol, dave, sta
     dave_order = order_create(actor=carol, product=product, ip=PUBLIC_IP, account=dave)
 
     by_agent = upload(api_for(carol), dave_order.invoice_id)
-    by_staff = upload(api_for(staff), dave_order.invoice_id, reference=None)
+    by_staff = upload(api_for(staff), dave_order.invoice_id, "scan.pdf", PDF, reference=None)
 
     assert (by_agent.status_code, by_staff.status_code) == (201, 201)
     assert by_agent.json_body["account"] == str(dave.pk)
@@ -289,7 +289,8 @@ def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(alice, bob,
                                                                      product, order):
     bob_order = order_create(actor=bob, product=product, ip="93.184.216.35")
     first = upload(api_for(alice), order.invoice_id).json_body["id"]
-    second = upload(api_for(alice), order.invoice_id, "scan.pdf", PDF).json_body["id"]
+    second = upload(api_for(alice), order.invoice_id, "scan.pdf", PDF,
+                    reference="TX-2024-002").json_body["id"]
     bobs = upload(api_for(bob), bob_order.invoice_id).json_body["id"]
     api_for(staff).post(f"/receipts/{first}/reject", {"reason": "Unreadable."})
 
@@ -385,13 +386,14 @@ def test_paying_less_than_due_is_refused_and_changes_nothing(alice, staff, order
     assert account_credit(alice).amount == 0
 
 
-def test_a_receipt_for_an_invoice_paid_meanwhile_goes_to_credit(alice, staff, order):
+def test_a_receipt_for_an_invoice_paid_meanwhile_goes_to_credit_when_staff_say_so(
+        alice, staff, order):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
     assert account_credit(alice).amount == 0
 
-    confirmed = api_for(staff).post(f"/receipts/{receipt_id}/confirm")
+    confirmed = api_for(staff).post(f"/receipts/{receipt_id}/confirm", {"to_credit": True})
 
     assert confirmed.status_code == 200, confirmed.json_body
     assert confirmed.json_body["status"] == "confirmed"

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.html import format_html
 
 from licensary.billing.models import (
+    INVOICE_PAID,
+    Dispute,
     GatewayEvent,
     Invoice,
     InvoiceLine,
@@ -11,6 +14,7 @@ from licensary.billing.models import (
 )
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
+from licensary.billing.services import dispute_mark_handled
 from licensary.core.admin import decide_each
 
 
@@ -36,12 +40,22 @@ class ReceiptInline(admin.TabularInline):
                            obj.original_name or f"receipt {obj.pk}")
 
 
+class DisputeInline(admin.TabularInline):
+    """Chargebacks on the invoice's payment: a disputed invoice shows it."""
+
+    model = Dispute
+    extra = 0
+    can_delete = False
+    fields = ["dispute_id", "state", "amount", "currency", "needs_staff", "note", "opened_at"]
+    readonly_fields = fields
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "account", "purpose", "status", "total", "currency", "due_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["number", "account__email"]
-    inlines = [LineInline, ReceiptInline]
+    inlines = [LineInline, ReceiptInline, DisputeInline]
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
@@ -94,14 +108,39 @@ class RefundAdmin(admin.ModelAdmin):
             refund=r, actor=request.user, note="rejected by staff"))
 
 
+class InvoiceAlreadyPaidFilter(admin.SimpleListFilter):
+    """Pending receipts whose invoice got paid some other way: money only by a decision."""
+
+    title = "invoice already paid"
+    parameter_name = "invoice_already_paid"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:  # noqa: ANN001
+        return [("yes", "Yes: confirming credits the account"), ("no", "No")]
+
+    def queryset(self, request, queryset):  # noqa: ANN001, ANN201
+        flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
+        if self.value() == "yes":
+            return queryset.filter(flagged)
+        if self.value() == "no":
+            return queryset.exclude(flagged)
+        return queryset
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(admin.ModelAdmin):
-    """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject."""
+    """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject. One
+    whose invoice is paid already is flagged; only "confirm to credit" turns it into credit."""
 
-    list_display = ["id", "invoice", "reference", "status", "size", "created_at"]
-    list_filter = ["status"]
+    list_display = ["id", "invoice", "reference", "status", "invoice_already_paid", "size",
+                    "created_at", "duplicate_of"]
+    list_filter = ["status", InvoiceAlreadyPaidFilter]
+    list_select_related = ["invoice"]
     readonly_fields = [f.name for f in Receipt._meta.fields]
-    actions = ["confirm", "reject"]
+    actions = ["confirm", "confirm_to_credit", "reject"]
+
+    @admin.display(boolean=True, description="invoice already paid")
+    def invoice_already_paid(self, obj: Receipt) -> bool:
+        return obj.invoice_already_paid
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # customers upload through the API or the portal
@@ -111,7 +150,38 @@ class ReceiptAdmin(admin.ModelAdmin):
         decide_each(self, request, queryset,
                     lambda r: receipt_confirm(receipt=r, actor=request.user))
 
+    @admin.action(description="Confirm to credit: the money goes to the account's credit when "
+                              "the invoice is paid already or void")
+    def confirm_to_credit(self, request, queryset) -> None:  # noqa: ANN001
+        decide_each(self, request, queryset,
+                    lambda r: receipt_confirm(receipt=r, actor=request.user, to_credit=True))
+
     @admin.action(description="Reject: the receipt does not show the payment")
     def reject(self, request, queryset) -> None:  # noqa: ANN001
         decide_each(self, request, queryset, lambda r: receipt_reject(
             receipt=r, actor=request.user, reason="The receipt does not show this payment."))
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Chargebacks and inquiries from the gateways. Those needing staff: answer them in the
+    gateway before `evidence_due_at`; a lost one's licenses are staff's to decide on."""
+
+    list_display = ["dispute_id", "gateway", "invoice", "state", "amount", "currency",
+                    "needs_staff", "evidence_due_at", "note"]
+    list_filter = ["needs_staff", "state", "gateway"]
+    list_select_related = ["invoice"]
+    search_fields = ["dispute_id", "payment_reference", "invoice__number"]
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+    actions = ["mark_handled"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False  # only the gateway reports disputes
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    @admin.action(description="Handled: answered in the gateway / licenses decided")
+    def mark_handled(self, request, queryset) -> None:  # noqa: ANN001
+        decide_each(self, request, queryset, lambda d: dispute_mark_handled(
+            dispute=d, actor=request.user, note=f"Handled by {request.user.email} in the admin."))

@@ -145,6 +145,13 @@ class Receipt(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     reference = models.CharField(max_length=200, blank=True)
+    # The reference as a bank reads it (see `receipts.reference_key`): what makes two receipts
+    # the same transfer. Empty when the customer gave none.
+    reference_key = models.CharField(max_length=200, blank=True)
+    # Set only on receipts that were duplicates before the constraints below existed (by
+    # migration 0005), so that they could be kept, visibly, for staff to settle.
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     amount_received = models.BigIntegerField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -155,9 +162,32 @@ class Receipt(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # The same evidence is money once (RELIABILITY "Money"). A rejected file stays the
+            # same evidence; a rejected receipt's reference may come again with a better file.
+            models.UniqueConstraint(
+                fields=["invoice", "sha256"], condition=Q(duplicate_of__isnull=True),
+                name="%(app_label)s_%(class)s_one_per_file_per_invoice",
+                violation_error_message="This file is already a receipt of this invoice."),
+            models.UniqueConstraint(
+                fields=["invoice", "reference_key"],
+                condition=Q(duplicate_of__isnull=True) & ~Q(reference_key="")
+                & ~Q(status="rejected"),
+                name="%(app_label)s_%(class)s_one_per_reference_per_invoice",
+                violation_error_message="This bank reference is already a receipt of this "
+                                        "invoice."),
+        ]
 
     def __str__(self) -> str:
         return f"receipt {self.pk} for {self.invoice}"
+
+    @property
+    def invoice_already_paid(self) -> bool:
+        """Still waiting while its invoice was paid some other way: staff must decide."""
+        return self.status == self.Status.PENDING and self.invoice.status in INVOICE_PAID
+
+
+INVOICE_PAID = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
 class GatewayEvent(models.Model):
@@ -178,6 +208,9 @@ class GatewayEvent(models.Model):
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="gateway_events")
     payload = models.JSONField()
+    # The dispute the event spoke of (its deferred events are settled with it).
+    dispute = models.ForeignKey("Dispute", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="events")
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     note = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField()
@@ -243,3 +276,58 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.pk} {self.status}"
+
+
+class Dispute(models.Model):
+    """A chargeback on a gateway payment, or the inquiry before one (rules 8, 14).
+
+    Its money moves once per step, and the step's ledger transaction is kept here: held apart
+    (`held_by`) when the gateway withdraws it, then given back or gone for good
+    (`settled_by`). Events may come in any order; `state` only moves forward.
+    """
+
+    class State(models.TextChoices):
+        INQUIRY = "inquiry"  # the issuer asks; no money has moved
+        OPEN = "open"  # a chargeback: the gateway withdrew the money; held until decided
+        WON = "won"  # the money came back
+        LOST = "lost"  # the money is gone for good
+        CLOSED = "closed"  # an inquiry closed (or prevented) without money moving
+
+    gateway = models.CharField(max_length=20)
+    dispute_id = models.CharField(max_length=100)
+    payment_reference = models.CharField(max_length=100, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices)
+    gateway_status = models.CharField(max_length=40)  # the gateway's own word for it
+    reason = models.CharField(max_length=60, blank=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    evidence_due_at = models.DateTimeField(null=True, blank=True)
+    # Known once its payment is: the invoice it paid, or (payment == None) the invoice whose
+    # money went to credit because it was paid already.
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="disputes")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="disputes")
+    held_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    settled_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    needs_staff = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "dispute_id"],
+                                    name="%(app_label)s_%(class)s_once_per_dispute",
+                                    violation_error_message="This dispute is recorded already."),
+            models.CheckConstraint(condition=Q(amount__gt=0),
+                                   name="%(app_label)s_%(class)s_amount_positive",
+                                   violation_error_message="A dispute is for a positive "
+                                                           "amount."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} dispute {self.dispute_id} {self.state}"

@@ -5,26 +5,33 @@ reason the customer is told.
 Files (RELIABILITY "Uploads"): judged by their first bytes, never by name or declared type;
 stored under a random server-made name in `DATA_DIR/receipts` (mode 0700), outside any URL;
 served only to the owner and staff, as an attachment.
+
+The same evidence is money once (RELIABILITY "Money"): on one invoice, a file (its sha256) is
+one receipt whatever became of it, and a bank reference is one receipt unless that receipt was
+rejected (a corrected scan of the same transfer may follow); both are database constraints.
+A receipt still pending when its invoice gets paid some other way is money for credit only by
+staff's explicit decision (`to_credit`), never by a plain confirmation.
 """
 
 import hashlib
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing, scope
 from licensary.audit.services import Change, audit_record
-from licensary.billing.models import Invoice, Payment, Receipt
+from licensary.billing.models import INVOICE_PAID, Invoice, Payment, Receipt
 from licensary.billing.services import invoice_pay_external
 from licensary.core.errors import (
     DomainError,
@@ -56,6 +63,24 @@ class UnsupportedFileType(DomainError):
     status = 415
     code = "unsupported_file_type"
     title = "Unsupported file type"
+
+
+class DuplicateReceipt(DomainError):
+    status = 409
+    code = "duplicate_receipt"
+    title = "This transfer is already a receipt of this invoice"
+
+
+class InvoiceAlreadyPaid(DomainError):
+    status = 409
+    code = "invoice_already_paid"
+    title = "The invoice is paid already"
+
+
+class InvoiceNotPayable(DomainError):
+    status = 409
+    code = "invoice_not_payable"
+    title = "The invoice can no longer be paid"
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,21 @@ def receipt_path(receipt: Receipt) -> Path:
     if not STORED_NAME.match(receipt.stored_name):
         raise NotFound("This receipt has no file.")
     return receipt_store() / receipt.stored_name
+
+
+def reference_key(reference: str) -> str:
+    """A bank reference as the bank reads it: compatibility forms folded (full-width, ligatures),
+    case folded, any script's decimal digits as 0-9 (Persian and Arabic-Indic ones included),
+    and only letters and digits kept, so "TX-2024 001" and "tx2024001" are one transfer.
+    Migration 0005 keeps a frozen copy: change both or neither."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", reference or "").casefold():
+        digit = unicodedata.decimal(ch, None)
+        if digit is not None:
+            out.append(str(digit))
+        elif ch.isalnum():
+            out.append(ch)
+    return "".join(out)[:200]
 
 
 def _clean_name(name: str | None) -> str:
@@ -154,12 +194,33 @@ def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def _same_evidence(invoice: Invoice, *, sha256: str, key: str) -> Receipt | None:
+    """The receipt of `invoice` that already holds this file or this bank reference."""
+    same = Q(sha256=sha256)
+    if key:
+        same |= Q(reference_key=key) & ~Q(status=Receipt.Status.REJECTED)
+    return (Receipt.objects.filter(invoice=invoice, duplicate_of__isnull=True).filter(same)
+            .order_by("id").first())
+
+
+def _duplicate(existing: Receipt, *, invoice: Invoice, sha256: str) -> DuplicateReceipt:
+    same = "file" if existing.sha256 == sha256 else "bank reference"
+    detail = (f"This {same} is already receipt {existing.pk} of invoice {invoice.number} "
+              f"({existing.status}).")
+    if existing.status == Receipt.Status.REJECTED:
+        detail += (f" It was rejected: {existing.reason} The same file is the same evidence; "
+                   "upload a corrected receipt.")
+    return DuplicateReceipt(detail, extra={"receipt": str(existing.pk),
+                                           "same": same.replace("bank ", "")})
+
+
 def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
                    actor: User) -> Receipt:
     """Keep the receipt `file` for `invoice`.
 
     Refused, with nothing written: not the caller's invoice, not unpaid, an empty, too large
-    or unsupported file.
+    or unsupported file, or a transfer the invoice already has a receipt of
+    (`duplicate_receipt`: the same file, or the same bank reference on a receipt not rejected).
     """
     if not _may_act_for(actor, invoice):
         raise PermissionDenied("Not your invoice.")
@@ -171,6 +232,7 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
     reference = (reference or "").strip()
     if len(reference) > 200:
         raise ValidationFailed("reference: at most 200 characters.")
+    key = reference_key(reference)
     if not file.size:
         raise ValidationFailed("The file is empty.", code="empty_file")
     if file.size > MAX_RECEIPT_BYTES:
@@ -194,14 +256,26 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
             if locked.status != Invoice.Status.UNPAID:
                 raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, "
                                         "not unpaid.")
+            # The invoice's row lock orders uploads on PostgreSQL; the constraints decide
+            # wherever it does not (SQLite's single writer, a row inserted by hand).
+            existing = _same_evidence(locked, sha256=sha256, key=key)
+            if existing is not None:
+                raise _duplicate(existing, invoice=locked, sha256=sha256)
             if Receipt.objects.filter(invoice=locked).count() >= MAX_RECEIPTS_PER_INVOICE:
                 raise RateLimited(f"An invoice takes at most {MAX_RECEIPTS_PER_INVOICE} "
                                   "receipts; ask billing support.")
-            receipt = Receipt.objects.create(
-                invoice=locked, uploaded_by=actor, stored_name=stored_name,
-                original_name=_clean_name(file.name),
-                content_type=kind.content_type, size=size, sha256=sha256, reference=reference,
-                created_at=timezone.now())
+            try:
+                with transaction.atomic():
+                    receipt = Receipt.objects.create(
+                        invoice=locked, uploaded_by=actor, stored_name=stored_name,
+                        original_name=_clean_name(file.name),
+                        content_type=kind.content_type, size=size, sha256=sha256,
+                        reference=reference, reference_key=key, created_at=timezone.now())
+            except IntegrityError:
+                existing = _same_evidence(locked, sha256=sha256, key=key)
+                if existing is None:
+                    raise
+                raise _duplicate(existing, invoice=locked, sha256=sha256) from None
             audit_record(Change(action="receipt.uploaded", object_type="receipt",
                                 object_id=receipt.pk, actor=actor,
                                 account_id=locked.account_id,
@@ -224,26 +298,56 @@ def _lock_pending(receipt: Receipt) -> Receipt:
     return locked
 
 
-def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None) -> Receipt:
+def _cannot_take(invoice: Invoice, received: int, why: str = "") -> DomainError:
+    """The refusal of a plain confirmation whose money the invoice cannot take."""
+    then = (f" This receipt's {received} would go to the account's credit: confirm with "
+            "to_credit to credit it, or reject the receipt.")
+    extra = {"invoice": str(invoice.pk), "invoice_status": invoice.status}
+    if invoice.status in INVOICE_PAID:
+        paid = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
+        return InvoiceAlreadyPaid(f"Invoice {invoice.number} is paid already{paid}.{then}",
+                                  extra=extra)
+    return InvoiceNotPayable(f"{why or f'Invoice {invoice.number} is {invoice.status}.'}{then}",
+                             extra=extra)
+
+
+def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None,
+                    to_credit: bool = False) -> Receipt:
     """Record the money the receipt shows (default: the invoice total) and mark it confirmed.
 
     The payment goes through `invoice_pay_external`: it pays the invoice (which delivers what it
-    was for) and puts anything above the total on credit; if the invoice was paid meanwhile
-    some other way, all of it goes to credit. A receipt is confirmed once.
+    was for) and puts anything above the total on credit. When the invoice cannot take the
+    money (paid meanwhile some other way, void, its license deleted) the confirmation is
+    refused (`invoice_already_paid` / `invoice_not_payable`) and nothing changes, unless staff
+    decided `to_credit`: then all of it goes to the account's credit. `to_credit` permits,
+    it does not force: an invoice that can take the money still takes it. A receipt is
+    confirmed once.
     """
     require_staff(actor, "decide receipts")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
                                or amount <= 0):
         raise ValidationFailed("amount is a positive integer of minor units.")
+    if not isinstance(to_credit, bool):
+        raise ValidationFailed("to_credit is true or false.")
     with transaction.atomic():
         locked = _lock_pending(receipt)
+        if locked.duplicate_of_id is not None:
+            raise DuplicateReceipt(f"Receipt {locked.pk} repeats receipt {locked.duplicate_of_id}"
+                                   " of the same invoice; reject it.",
+                                   extra={"receipt": str(locked.duplicate_of_id)})
         invoice = locked.invoice
         received = invoice.total if amount is None else amount
         if received <= 0:
             raise ValidationFailed("Nothing to record: say the amount received.")
+        if not to_credit and invoice.status != Invoice.Status.UNPAID:
+            raise _cannot_take(invoice, received)
         result = invoice_pay_external(
             invoice=invoice, method=Payment.Method.BANK, gateway="bank",
             reference=locked.reference or f"receipt {locked.pk}", amount=received, actor=actor)
+        if result.outcome != "paid" and not to_credit:
+            # Paid (or voided) between the check above and the invoice's lock: undo it all.
+            invoice.refresh_from_db()
+            raise _cannot_take(invoice, received, result.note)
         now = timezone.now()
         Receipt.objects.filter(pk=locked.pk).update(
             status=Receipt.Status.CONFIRMED, decided_by=actor, decided_at=now,
@@ -253,8 +357,8 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None)
                             before={"status": "pending"},
                             after={"status": "confirmed", "amount": received,
                                    "currency": invoice.currency, "outcome": result.outcome,
-                                   "credited": result.credited},
-                            reason=result.note))
+                                   "credited": result.credited, "to_credit": to_credit},
+                            reason=result.note[:200]))
     locked.refresh_from_db()
     return locked
 

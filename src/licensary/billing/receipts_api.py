@@ -5,12 +5,13 @@ from io import BytesIO
 from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import StrictBool, StrictInt
 
 from licensary.billing.api import visible_invoices
-from licensary.billing.models import Invoice, Receipt
+from licensary.billing.models import INVOICE_PAID, Invoice, Receipt
 from licensary.billing.receipts import (
     MAX_RECEIPT_BYTES,
     MAX_REQUEST_BYTES,
@@ -33,6 +34,9 @@ class ReceiptOut(Schema):
     id: str
     invoice: str
     invoice_number: int
+    invoice_status: str
+    # Still pending while the invoice was paid some other way: confirming it needs to_credit.
+    invoice_already_paid: bool
     account: str
     status: str
     reference: str
@@ -51,6 +55,9 @@ class ReceiptOut(Schema):
 
 class ConfirmIn(Schema):
     amount: StrictInt | None = None  # minor units received; default: the invoice total
+    # Staff's decision that money the invoice cannot take (paid already, void) goes to the
+    # account's credit; without it such a confirmation is refused and changes nothing.
+    to_credit: StrictBool = False
 
 
 class RejectIn(Schema):
@@ -61,6 +68,7 @@ def receipt_out(r: Receipt) -> dict[str, Any]:
     inv = r.invoice
     return {
         "id": str(r.pk), "invoice": str(inv.pk), "invoice_number": inv.number,
+        "invoice_status": inv.status, "invoice_already_paid": r.invoice_already_paid,
         "account": str(inv.account_id), "status": r.status, "reference": r.reference,
         "original_name": r.original_name, "content_type": r.content_type, "size": r.size,
         "sha256": r.sha256, "file": f"/api/v1/receipts/{r.pk}/file",
@@ -156,10 +164,15 @@ def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50
 
 
 @router.get("/receipts", response=Page[ReceiptOut],
-            summary="Receipts (staff: all; `?status=pending` is the queue to decide)")
-def list_receipts(request: HttpRequest, status: str | None = None, limit: int = 50,
+            summary="Receipts (staff: all; `?status=pending` is the queue to decide; "
+                    "`?invoice_already_paid=true` the pending ones whose invoice is paid)")
+def list_receipts(request: HttpRequest, status: str | None = None,
+                  invoice_already_paid: bool | None = None, limit: int = 50,
                   cursor: str | None = None) -> dict:
     qs = with_status(receipts_visible_to(request.auth), status)
+    if invoice_already_paid is not None:
+        flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
+        qs = qs.filter(flagged) if invoice_already_paid else qs.exclude(flagged)
     return paginate(qs, limit=limit, cursor=cursor, render=receipt_out)
 
 
@@ -190,14 +203,16 @@ def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
 
 
 @router.post("/receipts/{receipt_id}/confirm", response={200: ReceiptOut},
-             summary="Staff: record the transfer (default: the invoice total) and pay with it")
+             summary="Staff: record the transfer (default: the invoice total) and pay with it; "
+                     "`to_credit: true` when the invoice is paid already or void")
 @idempotent
 def confirm_receipt(request: HttpRequest, receipt_id: str,
                     payload: ConfirmIn | None = None) -> Status:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_confirm(receipt=receipt, actor=request.auth,
-                    amount=payload.amount if payload else None)
+                    amount=payload.amount if payload else None,
+                    to_credit=payload.to_credit if payload else False)
     return Status(200, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -10,15 +11,25 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
-from licensary.billing.models import Invoice, InvoiceLine, InvoiceSequence, Payment, Refund
+from licensary.billing.models import (
+    Dispute,
+    GatewayEvent,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    Payment,
+    Refund,
+)
 from licensary.core.errors import (
+    InsufficientCredit,
     InvalidTransition,
     LicenseDeleted,
     PermissionDenied,
     ValidationFailed,
+    require_staff,
 )
 from licensary.core.money import require_amount
-from licensary.ledger.models import LedgerAccount, Posting
+from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
 
@@ -216,6 +227,257 @@ def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User |
                         before={"status": "unpaid"},
                         after={"status": "paid", "method": method, "amount": amount}))
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=False)
+
+
+# Disputes (chargebacks) ---------------------------------------------------------------------
+# The gateway withdraws a disputed payment's money at once: it leaves the gateway book for a
+# book of held funds (`gateway:<name>:disputes`), and the sale stands until decided. Won, it
+# goes back; lost, the sale is undone like a refund (the invoice becomes (partially) refunded,
+# so the same money is never refunded again), or, for money that had gone to credit, it
+# leaves the credit. A license the money paid for is not touched here: blocking a customer's
+# server is staff's decision, so the dispute is flagged for staff with the licenses it paid.
+
+@dataclass(frozen=True)
+class DisputeReport:
+    """A gateway's word on a dispute; `state` is one of `Dispute.State`."""
+
+    gateway: str
+    dispute_id: str
+    payment_reference: str
+    state: str
+    gateway_status: str
+    amount: int
+    currency: str
+    reason: str = ""
+    evidence_due_at: datetime | None = None
+
+
+_STATE = Dispute.State
+# Events come in any order; a dispute's state only moves forward, and the first final one stays.
+_RANK = {_STATE.INQUIRY: 0, _STATE.OPEN: 1, _STATE.WON: 2, _STATE.LOST: 2, _STATE.CLOSED: 2}
+_WITHDRAWN = (_STATE.OPEN, _STATE.WON, _STATE.LOST)  # a won or lost one was withdrawn first
+
+
+def dispute_record(*, report: DisputeReport) -> tuple[Dispute, str]:
+    """Record what the gateway says about a dispute and move the money that calls for, once.
+
+    Returns the dispute and what became of the report: "applied", "ignored" (nothing new),
+    "deferred" (its payment is not known yet; `disputes_apply_for_payment` finishes it), or
+    "mismatch" (left for staff).
+    """
+    if report.state not in _STATE.values:
+        raise ValidationFailed(f"A dispute's state is one of {', '.join(_STATE.values)}.")
+    require_amount(report.amount)
+    with transaction.atomic():
+        payment, invoice = _disputed_payment(report.gateway, report.payment_reference)
+        if invoice is not None:  # lock order: account, invoice, then the dispute
+            lock_credit_book(invoice.account, invoice.currency)
+            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        dispute, created = Dispute.objects.get_or_create(
+            gateway=report.gateway, dispute_id=report.dispute_id,
+            defaults={"payment_reference": report.payment_reference, "state": report.state,
+                      "gateway_status": report.gateway_status, "amount": report.amount,
+                      "currency": report.currency, "opened_at": timezone.now()})
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        advanced = _dispute_merge(dispute, report)
+        if invoice is None:
+            if created:
+                dispute.needs_staff = True
+                dispute.note = (f"Its payment {report.payment_reference} is not known here "
+                                "yet; settled when it is.")
+            dispute.save()
+            return dispute, "deferred"
+        outcome = _dispute_apply(dispute, payment=payment, invoice=invoice)
+        return dispute, "applied" if outcome == "ignored" and advanced else outcome
+
+
+def disputes_apply_for_payment(*, gateway: str, reference: str) -> list[tuple[Dispute, str]]:
+    """Settle the disputes that came before their payment, now that it is recorded (in the
+    payment's transaction, which holds the account's and the invoice's locks already)."""
+    payment, invoice = _disputed_payment(gateway, reference)
+    if invoice is None:
+        return []
+    done = []
+    for dispute in Dispute.objects.select_for_update().filter(
+            gateway=gateway, payment_reference=reference, invoice__isnull=True).order_by("id"):
+        done.append((dispute, _dispute_apply(dispute, payment=payment, invoice=invoice)))
+    return done
+
+
+def dispute_mark_handled(*, dispute: Dispute, actor: User, note: str) -> Dispute:
+    """Staff have done what the dispute asked of them (answered it in the gateway, decided on
+    the licenses it paid for): it leaves their list. Money is not moved here."""
+    require_staff(actor, "handle disputes")
+    note = (note or "").strip()
+    if not note or len(note) > 300:
+        raise ValidationFailed("note: say what was done, in at most 300 characters.")
+    with transaction.atomic():
+        locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        if not locked.needs_staff:
+            raise InvalidTransition(f"Dispute {locked.dispute_id} is not waiting for staff.")
+        Dispute.objects.filter(pk=locked.pk).update(needs_staff=False, note=note)
+        invoice = locked.invoice  # none yet when its payment is not known here
+        audit_record(Change(action="dispute.handled",
+                            object_type="invoice" if invoice else "dispute",
+                            object_id=invoice.pk if invoice else locked.pk, actor=actor,
+                            account_id=invoice.account_id if invoice else None,
+                            before={"note": locked.note},
+                            after={"dispute": locked.dispute_id, "state": locked.state},
+                            reason=note[:200]))
+    locked.refresh_from_db()
+    return locked
+
+
+def _disputed_payment(gateway: str, reference: str) -> tuple[Payment | None, Invoice | None]:
+    """The payment a dispute is about and its invoice; or no payment and the invoice whose
+    money went to credit (it was paid already); or neither, when not known yet."""
+    if not reference:
+        return None, None
+    payment = Payment.objects.select_related("invoice__account").filter(
+        gateway=gateway, reference=reference).first()
+    if payment is not None:
+        return payment, payment.invoice
+    credited = GatewayEvent.objects.select_related("invoice__account").filter(
+        gateway=gateway, payment_reference=reference,
+        outcome=GatewayEvent.Outcome.OVERPAID).first()
+    return None, credited.invoice if credited else None
+
+
+def _dispute_merge(dispute: Dispute, report: DisputeReport) -> bool:
+    """Take in the report's facts; True when it moved the dispute's state forward."""
+    advanced = _RANK[_STATE(report.state)] > _RANK[_STATE(dispute.state)]
+    if advanced:
+        dispute.state = report.state
+    if advanced or report.state == dispute.state:
+        dispute.gateway_status = report.gateway_status
+    if dispute.held_by_id is None and dispute.settled_by_id is None:
+        dispute.amount, dispute.currency = report.amount, report.currency
+    dispute.reason = report.reason or dispute.reason
+    dispute.evidence_due_at = report.evidence_due_at or dispute.evidence_due_at
+    return advanced
+
+
+def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoice) -> str:
+    """Do, once, each step the dispute's state calls for; the caller holds the locks."""
+    did = False
+    if dispute.invoice_id is None:
+        dispute.invoice, dispute.payment = invoice, payment
+        dispute.needs_staff, dispute.note = True, "Respond in the gateway before the deadline."
+        _dispute_audit(dispute, "payment.disputed", {
+            "state": dispute.state, "gateway_status": dispute.gateway_status,
+            "reason": dispute.reason, "evidence_due_at": dispute.evidence_due_at,
+            "payment": payment.pk if payment else None})
+        did = True
+    if dispute.currency != invoice.currency:
+        dispute.needs_staff = True
+        dispute.note = (f"Disputed in {dispute.currency}, the payment was in {invoice.currency}:"
+                        " no money moved; for staff.")
+        dispute.save()
+        return "mismatch"
+    gateway_book = system_book(LedgerAccount.Code.GATEWAY, invoice.currency, dispute.gateway)
+    held_book = system_book(LedgerAccount.Code.GATEWAY, invoice.currency,
+                            f"{dispute.gateway}:disputes")
+    # The invoice is on the ledger rows only when this payment paid it.
+    paid_invoice = invoice if payment is not None else None
+    amount = dispute.amount
+    if dispute.state in _WITHDRAWN and dispute.held_by_id is None:
+        dispute.held_by = post_entry(
+            kind="dispute_hold", invoice=paid_invoice,
+            memo=f"{dispute.gateway} dispute {dispute.dispute_id}: withdrawn, held until decided",
+            legs=[Leg(gateway_book, amount), Leg(held_book, -amount)])
+        _dispute_audit(dispute, "payment.dispute_funds_held", {})
+        did = True
+    outcome = "applied" if did else "ignored"
+    if dispute.closed_at is None and dispute.state in (_STATE.WON, _STATE.LOST, _STATE.CLOSED):
+        dispute.closed_at = timezone.now()
+        outcome = "applied"
+        if dispute.state == _STATE.WON:
+            dispute.settled_by = post_entry(
+                kind="dispute_won", invoice=paid_invoice,
+                memo=f"{dispute.gateway} dispute {dispute.dispute_id}: won, the money is back",
+                legs=[Leg(held_book, amount), Leg(gateway_book, -amount)])
+            dispute.needs_staff, dispute.note = False, "Won: the money came back."
+            _dispute_audit(dispute, "payment.dispute_won", {})
+        elif dispute.state == _STATE.LOST:
+            outcome = _dispute_lose(dispute, payment=payment, invoice=invoice,
+                                    held_book=held_book)
+        else:
+            dispute.needs_staff = dispute.held_by_id is not None
+            dispute.note = ("Closed while its money is held: check the gateway; for staff."
+                            if dispute.needs_staff else "Closed without money moving.")
+            _dispute_audit(dispute, "payment.dispute_closed", {})
+    dispute.save()
+    return outcome
+
+
+def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice,
+                  held_book: LedgerAccount) -> str:
+    """The held money is gone for good. As far as the invoice this payment paid still has
+    money in it, the sale (or the deposit's credit) is undone like a refund, so the same money
+    is never refunded again; the rest (all of it when the money had gone to credit) leaves
+    the account's credit, where an earlier refund put it. Credit already spent leaves it all
+    held, for staff."""
+    amount, memo = dispute.amount, f"{dispute.gateway} dispute {dispute.dispute_id} lost"
+    credit = lock_credit_book(invoice.account, invoice.currency)
+    refunded = invoice_refunded_amount(invoice)
+    takes = payment is not None and invoice.status in (Invoice.Status.PAID,
+                                                       Invoice.Status.PARTIALLY_REFUNDED)
+    from_invoice = max(0, min(amount, invoice.total - refunded)) if takes else 0
+    from_credit = amount - from_invoice
+    licenses = _licenses_paid_by(invoice)
+    try:
+        with transaction.atomic():
+            txns: list[LedgerTransaction] = []
+            if from_invoice:
+                source = credit if invoice.purpose == Invoice.Purpose.DEPOSIT else \
+                    system_book(LedgerAccount.Code.SALES, invoice.currency)
+                txns.append(post_entry(
+                    kind="refund", invoice=invoice,
+                    memo=f"{memo}: chargeback of invoice {invoice.number}",
+                    legs=[Leg(held_book, from_invoice), Leg(source, -from_invoice)]))
+                _set_refund_status(invoice, refunded + from_invoice, None, from_invoice,
+                                   "chargeback")
+            if from_credit:
+                txns.append(post_entry(
+                    kind="dispute_lost", memo=f"{memo}: taken from credit",
+                    legs=[Leg(held_book, from_credit), Leg(credit, -from_credit)]))
+    except InsufficientCredit:
+        dispute.needs_staff = True
+        dispute.note = (f"Lost, but the account's credit is spent: {amount} is still held; "
+                        f"settle it by hand. Licenses it paid: {licenses or 'none'}.")
+        _dispute_audit(dispute, "payment.dispute_lost", {"from_invoice": 0, "from_credit": 0,
+                                                         "licenses": licenses})
+        return "mismatch"
+    dispute.settled_by = txns[0]
+    dispute.needs_staff = True
+    dispute.note = (f"Lost: the money is gone. Decide on the licenses it paid for: "
+                    f"{licenses or 'none'}.")
+    _dispute_audit(dispute, "payment.dispute_lost", {
+        "from_invoice": from_invoice, "from_credit": from_credit, "licenses": licenses})
+    return "applied"
+
+
+def _licenses_paid_by(invoice: Invoice) -> list[int]:
+    """The licenses `invoice` paid for (renewal lines name theirs; an order delivers one)."""
+    found = {line.license_id for line in invoice.lines.all() if line.license_id}
+    try:
+        order_license = invoice.order.license_id  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        order_license = None
+    if order_license:
+        found.add(order_license)
+    return sorted(found)
+
+
+def _dispute_audit(dispute: Dispute, action: str, after: dict[str, object]) -> None:
+    invoice = dispute.invoice
+    assert invoice is not None
+    audit_record(Change(
+        action=action, object_type="invoice", object_id=invoice.pk, actor=None,
+        actor_label=f"gateway:{dispute.gateway}", account_id=invoice.account_id,
+        after={"dispute": dispute.dispute_id, "amount": dispute.amount,
+               "currency": dispute.currency, "state": dispute.state, **after},
+        reason=dispute.note[:200]))
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:

@@ -2,16 +2,21 @@
 
 The event row and its effect commit together: a replayed or concurrent delivery of the same
 event finds the row (the unique index makes a concurrent one wait) and changes nothing. A
-refund that arrives before its payment is kept (`deferred`) and applied with the payment.
+refund or a dispute that arrives before its payment is kept (`deferred`) and applied with the
+payment. The same payment reported by two events (a session completed, then its delayed
+payment succeeded) is money once. Events about one payment are applied one at a time.
 """
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from licensary.billing.gateways import GatewayEventData, get_gateway
 from licensary.billing.models import GatewayEvent, Invoice, Payment, Refund
 from licensary.billing.services import (
+    DisputeReport,
+    dispute_record,
+    disputes_apply_for_payment,
     invoice_pay_external,
     invoice_record_gateway_refund,
     unapplied_refund_record,
@@ -27,8 +32,19 @@ def webhook_receive(*, gateway: str, body: bytes, headers: dict[str, str]) -> Ga
     return with_retries(lambda: _apply_once(gateway, data))
 
 
+def _one_payment_at_a_time(gateway: str, reference: str) -> None:
+    """Hold, until commit, a lock named after the payment: without it a dispute (or refund)
+    racing its payment's event finds no payment, while the payment finds no deferred event
+    yet, and neither is ever applied. SQLite runs one writer at a time anyway."""
+    if reference and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           [f"licensary-payment:{gateway}:{reference}"])
+
+
 def _apply_once(gateway: str, data: GatewayEventData) -> GatewayEvent:
     with transaction.atomic():
+        _one_payment_at_a_time(gateway, data.payment_reference)
         try:
             with transaction.atomic():
                 event = GatewayEvent.objects.create(
@@ -41,7 +57,9 @@ def _apply_once(gateway: str, data: GatewayEventData) -> GatewayEvent:
             _apply_payment(event, data)
         elif data.type == "refund":
             _apply_refund(event, data)
-        event.save(update_fields=["outcome", "note", "invoice"])
+        elif data.type == "dispute":
+            _apply_dispute(event, data)
+        event.save(update_fields=["outcome", "note", "invoice", "dispute"])
         return event
 
 
@@ -57,6 +75,10 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
         event.outcome, event.note = OUT.UNKNOWN_INVOICE, f"no invoice {data.invoice_ref!r}"
         return
     event.invoice = invoice
+    seen = _payment_recorded(event, data.payment_reference)
+    if seen:
+        event.outcome, event.note = OUT.IGNORED, seen
+        return
     if data.currency != invoice.currency or data.amount != invoice.total:
         event.outcome = OUT.MISMATCH
         event.note = (f"received {data.amount} {data.currency}, invoice is {invoice.total} "
@@ -67,16 +89,53 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
                                   amount=data.amount, actor=None)
     event.outcome = OUT.APPLIED if result.outcome == "paid" else OUT.OVERPAID
     event.note = result.note[:300]
+    # Saved now: what came first looks for this payment, credited money included, by its row.
+    event.save(update_fields=["outcome", "note", "invoice"])
     # A refund that came first can be applied now that its payment exists.
     for deferred in GatewayEvent.objects.select_for_update().filter(
             gateway=event.gateway, payment_reference=data.payment_reference,
-            outcome=OUT.DEFERRED).order_by("id"):
+            outcome=OUT.DEFERRED, dispute__isnull=True).order_by("id"):
         payload = deferred.payload["data"]["object"]
         _apply_refund(deferred, GatewayEventData(
             deferred.event_id, "refund", data.payment_reference,
             amount=int(payload.get("amount_refunded") or 0),
             currency=str(payload.get("currency") or "").upper()))
         deferred.save(update_fields=["outcome", "note", "invoice"])
+    # And so can a dispute that came first; its events say what became of them.
+    for dispute, outcome in disputes_apply_for_payment(gateway=event.gateway,
+                                                       reference=data.payment_reference):
+        GatewayEvent.objects.filter(dispute=dispute, outcome=OUT.DEFERRED).update(
+            outcome=outcome, invoice=dispute.invoice, note=dispute.note[:300])
+
+
+def _payment_recorded(event: GatewayEvent, reference: str) -> str:
+    """Why this payment is known already (a note), or "" when it is new: the same money
+    reported by another event (another type, another id) is money once."""
+    if not reference:
+        return ""
+    if Payment.objects.filter(gateway=event.gateway, reference=reference).exists():
+        return f"payment {reference} is recorded already"
+    earlier = GatewayEvent.objects.filter(
+        gateway=event.gateway, payment_reference=reference,
+        outcome=OUT.OVERPAID).exclude(pk=event.pk).first()
+    return f"payment {reference} went to credit already (event {earlier.event_id})" \
+        if earlier else ""
+
+
+def _apply_dispute(event: GatewayEvent, data: GatewayEventData) -> None:
+    facts = data.dispute
+    assert facts is not None
+    if data.amount <= 0 or not data.payment_reference:
+        event.outcome, event.note = OUT.MISMATCH, "a dispute without an amount or a payment"
+        return
+    dispute, outcome = dispute_record(report=DisputeReport(
+        gateway=event.gateway, dispute_id=facts.dispute_id,
+        payment_reference=data.payment_reference, state=facts.state,
+        gateway_status=facts.gateway_status, amount=data.amount, currency=data.currency,
+        reason=facts.reason, evidence_due_at=facts.evidence_due_at))
+    event.dispute, event.invoice_id = dispute, dispute.invoice_id
+    event.outcome = OUT(outcome)
+    event.note = (dispute.note or f"dispute {facts.dispute_id}: {dispute.state}")[:300]
 
 
 def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:

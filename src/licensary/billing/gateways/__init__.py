@@ -1,6 +1,11 @@
 """Payment gateways behind one small interface; add one by writing a module and listing it."""
 
-from licensary.billing.gateways.base import Gateway, GatewayEventData, WebhookRejected
+from licensary.billing.gateways.base import (
+    DisputeFacts,
+    Gateway,
+    GatewayEventData,
+    WebhookRejected,
+)
 from licensary.core.errors import NotFound
 
 
@@ -13,4 +18,4 @@ def get_gateway(name: str) -> Gateway:
     return gateways[name]()
 
 
-__all__ = ["Gateway", "GatewayEventData", "WebhookRejected", "get_gateway"]
+__all__ = ["DisputeFacts", "Gateway", "GatewayEventData", "WebhookRejected", "get_gateway"]

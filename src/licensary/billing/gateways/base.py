@@ -3,6 +3,7 @@
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from licensary.core.errors import DomainError
@@ -15,16 +16,30 @@ class WebhookRejected(DomainError):
 
 
 @dataclass(frozen=True)
+class DisputeFacts:
+    """What a gateway says about a dispute, `state` in our words (`Dispute.State`): "inquiry"
+    (no money moved), "open" (the money was withdrawn), "won", "lost", "closed" (an inquiry
+    that ended without money moving)."""
+
+    dispute_id: str
+    state: str
+    gateway_status: str
+    reason: str = ""
+    evidence_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class GatewayEventData:
     """A verified event, in our terms."""
 
     event_id: str
-    type: str  # "payment" | "refund" | anything else is stored and ignored
+    type: str  # "payment" | "refund" | "dispute" | anything else is stored and ignored
     payment_reference: str = ""  # the gateway's id of the payment (a PaymentIntent)
     invoice_ref: str | None = None
-    amount: int = 0  # paid (payment) or refunded so far in total (refund)
+    amount: int = 0  # paid (payment), refunded so far in total (refund), disputed (dispute)
     currency: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    dispute: DisputeFacts | None = None
 
 
 class Gateway(ABC):

@@ -2,15 +2,36 @@
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 from django.conf import settings
 
-from licensary.billing.gateways.base import Gateway, GatewayEventData, WebhookRejected
+from licensary.billing.gateways.base import (
+    DisputeFacts,
+    Gateway,
+    GatewayEventData,
+    WebhookRejected,
+)
 from licensary.core.errors import DomainError
 
 TOLERANCE_SECONDS = 300
+
+# A Checkout Session whose money has arrived: at once (a card: `completed`), or later (a bank
+# debit: `completed` with payment_status "unpaid", then `async_payment_succeeded`).
+PAID_SESSION_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+# Every dispute event carries the whole Dispute; its status says where the money is. An
+# inquiry moves no money; a chargeback withdraws it at once (Stripe docs, "Disputes").
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                  "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")
+DISPUTE_STATES = {
+    "warning_needs_response": "inquiry", "warning_under_review": "inquiry",
+    "needs_response": "open", "under_review": "open",
+    "appeal_needs_response": "open", "appeal_under_review": "open",
+    "won": "won", "lost": "lost",
+    "warning_closed": "closed", "prevented": "closed",
+}
 
 
 def _client() -> stripe.StripeClient:
@@ -69,7 +90,7 @@ class StripeGateway(Gateway):
             raise WebhookRejected("The signature's timestamp is in the future.")
         raw = event.to_dict()
         obj = raw["data"]["object"]
-        if raw["type"] == "checkout.session.completed":
+        if raw["type"] in PAID_SESSION_EVENTS:
             if obj.get("payment_status") != "paid":
                 return GatewayEventData(raw["id"], "ignored", raw=raw)
             metadata = obj.get("metadata") or {}
@@ -85,6 +106,17 @@ class StripeGateway(Gateway):
                 payment_reference=str(obj.get("payment_intent") or ""),
                 amount=int(obj.get("amount_refunded") or 0),
                 currency=str(obj.get("currency") or "").upper(), raw=raw)
+        if raw["type"] in DISPUTE_EVENTS and obj.get("status") in DISPUTE_STATES:
+            due = (obj.get("evidence_details") or {}).get("due_by")
+            return GatewayEventData(
+                event_id=raw["id"], type="dispute",
+                payment_reference=str(obj.get("payment_intent") or obj.get("charge") or ""),
+                amount=int(obj.get("amount") or 0),
+                currency=str(obj.get("currency") or "").upper(), raw=raw,
+                dispute=DisputeFacts(
+                    dispute_id=str(obj["id"]), state=DISPUTE_STATES[obj["status"]],
+                    gateway_status=str(obj["status"]), reason=str(obj.get("reason") or "")[:60],
+                    evidence_due_at=datetime.fromtimestamp(int(due), tz=UTC) if due else None))
         return GatewayEventData(raw["id"], "ignored", raw=raw)
 
     def refund(self, *, payment_reference: str, amount: int, idempotency_key: str) -> str:
