@@ -14,6 +14,7 @@ from licensary.billing.services import invoice_pay_with_credit
 from licensary.ledger.models import LedgerAccount, LedgerTransaction
 from licensary.ledger.services import account_credit, balance
 from licensary.licenses.models import License
+from licensary.licenses.services import license_mark_unresolvable
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
 from tests.concurrency import require_postgres, run_concurrently
@@ -398,3 +399,23 @@ def test_a_refund_before_its_payment_that_went_to_credit_leaves_the_credit(alice
 
     assert account_credit(alice).amount == 0
     assert GatewayEvent.objects.get(event_id="evt_ref").outcome == "applied"
+
+
+def test_rule7_a_disputed_payment_is_not_refunded_while_the_gateway_holds_its_money(
+        alice, staff, order, fake_stripe):
+    paid_by_stripe(order)
+    run_jobs()
+    license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
+    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
+                                             "reason": "it never worked"}).json_body
+    deliver(dispute("evt_dp1", "charge.dispute.created"))
+
+    held = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "credit"})
+
+    assert (held.status_code, held.json_body["code"]) == (409, "invoice_disputed")
+    assert account_credit(alice).amount == 0
+    assert (book(GATEWAY), book(HELD)) == (0, -1500)
+    deliver(dispute("evt_dp2", "charge.dispute.closed", status="won"))
+    paid = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "credit"})
+    assert paid.json_body["status"] == "paid"
+    assert account_credit(alice).amount == 1000

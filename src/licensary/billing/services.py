@@ -33,6 +33,14 @@ from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 from licensary.ledger.services import Leg, lock_credit_book, post_entry, system_book
 
 
+class InvoiceDisputed(InvalidTransition):
+    """A chargeback on the invoice's payment is open: the gateway holds that money, so no
+    refund may promise it again until the dispute is decided."""
+
+    code = "invoice_disputed"
+    title = "The payment is disputed"
+
+
 class RefundInFlight(InvalidTransition):
     """Money of the invoice is on its way back through a gateway: nothing may promise it again."""
 
@@ -576,6 +584,12 @@ def invoice_require_refund_room(*, invoice: Invoice, amount: int,
     """Refuse `amount` unless it fits in what is left of the (locked) invoice; `refund` is the
     approved refund being booked, not counted against itself. Returns what the ledger had
     refunded before."""
+    open_dispute = invoice.disputes.filter(
+        state__in=(Dispute.State.INQUIRY, Dispute.State.OPEN)).first()
+    if open_dispute is not None:
+        raise InvoiceDisputed(f"The payment of invoice {invoice.number} is disputed at the "
+                              f"gateway ({open_dispute.gateway_status}); refund it once the "
+                              "dispute is decided.")
     refunded = invoice_refunded_amount(invoice)
     if amount <= 0 or refunded + amount > invoice.total:
         raise InvalidTransition("A refund is positive and never more than was paid.")
