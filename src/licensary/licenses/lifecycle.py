@@ -37,6 +37,15 @@ def period() -> timedelta:
     return timedelta(days=settings.LICENSARY["PERIOD_DAYS"])
 
 
+def current_period_start(lic: License, now: datetime) -> datetime:
+    """When the period that `now` falls in began: periods run back from `period_end` in steps
+    of PERIOD_DAYS. An early renewal adds a period after the current one (rule 4), so the
+    current period, and what counts in it (rule 11's IP changes), stays the same."""
+    length = period()
+    periods_left = max(1, -((now - lic.period_end) // length))  # whole periods, rounded up
+    return lic.period_end - periods_left * length
+
+
 def check_transition(old: str, new: str) -> str:
     try:
         return TRANSITIONS[(old, new)]
@@ -118,7 +127,7 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     changed = License.objects.filter(pk=lic.pk, status=lic.status,
                                      period_end=lic.period_end).update(
         status=new, period_start=start, period_end=end, blocked_at=None, canceled_at=None,
-        renewable_until=None, cancel_reason="", ip_changes_in_period=0,
+        renewable_until=None, cancel_reason="",
     )
     assert changed == 1, "the license changed under its row lock"
     InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)

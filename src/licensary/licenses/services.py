@@ -19,6 +19,7 @@ from licensary.core.errors import (
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.licenses.lifecycle import (
+    current_period_start,
     license_catch_up,
     license_live_holder,
     license_require_renewable,
@@ -102,14 +103,18 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
         if new_ip == lic.ip:
             raise DomainError("The license is on that IP already.", code="validation_error",
                               status=422)
-        if lic.ip_changes_in_period >= limit:
+        # The count belongs to the period it was made in; a new period starts from zero.
+        counted_from = current_period_start(lic, timezone.now())
+        used = lic.ip_changes_in_period if lic.ip_changes_period_start == counted_from else 0
+        if used >= limit:
             raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
                               status=409)
         old_ip = lic.ip
         try:
             with transaction.atomic():
                 License.objects.filter(pk=lic.pk, ip=old_ip).update(
-                    ip=new_ip, ip_changes_in_period=lic.ip_changes_in_period + 1)
+                    ip=new_ip, ip_changes_in_period=used + 1,
+                    ip_changes_period_start=counted_from)
         except IntegrityError as exc:
             raise IpTaken(f"{new_ip} already has a license for this product.") from exc
         lic.refresh_from_db()
