@@ -111,7 +111,8 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
     if not text.strip():
         raise ValidationFailed("The terms need a text.")
     with transaction.atomic():
-        latest = TermsVersion.objects.select_for_update().order_by("-version").first()
+        _lock_terms_versions()
+        latest = TermsVersion.objects.order_by("-version").first()
         terms = TermsVersion.objects.create(
             version=(latest.version + 1) if latest else 1, text=text, published_by=actor,
             published_at=timezone.now(),
@@ -120,6 +121,22 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
                             object_id=terms.version, actor=actor,
                             after={"version": terms.version}))
     return terms
+
+
+def _lock_terms_versions() -> None:
+    """Publishers take turns, so each reads the latest version only after the one before it
+    committed. A row lock cannot do it: there is no row before the first version, and the
+    row a waiter locked is no longer the latest once it gets it.
+
+    PostgreSQL: SHARE ROW EXCLUSIVE conflicts with itself and with inserts, not with reads or
+    with the key-share lock an acceptance takes. SQLite: the transaction is IMMEDIATE, so it
+    holds the database's only write lock already.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {TermsVersion._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:
