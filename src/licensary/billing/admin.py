@@ -11,17 +11,17 @@ from licensary.billing.models import (
 )
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
-from licensary.core.admin import decide_each
+from licensary.core.admin import ReadOnlyAdminMixin, decide_each
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
     readonly_fields = ["kind", "description", "amount", "license", "period_start", "period_end"]
 
 
-class ReceiptInline(admin.TabularInline):
+class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Receipts beside the invoice they pay."""
 
     model = Receipt
@@ -37,38 +37,29 @@ class ReceiptInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["number", "account", "purpose", "status", "total", "currency", "due_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["number", "account__email"]
     inlines = [LineInline, ReceiptInline]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["invoice", "method", "amount", "currency", "created_at"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
 
 
 @admin.register(GatewayEvent)
-class GatewayEventAdmin(admin.ModelAdmin):
+class GatewayEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff see every gateway event; mismatches and unknown invoices are theirs to settle."""
 
     list_display = ["event_id", "gateway", "type", "outcome", "invoice", "received_at", "note"]
     list_filter = ["outcome", "gateway", "type"]
     search_fields = ["event_id", "payment_reference"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "invoice", "account", "status", "eligible", "currency", "rule",
                     "destination", "created_at"]
     list_filter = ["status", "rule", "destination"]
@@ -95,7 +86,7 @@ class RefundAdmin(admin.ModelAdmin):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(admin.ModelAdmin):
+class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject."""
 
     list_display = ["id", "invoice", "reference", "status", "size", "created_at"]

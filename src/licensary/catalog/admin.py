@@ -12,6 +12,9 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["kind", "active"]
     search_fields = ["name", "slug"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
+        return False  # a product leaves the shop by `active: false`, audited like any edit
+
     def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
         return list(CREATE_ONLY) if obj is not None else []
 
