@@ -11,8 +11,10 @@ from tests.jobs import tasks_for_tests
 @pytest.fixture(autouse=True)
 def _fresh_run_log() -> Iterator[None]:
     tasks_for_tests.RUNS.clear()
+    tasks_for_tests.WHILE_A_UNIT_RUNS.clear()
     yield
     tasks_for_tests.RUNS.clear()
+    tasks_for_tests.WHILE_A_UNIT_RUNS.clear()
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
-"""Jobs that exist only for the tests: one that always fails, one that fails a few times, and
-one that records each run (a module-level log: the worker runs in the test's process)."""
+"""Jobs that exist only for the tests: one that always fails, one that fails a few times, one
+that records each run (a module-level log: the worker runs in the test's process), and one that
+works in units with a heartbeat between them."""
 
-from licensary.jobs.tasks import durable_task
+from collections.abc import Callable
+
+from licensary.jobs.tasks import durable_task, heartbeat
 
 RUNS: list[str] = []
+# What happens while one unit of work takes its time (the test moves the clock, a sweep reaps).
+WHILE_A_UNIT_RUNS: list[Callable[[], None]] = []
 
 
 class JobFailed(Exception):
@@ -28,3 +33,13 @@ def fails_twice(*, label: str) -> str:
 def records_run(*, label: str) -> str:
     RUNS.append(label)
     return f"{label} ran"
+
+
+@durable_task
+def works_in_units(*, label: str, units: int) -> str:
+    for n in range(units):
+        heartbeat()
+        RUNS.append(f"{label} {n}")
+        for meanwhile in list(WHILE_A_UNIT_RUNS):
+            meanwhile()
+    return f"{label} done"

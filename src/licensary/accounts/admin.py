@@ -1,34 +1,91 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
 
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
+from licensary.accounts.services import account_update, terms_publish, token_revoke
+from licensary.core.admin import ReadOnlyAdminMixin, decide_each
+
+# Shown, never edited here: kind, superuser flag and currency (the credit is kept in it) would
+# change what an account is and hide its credit; the rest each have their own use case.
+ACCOUNT_READ_ONLY = ["kind", "status", "identity", "agent", "currency", "is_staff",
+                     "is_superuser", "is_active", "password", "date_joined", "last_login",
+                     "password_changed_at"]
 
 
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
+    """Accounts: the email is the one field edited here, through `account_update` (audited).
+    Accounts are made through the API or `licensary createsuperuser`, never deleted."""
+
     list_display = ["email", "kind", "status", "identity", "agent", "date_joined"]
     list_filter = ["kind", "status", "identity"]
     search_fields = ["email"]
-    readonly_fields = ["password", "status", "date_joined", "last_login"]
-    exclude = ["user_permissions", "groups"]
+    fields = ["email", *ACCOUNT_READ_ONLY]
+    readonly_fields = ACCOUNT_READ_ONLY
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm,
+                   change: bool) -> None:
+        account_update(account=User.objects.get(pk=obj.pk), actor=request.user,
+                       email=form.cleaned_data["email"])
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Tokens are made by their owner (shown once), and revoked here or by the owner; a token
+    never moves to another account."""
+
     list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        decide_each(self, request, queryset,
+                    lambda token: token_revoke(token=token, actor=request.user))
 
 
 @admin.register(TermsVersion)
 class TermsVersionAdmin(admin.ModelAdmin):
+    """Publishing here is `terms_publish` (numbered, audited); a published version is never
+    edited or deleted: publish a new one."""
+
     list_display = ["version", "published_at", "published_by"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False  # a published version is never edited; publish a new one
+    def get_fields(self, request: HttpRequest, obj: TermsVersion | None = None) -> list[str]:
+        return ["text"] if obj is None else ["version", "text", "published_at", "published_by"]
+
+    def get_readonly_fields(self, request: HttpRequest,
+                            obj: TermsVersion | None = None) -> list[str]:
+        return [] if obj is None else ["version", "text", "published_at", "published_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_staff_account", False))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: TermsVersion, form: ModelForm,
+                   change: bool) -> None:
+        published = terms_publish(text=form.cleaned_data["text"], actor=request.user)
+        # The admin's own log and redirect name the row the service made.
+        obj.pk, obj.version, obj.published_at = published.pk, published.version, \
+            published.published_at
+        obj.published_by = published.published_by
 
 
 @admin.register(TermsAcceptance)
-class TermsAcceptanceAdmin(admin.ModelAdmin):
+class TermsAcceptanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "terms", "accepted_at", "ip"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from licensary.core.money import default_currency
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -54,7 +56,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     agent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
     )
-    currency = models.CharField(max_length=3, default="USD")
+    # Its credit is kept in this currency: the platform's (LICENSARY_CURRENCY) when made.
+    currency = models.CharField(max_length=3, default=default_currency)
     is_staff = models.BooleanField(default=False)  # may use the Django admin
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -14,10 +14,12 @@ from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, U
 from licensary.audit.services import Change, audit_record
 from licensary.core.errors import (
     AccountBanned,
+    InvalidTransition,
     NotFound,
     PermissionDenied,
     TermsNotAccepted,
     ValidationFailed,
+    require_staff,
 )
 from licensary.core.money import default_currency
 
@@ -66,6 +68,34 @@ def account_create(*, actor: User | None, kind: str, email: str, password: str |
     return user
 
 
+def account_update(*, account: User, actor: User, email: str) -> User:
+    """Staff change an account's email (what it signs in with), audited. Its kind, superuser
+    flag, currency and standing are not edited: each has its own use case, or none."""
+    require_staff(actor, "edit accounts")
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"{email!r} is not a valid email address.") from exc
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=account.pk)
+        if locked.email == email:
+            return locked
+        before = {"email": locked.email}
+        locked.email = email
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=["email"])
+        except IntegrityError as exc:
+            raise ValidationFailed(f"An account with email {email} exists already.",
+                                   code="email_taken", status=409) from exc
+        audit_record(Change(action="account.updated", object_type="account",
+                            object_id=locked.pk, actor=actor, account_id=locked.pk,
+                            before=before, after={"email": email}))
+    account.email = email
+    return locked
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -80,6 +110,22 @@ def token_create(*, user: User, name: str = "", actor: User | None = None) -> tu
         audit_record(Change(action="token.created", object_type="token", object_id=token.pk,
                             actor=actor or user, account_id=user.pk, after={"prefix": prefix}))
     return token, text
+
+
+def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
+    """End a token for good (its owner or staff); it is never moved to another account."""
+    if actor.pk != token.user_id:
+        require_staff(actor, "revoke other accounts' tokens")
+    with transaction.atomic():
+        now = timezone.now()
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=now) != 1:
+            raise InvalidTransition(f"Token {token.prefix} is revoked already.")
+        token.revoked_at = now
+        audit_record(Change(action="token.revoked", object_type="token", object_id=token.pk,
+                            actor=actor, account_id=token.user_id,
+                            before={"revoked_at": None}, after={"revoked_at": now}))
+    return token
 
 
 def token_authenticate(text: str) -> User | None:
@@ -111,7 +157,8 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
     if not text.strip():
         raise ValidationFailed("The terms need a text.")
     with transaction.atomic():
-        latest = TermsVersion.objects.select_for_update().order_by("-version").first()
+        _lock_terms_versions()
+        latest = TermsVersion.objects.order_by("-version").first()
         terms = TermsVersion.objects.create(
             version=(latest.version + 1) if latest else 1, text=text, published_by=actor,
             published_at=timezone.now(),
@@ -120,6 +167,22 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
                             object_id=terms.version, actor=actor,
                             after={"version": terms.version}))
     return terms
+
+
+def _lock_terms_versions() -> None:
+    """Publishers take turns, so each reads the latest version only after the one before it
+    committed. A row lock cannot do it: there is no row before the first version, and the
+    row a waiter locked is no longer the latest once it gets it.
+
+    PostgreSQL: SHARE ROW EXCLUSIVE conflicts with itself and with inserts, not with reads or
+    with the key-share lock an acceptance takes. SQLite: the transaction is IMMEDIATE, so it
+    holds the database's only write lock already.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {TermsVersion._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:

@@ -15,17 +15,17 @@ from licensary.billing.models import (
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
 from licensary.billing.services import dispute_mark_handled
-from licensary.core.admin import decide_each
+from licensary.core.admin import ReadOnlyAdminMixin, decide_each
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
     readonly_fields = ["kind", "description", "amount", "license", "period_start", "period_end"]
 
 
-class ReceiptInline(admin.TabularInline):
+class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Receipts beside the invoice they pay."""
 
     model = Receipt
@@ -40,7 +40,7 @@ class ReceiptInline(admin.TabularInline):
                            obj.original_name or f"receipt {obj.pk}")
 
 
-class DisputeInline(admin.TabularInline):
+class DisputeInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Chargebacks on the invoice's payment: a disputed invoice shows it."""
 
     model = Dispute
@@ -51,38 +51,29 @@ class DisputeInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["number", "account", "purpose", "status", "total", "currency", "due_at"]
     list_filter = ["status", "purpose"]
     search_fields = ["number", "account__email"]
     inlines = [LineInline, ReceiptInline, DisputeInline]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["invoice", "method", "amount", "currency", "created_at"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
 
 
 @admin.register(GatewayEvent)
-class GatewayEventAdmin(admin.ModelAdmin):
+class GatewayEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff see every gateway event; mismatches and unknown invoices are theirs to settle."""
 
     list_display = ["event_id", "gateway", "type", "outcome", "invoice", "received_at", "note"]
     list_filter = ["outcome", "gateway", "type"]
     search_fields = ["event_id", "payment_reference"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "invoice", "account", "status", "eligible", "currency", "rule",
                     "destination", "created_at"]
     list_filter = ["status", "rule", "destination"]
@@ -127,7 +118,7 @@ class InvoiceAlreadyPaidFilter(admin.SimpleListFilter):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(admin.ModelAdmin):
+class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject. One
     whose invoice is paid already is flagged; only "confirm to credit" turns it into credit."""
 
@@ -163,7 +154,7 @@ class ReceiptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Chargebacks and inquiries from the gateways. Those needing staff: answer them in the
     gateway before `evidence_due_at`; a lost one's licenses are staff's to decide on."""
 
@@ -174,12 +165,6 @@ class DisputeAdmin(admin.ModelAdmin):
     search_fields = ["dispute_id", "payment_reference", "invoice__number"]
     readonly_fields = [f.name for f in Dispute._meta.fields]
     actions = ["mark_handled"]
-
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
-        return False  # only the gateway reports disputes
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
 
     @admin.action(description="Handled: answered in the gateway / licenses decided")
     def mark_handled(self, request, queryset) -> None:  # noqa: ANN001

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from licensary.catalog.models import Product
-from licensary.catalog.services import EDITABLE, product_create, product_update
+from licensary.catalog.services import CREATE_ONLY, EDITABLE, product_create, product_update
 from licensary.core.errors import DomainError
 
 
@@ -12,9 +12,16 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["kind", "active"]
     search_fields = ["name", "slug"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
+        return False  # a product leaves the shop by `active: false`, audited like any edit
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
+        return list(CREATE_ONLY) if obj is not None else []
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:  # noqa: ANN001
         # The admin goes through the same services as the API (one write path).
-        values = {k: form.cleaned_data.get(k) for k in EDITABLE if k in form.cleaned_data}
+        fields = EDITABLE if change else EDITABLE + CREATE_ONLY
+        values = {k: form.cleaned_data.get(k) for k in fields if k in form.cleaned_data}
         try:
             if change:
                 product_update(product=Product.objects.get(pk=obj.pk), actor=request.user,

@@ -35,6 +35,7 @@ class ProductIn(Schema):
     period_days: int = 30
     price: StrictInt  # minor units: `true` or "500" are not prices
     setup_fee: StrictInt = 0
+    currency: str | None = None  # the platform's (LICENSARY_CURRENCY) when left out
     requires_identity: bool = False
     suppliers: list[str] = []
     upstream_package: str = ""

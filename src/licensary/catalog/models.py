@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from licensary.core.money import Money
+from licensary.core.money import Money, default_currency
 
 
 class Product(models.Model):
@@ -20,7 +20,8 @@ class Product(models.Model):
     period_days = models.PositiveIntegerField(default=30)
     price = models.BigIntegerField(help_text="minor units per period")
     setup_fee = models.BigIntegerField(default=0, help_text="minor units, paid on new orders")
-    currency = models.CharField(max_length=3, default="USD")
+    # The platform's currency (LICENSARY_CURRENCY) unless the product names its own.
+    currency = models.CharField(max_length=3, default=default_currency)
     requires_identity = models.BooleanField(default=False)
     suppliers = models.JSONField(default=list, blank=True,
                                  help_text="supplier names in failover order")

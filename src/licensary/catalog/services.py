@@ -10,11 +10,13 @@ from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
-from licensary.core.money import require_amount
+from licensary.core.money import default_currency, require_amount, require_currency
 
 EDITABLE = ("slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
             "requires_identity", "suppliers", "upstream_package", "refund_rule", "refund_days",
             "active")
+# Chosen when the product is made, never changed: its invoices and credit are in it.
+CREATE_ONLY = ("currency",)
 
 
 def _validate(values: dict[str, Any]) -> None:
@@ -44,9 +46,12 @@ def _validate(values: dict[str, Any]) -> None:
 
 
 def product_create(*, actor: User, **values: Any) -> Product:
+    """A new product; priced in the platform's currency unless `currency` names another."""
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
-    values = {k: v for k, v in values.items() if k in EDITABLE and v is not None}
+    values = {k: v for k, v in values.items()
+              if k in EDITABLE + CREATE_ONLY and v is not None}
+    values["currency"] = require_currency(values.get("currency") or default_currency())
     values["slug"] = slugify(values.get("slug") or values.get("name", ""))
     if not values["slug"] or not values.get("name"):
         raise ValidationFailed("A product needs a name and a slug.")

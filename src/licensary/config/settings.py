@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from licensary.core.env import env_bool, env_int, env_list, env_str
+from licensary.core.env import env_bool, env_currency, env_int, env_list, env_str
 
 BASE_DIR = Path(env_str("LICENSARY_HOME", str(Path.cwd()))).resolve()
 DATA_DIR = Path(env_str("LICENSARY_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -223,7 +223,7 @@ PUBLIC_URL = env_str("LICENSARY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"
 
 # Domain settings (DESIGN.md "every number below is a setting with this default").
 LICENSARY = {
-    "CURRENCY": env_str("LICENSARY_CURRENCY", "USD"),
+    "CURRENCY": env_currency("LICENSARY_CURRENCY", "USD"),
     "PERIOD_DAYS": env_int("LICENSARY_PERIOD_DAYS", 30),
     "RENEWAL_NOTICE_DAYS": env_int("LICENSARY_RENEWAL_NOTICE_DAYS", 7),
     "REMINDER_DAYS": [7, 3, 1],

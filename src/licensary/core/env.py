@@ -4,6 +4,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from licensary.core.money import is_currency_code
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -39,3 +41,11 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 code (three capital letters, e.g. EUR)."""
+    value = os.environ.get(name, default)
+    if not is_currency_code(value):
+        raise ImproperlyConfigured(f"{name} must be an ISO 4217 code such as EUR, got {value!r}")
+    return value

@@ -6,7 +6,25 @@ from django.conf import settings
 
 
 def default_currency() -> str:
+    """The platform's currency (`LICENSARY_CURRENCY`): products, accounts and invoices use it
+    unless a product names its own."""
     return settings.LICENSARY["CURRENCY"]
+
+
+def is_currency_code(value: object) -> bool:
+    """An ISO 4217 alphabetic code as this API spells it: three capital letters."""
+    return isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper() \
+        and value.isalpha()
+
+
+def require_currency(value: object, *, name: str = "currency") -> str:
+    """`value` when it is an ISO 4217 code (three capital letters), or `validation_error`."""
+    from licensary.core.errors import ValidationFailed
+
+    if not is_currency_code(value):
+        raise ValidationFailed(f"{name} is an ISO 4217 code of three capital letters, "
+                               "e.g. EUR.")
+    return str(value)
 
 
 @dataclass(frozen=True)

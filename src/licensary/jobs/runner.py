@@ -5,15 +5,58 @@ import threading
 
 from django.db import close_old_connections
 from django.utils.crypto import get_random_string
+from django_tasks_db.compat import TaskContext, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
+from licensary.jobs.tasks import Lease, lease_begin, lease_end, lease_finish
+
 logger = logging.getLogger(__name__)
 
 
-def make_worker(*, batch: bool, interval: float = 1.0, worker_id: str | None = None) -> Worker:
-    return Worker(
+class LeasedWorker(Worker):
+    """django-tasks-db's worker, running each job under its lease: the job's `heartbeat()`
+    extends it, and only a worker that still holds it records the outcome. The library's
+    `run_task` saves the outcome whatever happened meanwhile, so a worker whose job was given
+    back and run by another would overwrite that run's outcome (and retry it once more)."""
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        lease = Lease(job_id=db_task_result.pk, since=db_task_result.started_at)
+        token = lease_begin(lease)
+        self.running_task = True
+        sender: type | None = None
+        try:
+            try:
+                task = db_task_result.task
+                task_result = db_task_result.task_result
+                sender = type(task.get_backend())
+                task_started.send(sender=sender, task_result=task_result)
+                args = ((TaskContext(task_result=task_result),) if task.takes_context
+                        else ()) + tuple(task_result.args)
+                value = task.call(*args, **task_result.kwargs)
+            except BaseException as exc:  # noqa: BLE001 - the job's failure, recorded
+                recorded = lease_finish(lease, error=exc)
+            else:
+                try:
+                    recorded = lease_finish(lease, value=value)
+                except (TypeError, ValueError) as exc:  # a return value JSON cannot hold
+                    recorded = lease_finish(lease, error=exc)
+            if not recorded:
+                logger.warning("job %s was taken over by another worker; its outcome is "
+                               "that worker's", db_task_result.pk)
+            elif sender is not None:
+                db_task_result.refresh_from_db()
+                task_finished.send(sender=sender, task_result=db_task_result.task_result)
+        finally:
+            lease_end(token)
+            self.running_task = False
+            self._run_tasks += 1
+
+
+def make_worker(*, batch: bool, interval: float = 1.0,
+                worker_id: str | None = None) -> LeasedWorker:
+    return LeasedWorker(
         queue_names=["*"], interval=interval, batch=batch, backend_name="default",
         startup_delay=not batch, max_tasks=None,
         worker_id=worker_id or get_random_string(24), excluded_queue_names=[],

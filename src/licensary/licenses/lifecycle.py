@@ -9,6 +9,7 @@ license (`license_catch_up`) bring a license up to date before anything acts on 
 rule depends on the sweep having run on time.
 """
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -37,6 +38,15 @@ def period() -> timedelta:
     return timedelta(days=settings.LICENSARY["PERIOD_DAYS"])
 
 
+def current_period_start(lic: License, now: datetime) -> datetime:
+    """When the period that `now` falls in began: periods run back from `period_end` in steps
+    of PERIOD_DAYS. An early renewal adds a period after the current one (rule 4), so the
+    current period, and what counts in it (rule 11's IP changes), stays the same."""
+    length = period()
+    periods_left = max(1, -((now - lic.period_end) // length))  # whole periods, rounded up
+    return lic.period_end - periods_left * length
+
+
 def check_transition(old: str, new: str) -> str:
     try:
         return TRANSITIONS[(old, new)]
@@ -53,19 +63,59 @@ def license_snapshot(lic: License) -> dict[str, object]:
     }
 
 
-def effective_status(lic: License, now: datetime) -> str:
-    """The status the rules give `lic` at `now`, whether or not the sweep has run yet."""
-    status = lic.status
-    blocked_at = lic.blocked_at
+def _due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
+    """The time-driven moves the rules make on `lic` by `now`, in order, each with the time
+    it takes effect (what the sweep records). Reads only status, period_end, blocked_at and
+    renewable_until: verification loads no more."""
+    moves: list[tuple[str, datetime]] = []
+    status, blocked_at, renewable_until = lic.status, lic.blocked_at, lic.renewable_until
     if status == S.ACTIVE and now >= lic.period_end:
         status, blocked_at = S.BLOCKED, lic.period_end
-    if status == S.BLOCKED and now >= blocked_at + timedelta(
-            days=settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"]):
+        moves.append((status, blocked_at))
+    if status == S.BLOCKED and now >= (cancel_at := blocked_at + timedelta(
+            days=settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"])):
         status = S.CANCELED
-    if status == S.CANCELED and now >= (lic.renewable_until or add_months(
+        moves.append((status, cancel_at))
+    if status == S.CANCELED and now >= (delete_at := renewable_until or add_months(
             blocked_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"])):
-        status = S.DELETED
-    return status
+        moves.append((S.DELETED, delete_at))
+    return moves
+
+
+def effective_status(lic: License, now: datetime) -> str:
+    """The status the rules give `lic` at `now`, whether or not the sweep has run yet."""
+    moves = _due_moves(lic, now)
+    return moves[-1][0] if moves else lic.status
+
+
+@dataclass(frozen=True)
+class EffectiveState:
+    """A license's status and lifecycle dates as the rules give them at a moment."""
+
+    status: str
+    blocked_at: datetime | None
+    canceled_at: datetime | None
+    deleted_at: datetime | None
+    renewable_until: datetime | None
+    cancel_reason: str
+
+
+def effective_state(lic: License, now: datetime) -> EffectiveState:
+    """`effective_status` with the dates the due moves set (as the sweep sets them), for the
+    reads that show a license: they say what verification says, before any sweep."""
+    state = EffectiveState(status=lic.status, blocked_at=lic.blocked_at,
+                           canceled_at=lic.canceled_at, deleted_at=lic.deleted_at,
+                           renewable_until=lic.renewable_until, cancel_reason=lic.cancel_reason)
+    for status, moved_at in _due_moves(lic, now):
+        if status == S.BLOCKED:
+            state = replace(state, status=status, blocked_at=moved_at,
+                            renewable_until=add_months(
+                                moved_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]))
+        elif status == S.CANCELED:
+            state = replace(state, status=status, canceled_at=moved_at, cancel_reason="unpaid")
+        else:
+            state = replace(state, status=status, deleted_at=moved_at)
+    return state
 
 
 def license_catch_up(*, license: License) -> License:
@@ -118,7 +168,7 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     changed = License.objects.filter(pk=lic.pk, status=lic.status,
                                      period_end=lic.period_end).update(
         status=new, period_start=start, period_end=end, blocked_at=None, canceled_at=None,
-        renewable_until=None, cancel_reason="", ip_changes_in_period=0,
+        renewable_until=None, cancel_reason="",
     )
     assert changed == 1, "the license changed under its row lock"
     InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)

@@ -34,7 +34,10 @@ class License(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     renewable_until = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=32, blank=True)
+    # Rule 11: IP changes made in the period that began at `ip_changes_period_start`; a count
+    # kept for an earlier period is no longer the current one's (see `current_period_start`).
     ip_changes_in_period = models.PositiveSmallIntegerField(default=0)
+    ip_changes_period_start = models.DateTimeField(null=True, blank=True)
     # The period_end a renewal invoice was last issued for (the sweep's "already invoiced").
     renewal_invoiced_for = models.DateTimeField(null=True, blank=True)
     # Manufacturer licenses: where the license lives upstream and its state there.

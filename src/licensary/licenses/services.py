@@ -1,5 +1,6 @@
 """Issuing licenses and asking to renew them."""
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from licensary.core.errors import (
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.licenses.lifecycle import (
+    current_period_start,
     license_catch_up,
     license_live_holder,
     license_require_renewable,
@@ -184,9 +186,19 @@ def _ip_change_check(lic: License, *, new_ip: str) -> None:
     if new_ip == lic.ip:
         raise DomainError("The license is on that IP already.", code="validation_error",
                           status=422)
-    if lic.ip_changes_in_period >= limit:
+    used, _ = _ip_changes_used(lic)
+    if used >= limit:
         raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
                           status=409)
+
+
+def _ip_changes_used(lic: License) -> tuple[int, datetime]:
+    """The changes already made in the current period, and that period's start: the count
+    belongs to the period it was made in (an early renewal keeps it), a new period starts
+    from zero."""
+    counted_from = current_period_start(lic, timezone.now())
+    used = lic.ip_changes_in_period if lic.ip_changes_period_start == counted_from else 0
+    return used, counted_from
 
 
 def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
@@ -206,10 +218,12 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
         if lic.ip != old_ip:
             refusal = InvalidTransition("The license changed IP meanwhile; try again.")
         else:
+            used, counted_from = _ip_changes_used(lic)
             try:
                 with transaction.atomic():
                     License.objects.filter(pk=lic.pk, ip=old_ip).update(
-                        ip=new_ip, ip_changes_in_period=lic.ip_changes_in_period + 1,
+                        ip=new_ip, ip_changes_in_period=used + 1,
+                        ip_changes_period_start=counted_from,
                         **({"upstream_reference": upstream[1].reference} if upstream else {}))
             except IntegrityError:
                 refusal = IpTaken(f"{new_ip} already has a license for this product.")

@@ -1,13 +1,14 @@
 from django.contrib import admin
 
-from licensary.core.admin import decide_each
+from licensary.core.admin import ReadOnlyAdminMixin, decide_each
 from licensary.orders.models import Order
 from licensary.orders.services import order_reject, order_retry
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    """Held orders are the review queue: filter on status "on hold", oldest first."""
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Held orders are the review queue: filter on status "on hold", oldest first. Decisions
+    go through the review services (the actions), never a form."""
 
     list_display = ["id", "account", "product", "ip", "status", "hold_reason", "held_at",
                     "hold_detail"]
@@ -15,9 +16,6 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["ip", "account__email"]
     ordering = ["held_at", "id"]
     actions = ["retry", "reject", "reject_to_original"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False  # decisions go through the review services, never a form
 
     @admin.action(description="Retry delivery of the held orders")
     def retry(self, request, queryset) -> None:  # noqa: ANN001

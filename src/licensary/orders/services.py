@@ -15,6 +15,7 @@ from licensary.billing.refunds import refund_grant, refund_send_to_gateway
 from licensary.billing.services import (
     LineSpec,
     invoice_issue,
+    invoice_refund_to_credit,
     invoice_void,
     lock_for_money,
 )
@@ -33,6 +34,7 @@ from licensary.core.ip import normalize_license_ip
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.ledger.services import lock_credit_book
 from licensary.licenses.lifecycle import license_live_holder
+from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.suppliers.base import SupplierError
 
@@ -59,7 +61,9 @@ def order_create(*, actor: User, product: Product, ip: str, account: User | None
         raise IdentityRequired("Agents must be verified before selling.")
     held = license_live_holder(product_id=product.pk, ip=ip)
     if held is not None and held.account_id == account.pk:
-        raise IpTaken(f"You already hold {product.name} on {ip}; renew it instead.")
+        raise IpTaken(f"You already hold license {held.pk} ({product.name} on {ip}); renew it "
+                      f"instead (POST /api/v1/licenses/{held.pk}/renew).",
+                      extra={"license": str(held.pk)})
     now = timezone.now()
     with transaction.atomic():
         invoice = invoice_issue(
@@ -176,8 +180,19 @@ def order_complete(*, order_id: int, actor: User | None,
 
 
 def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -> Order:
-    """Hold an order for staff with its cause; a hold that repeats keeps its first clock."""
+    """Hold an order for staff with its cause; a hold that repeats keeps its first clock.
+
+    `ip_registered_here` means another account holds the product on the IP (rule 2). Every
+    delivery path asks here, so this is where an order whose own account holds that license
+    (two of its orders for one IP, both paid) is told apart: it can never be delivered and
+    there is nothing for staff to decide, so it is refunded in full instead of held.
+    """
     order = Order.objects.select_for_update().get(pk=order_id)
+    if reason == Order.HoldReason.IP_REGISTERED_HERE and order.status in (OS.PROCESSING,
+                                                                          OS.ON_HOLD):
+        holder = license_live_holder(product_id=order.product_id, ip=order.ip)
+        if holder is not None and holder.account_id == order.account_id:
+            return _refuse_own_duplicate(order, holder=holder, detail=detail, actor=actor)
     if order.status == OS.ON_HOLD:
         Order.objects.filter(pk=order.pk).update(hold_reason=reason, hold_detail=detail[:300])
         order.hold_reason, order.hold_detail = reason, detail
@@ -187,6 +202,34 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
     return _set_status(order, new=OS.ON_HOLD, actor=actor, reason=f"{reason}: {detail}",
                        hold_reason=reason, held_at=order.held_at or timezone.now(),
                        hold_detail=detail[:300])
+
+
+def _refuse_own_duplicate(order: Order, *, holder: License, detail: str,
+                          actor: User | None) -> Order:
+    """Reject a locked, paid order for what its account already holds, refunding it in full."""
+    note = (f"You already hold license {holder.pk} for this product on {order.ip}; this order "
+            "was refunded in full to your credit. Renew that license instead.")
+    _refund_never_delivered(order, actor=actor, memo=f"order {order.pk}: own duplicate",
+                            explanation=note,
+                            reason=f"order {order.pk}: license {holder.pk} is held already")
+    return _set_status(order, new=OS.REJECTED, actor=actor, reason=f"own duplicate: {detail}",
+                       hold_reason=None, decision_note=note[:300])
+
+
+def _refund_never_delivered(order: Order, *, actor: User | None, memo: str, explanation: str,
+                            reason: str) -> None:
+    """Give a paid order that will never be delivered its whole payment back as credit, listed
+    with the other refunds by the rule that decides it (rule 7, `never_delivered`)."""
+    if not order.invoice.total:
+        return
+    invoice_refund_to_credit(invoice=order.invoice, amount=order.invoice.total,
+                             reason=memo, actor=actor)
+    now = timezone.now()
+    Refund.objects.create(
+        invoice=order.invoice, account=order.account, status=Refund.Status.PAID,
+        eligible=order.invoice.total, currency=order.invoice.currency, rule="never_delivered",
+        explanation=explanation[:300], reason=reason[:300],
+        requested_by=actor or order.account, decided_by=actor, decided_at=now, created_at=now)
 
 
 def _locked_held(order: Order) -> Order:
