@@ -99,6 +99,20 @@ def test_rule11_answer_lost_after_the_supplier_moved_it_completes_the_change(ali
     assert upstream_ips(north) == [OTHER_IP]
 
 
+def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(
+        alice, lic, north):
+    # The lookup before the transfer passes; the one after it (confirming the move) fails.
+    north.fault("http_500", function="XMLlookup", ip=OTHER_IP, skip=1)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (OTHER_IP, 1)
+    assert upstream_ips(north) == [OTHER_IP]
+    assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
+
+
 def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
         alice, lic, north, monkeypatch):
     import licensary.licenses.services as services

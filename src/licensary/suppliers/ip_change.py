@@ -49,7 +49,9 @@ def ip_change_call(*, op: UpstreamOperation, license: License, new_ip: str) -> U
     Raises the supplier's error when it refused or could not be reached (the intent is closed
     as failed), or `UnknownOutcome` when its answer was lost and the license is not found on
     `new_ip` (the intent stays pending: a retry reuses its op_id, and the settling job
-    decides otherwise).
+    decides otherwise). Closing as failed relies on the adapter's contract: `Transient` and
+    the refusals mean nothing happened upstream; once its mutating call may have been sent,
+    an adapter answers the outcome it knows or raises `UnknownOutcome`, never `Transient`.
     """
     name = license.upstream_supplier
     try:
