@@ -113,17 +113,23 @@ def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(
     assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
 
 
-def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
-        alice, lic, north, monkeypatch):
+def die_after_the_supplier_moved_it(alice, lic: License, monkeypatch) -> None:  # noqa: ANN001
+    """A request killed between the supplier's answer and our commit: upstream on OTHER_IP,
+    the license here on PUBLIC_IP, its intent pending."""
     import licensary.licenses.services as services
 
     def killed(**kwargs):  # noqa: ANN003, ANN202
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
-    monkeypatch.setattr(services, "_ip_change_apply", killed)
-    with pytest.raises(KeyboardInterrupt):
-        services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "_ip_change_apply", killed)
+        with pytest.raises(KeyboardInterrupt):
+            services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
+
+
+def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
+        alice, lic, north, monkeypatch):
+    die_after_the_supplier_moved_it(alice, lic, monkeypatch)
     assert upstream_ips(north) == [OTHER_IP]
     assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
 
@@ -133,6 +139,25 @@ def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
     assert upstream_ips(north) == [PUBLIC_IP]
     lic.refresh_from_db()
     assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+    assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_abandoned").count() == 1
+
+
+def test_rule11_settle_job_moves_it_back_even_when_the_supplier_fails_once(
+        alice, lic, north, monkeypatch):
+    die_after_the_supplier_moved_it(alice, lic, monkeypatch)
+    north.fault("http_500", function="XMLtransfer", ip=PUBLIC_IP)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)) as clock:
+        run_jobs()  # settles the intent; the move back fails once
+        assert upstream_ips(north) == [OTHER_IP]
+        clock.shift(timedelta(minutes=10))
+        run_jobs()  # the move back, retried
+
+    assert upstream_ips(north) == [PUBLIC_IP]
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period, lic.upstream_in_step) == (PUBLIC_IP, 0, True)
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
     assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
                                      action="license.ip_change_abandoned").count() == 1

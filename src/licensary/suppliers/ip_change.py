@@ -28,7 +28,7 @@ from licensary.suppliers.base import (
 from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
-from licensary.suppliers.sync import license_sync_upstream, upstream_sync_enqueue
+from licensary.suppliers.sync import upstream_sync_enqueue
 
 # Well past the longest a request can spend asking (a timed-out call and the lookup after it).
 SETTLE_AFTER = timedelta(minutes=5)
@@ -90,8 +90,9 @@ def ip_change_abandon(*, op_id: str, reason: str) -> None:
 
 @durable_task
 def ip_change_settle(*, op_id: str) -> str:
-    """A while after an IP change was sent upstream: if it never completed here, upstream is
-    made to follow the license's IP here again (a no-op when the supplier never moved it)."""
+    """A while after an IP change was sent upstream: if it never completed here, the intent
+    closes as failed and the job that makes upstream follow the license's IP here again is
+    queued in that transaction (a no-op when the supplier never moved it)."""
     op = UpstreamOperation.objects.get(op_id=op_id)
     if op.status != UpstreamOperation.Status.PENDING:
         return f"{op_id} {op.status}"
@@ -111,5 +112,7 @@ def ip_change_settle(*, op_id: str) -> str:
                             after={"ip": op.ip},
                             reason="the supplier was asked to move it, but the change never "
                                    "completed here; upstream follows the license's IP"))
-    license_sync_upstream(license_id=op.license_id, old_ip=op.ip)
+        # Queued with the intent's close, not called here: the intent is no longer pending
+        # once this commits, so a failed call here would never be retried.
+        upstream_sync_enqueue([lic.pk], old_ip=op.ip)
     return f"{op_id} settled"
