@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+import licensary.licenses.services as services
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
 from licensary.orders.models import Order
@@ -161,6 +162,43 @@ def test_rule11_settle_job_moves_it_back_even_when_the_supplier_fails_once(
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
     assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
                                      action="license.ip_change_abandoned").count() == 1
+
+
+def settle_due() -> None:
+    """Run the jobs due once the settle job's delay has passed (the settle job among them)."""
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        run_jobs()
+
+
+@pytest.mark.parametrize("settled", ["before_the_call_landed", "after_the_call_landed"])
+def test_rule11_ip_change_settled_while_the_request_completes_is_refused_and_moved_back(
+        alice, lic, north, monkeypatch, settled):
+    real_call = services.ip_change_call
+
+    def slow_request(**kwargs):  # noqa: ANN003, ANN202
+        # The settle job (and the move back it queues) runs while this request is still
+        # on its way: before the supplier acted, or after it answered and before we commit.
+        if settled == "before_the_call_landed":
+            settle_due()
+        moved = real_call(**kwargs)
+        if settled == "after_the_call_landed":
+            settle_due()
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", slow_request)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "ip_change_abandoned")
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+    run_jobs()
+    assert upstream_ips(north) == [PUBLIC_IP]
+    assert License.objects.get(pk=lic.pk).upstream_in_step
+    refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_refused")
+    assert refused.after == {"ip": OTHER_IP, "code": "ip_change_abandoned"}
 
 
 def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(

@@ -74,17 +74,32 @@ def ip_change_call(*, op: UpstreamOperation, license: License, new_ip: str) -> U
         raise
 
 
+def ip_change_still_pending(*, op_id: str) -> bool:
+    """Lock the intent and say whether it may still be completed here: the settling job may
+    have closed it while the supplier was being asked (in the caller's transaction, after the
+    license's row lock, the order the settling job takes them in)."""
+    op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    return op.status == UpstreamOperation.Status.PENDING
+
+
 def ip_change_done(*, op_id: str, moved: UpstreamLicense) -> None:
-    """Close the intent with the IP change here (in the transaction that makes it)."""
-    operation_finish(UpstreamOperation.objects.get(op_id=op_id), ok=True,
-                     reference=moved.reference)
+    """Close the pending intent with the IP change here (in the transaction that makes it,
+    the intent locked by `ip_change_still_pending`)."""
+    op = UpstreamOperation.objects.get(op_id=op_id)
+    assert op.status == UpstreamOperation.Status.PENDING, f"{op_id} is {op.status}"
+    operation_finish(op, ok=True, reference=moved.reference)
 
 
 def ip_change_abandon(*, op_id: str, reason: str) -> None:
     """The change is not made here although the supplier made it: close the intent and move
-    the license back upstream to its IP here (in the caller's transaction; the move is a job)."""
-    op = UpstreamOperation.objects.get(op_id=op_id)
-    operation_finish(op, ok=False, reference=op.reference, error=reason)
+    the license back upstream to its IP here (in the caller's transaction; the move is a job).
+
+    An intent the settling job closed first keeps its outcome, and the move back is queued
+    again all the same: the job's own may have run before the supplier acted on our call.
+    """
+    op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    if op.status == UpstreamOperation.Status.PENDING:
+        operation_finish(op, ok=False, reference=op.reference, error=reason)
     upstream_sync_enqueue([op.license_id], old_ip=op.ip)
 
 
