@@ -11,6 +11,7 @@ from django.utils import timezone
 import licensary.licenses.services as services
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
+from licensary.licenses.sweep import run_steps
 from licensary.orders.models import Order
 from licensary.suppliers.models import UpstreamOperation
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
@@ -199,6 +200,27 @@ def test_rule11_ip_change_settled_while_the_request_completes_is_refused_and_mov
     refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
                                      action="license.ip_change_refused")
     assert refused.after == {"ip": OTHER_IP, "code": "ip_change_abandoned"}
+
+
+def test_rule11_license_blocked_while_the_supplier_moved_it_keeps_its_ip_both_sides(
+        alice, lic, north, monkeypatch):
+    real_call = services.ip_change_call
+
+    def blocked_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+        moved = real_call(**kwargs)
+        run_steps(now=lic.period_end + timedelta(hours=1), license_ids=[lic.pk])  # the sweep
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", blocked_meanwhile)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "invalid_transition")
+    lic.refresh_from_db()
+    assert (lic.status, lic.ip, lic.ip_changes_in_period) == ("blocked", PUBLIC_IP, 0)
+    run_jobs()
+    assert [(x["ip"], x["status"]) for x in north.licenses()] == [(PUBLIC_IP, 2)]  # suspended
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
 
 
 def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(

@@ -197,8 +197,8 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
 
     `upstream` is (op_id, UpstreamLicense) when the supplier has already moved the license:
     the intent closes in this transaction, and if the change cannot be made here after all
-    (the settling job gave up on the intent meanwhile, the license changed IP) the supplier
-    is asked to move it back.
+    (the settling job gave up on the intent meanwhile, the license changed IP or stopped
+    being active) the supplier is asked to move it back.
     """
     refusal: DomainError | None = None
     with transaction.atomic():
@@ -215,6 +215,9 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
                 code="ip_change_abandoned", status=409)
         elif lic.ip != old_ip:
             refusal = InvalidTransition("The license changed IP meanwhile; try again.")
+        elif lic.status != License.Status.ACTIVE:  # blocked or banned while the supplier moved it
+            refusal = InvalidTransition(f"The license became {lic.status} meanwhile; it stays "
+                                        f"on {old_ip}.")
         else:
             try:
                 with transaction.atomic():
