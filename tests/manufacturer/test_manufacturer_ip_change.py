@@ -14,6 +14,7 @@ from licensary.licenses.models import License
 from licensary.licenses.sweep import run_steps
 from licensary.orders.models import Order
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.reconcile import reconcile
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
 
@@ -221,6 +222,27 @@ def test_rule11_license_blocked_while_the_supplier_moved_it_keeps_its_ip_both_si
     run_jobs()
     assert [(x["ip"], x["status"]) for x in north.licenses()] == [(PUBLIC_IP, 2)]  # suspended
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+
+
+def test_rule11_reconcile_fix_leaves_an_ip_change_in_flight_alone(
+        alice, lic, north, monkeypatch):
+    real_call = services.ip_change_call
+    found = []
+
+    def reconciled_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+        moved = real_call(**kwargs)  # upstream is on OTHER_IP; here it is not yet
+        found.extend(reconcile(supplier="north", fix=True))
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", reconciled_meanwhile)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    assert [(d.problem, d.fixed) for d in found] == [
+        ("ip_differs", "left alone: an IP change is in flight")]
+    assert upstream_ips(north) == [OTHER_IP]
+    assert License.objects.get(pk=lic.pk).ip == OTHER_IP
 
 
 def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(

@@ -2,7 +2,8 @@
 
 Each upstream reference is compared with the one license that holds it: a deleted license
 whose reference a live license holds is not its holder and is left out, so `--fix` never
-ends the live license's upstream on a deleted one's behalf.
+ends the live license's upstream on a deleted one's behalf. An IP that differs while the
+license's IP change is in flight is reported and left to that change.
 """
 
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
     ours = License.objects.filter(upstream_supplier=supplier).exclude(upstream_reference="")
     held_live = set(ours.exclude(status=License.Status.DELETED)
                     .values_list("upstream_reference", flat=True))
+    # Read after the listing: an IP change records its intent before it asks the supplier, so
+    # a move the listing shows that is not made here yet has its intent here still pending.
+    changing = set(UpstreamOperation.objects.filter(
+        supplier=supplier, operation="change_ip", status=UpstreamOperation.Status.PENDING)
+        .values_list("license_id", flat=True))
     for lic in ours.select_related("product").order_by("pk"):
         if lic.status == License.Status.DELETED and lic.upstream_reference in held_live:
             continue  # not its holder: a deleted row naming a reference a live license holds
@@ -66,7 +72,11 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
             differences.append(diff)
         if up.ip != lic.ip and wanted != "terminated":
             diff = Difference("ip_differs", up.reference, lic.ip, lic.pk, lic.ip, up.ip)
-            if fix:
+            if lic.pk in changing:
+                # Its request (or the settling job after it) decides which IP wins; moving it
+                # back now would leave the license here on the new IP and upstream on the old.
+                diff.fixed = "left alone: an IP change is in flight"
+            elif fix:
                 license_sync_upstream(license_id=lic.pk, old_ip=up.ip)
                 diff.fixed = f"moved upstream to {lic.ip}"
             differences.append(diff)
