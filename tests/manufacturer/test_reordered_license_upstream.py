@@ -19,7 +19,7 @@ from licensary.orders.models import Order
 from licensary.orders.services import order_deliver_now
 from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
-from licensary.suppliers.sync import license_sync_upstream
+from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
 
@@ -172,6 +172,22 @@ def test_rule3_staff_cannot_approve_an_order_onto_a_reference_a_live_license_hol
     assert f"license {held.pk}" in answer.json_body["detail"]
     assert Order.objects.get(pk=order.pk).status == "on_hold"
     assert License.objects.filter(upstream_reference=held.upstream_reference).count() == 1
+
+
+def test_rule15_upstream_recheck_of_a_live_holder_is_in_its_history(alice, cpanel, staff,
+                                                                     north):
+    held = delivered(alice, cpanel, staff)
+    cause = "a terminate for license 7 reached it after the reference passed on"
+
+    with transaction.atomic():
+        upstream_holder_recheck(supplier="north", reference=held.upstream_reference, cause=cause)
+
+    entry = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
+                                   action="license.upstream_recheck")
+    assert (entry.actor_label, entry.account_id, entry.reason) == (
+        "system:supplier", alice.pk, cause)
+    assert entry.before == {"upstream_status": "active", "upstream_error": ""}
+    assert entry.after == {"upstream_status": "unknown", "upstream_error": cause}
 
 
 def test_rule3_database_keeps_one_live_holder_per_upstream_reference(alice, cpanel, staff,
