@@ -19,6 +19,7 @@ from licensary.orders.models import Order
 from licensary.orders.services import order_deliver_now
 from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.registry import supplier_adapter
 from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
@@ -188,6 +189,29 @@ def test_rule15_upstream_recheck_of_a_live_holder_is_in_its_history(alice, cpane
         "system:supplier", alice.pk, cause)
     assert entry.before == {"upstream_status": "active", "upstream_error": ""}
     assert entry.after == {"upstream_status": "unknown", "upstream_error": cause}
+
+
+def test_rule2_order_held_for_a_reference_a_live_license_holds_puts_that_license_right(
+        alice, bob, cpanel, staff, north):
+    held = delivered(alice, cpanel, staff)
+    # Upstream, alice's license went to OTHER_IP behind our back (here it is on PUBLIC_IP).
+    supplier_adapter("north").change_ip("op-drift", held.upstream_reference, cpanel,
+                                        PUBLIC_IP, OTHER_IP)
+    order = paid_order(bob, cpanel, staff, ip=OTHER_IP)
+
+    run_jobs()  # the delivery finds alice's upstream license on OTHER_IP and holds the order
+
+    order.refresh_from_db()
+    assert (order.status, order.hold_reason) == ("on_hold", "ip_registered_here")
+    assert f"belongs to license {held.pk}" in order.hold_detail
+    assert [(x["licenseid"], x["ip"]) for x in north.licenses()] == [
+        (held.upstream_reference, PUBLIC_IP)]  # the holder's sync moved it back
+    held.refresh_from_db()
+    assert (held.ip, held.upstream_status, held.upstream_in_step) == (PUBLIC_IP, "active", True)
+    recheck = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
+                                     action="license.upstream_recheck")
+    assert recheck.after["upstream_status"] == "unknown"
+    assert f"order {order.pk}" in recheck.reason
 
 
 def test_rule3_database_keeps_one_live_holder_per_upstream_reference(alice, cpanel, staff,
