@@ -5,12 +5,14 @@ license back (the adapter looks the IP up before adding). From then on the delet
 never acts on it: not its late sync jobs, not `reconcile --fix`.
 """
 
+import importlib
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
@@ -257,3 +259,57 @@ def test_rule5_terminate_whose_worker_died_after_a_reorder_is_undone_by_its_retr
     assert UpstreamOperation.objects.get(pk=stranded.pk).status == "failed"
     new = License.objects.get(pk=Order.objects.get(pk=second.pk).license_id)
     assert (new.upstream_reference, new.upstream_status) == (reference, "active")
+
+
+MIGRATION_0006 = importlib.import_module(
+    "licensary.licenses.migrations.0006_upstream_reference_one_live_holder")
+
+
+def two_live_holders_of_one_reference(alice, bob, cpanel, staff) -> tuple[License, License]:  # noqa: ANN001
+    """What the code before migration 0006 could leave: two live licenses, one reference."""
+    first = delivered(alice, cpanel, staff)
+    second = delivered(bob, cpanel, staff, ip=OTHER_IP)
+    with connection.cursor() as cursor:  # the constraint 0006 adds; back at the test's end
+        cursor.execute("DROP INDEX licenses_license_one_live_holder_per_upstream_reference")
+    License.objects.filter(pk=second.pk).update(upstream_reference=first.upstream_reference)
+    return first, second
+
+
+def test_rule3_migration_0006_stops_on_two_live_holders_and_says_what_to_do(
+        alice, bob, cpanel, staff, north):
+    first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
+
+    with pytest.raises(RuntimeError) as stopped:
+        MIGRATION_0006.release_reused_references(django_apps, None)
+
+    message = str(stopped.value)
+    assert f"north:{first.upstream_reference} (licenses [{first.pk}, {second.pk}])" in message
+    assert "licensary reconcile --shared-references" in message
+    assert "licensary migrate" in message
+    assert License.objects.get(pk=second.pk).upstream_reference == first.upstream_reference
+
+
+def test_rule3_reconcile_shared_references_lists_them_and_which_one_the_supplier_has(
+        alice, bob, cpanel, staff, north, capsys):
+    first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
+
+    call_command("reconcile", shared_references=True)
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "== 1 upstream license(s) held by more than one live license"
+    assert out[1] == f"north {first.upstream_reference}: north has it on {PUBLIC_IP}"
+    assert out[2].split() == ["license", str(first.pk), "account", str(alice.pk), PUBLIC_IP,
+                              "active", "keeps", "it"]
+    assert out[3].split()[:6] == ["license", str(second.pk), "account", str(bob.pk), OTHER_IP,
+                                  "active"]
+    assert "own upstream license" in out[3]
+
+
+def test_rule3_reconcile_shared_references_says_when_there_are_none(alice, cpanel, staff,
+                                                                     north, capsys):
+    delivered(alice, cpanel, staff)
+
+    call_command("reconcile", shared_references=True)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "== 0 upstream license(s) held by more than one live license"]

@@ -8,20 +8,32 @@ from django.db.models import Count, Exists, F, OuterRef
 def release_reused_references(apps, schema_editor):  # noqa: ANN001, ANN201
     """Before the constraint: a deleted license whose reference a live one reuses lets go of
     it (keeping it as its former reference), and two live holders of one reference stop the
-    migration with their ids, for staff to decide which is right."""
+    migration with their ids and what to do, for staff to decide which is right (guessing
+    could take a paying customer's license away)."""
     License = apps.get_model("licenses", "License")
     live = License.objects.exclude(status="deleted").exclude(upstream_reference="")
     twice = [
         (row["upstream_supplier"], row["upstream_reference"])
-        for row in live.values("upstream_supplier", "upstream_reference")
-        .annotate(n=Count("id")).filter(n__gt=1)
+        for row in live.order_by().values("upstream_supplier", "upstream_reference")
+        .annotate(n=Count("id")).filter(n__gt=1).order_by("upstream_supplier", "upstream_reference")
     ]
     if twice:
         held = [f"{supplier}:{reference} (licenses "
                 f"{sorted(live.filter(upstream_supplier=supplier, upstream_reference=reference).values_list('id', flat=True))})"  # noqa: E501
                 for supplier, reference in twice]
-        raise RuntimeError("An upstream reference is held by more than one live license; "
-                           "give each its own before migrating: " + "; ".join(held))
+        raise RuntimeError(
+            "Migration licenses.0006 stopped, changing nothing: an upstream license is held by "
+            "more than one live license (code before this release could do that): "
+            + "; ".join(held) + ". Which one really has it is for staff to decide. For each: "
+            "(1) run `licensary reconcile --shared-references`: it lists the licenses and the "
+            "IP the supplier has the upstream license on; the license on that IP keeps it. "
+            "(2) Every other license listed gets its own: the id of the upstream license the "
+            "supplier has on its IP (buy one there if there is none), set in `licensary shell` "
+            "with: from licensary.licenses.models import License; "
+            "License.objects.filter(pk=ID).update(upstream_reference=\"NEW_ID\", "
+            "upstream_status=\"unknown\") (or upstream_reference=\"\" if it should have none). "
+            "(3) Run `licensary reconcile --shared-references` again until it lists none, then "
+            "`licensary migrate` again.")
     License.objects.filter(status="deleted").exclude(upstream_reference="").filter(
         Exists(live.filter(upstream_supplier=OuterRef("upstream_supplier"),
                            upstream_reference=OuterRef("upstream_reference")))
