@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from licensary.audit.models import AuditEntry
+from licensary.audit.services import audit_verify
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
 from licensary.orders.models import Order
@@ -313,3 +314,29 @@ def test_rule3_reconcile_shared_references_says_when_there_are_none(alice, cpane
 
     assert capsys.readouterr().out.splitlines() == [
         "== 0 upstream license(s) held by more than one live license"]
+
+
+def test_rule15_migration_0006_release_of_a_reused_reference_is_in_the_history(
+        alice, cpanel, staff, north):
+    old = delivered(alice, cpanel, staff)
+    reference = old.upstream_reference
+    with past_deletion(old):
+        sweep()
+        run_jobs()
+        new = delivered(alice, cpanel, staff)
+    # A row left from before references were released: deleted, still naming it.
+    License.objects.filter(pk=old.pk).update(upstream_reference=reference,
+                                             upstream_former_reference="")
+
+    MIGRATION_0006.release_reused_references(django_apps, None)
+
+    old.refresh_from_db()
+    assert (old.upstream_reference, old.upstream_former_reference) == ("", reference)
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(old.pk),
+                                        action="license.upstream_released",
+                                        actor_label="system:migration")
+    assert [(e.before, e.after, e.account_id) for e in entries] == [(
+        {"upstream_reference": reference},
+        {"upstream_reference": "", "upstream_former_reference": reference, "held_by": new.pk},
+        alice.pk)]
+    assert audit_verify().first_broken is None
