@@ -253,8 +253,13 @@ class Manage2Supplier(SuspendByExpiry):
         except SupplierError as exc:
             # Manage2 said the transfer is done; a lookup failing after it cannot undo that,
             # and raising its Transient would tell the caller nothing happened upstream.
-            logger.warning("manage2 %s: moved %s to %s; the lookup after it failed: %s",
-                           self.name, reference, new_ip, exc)
+            logger.warning(
+                "manage2 %s: moved %s to %s; the lookup after it failed: %s",
+                self.name,
+                reference,
+                new_ip,
+                exc,
+            )
             return answered
         return found if found is not None else answered
 
