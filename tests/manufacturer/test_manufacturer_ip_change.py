@@ -8,10 +8,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+import licensary.licenses.services as services
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
+from licensary.licenses.sweep import run_steps
 from licensary.orders.models import Order
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.reconcile import reconcile
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
 
@@ -99,17 +102,37 @@ def test_rule11_answer_lost_after_the_supplier_moved_it_completes_the_change(ali
     assert upstream_ips(north) == [OTHER_IP]
 
 
-def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
-        alice, lic, north, monkeypatch):
+def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(
+        alice, lic, north):
+    # The lookup before the transfer passes; the one after it (confirming the move) fails.
+    north.fault("http_500", function="XMLlookup", ip=OTHER_IP, skip=1)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (OTHER_IP, 1)
+    assert upstream_ips(north) == [OTHER_IP]
+    assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
+
+
+def die_after_the_supplier_moved_it(alice, lic: License, monkeypatch) -> None:  # noqa: ANN001
+    """A request killed between the supplier's answer and our commit: upstream on OTHER_IP,
+    the license here on PUBLIC_IP, its intent pending."""
     import licensary.licenses.services as services
 
     def killed(**kwargs):  # noqa: ANN003, ANN202
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
-    monkeypatch.setattr(services, "_ip_change_apply", killed)
-    with pytest.raises(KeyboardInterrupt):
-        services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "_ip_change_apply", killed)
+        with pytest.raises(KeyboardInterrupt):
+            services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
+
+
+def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
+        alice, lic, north, monkeypatch):
+    die_after_the_supplier_moved_it(alice, lic, monkeypatch)
     assert upstream_ips(north) == [OTHER_IP]
     assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
 
@@ -122,6 +145,104 @@ def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
     assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
                                      action="license.ip_change_abandoned").count() == 1
+
+
+def test_rule11_settle_job_moves_it_back_even_when_the_supplier_fails_once(
+        alice, lic, north, monkeypatch):
+    die_after_the_supplier_moved_it(alice, lic, monkeypatch)
+    north.fault("http_500", function="XMLtransfer", ip=PUBLIC_IP)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)) as clock:
+        run_jobs()  # settles the intent; the move back fails once
+        assert upstream_ips(north) == [OTHER_IP]
+        clock.shift(timedelta(minutes=10))
+        run_jobs()  # the move back, retried
+
+    assert upstream_ips(north) == [PUBLIC_IP]
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period, lic.upstream_in_step) == (PUBLIC_IP, 0, True)
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+    assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_abandoned").count() == 1
+
+
+def settle_due() -> None:
+    """Run the jobs due once the settle job's delay has passed (the settle job among them)."""
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        run_jobs()
+
+
+@pytest.mark.parametrize("settled", ["before_the_call_landed", "after_the_call_landed"])
+def test_rule11_ip_change_settled_while_the_request_completes_is_refused_and_moved_back(
+        alice, lic, north, monkeypatch, settled):
+    real_call = services.ip_change_call
+
+    def slow_request(**kwargs):  # noqa: ANN003, ANN202
+        # The settle job (and the move back it queues) runs while this request is still
+        # on its way: before the supplier acted, or after it answered and before we commit.
+        if settled == "before_the_call_landed":
+            settle_due()
+        moved = real_call(**kwargs)
+        if settled == "after_the_call_landed":
+            settle_due()
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", slow_request)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "ip_change_abandoned")
+    lic.refresh_from_db()
+    assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+    run_jobs()
+    assert upstream_ips(north) == [PUBLIC_IP]
+    assert License.objects.get(pk=lic.pk).upstream_in_step
+    refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
+                                     action="license.ip_change_refused")
+    assert refused.after == {"ip": OTHER_IP, "code": "ip_change_abandoned"}
+
+
+def test_rule11_license_blocked_while_the_supplier_moved_it_keeps_its_ip_both_sides(
+        alice, lic, north, monkeypatch):
+    real_call = services.ip_change_call
+
+    def blocked_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+        moved = real_call(**kwargs)
+        run_steps(now=lic.period_end + timedelta(hours=1), license_ids=[lic.pk])  # the sweep
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", blocked_meanwhile)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert (answer.status_code, answer.json_body["code"]) == (409, "invalid_transition")
+    lic.refresh_from_db()
+    assert (lic.status, lic.ip, lic.ip_changes_in_period) == ("blocked", PUBLIC_IP, 0)
+    run_jobs()
+    assert [(x["ip"], x["status"]) for x in north.licenses()] == [(PUBLIC_IP, 2)]  # suspended
+    assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
+
+
+def test_rule11_reconcile_fix_leaves_an_ip_change_in_flight_alone(
+        alice, lic, north, monkeypatch):
+    real_call = services.ip_change_call
+    found = []
+
+    def reconciled_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+        moved = real_call(**kwargs)  # upstream is on OTHER_IP; here it is not yet
+        found.extend(reconcile(supplier="north", fix=True))
+        return moved
+
+    monkeypatch.setattr(services, "ip_change_call", reconciled_meanwhile)
+
+    answer = change_ip(alice, lic, OTHER_IP)
+
+    assert answer.status_code == 200, answer.json_body
+    assert [(d.problem, d.fixed) for d in found] == [
+        ("ip_differs", "left alone: an IP change is in flight")]
+    assert upstream_ips(north) == [OTHER_IP]
+    assert License.objects.get(pk=lic.pk).ip == OTHER_IP
 
 
 def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(

@@ -5,21 +5,25 @@ license back (the adapter looks the IP up before adding). From then on the delet
 never acts on it: not its late sync jobs, not `reconcile --fix`.
 """
 
+import importlib
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from licensary.audit.models import AuditEntry
+from licensary.audit.services import audit_verify
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
 from licensary.orders.models import Order
 from licensary.orders.services import order_deliver_now
 from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
-from licensary.suppliers.sync import license_sync_upstream
+from licensary.suppliers.registry import supplier_adapter
+from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
 
@@ -174,6 +178,45 @@ def test_rule3_staff_cannot_approve_an_order_onto_a_reference_a_live_license_hol
     assert License.objects.filter(upstream_reference=held.upstream_reference).count() == 1
 
 
+def test_rule15_upstream_recheck_of_a_live_holder_is_in_its_history(alice, cpanel, staff,
+                                                                     north):
+    held = delivered(alice, cpanel, staff)
+    cause = "a terminate for license 7 reached it after the reference passed on"
+
+    with transaction.atomic():
+        upstream_holder_recheck(supplier="north", reference=held.upstream_reference, cause=cause)
+
+    entry = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
+                                   action="license.upstream_recheck")
+    assert (entry.actor_label, entry.account_id, entry.reason) == (
+        "system:supplier", alice.pk, cause)
+    assert entry.before == {"upstream_status": "active", "upstream_error": ""}
+    assert entry.after == {"upstream_status": "unknown", "upstream_error": cause}
+
+
+def test_rule2_order_held_for_a_reference_a_live_license_holds_puts_that_license_right(
+        alice, bob, cpanel, staff, north):
+    held = delivered(alice, cpanel, staff)
+    # Upstream, alice's license went to OTHER_IP behind our back (here it is on PUBLIC_IP).
+    supplier_adapter("north").change_ip("op-drift", held.upstream_reference, cpanel,
+                                        PUBLIC_IP, OTHER_IP)
+    order = paid_order(bob, cpanel, staff, ip=OTHER_IP)
+
+    run_jobs()  # the delivery finds alice's upstream license on OTHER_IP and holds the order
+
+    order.refresh_from_db()
+    assert (order.status, order.hold_reason) == ("on_hold", "ip_registered_here")
+    assert f"belongs to license {held.pk}" in order.hold_detail
+    assert [(x["licenseid"], x["ip"]) for x in north.licenses()] == [
+        (held.upstream_reference, PUBLIC_IP)]  # the holder's sync moved it back
+    held.refresh_from_db()
+    assert (held.ip, held.upstream_status, held.upstream_in_step) == (PUBLIC_IP, "active", True)
+    recheck = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
+                                     action="license.upstream_recheck")
+    assert recheck.after["upstream_status"] == "unknown"
+    assert f"order {order.pk}" in recheck.reason
+
+
 def test_rule3_database_keeps_one_live_holder_per_upstream_reference(alice, cpanel, staff,
                                                                      north):
     first = delivered(alice, cpanel, staff)
@@ -217,3 +260,83 @@ def test_rule5_terminate_whose_worker_died_after_a_reorder_is_undone_by_its_retr
     assert UpstreamOperation.objects.get(pk=stranded.pk).status == "failed"
     new = License.objects.get(pk=Order.objects.get(pk=second.pk).license_id)
     assert (new.upstream_reference, new.upstream_status) == (reference, "active")
+
+
+MIGRATION_0006 = importlib.import_module(
+    "licensary.licenses.migrations.0006_upstream_reference_one_live_holder")
+
+
+def two_live_holders_of_one_reference(alice, bob, cpanel, staff) -> tuple[License, License]:  # noqa: ANN001
+    """What the code before migration 0006 could leave: two live licenses, one reference."""
+    first = delivered(alice, cpanel, staff)
+    second = delivered(bob, cpanel, staff, ip=OTHER_IP)
+    with connection.cursor() as cursor:  # the constraint 0006 adds; back at the test's end
+        cursor.execute("DROP INDEX licenses_license_one_live_holder_per_upstream_reference")
+    License.objects.filter(pk=second.pk).update(upstream_reference=first.upstream_reference)
+    return first, second
+
+
+def test_rule3_migration_0006_stops_on_two_live_holders_and_says_what_to_do(
+        alice, bob, cpanel, staff, north):
+    first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
+
+    with pytest.raises(RuntimeError) as stopped:
+        MIGRATION_0006.release_reused_references(django_apps, None)
+
+    message = str(stopped.value)
+    assert f"north:{first.upstream_reference} (licenses [{first.pk}, {second.pk}])" in message
+    assert "licensary reconcile --shared-references" in message
+    assert "licensary migrate" in message
+    assert License.objects.get(pk=second.pk).upstream_reference == first.upstream_reference
+
+
+def test_rule3_reconcile_shared_references_lists_them_and_which_one_the_supplier_has(
+        alice, bob, cpanel, staff, north, capsys):
+    first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
+
+    call_command("reconcile", shared_references=True)
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "== 1 upstream license(s) held by more than one live license"
+    assert out[1] == f"north {first.upstream_reference}: north has it on {PUBLIC_IP}"
+    assert out[2].split() == ["license", str(first.pk), "account", str(alice.pk), PUBLIC_IP,
+                              "active", "keeps", "it"]
+    assert out[3].split()[:6] == ["license", str(second.pk), "account", str(bob.pk), OTHER_IP,
+                                  "active"]
+    assert "own upstream license" in out[3]
+
+
+def test_rule3_reconcile_shared_references_says_when_there_are_none(alice, cpanel, staff,
+                                                                     north, capsys):
+    delivered(alice, cpanel, staff)
+
+    call_command("reconcile", shared_references=True)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "== 0 upstream license(s) held by more than one live license"]
+
+
+def test_rule15_migration_0006_release_of_a_reused_reference_is_in_the_history(
+        alice, cpanel, staff, north):
+    old = delivered(alice, cpanel, staff)
+    reference = old.upstream_reference
+    with past_deletion(old):
+        sweep()
+        run_jobs()
+        new = delivered(alice, cpanel, staff)
+    # A row left from before references were released: deleted, still naming it.
+    License.objects.filter(pk=old.pk).update(upstream_reference=reference,
+                                             upstream_former_reference="")
+
+    MIGRATION_0006.release_reused_references(django_apps, None)
+
+    old.refresh_from_db()
+    assert (old.upstream_reference, old.upstream_former_reference) == ("", reference)
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(old.pk),
+                                        action="license.upstream_released",
+                                        actor_label="system:migration")
+    assert [(e.before, e.after, e.account_id) for e in entries] == [(
+        {"upstream_reference": reference},
+        {"upstream_reference": "", "upstream_former_reference": reference, "held_by": new.pk},
+        alice.pk)]
+    assert audit_verify().first_broken is None

@@ -167,6 +167,19 @@ def test_change_ip_repeated_after_an_unknown_outcome_succeeds_without_a_second_m
     assert len(control.licenses()) == 1
 
 
+def test_rule11_change_ip_whose_confirming_lookup_fails_answers_the_move_it_made(
+    supplier, control, solo
+):
+    lic = supplier.provision("op-1", solo, IP)
+    # The lookup before the transfer passes; the one after it (confirming the move) fails.
+    control.fault("http_500", function="XMLlookup", ip=NEW_IP, skip=1)
+
+    moved = supplier.change_ip("op-2", lic.reference, solo, IP, NEW_IP)
+
+    assert (moved.reference, moved.ip) == (lic.reference, NEW_IP)
+    assert [item["ip"] for item in control.licenses()] == [NEW_IP]
+
+
 def test_change_ip_to_an_ip_held_by_another_company_raises_ip_taken(supplier, control, solo):
     lic = supplier.provision("op-1", solo, IP)
     control.foreign(NEW_IP)

@@ -14,6 +14,8 @@ from licensary.suppliers.base import (
     IpTakenUpstream,
     ProductLike,
     SuspendByExpiry,
+    Transient,
+    UnknownOutcome,
     UpstreamLicense,
     UpstreamStatus,
 )
@@ -34,6 +36,7 @@ class InMemorySupplier(SuspendByExpiry, ChangeIpByReprovision):
         self.licenses: dict[str, UpstreamLicense] = {}
         self.taken = set(taken)
         self.calls: list[str] = []
+        self.terminate_fails = 0
 
     def capabilities(self) -> Capabilities:
         return Capabilities(False, False, False, True, True)
@@ -74,6 +77,9 @@ class InMemorySupplier(SuspendByExpiry, ChangeIpByReprovision):
 
     def terminate(self, op_id: str, reference: str) -> None:
         self.calls.append(f"terminate {reference}")
+        if self.terminate_fails:
+            self.terminate_fails -= 1
+            raise Transient("terminate: supplier busy")
         self._set(reference, UpstreamStatus.EXPIRED)
 
     def find(self, product: ProductLike, ip: str) -> UpstreamLicense | None:
@@ -136,3 +142,18 @@ def test_emulated_change_ip_retried_after_success_changes_nothing_more():
 
     assert again == first
     assert len(sup.licenses) == 2
+
+
+def test_rule11_emulated_change_ip_failing_after_buying_the_new_license_is_unknown_outcome():
+    sup = InMemorySupplier()
+    old = sup.provision("op-1", SOLO, "203.0.113.10")
+    sup.terminate_fails = 1
+
+    # Transient would tell the caller nothing happened upstream; the new license was bought.
+    with pytest.raises(UnknownOutcome):
+        sup.change_ip("op-2", old.reference, SOLO, "203.0.113.10", "203.0.113.20")
+    again = sup.change_ip("op-2", old.reference, SOLO, "203.0.113.10", "203.0.113.20")
+
+    assert again.ip == "203.0.113.20"
+    assert len(sup.licenses) == 2
+    assert sup.licenses[old.reference].status is UpstreamStatus.EXPIRED

@@ -104,6 +104,23 @@ def test_faults_are_consumed_after_count_matching_calls(http):
     assert http.get("/_control/faults").json() == {"items": []}
 
 
+def test_a_fault_with_skip_lets_that_many_matching_calls_through_first(http):
+    http.post("/_control/faults", json={"fault": "http_500", "count": 1, "skip": 2})
+
+    codes = [
+        http.get("/XMLpackageInfo.cgi", params={"output": "json"}, auth=AUTH).status_code
+        for _ in range(4)
+    ]
+
+    assert codes == [200, 200, 500, 200]
+
+
+def test_a_negative_skip_is_refused(http):
+    response = http.post("/_control/faults", json={"fault": "http_500", "skip": -1})
+
+    assert response.status_code == 400
+
+
 def test_reset_forgets_licenses_foreign_ips_and_faults(http):
     call(http, "XMLlicenseAdd", ip="203.0.113.10", packageid="P1")
     http.post("/_control/foreign", json={"ip": "198.51.100.7"})

@@ -40,6 +40,7 @@ from licensary.suppliers.ip_change import (
     ip_change_call,
     ip_change_done,
     ip_change_intent,
+    ip_change_still_pending,
 )
 
 
@@ -156,7 +157,8 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
     once the supplier accepted, under a fresh lock that checks again. A refusal changes
     nothing on either side, uses up no change, is in the license's history, and answers with
     its cause: `ip_registered_upstream`, `ip_change_refused` (409) or `supplier_unavailable`
-    (503: nothing changed; try again).
+    (503: nothing changed; try again); `ip_change_abandoned` (409) when the request took so
+    long that the settling job gave up on it meanwhile (the supplier is put back).
     """
     account_require_in_good_standing(actor)
     new_ip = normalize_license_ip(ip)
@@ -207,16 +209,27 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
 
     `upstream` is (op_id, UpstreamLicense) when the supplier has already moved the license:
     the intent closes in this transaction, and if the change cannot be made here after all
-    the supplier is asked to move it back.
+    (the settling job gave up on the intent meanwhile, the license changed IP or stopped
+    being active) the supplier is asked to move it back.
     """
     refusal: DomainError | None = None
     with transaction.atomic():
         lic = License.objects.select_for_update().get(pk=license_id)
+        pending = upstream is not None and ip_change_still_pending(op_id=upstream[0])
         if upstream is not None and lic.ip == new_ip:  # a concurrent request made this change
-            ip_change_done(op_id=upstream[0], moved=upstream[1])
+            if pending:
+                ip_change_done(op_id=upstream[0], moved=upstream[1])
             return lic
-        if lic.ip != old_ip:
+        if upstream is not None and not pending:
+            refusal = DomainError(
+                f"The change took too long to complete and was abandoned; the license stays on "
+                f"{old_ip} and the supplier is put back there. Try again.",
+                code="ip_change_abandoned", status=409)
+        elif lic.ip != old_ip:
             refusal = InvalidTransition("The license changed IP meanwhile; try again.")
+        elif lic.status != License.Status.ACTIVE:  # blocked or banned while the supplier moved it
+            refusal = InvalidTransition(f"The license became {lic.status} meanwhile; it stays "
+                                        f"on {old_ip}.")
         else:
             used, counted_from = _ip_changes_used(lic)
             try:

@@ -37,6 +37,7 @@ from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.suppliers.base import SupplierError
+from licensary.suppliers.sync import upstream_holder_recheck
 
 OS = Order.Status
 
@@ -164,6 +165,12 @@ def order_complete(*, order_id: int, actor: User | None,
         lic = license_issue(order=order, actor=actor, upstream=upstream)
     except UpstreamReferenceTaken as taken:
         assert upstream is not None and taken.holder is not None
+        # The supplier has the holder's license on this order's IP, not on the holder's own:
+        # its upstream state is put right (moved back to its IP, status made what it wants).
+        upstream_holder_recheck(supplier=upstream[0], reference=upstream[1].reference,
+                                old_ip=upstream[1].ip,
+                                cause=f"order {order.pk} for {order.ip} was offered its "
+                                      f"upstream license {upstream[1].reference}")
         return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
                           detail=f"upstream license {upstream[1].reference} at {upstream[0]} "
                                  f"belongs to license {taken.holder.pk} of account "

@@ -224,7 +224,8 @@ class ChangeIpByReprovision(Supplier):
 
     Implementations declare ``native_change_ip=False``. The new license is bought first so the
     customer is never left without one, and an ``IpTakenUpstream`` on the new IP leaves the old
-    license untouched. Both halves are idempotent, so the whole is safe to retry.
+    license untouched. Both halves are idempotent, so the whole is safe to retry. Once the new
+    license is bought, a failing terminate is an ``UnknownOutcome``: something did happen.
     """
 
     def change_ip(
@@ -232,5 +233,14 @@ class ChangeIpByReprovision(Supplier):
     ) -> UpstreamLicense:
         new = self.provision(op_id, product, new_ip)
         if new.reference != reference:
-            self.terminate(op_id, reference)
+            try:
+                self.terminate(op_id, reference)
+            except SupplierError as exc:
+                raise UnknownOutcome(
+                    f"bought {new.reference} on {new_ip}, but ending {reference} failed: "
+                    f"{exc.reason}",
+                    supplier=exc.supplier or self.name,
+                    function=exc.function,
+                    op_id=op_id,
+                ) from exc
         return new

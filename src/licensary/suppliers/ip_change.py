@@ -28,7 +28,7 @@ from licensary.suppliers.base import (
 from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
-from licensary.suppliers.sync import license_sync_upstream, upstream_sync_enqueue
+from licensary.suppliers.sync import upstream_sync_enqueue
 
 # Well past the longest a request can spend asking (a timed-out call and the lookup after it).
 SETTLE_AFTER = timedelta(minutes=5)
@@ -49,7 +49,9 @@ def ip_change_call(*, op: UpstreamOperation, license: License, new_ip: str) -> U
     Raises the supplier's error when it refused or could not be reached (the intent is closed
     as failed), or `UnknownOutcome` when its answer was lost and the license is not found on
     `new_ip` (the intent stays pending: a retry reuses its op_id, and the settling job
-    decides otherwise).
+    decides otherwise). Closing as failed relies on the adapter's contract: `Transient` and
+    the refusals mean nothing happened upstream; once its mutating call may have been sent,
+    an adapter answers the outcome it knows or raises `UnknownOutcome`, never `Transient`.
     """
     name = license.upstream_supplier
     try:
@@ -72,24 +74,40 @@ def ip_change_call(*, op: UpstreamOperation, license: License, new_ip: str) -> U
         raise
 
 
+def ip_change_still_pending(*, op_id: str) -> bool:
+    """Lock the intent and say whether it may still be completed here: the settling job may
+    have closed it while the supplier was being asked (in the caller's transaction, after the
+    license's row lock, the order the settling job takes them in)."""
+    op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    return op.status == UpstreamOperation.Status.PENDING
+
+
 def ip_change_done(*, op_id: str, moved: UpstreamLicense) -> None:
-    """Close the intent with the IP change here (in the transaction that makes it)."""
-    operation_finish(UpstreamOperation.objects.get(op_id=op_id), ok=True,
-                     reference=moved.reference)
+    """Close the pending intent with the IP change here (in the transaction that makes it,
+    the intent locked by `ip_change_still_pending`)."""
+    op = UpstreamOperation.objects.get(op_id=op_id)
+    assert op.status == UpstreamOperation.Status.PENDING, f"{op_id} is {op.status}"
+    operation_finish(op, ok=True, reference=moved.reference)
 
 
 def ip_change_abandon(*, op_id: str, reason: str) -> None:
     """The change is not made here although the supplier made it: close the intent and move
-    the license back upstream to its IP here (in the caller's transaction; the move is a job)."""
-    op = UpstreamOperation.objects.get(op_id=op_id)
-    operation_finish(op, ok=False, reference=op.reference, error=reason)
+    the license back upstream to its IP here (in the caller's transaction; the move is a job).
+
+    An intent the settling job closed first keeps its outcome, and the move back is queued
+    again all the same: the job's own may have run before the supplier acted on our call.
+    """
+    op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    if op.status == UpstreamOperation.Status.PENDING:
+        operation_finish(op, ok=False, reference=op.reference, error=reason)
     upstream_sync_enqueue([op.license_id], old_ip=op.ip)
 
 
 @durable_task
 def ip_change_settle(*, op_id: str) -> str:
-    """A while after an IP change was sent upstream: if it never completed here, upstream is
-    made to follow the license's IP here again (a no-op when the supplier never moved it)."""
+    """A while after an IP change was sent upstream: if it never completed here, the intent
+    closes as failed and the job that makes upstream follow the license's IP here again is
+    queued in that transaction (a no-op when the supplier never moved it)."""
     op = UpstreamOperation.objects.get(op_id=op_id)
     if op.status != UpstreamOperation.Status.PENDING:
         return f"{op_id} {op.status}"
@@ -109,5 +127,7 @@ def ip_change_settle(*, op_id: str) -> str:
                             after={"ip": op.ip},
                             reason="the supplier was asked to move it, but the change never "
                                    "completed here; upstream follows the license's IP"))
-    license_sync_upstream(license_id=op.license_id, old_ip=op.ip)
+        # Queued with the intent's close, not called here: the intent is no longer pending
+        # once this commits, so a failed call here would never be retried.
+        upstream_sync_enqueue([lic.pk], old_ip=op.ip)
     return f"{op_id} settled"

@@ -242,15 +242,26 @@ class Manage2Supplier(SuspendByExpiry):
         )
         if not _ok(data):
             raise self._error("XMLtransfer", data)
-        found = self.find(product, new_ip)
-        if found is not None:
-            return found
-        return UpstreamLicense(
+        answered = UpstreamLicense(
             str(data.get("licenseid") or reference),
             new_ip,
             product.upstream_package,
             UpstreamStatus.ACTIVE,
         )
+        try:
+            found = self.find(product, new_ip)
+        except SupplierError as exc:
+            # Manage2 said the transfer is done; a lookup failing after it cannot undo that,
+            # and raising its Transient would tell the caller nothing happened upstream.
+            logger.warning(
+                "manage2 %s: moved %s to %s; the lookup after it failed: %s",
+                self.name,
+                reference,
+                new_ip,
+                exc,
+            )
+            return answered
+        return found if found is not None else answered
 
     def find(self, product: ProductLike, ip: str) -> UpstreamLicense | None:
         data = self._call(

@@ -12,11 +12,12 @@ starts.
 
 Control endpoints (no auth; bind to loopback):
 
-- ``POST /_control/faults {fault, ip?, count?, function?, seconds?}`` queues a fault for the
-  next ``count`` matching calls. ``fault`` is one of ``ip_taken``, ``out_of_stock``,
-  ``http_500``, ``slow``, ``drop_after_act`` (also ``account_locked``). Each fault applies to
-  the functions where it can really happen (``FAULT_SCOPES``); ``function`` narrows that further
-  (e.g. ``"XMLlicenseAdd"``) and ``ip`` restricts it to calls about that IP.
+- ``POST /_control/faults {fault, ip?, count?, function?, seconds?, skip?}`` queues a fault for
+  the next ``count`` matching calls, after letting ``skip`` (default 0) of them through.
+  ``fault`` is one of ``ip_taken``, ``out_of_stock``, ``http_500``, ``slow``,
+  ``drop_after_act`` (also ``account_locked``). Each fault applies to the functions where it can
+  really happen (``FAULT_SCOPES``); ``function`` narrows that further (e.g.
+  ``"XMLlicenseAdd"``) and ``ip`` restricts it to calls about that IP.
 - ``GET /_control/faults`` -> ``{"items": [...]}`` faults still pending.
 - ``GET /_control/licenses`` -> ``{"items": [{licenseid, ip, packageid, status,
   external_notes}]}`` with Manage2's status (1 active, 2 expired, 4 suspended).
@@ -302,12 +303,14 @@ class Manage2Handler(BaseHTTPRequestHandler):
             return
         try:
             count = int(body.get("count", 1))
+            skip = int(body.get("skip", 0))
             seconds = float(body["seconds"]) if body.get("seconds") is not None else None
         except (TypeError, ValueError):
-            self._send_json(400, {"error": "count must be an integer and seconds a number"})
+            self._send_json(400, {"error": "count and skip must be integers and seconds a "
+                                           "number"})
             return
-        if count < 1:
-            self._send_json(400, {"error": "count must be at least 1"})
+        if count < 1 or skip < 0:
+            self._send_json(400, {"error": "count must be at least 1 and skip at least 0"})
             return
         ip = body.get("ip")
         fault = Fault(
@@ -316,6 +319,7 @@ class Manage2Handler(BaseHTTPRequestHandler):
             ip=str(ip) if ip else None,
             function=function,
             seconds=seconds,
+            skip=skip,
         )
         self.server.state.add_fault(fault)
         self._send_json(200, asdict(fault))

@@ -86,6 +86,9 @@ class Fault:
     ip: str | None = None
     function: str | None = None
     seconds: float | None = None
+    # Matching calls let through before the fault applies: aims it at the second lookup of
+    # a call that looks up, acts, and looks up again.
+    skip: int = 0
 
     def matches(self, function: str, ips: Iterable[str]) -> bool:
         if function not in FAULT_SCOPES[self.fault]:
@@ -133,6 +136,9 @@ class SimulatorState:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(function, ips):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.count -= 1
                     if fault.count <= 0:
                         self.faults.remove(fault)

@@ -19,6 +19,7 @@ import logging
 
 from django.db import transaction
 
+from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.licenses.models import License
 from licensary.suppliers.base import IpTakenUpstream, Rejected, SupplierUnavailable
@@ -81,16 +82,27 @@ def license_acts_upstream(lic: License) -> bool:
         supplier=lic.upstream_supplier, reference=lic.upstream_reference) is None
 
 
-def upstream_holder_recheck(*, supplier: str, reference: str, cause: str) -> License | None:
+def upstream_holder_recheck(*, supplier: str, reference: str, cause: str,
+                            old_ip: str | None = None) -> License | None:
     """A call about `reference` (a terminate, as a rule) was made for a license that no longer
-    holds it: the live holder's upstream state becomes unknown and its sync is queued, which
-    puts it back as its own status wants (in the caller's transaction)."""
+    holds it: the live holder's upstream state becomes unknown, with an entry in its history,
+    and its sync is queued, which puts it back as its own status wants (in the caller's
+    transaction). With `old_ip` (where upstream was seen to have it) the sync first moves it
+    upstream to the holder's IP here."""
     holder = upstream_live_holder(supplier=supplier, reference=reference, lock=True)
     if holder is not None:
+        error = cause[:300]
         License.objects.filter(pk=holder.pk).update(upstream_status=UNKNOWN,
-                                                    upstream_error=cause[:300])
+                                                    upstream_error=error)
+        audit_record(Change(action="license.upstream_recheck", object_type="license",
+                            object_id=holder.pk, actor_label="system:supplier",
+                            account_id=holder.account_id,
+                            before={"upstream_status": holder.upstream_status,
+                                    "upstream_error": holder.upstream_error},
+                            after={"upstream_status": UNKNOWN, "upstream_error": error},
+                            reason=cause))
         logger.warning("license %s: %s; checking it upstream", holder.pk, cause)
-        upstream_sync_enqueue([holder.pk])
+        upstream_sync_enqueue([holder.pk], old_ip=old_ip if old_ip != holder.ip else None)
     return holder
 
 

@@ -2,36 +2,74 @@
 
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, Subquery
 
 
 def release_reused_references(apps, schema_editor):  # noqa: ANN001, ANN201
     """Before the constraint: a deleted license whose reference a live one reuses lets go of
-    it (keeping it as its former reference), and two live holders of one reference stop the
-    migration with their ids, for staff to decide which is right."""
+    it (keeping it as its former reference, with an entry in its history), and two live
+    holders of one reference stop the migration with their ids and what to do, for staff to
+    decide which is right (guessing could take a paying customer's license away)."""
     License = apps.get_model("licenses", "License")
     live = License.objects.exclude(status="deleted").exclude(upstream_reference="")
     twice = [
         (row["upstream_supplier"], row["upstream_reference"])
-        for row in live.values("upstream_supplier", "upstream_reference")
-        .annotate(n=Count("id")).filter(n__gt=1)
+        for row in live.order_by().values("upstream_supplier", "upstream_reference")
+        .annotate(n=Count("id")).filter(n__gt=1).order_by("upstream_supplier", "upstream_reference")
     ]
     if twice:
         held = [f"{supplier}:{reference} (licenses "
                 f"{sorted(live.filter(upstream_supplier=supplier, upstream_reference=reference).values_list('id', flat=True))})"  # noqa: E501
                 for supplier, reference in twice]
-        raise RuntimeError("An upstream reference is held by more than one live license; "
-                           "give each its own before migrating: " + "; ".join(held))
-    License.objects.filter(status="deleted").exclude(upstream_reference="").filter(
-        Exists(live.filter(upstream_supplier=OuterRef("upstream_supplier"),
-                           upstream_reference=OuterRef("upstream_reference")))
-    ).update(upstream_former_reference=F("upstream_reference"), upstream_reference="",
-             upstream_status="released")
+        raise RuntimeError(
+            "Migration licenses.0006 stopped, changing nothing: an upstream license is held by "
+            "more than one live license (code before this release could do that): "
+            + "; ".join(held) + ". Which one really has it is for staff to decide. For each: "
+            "(1) run `licensary reconcile --shared-references`: it lists the licenses and the "
+            "IP the supplier has the upstream license on; the license on that IP keeps it. "
+            "(2) Every other license listed gets its own: the id of the upstream license the "
+            "supplier has on its IP (buy one there if there is none), set in `licensary shell` "
+            "with: from licensary.licenses.models import License; "
+            "License.objects.filter(pk=ID).update(upstream_reference=\"NEW_ID\", "
+            "upstream_status=\"unknown\") (or upstream_reference=\"\" if it should have none). "
+            "(3) Run `licensary reconcile --shared-references` again until it lists none, then "
+            "`licensary migrate` again.")
+    holder = live.filter(upstream_supplier=OuterRef("upstream_supplier"),
+                         upstream_reference=OuterRef("upstream_reference"))
+    released = list(
+        License.objects.filter(status="deleted").exclude(upstream_reference="")
+        .filter(Exists(holder)).annotate(held_by=Subquery(holder.order_by("pk").values("pk")[:1]))
+        .order_by("pk").values("pk", "account_id", "upstream_supplier", "upstream_reference",
+                               "held_by"))
+    if not released:
+        return
+    License.objects.filter(pk__in=[row["pk"] for row in released]).update(
+        upstream_former_reference=F("upstream_reference"), upstream_reference="",
+        upstream_status="released")
+    # The audit app's one writer, as every other change uses it: it appends to the hash chain
+    # under the chain's head lock, through raw SQL over the columns the audit table has had
+    # since audit.0002 (a dependency below), inside this migration's transaction, so the
+    # entries exist exactly when the release does. A fresh database has nothing to release
+    # and never gets here. Should the audit table change, this call must keep working on the
+    # schema of audit.0002 (or be frozen here).
+    from licensary.audit.services import Change, audit_record_many
+
+    audit_record_many([
+        Change(action="license.upstream_released", object_type="license", object_id=row["pk"],
+               actor_label="system:migration", account_id=row["account_id"],
+               before={"upstream_reference": row["upstream_reference"]},
+               after={"upstream_reference": "",
+                      "upstream_former_reference": row["upstream_reference"],
+                      "held_by": row["held_by"]},
+               reason=f"upstream license {row['upstream_reference']} at "
+                      f"{row['upstream_supplier']} belongs to license {row['held_by']}")
+        for row in released])
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('audit', '0002_lean_indexes'),
         ('catalog', '0002_product_refund_days_product_refund_rule'),
         ('licenses', '0005_due_indexes_with_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
