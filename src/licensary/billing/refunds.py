@@ -206,12 +206,15 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
     assert locked is not None
     if locked.status != Refund.Status.REQUESTED:
         raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
-    pay = locked.eligible if amount is None else require_amount(amount)
-    if locked.rule != "manufacturer_manual" and amount not in (None, locked.eligible):
+    # The policy is asked again under the lock: what was refundable when the refund was asked
+    # for may have been refunded since (in the gateway, or by a refund that came back).
+    quote = refund_quote(locks.invoice)
+    pay = quote.eligible if amount is None else require_amount(amount)
+    if quote.rule != "manufacturer_manual" and amount not in (None, quote.eligible):
         raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
-    if not 0 < pay <= locked.eligible:
-        raise InvalidTransition(f"Nothing to pay: {pay} is not within the eligible "
-                                f"{locked.eligible} ({locked.rule}).")
+    if not 0 < pay <= quote.eligible:
+        raise InvalidTransition(f"Nothing to pay: {pay} is not within the {quote.eligible} "
+                                f"refundable now ({quote.rule}: {quote.explanation})")
     if destination == Refund.Destination.ORIGINAL:
         _gateway_payment(locks.invoice)
     invoice_require_refund_room(invoice=locks.invoice, amount=pay, refund=locked)
@@ -221,11 +224,14 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
     Refund.objects.filter(pk=locked.pk).update(
         status=Refund.Status.PAID if destination == Refund.Destination.CREDIT
         else Refund.Status.APPROVED,
-        eligible=pay, destination=destination, decided_by=actor, decided_at=timezone.now(),
+        eligible=pay, rule=quote.rule, explanation=quote.explanation[:300],
+        destination=destination, decided_by=actor, decided_at=timezone.now(),
         decision_note=note[:300])
     audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
                         actor=actor, account_id=locked.account_id,
-                        after={"amount": pay, "destination": destination}, reason=note))
+                        before={"eligible": locked.eligible, "rule": locked.rule},
+                        after={"amount": pay, "destination": destination,
+                               "quoted": quote.eligible, "rule": quote.rule}, reason=note))
     locked.refresh_from_db()
     return locked
 
@@ -313,9 +319,10 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
 
 def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: str,
                     actor: User | None) -> None:
-    """Refused: nothing moved, so the refund goes back to staff's queue (pay it to credit, or
-    try again). Unreachable: it may have happened, so it stays approved (counted as refunded)
-    and approving it again repeats the same call, which the gateway recognises."""
+    """Refused (a definite 4xx): nothing moved, so the refund goes back to staff's queue (pay
+    it to credit, or try again). Unreachable, a 5xx, a key still in use: it may have happened,
+    so it stays approved (counted as refunded) and approving it again repeats the same call,
+    which the gateway recognises."""
     with transaction.atomic():
         locks = lock_for_money(invoice=refund.invoice, refund=refund)
         locked = locks.refund

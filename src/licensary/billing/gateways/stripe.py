@@ -125,11 +125,31 @@ class StripeGateway(Gateway):
                 {"payment_intent": payment_reference, "amount": amount},
                 {"idempotency_key": idempotency_key},
             )
-        except stripe.APIConnectionError as exc:
-            raise DomainError(f"Stripe could not be reached; the refund may or may not have "
-                              f"happened. Approve again to repeat it safely: {exc}",
-                              code="gateway_unreachable", status=502) from exc
         except stripe.StripeError as exc:
-            raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
-                              code="gateway_unavailable", status=502) from exc
+            if _refused(exc):  # a definite 4xx answer: Stripe looked and moved nothing
+                raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
+                                  code="gateway_unavailable", status=502) from exc
+            # Unreachable, a 5xx, or "idempotency key in use" (409, another request with this
+            # key is still running): Stripe may have refunded, so this is no refusal.
+            raise DomainError(f"Stripe's answer about the refund is unknown; it may or may not "
+                              f"have happened. Approve again to repeat it safely: {exc}",
+                              code=_unknown_code(exc), status=502) from exc
         return str(refund.id)
+
+
+# Only these say "nothing moved"; every other error (5xx APIError, APIConnectionError,
+# IdempotencyError, RateLimitError, a 409 conflict...) leaves the outcome unknown.
+REFUSED = (stripe.CardError, stripe.InvalidRequestError, stripe.AuthenticationError,
+           stripe.PermissionError)
+
+
+def _refused(exc: stripe.StripeError) -> bool:
+    status = exc.http_status or 0
+    return (isinstance(exc, REFUSED) and 400 <= status < 500 and status != 409
+            and exc.code != "idempotency_key_in_use")
+
+
+def _unknown_code(exc: stripe.StripeError) -> str:
+    if isinstance(exc, stripe.APIConnectionError):
+        return "gateway_unreachable"
+    return "gateway_outcome_unknown"
