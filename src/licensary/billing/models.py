@@ -261,6 +261,8 @@ class Refund(models.Model):
     # Set while one process asks the gateway to pay this refund (a claim taken by a conditional
     # UPDATE, cleared with the answer): a second approver waits instead of asking again.
     gateway_call_at = models.DateTimeField(null=True, blank=True)
+    # Paid out by the gateway but refused by the books (see `decision_note`): staff settle it.
+    needs_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -25,6 +25,7 @@ from licensary.billing.services import (
     invoice_record_gateway_refund,
     invoice_refund_spoken_for,
     invoice_refund_to_credit,
+    invoice_require_no_open_dispute,
     invoice_require_refund_room,
     lock_for_money,
 )
@@ -133,6 +134,7 @@ def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
                                  "its way back through the gateway; ask again once it is paid.")
         if locks.open_refunds:
             raise InvalidTransition("A refund of this invoice is already waiting for staff.")
+        invoice_require_no_open_dispute(locked)
         decision = refund_quote(locked)
         try:
             with transaction.atomic():
@@ -217,6 +219,7 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
                                 f"refundable now ({quote.rule}: {quote.explanation})")
     if destination == Refund.Destination.ORIGINAL:
         _gateway_payment(locks.invoice)
+    invoice_require_no_open_dispute(locks.invoice)  # a new promise of the invoice's money
     invoice_require_refund_room(invoice=locks.invoice, amount=pay, refund=locked)
     if destination == Refund.Destination.CREDIT:
         invoice_refund_to_credit(invoice=locks.invoice, amount=pay,
@@ -311,10 +314,30 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
     try:
         return with_retries(lambda: _book_gateway_refund(refund=current, gateway=payment.gateway,
                                                          reference=reference, actor=actor))
-    except DomainError:
-        # Paid out but refused by the books (for staff to settle): asking again is harmless.
-        Refund.objects.filter(pk=current.pk, gateway_call_at=claim).update(gateway_call_at=None)
+    except DomainError as exc:
+        # Paid out but refused by the books: flagged for staff to settle; asking again is
+        # harmless (the same idempotency key).
+        detail = exc.detail
+        with_retries(lambda: _booking_refused(refund=current, claim=claim, reference=reference,
+                                              detail=detail, actor=actor))
         raise
+
+
+def _booking_refused(*, refund: Refund, claim: datetime, reference: str, detail: str,
+                     actor: User | None) -> None:
+    with transaction.atomic():
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
+        Refund.objects.filter(pk=locked.pk, gateway_call_at=claim).update(gateway_call_at=None)
+        if locked.status != Refund.Status.APPROVED:
+            return
+        note = f"Paid by the gateway ({reference}) but not booked: {detail}"
+        Refund.objects.filter(pk=locked.pk).update(needs_staff=True, decision_note=note[:300])
+        audit_record(Change(action="refund.booking_refused", object_type="refund",
+                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
+                            after={"status": "approved", "reference": reference,
+                                   "needs_staff": True}, reason=detail[:200]))
 
 
 def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: str,
@@ -355,7 +378,7 @@ def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
                                       refund=locked)
         Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID,
                                                    gateway_reference=reference,
-                                                   gateway_call_at=None)
+                                                   gateway_call_at=None, needs_staff=False)
         audit_record(Change(action="refund.paid", object_type="refund", object_id=locked.pk,
                             actor=actor, account_id=locked.account_id,
                             before={"status": "approved"},
