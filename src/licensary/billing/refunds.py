@@ -199,7 +199,11 @@ def _gateway_payment(invoice: Invoice) -> Payment:
                            "refund to credit.")
 
 
-def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | None,
+def _label(actor: User | None) -> str:
+    return "" if actor is not None else "system"
+
+
+def _decide(*, locks: MoneyLocks, actor: User | None, destination: str, amount: int | None,
             note: str) -> Refund:
     """Approve the locked, requested refund. To credit it is paid at once; to the original
     payment it is approved (on its way, counted as refunded) and the caller asks the gateway
@@ -231,7 +235,7 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
         destination=destination, decided_by=actor, decided_at=timezone.now(),
         decision_note=note[:300])
     audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
-                        actor=actor, account_id=locked.account_id,
+                        actor=actor, actor_label=_label(actor), account_id=locked.account_id,
                         before={"eligible": locked.eligible, "rule": locked.rule},
                         after={"amount": pay, "destination": destination,
                                "quoted": quote.eligible, "rule": quote.rule}, reason=note))
@@ -239,15 +243,18 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
     return locked
 
 
-def refund_grant(*, locks: MoneyLocks, actor: User, destination: str,
+def refund_grant(*, locks: MoneyLocks, actor: User | None, destination: str,
                  reason: str) -> Refund | None:
     """Staff give what rule 7 allows now, unasked (a held order they rejected), in the
     caller's transaction under `lock_for_money(invoice=...)`; an open request is superseded.
+    `actor=None` is the platform itself (an order it refused as an own duplicate): the one
+    way refunds are created, whoever decides them.
 
     Returns the refund: paid when to credit; approved when to the original payment, for the
     caller to pass to `refund_send_to_gateway` after commit; None when nothing is refundable.
     """
-    require_staff(actor, "grant refunds")
+    if actor is not None:
+        require_staff(actor, "grant refunds")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
     if any(r.status == Refund.Status.APPROVED for r in locks.open_refunds):
@@ -262,15 +269,15 @@ def refund_grant(*, locks: MoneyLocks, actor: User, destination: str,
             status=Refund.Status.REJECTED, decided_by=actor, decided_at=now,
             decision_note=f"superseded: {reason}"[:300])
         audit_record(Change(action="refund.rejected", object_type="refund",
-                            object_id=superseded.pk, actor=actor,
+                            object_id=superseded.pk, actor=actor, actor_label=_label(actor),
                             account_id=superseded.account_id, reason=f"superseded: {reason}"))
     refund = Refund.objects.create(
         invoice=locks.invoice, account=locks.invoice.account, eligible=decision.eligible,
         currency=locks.invoice.currency, rule=decision.rule,
-        explanation=decision.explanation[:300], reason=reason[:300], requested_by=actor,
-        created_at=now)
+        explanation=decision.explanation[:300], reason=reason[:300],
+        requested_by=actor or locks.invoice.account, created_at=now)
     audit_record(Change(action="refund.requested", object_type="refund", object_id=refund.pk,
-                        actor=actor, account_id=refund.account_id,
+                        actor=actor, actor_label=_label(actor), account_id=refund.account_id,
                         after={"invoice": locks.invoice.number, "eligible": decision.eligible,
                                "rule": decision.rule}, reason=reason))
     return _decide(locks=MoneyLocks(book=locks.book, invoice=locks.invoice,
