@@ -1,6 +1,7 @@
-"""Migrations 0005-0006 (and 0009-0010, across invoices) put the same-evidence constraints on a database that already holds
-duplicate receipts: nothing is deleted, each duplicate points at the receipt it repeats, and
-it can no longer be confirmed into money."""
+"""Migrations 0005-0006 (and 0009-0010, across invoices) put the same-evidence constraints on
+a database that already holds duplicate receipts: nothing is deleted, each duplicate points at
+the receipt it repeats (the confirmed one, when one is), and it can no longer be confirmed
+into money."""
 
 import pytest
 from django.db import connection
