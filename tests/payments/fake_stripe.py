@@ -64,10 +64,13 @@ def dispute(event_id: str, type_: str, *, dispute_id: str = "dp_1", intent: str 
                              "past_due": False, "submission_count": 0}})
 
 
-def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd") -> str:
+def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd",
+                    refunds: list[dict[str, Any]] | None = None) -> str:
+    """`refunds`: the charge's refunds as Stripe lists them (`refunds.data`), e.g. the fake's."""
     return event(event_id, "charge.refunded", {
         "id": f"ch_{intent}", "object": "charge", "payment_intent": intent,
-        "amount_refunded": refunded, "currency": currency})
+        "amount_refunded": refunded, "currency": currency,
+        "refunds": {"object": "list", "data": refunds or []}})
 
 
 class FakeStripe(ThreadingHTTPServer):

@@ -113,3 +113,36 @@ def test_rule7_approval_records_the_amount_quoted_again(alice, staff, asked, fak
     refund.refresh_from_db()
     assert (refund.eligible, refund.rule) == (500, "own_unresolvable_less_setup_fee")
     assert Order.objects.get().status == "completed"
+
+
+def test_rule8_the_refunded_webhook_settles_the_approved_refund_it_names(alice, staff, asked,
+                                                                        fake_stripe):
+    fake_stripe.refund_then_fail = 1
+    api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+    made = list(fake_stripe.refunds.values())
+    assert made[0]["metadata"] == {"licensary_refund": str(asked["id"])}
+
+    for event_id in ("evt_ref", "evt_ref_again"):
+        deliver(charge_refunded(event_id, intent="pi_1", refunded=500, refunds=made))
+
+    refund = Refund.objects.get(pk=asked["id"])
+    assert (refund.status, refund.gateway_reference) == ("paid", made[0]["id"])
+    assert refunds_booked(refund.invoice_id) == 1
+    assert Refund.objects.filter(invoice_id=refund.invoice_id).count() == 1
+
+
+def test_rule8_a_refund_repeated_after_the_gateway_forgot_its_key_is_found_not_made_again(
+        alice, staff, asked, fake_stripe):
+    from datetime import timedelta
+
+    fake_stripe.refund_then_fail = 1
+    api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+    refund = Refund.objects.get(pk=asked["id"])
+    Refund.objects.filter(pk=refund.pk).update(decided_at=refund.decided_at - timedelta(hours=25))
+    fake_stripe.prune_idempotency_keys()
+
+    again = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+
+    assert again.json_body["status"] == "paid", again.json_body
+    assert len(fake_stripe.refunds) == 1
+    assert refunds_booked(refund.invoice_id) == 1

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 # Longer than the gateway client's own timeout and retries: a claim older than this belongs to
 # a process that died mid-call, and the call may be asked again (same idempotency key).
 GATEWAY_CALL_LEASE = timedelta(minutes=5)
+# How long the gateway remembers an idempotency key (Stripe prunes them after 24 hours), less
+# a margin for clocks.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)
 PAID_INVOICE = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
@@ -308,10 +311,18 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
         raise InvalidTransition(f"Refund {current.pk} is {current.status}.")
     current = Refund.objects.get(pk=refund.pk)
     payment = Payment.objects.get(invoice_id=current.invoice_id)
+    gateway = get_gateway(payment.gateway)
     try:
-        reference = get_gateway(payment.gateway).refund(
-            payment_reference=payment.reference, amount=current.eligible,
-            idempotency_key=f"licensary-refund-{current.pk}")
+        reference = None
+        # The gateway forgets idempotency keys (Stripe: after 24 hours); past that, a repeated
+        # call would be a second refund, so first look for the one it may have made.
+        if current.decided_at and current.decided_at < claim - IDEMPOTENCY_KEY_LIFETIME:
+            reference = gateway.find_refund(payment_reference=payment.reference,
+                                            tag=current.pk)
+        if reference is None:
+            reference = gateway.refund(
+                payment_reference=payment.reference, amount=current.eligible,
+                idempotency_key=f"licensary-refund-{current.pk}", tag=current.pk)
     except Exception as exc:
         refused = isinstance(exc, DomainError) and exc.code == "gateway_unavailable"
         detail = str(exc)
@@ -368,6 +379,18 @@ def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: s
                             object_id=locked.pk, actor=actor, account_id=locked.account_id,
                             before={"status": "approved"}, after={"status": "requested"},
                             reason=detail))
+
+
+def refund_settle_from_gateway(*, refund_id: int, invoice: Invoice, gateway: str,
+                               reference: str) -> Refund | None:
+    """The gateway says it paid our approved refund `refund_id` of `invoice` (its webhook
+    names it): book it, once. None when it is no approved refund of that invoice."""
+    refund = Refund.objects.filter(pk=refund_id, invoice_id=invoice.pk,
+                                   destination=Refund.Destination.ORIGINAL).first()
+    if refund is None or refund.status not in (Refund.Status.APPROVED, Refund.Status.PAID):
+        return None
+    return _book_gateway_refund(refund=refund, gateway=gateway, reference=reference,
+                                actor=None)
 
 
 def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
