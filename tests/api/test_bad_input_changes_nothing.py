@@ -118,7 +118,8 @@ class World:
         self.alice_receipt = receipt_upload(invoice=self.unpaid.invoice, reference="TX-1",
                                             file=SimpleUploadedFile("r.png", PNG), actor=alice)
         self.bob_receipt = receipt_upload(invoice=self.bob_unpaid.invoice, reference="TX-2",
-                                          file=SimpleUploadedFile("r.png", PNG), actor=bob)
+                                          file=SimpleUploadedFile("r.png", PNG + b"bob"),
+                                          actor=bob)  # another transfer: another file
         self.apis: dict[str | None, Api] = {
             "alice": api_for(alice), "bob": api_for(bob), "carol": api_for(carol),
             "staff": api_for(staff), None: Api(), "made-up token": Api("lic_0000_" + "x" * 43),

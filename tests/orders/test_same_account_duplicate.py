@@ -10,6 +10,7 @@ from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
+from tests.payments.conftest import fake_stripe  # noqa: F401 - the fixture
 
 
 def test_rule2_ordering_what_the_account_already_holds_is_refused_up_front(alice, product,
@@ -81,3 +82,53 @@ def test_rule2_a_manufacturer_duplicate_is_refunded_and_buys_nothing_upstream(al
     assert len(north.licenses()) == 1
     assert south.licenses() == []
     assert account_credit(alice).amount == cpanel.price
+
+
+def test_rule7_an_own_duplicate_is_refunded_through_the_refund_service_superseding_a_request(
+        alice, product, staff):
+    from licensary.audit.models import AuditEntry
+
+    give_credit(alice, 3000, staff)
+    first = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    second = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    for order in (first, second):
+        invoice_pay_with_credit(invoice=order.invoice, actor=alice)
+    asked = api_for(alice).post("/refunds", {"invoice": str(second.invoice_id),
+                                             "reason": "ordered twice"}).json_body
+
+    run_jobs()
+
+    assert Order.objects.get(pk=second.pk).status == "rejected"
+    assert Refund.objects.get(pk=asked["id"]).status == "rejected"  # superseded
+    paid = Refund.objects.get(invoice=second.invoice, status="paid")
+    assert (paid.eligible, paid.rule, paid.destination) == (1500, "never_delivered", "credit")
+    assert list(AuditEntry.objects.filter(object_type="refund", object_id=str(paid.pk))
+                .values_list("action", "actor_label")) == [
+        ("refund.requested", "system"), ("refund.approved", "system")]
+    assert account_credit(alice).amount == 1500
+
+
+def test_rule7_an_own_duplicate_whose_refund_must_wait_is_still_rejected_not_held(
+        alice, product, staff, fake_stripe):  # noqa: F811
+    from licensary.billing.models import Invoice
+    from tests.payments.fake_stripe import dispute, session_completed
+    from tests.payments.test_stripe import deliver
+
+    give_credit(alice, 1500, staff)
+    first = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    invoice_pay_with_credit(invoice=first.invoice, actor=alice)
+    second = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    deliver(session_completed("evt_pay", second.invoice, intent="pi_2"))
+    deliver(dispute("evt_dp", "charge.dispute.created", intent="pi_2"))
+
+    run_jobs()
+
+    second.refresh_from_db()
+    assert (second.status, second.hold_reason) == ("rejected", None)
+    assert Invoice.objects.get(pk=second.invoice_id).status == "paid"  # refund waits
+    deliver(dispute("evt_dp2", "charge.dispute.closed", intent="pi_2", status="won"))
+    from licensary.orders.services import refund_never_delivered
+
+    refund_never_delivered.call(order_id=second.pk)
+    assert Refund.objects.get(invoice=second.invoice).status == "paid"
+    assert account_credit(alice).amount == 1500

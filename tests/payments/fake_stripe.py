@@ -64,10 +64,13 @@ def dispute(event_id: str, type_: str, *, dispute_id: str = "dp_1", intent: str 
                              "past_due": False, "submission_count": 0}})
 
 
-def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd") -> str:
+def charge_refunded(event_id: str, *, intent: str, refunded: int, currency: str = "usd",
+                    refunds: list[dict[str, Any]] | None = None) -> str:
+    """`refunds`: the charge's refunds as Stripe lists them (`refunds.data`), e.g. the fake's."""
     return event(event_id, "charge.refunded", {
         "id": f"ch_{intent}", "object": "charge", "payment_intent": intent,
-        "amount_refunded": refunded, "currency": currency})
+        "amount_refunded": refunded, "currency": currency,
+        "refunds": {"object": "list", "data": refunds or []}})
 
 
 class FakeStripe(ThreadingHTTPServer):
@@ -76,12 +79,25 @@ class FakeStripe(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
-        self.fail_next = 0
+        self.fail_next = 0  # the next N requests are refused (402 card_error unless told)
+        self.fail_status, self.fail_error = 402, {"type": "card_error", "message": "declined"}
+        # The next N refunds are made, but answered with a 500 that Stripe then replays for
+        # their idempotency key (its idempotency layer stores 500 answers too).
+        self.refund_then_fail = 0
+        self.refunds: dict[str, dict[str, Any]] = {}  # made, by id, in order
+        self.answers: dict[str, tuple[int, dict[str, Any]]] = {}  # by idempotency key
         self.thread = threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def prune_idempotency_keys(self) -> None:
+        """What Stripe does to keys older than 24 hours: a repeated key is a new request."""
+        self.answers.clear()
+
+    def refund_requests(self) -> list[dict[str, list[str]]]:
+        return [form for path, form, _ in self.requests if path == "/v1/refunds"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -94,19 +110,44 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         form = urllib.parse.parse_qs(body)
         self.server.requests.append((self.path, form, dict(self.headers)))
+        key = self.headers.get("Idempotency-Key", "")
+        if key and key in self.server.answers:
+            return self._send(*self.server.answers[key])
         if self.server.fail_next:
             self.server.fail_next -= 1
-            return self._send(402, {"error": {"type": "card_error", "message": "declined"}})
-        key = self.headers.get("Idempotency-Key", "")
+            return self._send(self.server.fail_status, {"error": self.server.fail_error})
         if self.path == "/v1/checkout/sessions":
             return self._send(200, {"id": f"cs_{abs(hash(key))}", "object": "checkout.session",
                                     "url": f"https://checkout.stripe.test/pay/{abs(hash(key))}",
                                     "metadata": {"invoice": form.get("metadata[invoice]",
                                                                      [""])[0]}})
         if self.path == "/v1/refunds":
-            return self._send(200, {"id": f"re_{abs(hash(key))}", "object": "refund",
-                                    "amount": int(form["amount"][0]), "status": "succeeded",
-                                    "payment_intent": form["payment_intent"][0]})
+            refund = {"id": f"re_{len(self.server.refunds) + 1}", "object": "refund",
+                      "amount": int(form["amount"][0]), "status": "succeeded",
+                      "payment_intent": form["payment_intent"][0], "created": int(time.time()),
+                      "metadata": {k[len("metadata["):-1]: v[0] for k, v in form.items()
+                                   if k.startswith("metadata[")}}
+            self.server.refunds[refund["id"]] = refund
+            answer: tuple[int, dict[str, Any]] = (200, refund)
+            if self.server.refund_then_fail:
+                self.server.refund_then_fail -= 1
+                answer = (500, {"error": {"type": "api_error", "message": "internal error"}})
+            if key:
+                self.server.answers[key] = answer
+            return self._send(*answer)
+        return self._send(404, {"error": {"type": "invalid_request_error",
+                                          "message": "unknown path"}})
+
+    def do_GET(self) -> None:  # noqa: N802
+        path, _, query = self.path.partition("?")
+        params = urllib.parse.parse_qs(query)
+        self.server.requests.append((path, params, dict(self.headers)))
+        if path == "/v1/refunds":
+            intent = params.get("payment_intent", [""])[0]
+            found = [r for r in reversed(self.server.refunds.values())
+                     if not intent or r["payment_intent"] == intent]
+            return self._send(200, {"object": "list", "url": "/v1/refunds", "has_more": False,
+                                    "data": found})
         return self._send(404, {"error": {"type": "invalid_request_error",
                                           "message": "unknown path"}})
 

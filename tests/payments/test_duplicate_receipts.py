@@ -116,12 +116,66 @@ def test_different_files_without_a_reference_are_different_receipts(alice, order
     assert Receipt.objects.count() == 3
 
 
-def test_the_same_file_on_another_invoice_is_not_refused_here(alice, product, order):
-    other = order_create(actor=alice, product=product, ip="93.184.216.35")
-    api = api_for(alice)
+@pytest.mark.parametrize(("content", "reference"), [(PNG, "TX-2"), (PDF, "tx 1")],
+                         ids=["same_file", "same_reference"])
+def test_rule8_the_same_file_or_reference_on_another_invoice_is_a_duplicate(
+        alice, bob, staff, product, order, content, reference):
+    """One bank transfer pays one invoice: not a second of the account's, nor another's."""
+    mine = order_create(actor=alice, product=product, ip="93.184.216.35")
+    theirs = order_create(actor=bob, product=product, ip="93.184.216.36")
+    assert upload(api_for(alice), order.invoice_id, reference="TX-1").status_code == 201
 
-    assert upload(api, order.invoice_id, reference="TX-1").status_code == 201
-    assert upload(api, other.invoice_id, reference="TX-1").status_code == 201
+    for account, other in ((alice, mine), (bob, theirs)):
+        again = upload(api_for(account), other.invoice_id, "again", content,
+                       reference=reference)
+        assert_duplicate(again)
+        assert str(order.invoice.number) not in again.json_body["detail"]  # not whose
+    assert Receipt.objects.count() == 1
+
+
+def test_rule8_a_rejected_receipt_s_file_may_pay_another_invoice(alice, staff, product, order):
+    first = upload(api_for(alice), order.invoice_id, reference="TX-1").json_body
+    receipt_reject_by(staff, first["id"])
+    other = order_create(actor=alice, product=product, ip="93.184.216.35")
+
+    assert upload(api_for(alice), other.invoice_id, reference="TX-1").status_code == 201
+
+
+def receipt_reject_by(staff: User, receipt_id: object) -> None:
+    from licensary.billing.receipts import receipt_reject
+
+    receipt_reject(receipt=Receipt.objects.get(pk=receipt_id), actor=staff, reason="wrong invoice")
+
+
+def test_rule8_the_database_itself_refuses_one_file_or_reference_on_two_invoices(
+        alice, bob, product, order):
+    other = order_create(actor=bob, product=product, ip="93.184.216.35").invoice
+    _receipt(order.invoice, alice, sha256="a" * 64, reference_key="tx1", n=1)
+
+    for sha256, key in (("a" * 64, ""), ("b" * 64, "tx1")):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            _receipt(other, bob, sha256=sha256, reference_key=key, n=2)
+    _receipt(other, bob, sha256="a" * 64, reference_key="tx1", status="rejected", n=3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rule8_concurrent_uploads_of_one_transfer_to_two_invoices_keep_one_receipt(
+        alice, bob, product, store):
+    require_postgres()
+    invoices = [order_create(actor=account, product=product, ip=ip).invoice_id
+                for account, ip in ((alice, PUBLIC_IP), (bob, "93.184.216.35"))]
+    apis = [api_for(alice if i % 2 == 0 else bob) for i in range(8)]
+
+    def send(i: int) -> tuple[int, str | None]:
+        response = upload(apis[i], invoices[i % 2], f"r{i}", PNG if i % 4 < 2 else PDF,
+                          reference="TX-77")
+        return response.status_code, (response.json_body or {}).get("code")
+
+    results = run_concurrently(send, len(apis))
+
+    assert not errors(results), errors(results)
+    assert sorted(results) == [(201, None)] + [(409, "duplicate_receipt")] * 7
+    assert Receipt.objects.count() == 1
 
 
 def _receipt(invoice: Invoice, user: User, *, sha256: str, reference_key: str,
@@ -251,7 +305,8 @@ def test_the_admin_flags_receipts_of_paid_invoices_and_credits_them_only_when_to
         alice, staff, product, order, console):
     other = order_create(actor=alice, product=product, ip="93.184.216.35")
     waiting = upload(api_for(alice), order.invoice_id).json_body["id"]
-    fresh = upload(api_for(alice), other.invoice_id, "scan.pdf", PDF).json_body["id"]
+    fresh = upload(api_for(alice), other.invoice_id, "scan.pdf", PDF,
+                   reference="TX-2024-002").json_body["id"]
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
 

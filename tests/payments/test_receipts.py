@@ -291,7 +291,8 @@ def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(alice, bob,
     first = upload(api_for(alice), order.invoice_id).json_body["id"]
     second = upload(api_for(alice), order.invoice_id, "scan.pdf", PDF,
                     reference="TX-2024-002").json_body["id"]
-    bobs = upload(api_for(bob), bob_order.invoice_id).json_body["id"]
+    bobs = upload(api_for(bob), bob_order.invoice_id, "bob.png", PNG + b"bob",
+                  reference="TX-2024-003").json_body["id"]  # another transfer
     api_for(staff).post(f"/receipts/{first}/reject", {"reason": "Unreadable."})
 
     beside = api_for(staff).get(f"/invoices/{order.invoice_id}/receipts").json_body

@@ -419,3 +419,78 @@ def test_rule7_a_disputed_payment_is_not_refunded_while_the_gateway_holds_its_mo
     paid = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "credit"})
     assert paid.json_body["status"] == "paid"
     assert account_credit(alice).amount == 1000
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there
+
+
+def refund_on_its_way(alice, staff, order, settings):  # noqa: ANN001, ANN201
+    """Alice paid 1,500 by Stripe; staff approved the 1,000 the policy allows to Stripe, which
+    could not be reached: the refund is approved, on its way."""
+    paid_by_stripe(order)
+    run_jobs()
+    license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
+    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
+                                             "reason": "it never worked"}).json_body
+    base, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, UNREACHABLE
+    lost = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+    assert lost.json_body["code"] == "gateway_unreachable"
+    settings.STRIPE_API_BASE = base
+    return asked
+
+
+def refunded_from(invoice_id: int) -> int:
+    from licensary.billing.services import invoice_refunded_amount
+
+    return invoice_refunded_amount(Invoice.objects.get(pk=invoice_id))
+
+
+def test_rule7_a_refund_the_gateway_paid_is_booked_though_a_dispute_opened_meanwhile(
+        alice, staff, order, fake_stripe, settings):
+    asked = refund_on_its_way(alice, staff, order, settings)
+    deliver(dispute("evt_dp1", "charge.dispute.created", amount=500))
+
+    again = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+
+    assert again.status_code == 200, again.json_body
+    assert again.json_body["status"] == "paid"
+    assert refunded_from(order.invoice_id) == 1000
+    assert (book(GATEWAY), book(HELD)) == (0, -500)  # 1,500 in; 500 held, 1,000 refunded
+
+
+def test_rule14_a_lost_dispute_counts_the_refund_on_its_way_and_never_takes_more_than_paid(
+        alice, staff, order, fake_stripe, settings):
+    asked = refund_on_its_way(alice, staff, order, settings)
+    give_credit(alice, 1000, staff)
+    deliver(dispute("evt_dp1", "charge.dispute.created"))
+    deliver(dispute("evt_dp2", "charge.dispute.closed", status="lost"))
+    assert refunded_from(order.invoice_id) == 500  # 1,000 of it is on its way back already
+
+    again = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+
+    assert again.json_body["status"] == "paid", again.json_body
+    assert refunded_from(order.invoice_id) == 1500  # chargeback and refund: what was paid
+    assert Invoice.objects.get(pk=order.invoice_id).status == "refunded"
+    assert account_credit(alice).amount == 0  # the chargeback beyond the invoice left credit
+
+
+def test_rule7_a_refund_paid_out_but_refused_by_the_books_is_flagged_for_staff(
+        alice, staff, order, fake_stripe, settings, monkeypatch):
+    from licensary.billing import refunds
+    from licensary.billing.models import Refund
+    from licensary.core.errors import InvalidTransition
+
+    asked = refund_on_its_way(alice, staff, order, settings)
+
+    def refuse(**kwargs):  # noqa: ANN003, ANN202
+        raise InvalidTransition("the books refuse it")
+
+    monkeypatch.setattr(refunds, "invoice_record_gateway_refund", refuse)
+    again = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
+
+    assert (again.status_code, again.json_body["code"]) == (409, "invalid_transition")
+    refund = Refund.objects.get(pk=asked["id"])
+    assert (refund.status, refund.needs_staff, refund.gateway_call_at) == ("approved", True, None)
+    assert "the books refuse it" in refund.decision_note
+    assert AuditEntry.objects.filter(action="refund.booking_refused",
+                                     object_id=str(refund.pk)).count() == 1

@@ -149,7 +149,7 @@ class Receipt(models.Model):
     # the same transfer. Empty when the customer gave none.
     reference_key = models.CharField(max_length=200, blank=True)
     # Set only on receipts that were duplicates before the constraints below existed (by
-    # migration 0005), so that they could be kept, visibly, for staff to settle.
+    # migrations 0005 and 0009), so that they could be kept, visibly, for staff to settle.
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -176,6 +176,19 @@ class Receipt(models.Model):
                 name="%(app_label)s_%(class)s_one_per_reference_per_invoice",
                 violation_error_message="This bank reference is already a receipt of this "
                                         "invoice."),
+            # One transfer pays one invoice: across invoices (and accounts), a file or a bank
+            # reference is one receipt that is not rejected.
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=Q(duplicate_of__isnull=True) & ~Q(status="rejected"),
+                name="%(app_label)s_%(class)s_one_per_file",
+                violation_error_message="This file is already a receipt."),
+            models.UniqueConstraint(
+                fields=["reference_key"],
+                condition=Q(duplicate_of__isnull=True) & ~Q(reference_key="")
+                & ~Q(status="rejected"),
+                name="%(app_label)s_%(class)s_one_per_reference",
+                violation_error_message="This bank reference is already a receipt."),
         ]
 
     def __str__(self) -> str:
@@ -261,6 +274,8 @@ class Refund(models.Model):
     # Set while one process asks the gateway to pay this refund (a claim taken by a conditional
     # UPDATE, cleared with the answer): a second approver waits instead of asking again.
     gateway_call_at = models.DateTimeField(null=True, blank=True)
+    # Paid out by the gateway but refused by the books (see `decision_note`): staff settle it.
+    needs_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     class Meta:

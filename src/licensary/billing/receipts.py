@@ -8,7 +8,9 @@ served only to the owner and staff, as an attachment.
 
 The same evidence is money once (RELIABILITY "Money"): on one invoice, a file (its sha256) is
 one receipt whatever became of it, and a bank reference is one receipt unless that receipt was
-rejected (a corrected scan of the same transfer may follow); both are database constraints.
+rejected (a corrected scan of the same transfer may follow); across all invoices, of every
+account, a file or a reference is one receipt not rejected (one transfer pays one invoice).
+All are database constraints, so uploads to two invoices racing each other keep one.
 A receipt still pending when its invoice gets paid some other way is money for credit only by
 staff's explicit decision (`to_credit`), never by a plain confirmation.
 """
@@ -68,7 +70,7 @@ class UnsupportedFileType(DomainError):
 class DuplicateReceipt(DomainError):
     status = 409
     code = "duplicate_receipt"
-    title = "This transfer is already a receipt of this invoice"
+    title = "This transfer is already a receipt"
 
 
 class InvoiceAlreadyPaid(DomainError):
@@ -195,16 +197,29 @@ def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
 
 
 def _same_evidence(invoice: Invoice, *, sha256: str, key: str) -> Receipt | None:
-    """The receipt of `invoice` that already holds this file or this bank reference."""
+    """The receipt that already holds this file or this bank reference: on `invoice`, any
+    receipt of the file (a rejected file stays the same evidence) or a receipt of the
+    reference not rejected; on any other invoice, of any account, a receipt not rejected (one
+    transfer pays one invoice)."""
     same = Q(sha256=sha256)
     if key:
         same |= Q(reference_key=key) & ~Q(status=Receipt.Status.REJECTED)
-    return (Receipt.objects.filter(invoice=invoice, duplicate_of__isnull=True).filter(same)
+    here = Q(invoice=invoice) & same
+    elsewhere = ~Q(invoice=invoice) & ~Q(status=Receipt.Status.REJECTED) & (
+        Q(sha256=sha256) | (Q(reference_key=key) if key else Q(pk__in=[])))
+    return (Receipt.objects.filter(duplicate_of__isnull=True).filter(here | elsewhere)
             .order_by("id").first())
 
 
 def _duplicate(existing: Receipt, *, invoice: Invoice, sha256: str) -> DuplicateReceipt:
     same = "file" if existing.sha256 == sha256 else "bank reference"
+    if existing.invoice_id != invoice.pk:
+        # Another invoice, perhaps another account's: say what, not whose.
+        return DuplicateReceipt(f"This {same} is already the receipt of another invoice; one "
+                                "bank transfer pays one invoice. Ask billing support if it "
+                                "was sent to the wrong invoice.",
+                                extra={"same": same.replace("bank ", ""),
+                                       "other_invoice": True})
     detail = (f"This {same} is already receipt {existing.pk} of invoice {invoice.number} "
               f"({existing.status}).")
     if existing.status == Receipt.Status.REJECTED:
@@ -333,7 +348,7 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None,
         locked = _lock_pending(receipt)
         if locked.duplicate_of_id is not None:
             raise DuplicateReceipt(f"Receipt {locked.pk} repeats receipt {locked.duplicate_of_id}"
-                                   " of the same invoice; reject it.",
+                                   " (the same file or bank reference); reject it.",
                                    extra={"receipt": str(locked.duplicate_of_id)})
         invoice = locked.invoice
         received = invoice.total if amount is None else amount

@@ -25,6 +25,7 @@ from licensary.billing.services import (
     invoice_record_gateway_refund,
     invoice_refund_spoken_for,
     invoice_refund_to_credit,
+    invoice_require_no_open_dispute,
     invoice_require_refund_room,
     lock_for_money,
 )
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 # Longer than the gateway client's own timeout and retries: a claim older than this belongs to
 # a process that died mid-call, and the call may be asked again (same idempotency key).
 GATEWAY_CALL_LEASE = timedelta(minutes=5)
+# How long the gateway remembers an idempotency key (Stripe prunes them after 24 hours), less
+# a margin for clocks.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)
 PAID_INVOICE = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
@@ -133,6 +137,7 @@ def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
                                  "its way back through the gateway; ask again once it is paid.")
         if locks.open_refunds:
             raise InvalidTransition("A refund of this invoice is already waiting for staff.")
+        invoice_require_no_open_dispute(locked)
         decision = refund_quote(locked)
         try:
             with transaction.atomic():
@@ -197,7 +202,11 @@ def _gateway_payment(invoice: Invoice) -> Payment:
                            "refund to credit.")
 
 
-def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | None,
+def _label(actor: User | None) -> str:
+    return "" if actor is not None else "system"
+
+
+def _decide(*, locks: MoneyLocks, actor: User | None, destination: str, amount: int | None,
             note: str) -> Refund:
     """Approve the locked, requested refund. To credit it is paid at once; to the original
     payment it is approved (on its way, counted as refunded) and the caller asks the gateway
@@ -206,14 +215,18 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
     assert locked is not None
     if locked.status != Refund.Status.REQUESTED:
         raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
-    pay = locked.eligible if amount is None else require_amount(amount)
-    if locked.rule != "manufacturer_manual" and amount not in (None, locked.eligible):
+    # The policy is asked again under the lock: what was refundable when the refund was asked
+    # for may have been refunded since (in the gateway, or by a refund that came back).
+    quote = refund_quote(locks.invoice)
+    pay = quote.eligible if amount is None else require_amount(amount)
+    if quote.rule != "manufacturer_manual" and amount not in (None, quote.eligible):
         raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
-    if not 0 < pay <= locked.eligible:
-        raise InvalidTransition(f"Nothing to pay: {pay} is not within the eligible "
-                                f"{locked.eligible} ({locked.rule}).")
+    if not 0 < pay <= quote.eligible:
+        raise InvalidTransition(f"Nothing to pay: {pay} is not within the {quote.eligible} "
+                                f"refundable now ({quote.rule}: {quote.explanation})")
     if destination == Refund.Destination.ORIGINAL:
         _gateway_payment(locks.invoice)
+    invoice_require_no_open_dispute(locks.invoice)  # a new promise of the invoice's money
     invoice_require_refund_room(invoice=locks.invoice, amount=pay, refund=locked)
     if destination == Refund.Destination.CREDIT:
         invoice_refund_to_credit(invoice=locks.invoice, amount=pay,
@@ -221,24 +234,30 @@ def _decide(*, locks: MoneyLocks, actor: User, destination: str, amount: int | N
     Refund.objects.filter(pk=locked.pk).update(
         status=Refund.Status.PAID if destination == Refund.Destination.CREDIT
         else Refund.Status.APPROVED,
-        eligible=pay, destination=destination, decided_by=actor, decided_at=timezone.now(),
+        eligible=pay, rule=quote.rule, explanation=quote.explanation[:300],
+        destination=destination, decided_by=actor, decided_at=timezone.now(),
         decision_note=note[:300])
     audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
-                        actor=actor, account_id=locked.account_id,
-                        after={"amount": pay, "destination": destination}, reason=note))
+                        actor=actor, actor_label=_label(actor), account_id=locked.account_id,
+                        before={"eligible": locked.eligible, "rule": locked.rule},
+                        after={"amount": pay, "destination": destination,
+                               "quoted": quote.eligible, "rule": quote.rule}, reason=note))
     locked.refresh_from_db()
     return locked
 
 
-def refund_grant(*, locks: MoneyLocks, actor: User, destination: str,
+def refund_grant(*, locks: MoneyLocks, actor: User | None, destination: str,
                  reason: str) -> Refund | None:
     """Staff give what rule 7 allows now, unasked (a held order they rejected), in the
     caller's transaction under `lock_for_money(invoice=...)`; an open request is superseded.
+    `actor=None` is the platform itself (an order it refused as an own duplicate): the one
+    way refunds are created, whoever decides them.
 
     Returns the refund: paid when to credit; approved when to the original payment, for the
     caller to pass to `refund_send_to_gateway` after commit; None when nothing is refundable.
     """
-    require_staff(actor, "grant refunds")
+    if actor is not None:
+        require_staff(actor, "grant refunds")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
     if any(r.status == Refund.Status.APPROVED for r in locks.open_refunds):
@@ -253,15 +272,15 @@ def refund_grant(*, locks: MoneyLocks, actor: User, destination: str,
             status=Refund.Status.REJECTED, decided_by=actor, decided_at=now,
             decision_note=f"superseded: {reason}"[:300])
         audit_record(Change(action="refund.rejected", object_type="refund",
-                            object_id=superseded.pk, actor=actor,
+                            object_id=superseded.pk, actor=actor, actor_label=_label(actor),
                             account_id=superseded.account_id, reason=f"superseded: {reason}"))
     refund = Refund.objects.create(
         invoice=locks.invoice, account=locks.invoice.account, eligible=decision.eligible,
         currency=locks.invoice.currency, rule=decision.rule,
-        explanation=decision.explanation[:300], reason=reason[:300], requested_by=actor,
-        created_at=now)
+        explanation=decision.explanation[:300], reason=reason[:300],
+        requested_by=actor or locks.invoice.account, created_at=now)
     audit_record(Change(action="refund.requested", object_type="refund", object_id=refund.pk,
-                        actor=actor, account_id=refund.account_id,
+                        actor=actor, actor_label=_label(actor), account_id=refund.account_id,
                         after={"invoice": locks.invoice.number, "eligible": decision.eligible,
                                "rule": decision.rule}, reason=reason))
     return _decide(locks=MoneyLocks(book=locks.book, invoice=locks.invoice,
@@ -292,10 +311,18 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
         raise InvalidTransition(f"Refund {current.pk} is {current.status}.")
     current = Refund.objects.get(pk=refund.pk)
     payment = Payment.objects.get(invoice_id=current.invoice_id)
+    gateway = get_gateway(payment.gateway)
     try:
-        reference = get_gateway(payment.gateway).refund(
-            payment_reference=payment.reference, amount=current.eligible,
-            idempotency_key=f"licensary-refund-{current.pk}")
+        reference = None
+        # The gateway forgets idempotency keys (Stripe: after 24 hours); past that, a repeated
+        # call would be a second refund, so first look for the one it may have made.
+        if current.decided_at and current.decided_at < claim - IDEMPOTENCY_KEY_LIFETIME:
+            reference = gateway.find_refund(payment_reference=payment.reference,
+                                            tag=current.pk)
+        if reference is None:
+            reference = gateway.refund(
+                payment_reference=payment.reference, amount=current.eligible,
+                idempotency_key=f"licensary-refund-{current.pk}", tag=current.pk)
     except Exception as exc:
         refused = isinstance(exc, DomainError) and exc.code == "gateway_unavailable"
         detail = str(exc)
@@ -305,17 +332,38 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
     try:
         return with_retries(lambda: _book_gateway_refund(refund=current, gateway=payment.gateway,
                                                          reference=reference, actor=actor))
-    except DomainError:
-        # Paid out but refused by the books (for staff to settle): asking again is harmless.
-        Refund.objects.filter(pk=current.pk, gateway_call_at=claim).update(gateway_call_at=None)
+    except DomainError as exc:
+        # Paid out but refused by the books: flagged for staff to settle; asking again is
+        # harmless (the same idempotency key).
+        detail = exc.detail
+        with_retries(lambda: _booking_refused(refund=current, claim=claim, reference=reference,
+                                              detail=detail, actor=actor))
         raise
+
+
+def _booking_refused(*, refund: Refund, claim: datetime, reference: str, detail: str,
+                     actor: User | None) -> None:
+    with transaction.atomic():
+        locks = lock_for_money(invoice=refund.invoice, refund=refund)
+        locked = locks.refund
+        assert locked is not None
+        Refund.objects.filter(pk=locked.pk, gateway_call_at=claim).update(gateway_call_at=None)
+        if locked.status != Refund.Status.APPROVED:
+            return
+        note = f"Paid by the gateway ({reference}) but not booked: {detail}"
+        Refund.objects.filter(pk=locked.pk).update(needs_staff=True, decision_note=note[:300])
+        audit_record(Change(action="refund.booking_refused", object_type="refund",
+                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
+                            after={"status": "approved", "reference": reference,
+                                   "needs_staff": True}, reason=detail[:200]))
 
 
 def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: str,
                     actor: User | None) -> None:
-    """Refused: nothing moved, so the refund goes back to staff's queue (pay it to credit, or
-    try again). Unreachable: it may have happened, so it stays approved (counted as refunded)
-    and approving it again repeats the same call, which the gateway recognises."""
+    """Refused (a definite 4xx): nothing moved, so the refund goes back to staff's queue (pay
+    it to credit, or try again). Unreachable, a 5xx, a key still in use: it may have happened,
+    so it stays approved (counted as refunded) and approving it again repeats the same call,
+    which the gateway recognises."""
     with transaction.atomic():
         locks = lock_for_money(invoice=refund.invoice, refund=refund)
         locked = locks.refund
@@ -333,6 +381,18 @@ def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: s
                             reason=detail))
 
 
+def refund_settle_from_gateway(*, refund_id: int, invoice: Invoice, gateway: str,
+                               reference: str) -> Refund | None:
+    """The gateway says it paid our approved refund `refund_id` of `invoice` (its webhook
+    names it): book it, once. None when it is no approved refund of that invoice."""
+    refund = Refund.objects.filter(pk=refund_id, invoice_id=invoice.pk,
+                                   destination=Refund.Destination.ORIGINAL).first()
+    if refund is None or refund.status not in (Refund.Status.APPROVED, Refund.Status.PAID):
+        return None
+    return _book_gateway_refund(refund=refund, gateway=gateway, reference=reference,
+                                actor=None)
+
+
 def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
                          actor: User | None) -> Refund:
     with transaction.atomic():
@@ -348,7 +408,7 @@ def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
                                       refund=locked)
         Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID,
                                                    gateway_reference=reference,
-                                                   gateway_call_at=None)
+                                                   gateway_call_at=None, needs_staff=False)
         audit_record(Change(action="refund.paid", object_type="refund", object_id=locked.pk,
                             actor=actor, account_id=locked.account_id,
                             before={"status": "approved"},

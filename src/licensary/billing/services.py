@@ -424,13 +424,18 @@ def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice
     money in it, the sale (or the deposit's credit) is undone like a refund, so the same money
     is never refunded again; the rest (all of it when the money had gone to credit) leaves
     the account's credit, where an earlier refund put it. Credit already spent leaves it all
-    held, for staff."""
+    held, for staff.
+
+    A refund approved and on its way through the gateway is money that left (or is leaving)
+    the invoice too: it is counted, so that what leaves the invoice, chargeback and refunds
+    together, never exceeds what was paid, and that refund can still be booked."""
     amount, memo = dispute.amount, f"{dispute.gateway} dispute {dispute.dispute_id} lost"
     credit = lock_credit_book(invoice.account, invoice.currency)
     refunded = invoice_refunded_amount(invoice)
+    in_flight = invoice_refunds_in_flight(invoice)
     takes = payment is not None and invoice.status in (Invoice.Status.PAID,
                                                        Invoice.Status.PARTIALLY_REFUNDED)
-    from_invoice = max(0, min(amount, invoice.total - refunded)) if takes else 0
+    from_invoice = max(0, min(amount, invoice.total - refunded - in_flight)) if takes else 0
     from_credit = amount - from_invoice
     licenses = _licenses_paid_by(invoice)
     try:
@@ -461,7 +466,8 @@ def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice
     dispute.note = (f"Lost: the money is gone. Decide on the licenses it paid for: "
                     f"{licenses or 'none'}.")
     _dispute_audit(dispute, "payment.dispute_lost", {
-        "from_invoice": from_invoice, "from_credit": from_credit, "licenses": licenses})
+        "from_invoice": from_invoice, "from_credit": from_credit, "licenses": licenses,
+        "refunds_in_flight": in_flight})
     return "applied"
 
 
@@ -515,6 +521,7 @@ def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
             raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; "
                                     "only paid invoices are refunded.")
+        invoice_require_no_open_dispute(locked)
         refunded = invoice_require_refund_room(invoice=locked, amount=amount)
         post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
                    invoice=locked, actor=actor,
@@ -579,17 +586,26 @@ def invoice_refund_spoken_for(invoice: Invoice, *, refund: Refund | None = None)
     return invoice_refunded_amount(invoice) + invoice_refunds_in_flight(invoice, refund=refund)
 
 
-def invoice_require_refund_room(*, invoice: Invoice, amount: int,
-                                refund: Refund | None = None) -> int:
-    """Refuse `amount` unless it fits in what is left of the (locked) invoice; `refund` is the
-    approved refund being booked, not counted against itself. Returns what the ledger had
-    refunded before."""
+def invoice_require_no_open_dispute(invoice: Invoice) -> None:
+    """Refuse a new promise of the (locked) invoice's money while a chargeback or an inquiry
+    is open: the gateway holds that money. Only for new promises (a refund asked, approved,
+    granted or given to credit); booking money that already moved never asks this."""
     open_dispute = invoice.disputes.filter(
         state__in=(Dispute.State.INQUIRY, Dispute.State.OPEN)).first()
     if open_dispute is not None:
         raise InvoiceDisputed(f"The payment of invoice {invoice.number} is disputed at the "
                               f"gateway ({open_dispute.gateway_status}); refund it once the "
                               "dispute is decided.")
+
+
+def invoice_require_refund_room(*, invoice: Invoice, amount: int,
+                                refund: Refund | None = None) -> int:
+    """Refuse `amount` unless it fits in what is left of the (locked) invoice; `refund` is the
+    approved refund being booked, not counted against itself. Returns what the ledger had
+    refunded before.
+
+    No dispute check here: this is also where money that already moved (a refund the gateway
+    paid) is booked, and that must be booked whatever happened meanwhile."""
     refunded = invoice_refunded_amount(invoice)
     if amount <= 0 or refunded + amount > invoice.total:
         raise InvalidTransition("A refund is positive and never more than was paid.")

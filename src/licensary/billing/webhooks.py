@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from licensary.billing.gateways import GatewayEventData, get_gateway
 from licensary.billing.models import GatewayEvent, Invoice, Payment, Refund
+from licensary.billing.refunds import refund_settle_from_gateway
 from licensary.billing.services import (
     DisputeReport,
     dispute_record,
@@ -163,6 +164,17 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
         event.outcome, event.note = OUT.APPLIED, f"took {taken} back from credit"
         return
     event.invoice_id = payment.invoice_id
+    # Our refunds it names are settled first (an answer lost, or a repeat after the gateway
+    # forgot the key): each is booked once, as the refund staff approved.
+    for refund_id, reference in data.refunds_tagged:
+        try:
+            with transaction.atomic():
+                refund_settle_from_gateway(refund_id=refund_id, invoice=payment.invoice,
+                                           gateway=event.gateway, reference=reference)
+        except (InsufficientCredit, InvalidTransition) as exc:
+            event.outcome, event.note = OUT.MISMATCH, f"refund {refund_id}: {exc.detail} " \
+                "For staff."[:300]
+            return
     # Stripe reports the refunded total; what we know of (paid, or approved and on its way
     # through the API) is not counted twice.
     known = Refund.objects.filter(

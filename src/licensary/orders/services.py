@@ -15,7 +15,6 @@ from licensary.billing.refunds import refund_grant, refund_send_to_gateway
 from licensary.billing.services import (
     LineSpec,
     invoice_issue,
-    invoice_refund_to_credit,
     invoice_void,
     lock_for_money,
 )
@@ -117,15 +116,18 @@ def order_on_paid(*, order: Order, actor: User | None) -> Order:
 
 
 def _give_up_delivery(*, order_id: int) -> None:
-    with transaction.atomic():
-        hold_order(order_id=order_id, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                   detail="the suppliers could not be reached after every retry", actor=None)
+    def hold() -> Order:
+        with transaction.atomic():
+            return hold_order(order_id=order_id, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+                              detail="the suppliers could not be reached after every retry",
+                              actor=None)
+    with_retries(hold)
 
 
 @durable_task(on_give_up=_give_up_delivery)
 def deliver_order(*, order_id: int) -> str:
     """The delivery job: issue the license, or hold the order with its cause (rule 2)."""
-    order = order_deliver_now(order_id=order_id, actor=None)
+    order = with_retries(lambda: order_deliver_now(order_id=order_id, actor=None))
     return f"order {order_id} {order.status}"
 
 
@@ -213,30 +215,40 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
 
 def _refuse_own_duplicate(order: Order, *, holder: License, detail: str,
                           actor: User | None) -> Order:
-    """Reject a locked, paid order for what its account already holds, refunding it in full."""
+    """Reject a locked, paid order for what its account already holds; its refund follows.
+
+    The refund is a job queued with the rejection, not made here: the delivery holds the
+    order's lock (and perhaps the license's), and money is locked before both (credit book,
+    invoice, refunds, then the order), so taking it here could deadlock; and a refund that
+    cannot be made now (a dispute is open) must not fail the delivery.
+    """
     note = (f"You already hold license {holder.pk} for this product on {order.ip}; this order "
-            "was refunded in full to your credit. Renew that license instead.")
-    _refund_never_delivered(order, actor=actor, memo=f"order {order.pk}: own duplicate",
-                            explanation=note,
-                            reason=f"order {order.pk}: license {holder.pk} is held already")
-    return _set_status(order, new=OS.REJECTED, actor=actor, reason=f"own duplicate: {detail}",
-                       hold_reason=None, decision_note=note[:300])
+            "is refunded in full to your credit. Renew that license instead.")
+    rejected = _set_status(order, new=OS.REJECTED, actor=actor,
+                           reason=f"own duplicate: {detail}", hold_reason=None,
+                           decision_note=note[:300])
+    enqueue(refund_never_delivered, order_id=order.pk)
+    return rejected
 
 
-def _refund_never_delivered(order: Order, *, actor: User | None, memo: str, explanation: str,
-                            reason: str) -> None:
-    """Give a paid order that will never be delivered its whole payment back as credit, listed
-    with the other refunds by the rule that decides it (rule 7, `never_delivered`)."""
-    if not order.invoice.total:
-        return
-    invoice_refund_to_credit(invoice=order.invoice, amount=order.invoice.total,
-                             reason=memo, actor=actor)
-    now = timezone.now()
-    Refund.objects.create(
-        invoice=order.invoice, account=order.account, status=Refund.Status.PAID,
-        eligible=order.invoice.total, currency=order.invoice.currency, rule="never_delivered",
-        explanation=explanation[:300], reason=reason[:300],
-        requested_by=actor or order.account, decided_by=actor, decided_at=now, created_at=now)
+@durable_task
+def refund_never_delivered(*, order_id: int) -> str:
+    """Refund, in full to credit, an order the platform rejected (rule 7, `never_delivered`),
+    through the same service as staff's rejection; running it again refunds nothing more."""
+    refund = with_retries(lambda: _grant_never_delivered(order_id=order_id))
+    return f"order {order_id}: " + (f"refund {refund.pk} {refund.status}" if refund
+                                    else "nothing (more) to refund")
+
+
+def _grant_never_delivered(*, order_id: int) -> Refund | None:
+    order = Order.objects.select_related("invoice").get(pk=order_id)
+    with transaction.atomic():
+        locks = lock_for_money(invoice=order.invoice)
+        locked = Order.objects.select_for_update().get(pk=order_id)
+        if locked.status != OS.REJECTED:
+            return None
+        return refund_grant(locks=locks, actor=None, destination=Refund.Destination.CREDIT,
+                            reason=f"order {order_id} rejected: {locked.decision_note}"[:300])
 
 
 def _locked_held(order: Order) -> Order:
@@ -256,7 +268,8 @@ def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Or
     if supplier is not None and supplier not in order.product.suppliers:
         raise ValidationFailed(f"{supplier!r} is not one of this product's suppliers.")
     try:
-        return order_deliver_now(order_id=order.pk, actor=actor, only_supplier=supplier)
+        return with_retries(lambda: order_deliver_now(order_id=order.pk, actor=actor,
+                                                      only_supplier=supplier))
     except SupplierError as exc:
         raise DomainError(f"The supplier could not be reached: {exc}", code="supplier_unavailable",
                           status=503) from exc

@@ -40,6 +40,9 @@ class GatewayEventData:
     currency: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     dispute: DisputeFacts | None = None
+    # For a refund event: (our refund id, the gateway's refund id) of each refund it lists
+    # that we asked for (tagged with our id when it was made).
+    refunds_tagged: tuple[tuple[int, str], ...] = ()
 
 
 class Gateway(ABC):
@@ -54,5 +57,11 @@ class Gateway(ABC):
         """Verify the signature and freshness, and translate the event (or WebhookRejected)."""
 
     @abstractmethod
-    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str) -> str:
-        """Give `amount` back to the original payment; returns the gateway's refund id."""
+    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str,
+               tag: int | None = None) -> str:
+        """Give `amount` back to the original payment, tagged with our refund id `tag`;
+        returns the gateway's refund id."""
+
+    def find_refund(self, *, payment_reference: str, tag: int) -> str | None:
+        """The gateway's id of the refund of this payment tagged `tag`, if it made one."""
+        return None

@@ -105,7 +105,8 @@ class StripeGateway(Gateway):
                 event_id=raw["id"], type="refund",
                 payment_reference=str(obj.get("payment_intent") or ""),
                 amount=int(obj.get("amount_refunded") or 0),
-                currency=str(obj.get("currency") or "").upper(), raw=raw)
+                currency=str(obj.get("currency") or "").upper(), raw=raw,
+                refunds_tagged=refunds_tagged(obj))
         if raw["type"] in DISPUTE_EVENTS and obj.get("status") in DISPUTE_STATES:
             due = (obj.get("evidence_details") or {}).get("due_by")
             return GatewayEventData(
@@ -119,17 +120,65 @@ class StripeGateway(Gateway):
                     evidence_due_at=datetime.fromtimestamp(int(due), tz=UTC) if due else None))
         return GatewayEventData(raw["id"], "ignored", raw=raw)
 
-    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str) -> str:
+    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str,
+               tag: int | None = None) -> str:
+        params: dict[str, Any] = {"payment_intent": payment_reference, "amount": amount}
+        if tag is not None:  # how its webhook, or a later look-up, names our refund
+            params["metadata"] = {REFUND_TAG: str(tag)}
         try:
-            refund = _client().v1.refunds.create(
-                {"payment_intent": payment_reference, "amount": amount},
-                {"idempotency_key": idempotency_key},
-            )
-        except stripe.APIConnectionError as exc:
-            raise DomainError(f"Stripe could not be reached; the refund may or may not have "
-                              f"happened. Approve again to repeat it safely: {exc}",
-                              code="gateway_unreachable", status=502) from exc
+            refund = _client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
         except stripe.StripeError as exc:
-            raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
-                              code="gateway_unavailable", status=502) from exc
+            if _refused(exc):  # a definite 4xx answer: Stripe looked and moved nothing
+                raise DomainError(f"Stripe refused the refund: {exc.user_message or exc}",
+                                  code="gateway_unavailable", status=502) from exc
+            # Unreachable, a 5xx, or "idempotency key in use" (409, another request with this
+            # key is still running): Stripe may have refunded, so this is no refusal.
+            raise DomainError(f"Stripe's answer about the refund is unknown; it may or may not "
+                              f"have happened. Approve again to repeat it safely: {exc}",
+                              code=_unknown_code(exc), status=502) from exc
         return str(refund.id)
+
+
+    def find_refund(self, *, payment_reference: str, tag: int) -> str | None:
+        try:
+            found = _client().v1.refunds.list({"payment_intent": payment_reference,
+                                               "limit": 100})
+        except stripe.StripeError as exc:
+            raise DomainError(f"Stripe could not list the payment's refunds: {exc}",
+                              code="gateway_unreachable", status=502) from exc
+        for refund in (r.to_dict() for r in found.auto_paging_iter()):
+            if (refund.get("metadata") or {}).get(REFUND_TAG) == str(tag) and \
+                    refund.get("status") in ("succeeded", "pending"):
+                return str(refund["id"])
+        return None
+
+
+REFUND_TAG = "licensary_refund"
+
+
+def refunds_tagged(charge: dict[str, Any]) -> tuple[tuple[int, str], ...]:
+    """Our refunds among those a charge lists (`refunds.data`, each with its metadata)."""
+    tagged = []
+    for refund in ((charge.get("refunds") or {}).get("data") or []):
+        tag = str((refund.get("metadata") or {}).get(REFUND_TAG) or "")
+        if tag.isdigit() and refund.get("status") in ("succeeded", "pending"):
+            tagged.append((int(tag), str(refund.get("id"))))
+    return tuple(tagged)
+
+
+# Only these say "nothing moved"; every other error (5xx APIError, APIConnectionError,
+# IdempotencyError, RateLimitError, a 409 conflict...) leaves the outcome unknown.
+REFUSED = (stripe.CardError, stripe.InvalidRequestError, stripe.AuthenticationError,
+           stripe.PermissionError)
+
+
+def _refused(exc: stripe.StripeError) -> bool:
+    status = exc.http_status or 0
+    return (isinstance(exc, REFUSED) and 400 <= status < 500 and status != 409
+            and exc.code != "idempotency_key_in_use")
+
+
+def _unknown_code(exc: stripe.StripeError) -> str:
+    if isinstance(exc, stripe.APIConnectionError):
+        return "gateway_unreachable"
+    return "gateway_outcome_unknown"

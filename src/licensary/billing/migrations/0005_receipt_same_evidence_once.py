@@ -21,20 +21,25 @@ def _reference_key(reference):
 
 
 def mark_legacy_duplicates(apps, schema_editor):
-    """Fill `reference_key`, and point every receipt that repeats an earlier one's evidence on
-    the same invoice (same file; or same reference, neither rejected) at that earlier receipt,
-    so the constraints of the next migration hold. Nothing is deleted: staff settle them."""
+    """Fill `reference_key`, and point every receipt that repeats another one's evidence on
+    the same invoice (same file; or same reference, neither rejected) at the original, so the
+    constraints of the next migration hold. The original is the confirmed receipt (the one
+    that became money) if there is one, else the earliest; a receipt that shares evidence with
+    a duplicate points at the same original. Nothing is deleted: staff settle them."""
     Receipt = apps.get_model("billing", "Receipt")
     files, references = {}, {}
-    for receipt in Receipt.objects.order_by("invoice_id", "id").iterator():
+    receipts = sorted(Receipt.objects.all(),
+                      key=lambda r: (r.invoice_id, r.status != "confirmed", r.pk))
+    for receipt in receipts:
         key = _reference_key(receipt.reference)
+        usable = key and receipt.status != "rejected"
         first = files.get((receipt.invoice_id, receipt.sha256))
-        if first is None and key and receipt.status != "rejected":
+        if first is None and usable:
             first = references.get((receipt.invoice_id, key))
-        if first is None:
-            files[(receipt.invoice_id, receipt.sha256)] = receipt.pk
-            if key and receipt.status != "rejected":
-                references[(receipt.invoice_id, key)] = receipt.pk
+        original = first or receipt.pk
+        files.setdefault((receipt.invoice_id, receipt.sha256), original)
+        if usable:
+            references.setdefault((receipt.invoice_id, key), original)
         Receipt.objects.filter(pk=receipt.pk).update(reference_key=key, duplicate_of_id=first)
 
 
