@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "licensary.core.middleware.RequestContextMiddleware",
+    "licensary.core.middleware.ApiAnswersJsonMiddleware",
     "licensary.core.middleware.RetryConflictsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
