@@ -1,9 +1,11 @@
 """Shared API pieces: authentication, problem+json errors, cursor pagination, money."""
 
 import base64
+import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.db.models import QuerySet
@@ -13,10 +15,17 @@ from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
-from ninja.security import HttpBearer
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from licensary.core.db import is_retryable
-from licensary.core.errors import DomainError, NotFound, ValidationFailed
+from licensary.core.errors import (
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from licensary.core.money import Money
 
 T = TypeVar("T")
@@ -44,17 +53,37 @@ class Page(Schema, Generic[T]):
     next_cursor: str | None
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json`, or a JSON-based type such as `application/merge-patch+json`."""
+    kind, _, subtype = content_type.strip().lower().partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
 class JsonParser(Parser):
-    """An empty body is an empty object: optional bodies (retry, approve) may be left out,
-    and a required field missing from it is the usual 422."""
+    """Request bodies are `application/json` objects. Any other media type is refused: a
+    `text/plain` or form body is what a page on another site can make a browser send.
+
+    An empty body is an empty object: optional bodies (retry, approve) may be left out, and a
+    required field missing from it is the usual 422. ninja turns anything raised here into a
+    bare 400; the handler of `HttpError` answers with the `DomainError` it was raised from."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         if not request.body.strip():
             return {}
-        data = super().parse_body(request)
+        if not is_json_media_type(request.content_type or ""):
+            raise UnsupportedMediaType(
+                f"The body must be application/json, not {request.content_type or 'unnamed'}.")
+        try:
+            data = json.loads(request.body, parse_constant=_not_json)
+        except ValueError as exc:
+            raise ValidationFailed(f"The body is not JSON: {exc}.", status=400) from None
         if not isinstance(data, dict):
             # ninja would read `[1, 2]` as an empty object and run the action with defaults.
-            raise ValueError("the body must be a JSON object")
+            raise ValidationFailed("The body must be a JSON object.", status=400)
         return data
 
 
@@ -65,14 +94,33 @@ class BearerAuth(HttpBearer):
         return token_authenticate(token)
 
 
-def session_auth(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and user.is_active:
+class SessionAuth(APIKeyCookie):
+    """The session cookie of a browser signed in to the console or a portal. A write made with
+    it must carry Django's CSRF token (ASVS 3.5.1): a page elsewhere can make the browser send
+    the cookie, never the token. A bearer token needs none, and is tried first."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        # Django's own check (CsrfViewMiddleware): safe methods pass; otherwise the
+        # X-CSRFToken header must match the csrftoken cookie, and the Origin must be ours.
+        if check_csrf(request) is not None:
+            raise PermissionDenied(
+                "CSRF verification failed: a request signed in by the session cookie must send "
+                "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie).")
         return user
-    return None
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return None  # `__call__` decides from the session, not from the cookie's value
 
 
-AUTH = [BearerAuth(), session_auth]
+AUTH = [BearerAuth(), SessionAuth()]
 
 
 def problem(status: int, code: str, title: str, detail: str,
@@ -127,6 +175,8 @@ def install_error_handlers(api: Any) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, DomainError):  # refused by JsonParser
+            return domain_error(request, exc.__cause__)
         codes = {400: "validation_error", 401: "unauthenticated", 403: "permission_denied",
                  404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
         return problem(exc.status_code, codes.get(exc.status_code, "error"), "Error", str(exc))
