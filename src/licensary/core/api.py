@@ -1,14 +1,17 @@
 """Shared API pieces: authentication, problem+json errors, cursor pagination, money."""
 
 import base64
+import functools
 import json
+import operator
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import Schema
@@ -211,24 +214,77 @@ def with_status(qs: QuerySet, status: str | None) -> QuerySet:
 
 
 def paginate(qs: QuerySet, *, limit: int, cursor: str | None,
-             render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """Keyset pagination on descending id: stable while rows are added."""
+             render: Callable[[Any], dict[str, Any]],
+             order: tuple[str, ...] = ("-pk",)) -> dict[str, Any]:
+    """Keyset pagination in `order` ("field" ascending, "-field" descending; the primary key
+    last, which makes the order total): stable while rows are added. The cursor carries the
+    keys of the last row shown, and the next page starts strictly after them."""
     if not 1 <= limit <= 200:
         raise ValidationFailed("limit must be between 1 and 200.")
-    qs = qs.order_by("-pk")
+    keys = [(name.removeprefix("-"), name.startswith("-")) for name in order]
+    assert keys[-1][0] == "pk", "the primary key breaks ties"
+    qs = qs.order_by(*order)
     if cursor:
-        try:
-            text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        except (ValueError, UnicodeDecodeError):
-            text = ""
-        # Only the positive ids this API hands out; "-5", "0" or " 7" are not cursors.
-        if not (text.isascii() and text.isdigit() and 0 < int(text) <= 2**63 - 1):
-            raise ValidationFailed("cursor is not one this API gave out.")
-        last = int(text)
-        qs = qs.filter(pk__lt=last)
+        qs = qs.filter(_after(_cursor_values(cursor, qs.model, keys), keys))
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = (base64.urlsafe_b64encode(str(rows[-1].pk).encode()).decode().rstrip("=")
-                   if more else None)
+    next_cursor = _cursor_of(rows[-1], keys) if more else None
     return {"items": [render(row) for row in rows], "next_cursor": next_cursor}
+
+
+def _after(values: list[Any], keys: list[tuple[str, bool]]) -> Q:
+    """Rows past `values` in the order of `keys`: (a > x) or (a = x and b > y) or ..."""
+    steps = []
+    for i, (name, descending) in enumerate(keys):
+        step = Q(**{f"{name}__{'lt' if descending else 'gt'}": values[i]})
+        for (earlier, _), value in zip(keys[:i], values[:i], strict=True):
+            step &= Q(**{earlier: value})
+        steps.append(step)
+    return functools.reduce(operator.or_, steps)
+
+
+def _cursor_of(row: Any, keys: list[tuple[str, bool]]) -> str:
+    values = [getattr(row, name) for name, _ in keys]
+    if len(values) == 1:  # the common descending-id cursor stays the id's digits
+        text = str(values[0])
+    else:
+        text = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values],
+                          separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor_values(cursor: str, model: Any, keys: list[tuple[str, bool]]) -> list[Any]:
+    """The keys a cursor of ours carries, each checked against its field; anything else is
+    `validation_error` before it reaches the database."""
+    refused = ValidationFailed("cursor is not one this API gave out.")
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
+        raw = [text] if len(keys) == 1 else json.loads(text)
+    except ValueError:
+        raise refused from None
+    if not isinstance(raw, list) or len(raw) != len(keys):
+        raise refused
+    values = []
+    for (name, _), value in zip(keys, raw, strict=True):
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        if name == "pk":
+            # Only the positive ids this API hands out; "-5", "0" or " 7" are not cursors.
+            text = str(value)
+            if not (text.isascii() and text.isdigit() and 0 < int(text) <= 2**63 - 1):
+                raise refused
+            values.append(int(text))
+        elif isinstance(field, DateTimeField) and isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise refused from None
+            if moment.tzinfo is None:
+                raise refused
+            values.append(moment)
+        elif isinstance(value, str) and len(value) <= (field.max_length or 0) \
+                and value.isprintable():
+            values.append(value)
+        else:
+            raise refused
+    return values

@@ -137,19 +137,15 @@ def mark_unresolvable(request: HttpRequest, license_id: str, payload: Unresolvab
     return license_out(lic)
 
 
-@router.get("/licenses/{license_id}/history", response=list[HistoryOut])
-def license_history(request: HttpRequest, license_id: str) -> list[dict]:
+def history_out(e: AuditEntry) -> dict:
+    return {"id": str(e.pk), "at": e.created_at, "actor": e.actor_label, "action": e.action,
+            "before": e.before, "after": e.after, "reason": e.reason}
+
+
+@router.get("/licenses/{license_id}/history", response=Page[HistoryOut],
+            summary="The license's audit entries, oldest first")
+def license_history(request: HttpRequest, license_id: str, limit: int = 50,
+                    cursor: str | None = None) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
-    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk)).order_by("id")
-    return [
-        {
-            "id": str(e.pk),
-            "at": e.created_at,
-            "actor": e.actor_label,
-            "action": e.action,
-            "before": e.before,
-            "after": e.after,
-            "reason": e.reason,
-        }
-        for e in entries
-    ]
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk))
+    return paginate(entries, limit=limit, cursor=cursor, render=history_out, order=("pk",))

@@ -140,18 +140,15 @@ def cancel_order(request: HttpRequest, order_id: str) -> dict:
 
 @router.get(
     "/review-queue",
-    response=list[HeldOrderOut],
+    response=Page[HeldOrderOut],
     tags=["review"],
     summary="Staff: held orders, oldest first, with their age against the target",
 )
-def review_queue(request: HttpRequest) -> list[dict]:
+def review_queue(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
     require_staff(request.auth, "review held orders")
-    held = (
-        Order.objects.filter(status=Order.Status.ON_HOLD)
-        .select_related("product")
-        .order_by("held_at", "pk")
-    )
-    return [held_order_out(o) for o in held]
+    held = Order.objects.filter(status=Order.Status.ON_HOLD).select_related("product")
+    return paginate(held, limit=limit, cursor=cursor, render=held_order_out,
+                    order=("held_at", "pk"))
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])

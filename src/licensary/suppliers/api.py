@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from licensary.audit.services import Change, audit_record
+from licensary.core.api import Page, paginate
 from licensary.core.errors import NotFound, ValidationFailed, require_staff
 from licensary.suppliers.models import SupplierAccount
 
@@ -60,10 +61,11 @@ def _validate(values: dict) -> None:
         raise ValidationFailed("timeout_seconds must be between 0.1 and 120.")
 
 
-@router.get("/suppliers", response=list[SupplierOut])
-def list_suppliers(request: HttpRequest) -> list[dict]:
+@router.get("/suppliers", response=Page[SupplierOut], summary="Staff: suppliers, by name")
+def list_suppliers(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
     require_staff(request.auth, "manage suppliers")
-    return [supplier_out(s) for s in SupplierAccount.objects.order_by("name")]
+    return paginate(SupplierAccount.objects.all(), limit=limit, cursor=cursor,
+                    render=supplier_out, order=("name", "pk"))
 
 
 @router.post("/suppliers", response={201: SupplierOut})
