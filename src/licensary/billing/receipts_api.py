@@ -7,7 +7,8 @@ from typing import Any
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import FileResponse, HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import StrictInt, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
 from licensary.billing.api import visible_invoices
 from licensary.billing.models import Invoice, Receipt
@@ -22,9 +23,20 @@ from licensary.billing.receipts import (
     receipts_visible_to,
     too_large,
 )
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    MoneyOut,
+    Page,
+    StatusFilter,
+    get_visible,
+    money,
+    paginate,
+    with_status,
+)
 from licensary.core.errors import NotFound, ValidationFailed, require_staff
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id, Text, column
 
 router = Router(tags=["receipts"])
 
@@ -54,7 +66,11 @@ class ConfirmIn(Schema):
 
 
 class RejectIn(Schema):
-    reason: str
+    reason: Text(column(Receipt, "reason"), multiline=True)
+
+
+# The multipart form's `reference`, held to the same rule as a JSON field.
+_reference = TypeAdapter(Text(column(Receipt, "reference")))
 
 
 def receipt_out(r: Receipt) -> dict[str, Any]:
@@ -130,7 +146,7 @@ UPLOAD_DOC = {
 @router.post("/invoices/{invoice_id}/receipts", response={201: ReceiptOut},
              openapi_extra=UPLOAD_DOC,
              summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)")
-def upload_receipt(request: HttpRequest, invoice_id: str) -> Status:
+def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
     _limit_upload(request)
     return _upload_receipt(request, invoice=invoice)
@@ -141,15 +157,18 @@ def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
     file = request.FILES.get("file")
     if file is None:
         raise ValidationFailed("file: a receipt file is required (multipart field 'file').")
-    receipt = receipt_upload(invoice=invoice, file=file,
-                             reference=request.POST.get("reference", ""), actor=request.auth)
+    try:
+        reference = _reference.validate_python(request.POST.get("reference", ""))
+    except PydanticValidationError as exc:
+        raise ValidationFailed(f"reference: {exc.errors()[0]['msg']}.") from None
+    receipt = receipt_upload(invoice=invoice, file=file, reference=reference, actor=request.auth)
     return Status(201, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
 
 
 @router.get("/invoices/{invoice_id}/receipts", response=Page[ReceiptOut],
             summary="The receipts uploaded on an invoice, newest first")
-def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50,
-                          cursor: str | None = None) -> dict:
+def list_invoice_receipts(request: HttpRequest, invoice_id: Id, limit: Limit = 50,
+                          cursor: Cursor | None = None) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     return paginate(receipts_visible_to(request.auth).filter(invoice=invoice), limit=limit,
                     cursor=cursor, render=receipt_out)
@@ -157,14 +176,14 @@ def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50
 
 @router.get("/receipts", response=Page[ReceiptOut],
             summary="Receipts (staff: all; `?status=pending` is the queue to decide)")
-def list_receipts(request: HttpRequest, status: str | None = None, limit: int = 50,
-                  cursor: str | None = None) -> dict:
+def list_receipts(request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+                  cursor: Cursor | None = None) -> dict:
     qs = with_status(receipts_visible_to(request.auth), status)
     return paginate(qs, limit=limit, cursor=cursor, render=receipt_out)
 
 
 @router.get("/receipts/{receipt_id}", response=ReceiptOut)
-def get_receipt(request: HttpRequest, receipt_id: str) -> dict:
+def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
     return receipt_out(get_visible(receipts_visible_to(request.auth), receipt_id))
 
 
@@ -174,7 +193,7 @@ def get_receipt(request: HttpRequest, receipt_id: str) -> dict:
                 "description": "The file, with the type detected at upload.",
                 "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}}}})
-def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
+def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
     try:
         handle = receipt_path(receipt).open("rb")
@@ -192,7 +211,7 @@ def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
 @router.post("/receipts/{receipt_id}/confirm", response={200: ReceiptOut},
              summary="Staff: record the transfer (default: the invoice total) and pay with it")
 @idempotent
-def confirm_receipt(request: HttpRequest, receipt_id: str,
+def confirm_receipt(request: HttpRequest, receipt_id: Id,
                     payload: ConfirmIn | None = None) -> Status:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
@@ -203,7 +222,7 @@ def confirm_receipt(request: HttpRequest, receipt_id: str,
 
 @router.post("/receipts/{receipt_id}/reject", response=ReceiptOut,
              summary="Staff: refuse the receipt with a reason the customer is told")
-def reject_receipt(request: HttpRequest, receipt_id: str, payload: RejectIn) -> dict:
+def reject_receipt(request: HttpRequest, receipt_id: Id, payload: RejectIn) -> dict:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_reject(receipt=receipt, actor=request.auth, reason=payload.reason)

@@ -43,11 +43,22 @@ def _validate(values: dict[str, Any]) -> None:
             raise ValidationFailed("A supplier appears twice in the failover order.")
 
 
+def _slug(text: str) -> str:
+    """The slug of a name or a given slug, cut at a word to fit its column (a 200-character
+    name makes a longer slug, and NFKD can lengthen text: "\ufb00" is "ff")."""
+    slug = slugify(text)
+    limit = Product._meta.get_field("slug").max_length
+    if len(slug) > limit:
+        cut = slug[: limit + 1]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:limit]
+    return slug
+
+
 def product_create(*, actor: User, **values: Any) -> Product:
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     values = {k: v for k, v in values.items() if k in EDITABLE and v is not None}
-    values["slug"] = slugify(values.get("slug") or values.get("name", ""))
+    values["slug"] = _slug(values.get("slug") or values.get("name", ""))
     if not values["slug"] or not values.get("name"):
         raise ValidationFailed("A product needs a name and a slug.")
     _validate(values)

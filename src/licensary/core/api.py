@@ -6,7 +6,7 @@ import json
 import operator
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -20,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
+from pydantic import Field
 
 from licensary.core.db import is_retryable
 from licensary.core.errors import (
@@ -30,6 +31,7 @@ from licensary.core.errors import (
     ValidationFailed,
 )
 from licensary.core.money import Money
+from licensary.core.text import Text
 
 T = TypeVar("T")
 
@@ -54,6 +56,13 @@ class Problem(Schema):
 class Page(Schema, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+# The query of every list: `?limit=50&cursor=...`.
+Limit = Annotated[int, Field(ge=1, le=200, description="Rows per page.")]
+Cursor = Text(200)
+# A `?status=` filter; `with_status` checks it against the model's statuses.
+StatusFilter = Text(32)
 
 
 def is_json_media_type(content_type: str) -> bool:

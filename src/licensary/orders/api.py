@@ -11,9 +11,20 @@ from ninja import Router, Schema, Status
 from licensary.accounts.models import User
 from licensary.accounts.services import account_get_visible, scope
 from licensary.catalog.models import Product
-from licensary.core.api import Page, get_visible, paginate, parse_id, with_status
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    Page,
+    StatusFilter,
+    get_visible,
+    paginate,
+    parse_id,
+    with_status,
+)
 from licensary.core.errors import NotFound, require_staff
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id, Text, column
+from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import (
     order_approve,
@@ -26,10 +37,17 @@ from licensary.orders.services import (
 router = Router(tags=["orders"])
 
 
+Note = Text(column(Order, "decision_note"), multiline=True)
+Supplier = Text(column(License, "upstream_supplier"))
+# A product by slug or id; an address (checked and made canonical by the service).
+ProductRef = Text(column(Product, "slug"))
+Ip = Text(64)
+
+
 class OrderIn(Schema):
-    product: str
-    ip: str
-    account: str | None = None
+    product: ProductRef
+    ip: Ip
+    account: Id | None = None
 
 
 class OrderOut(Schema):
@@ -53,17 +71,17 @@ class HeldOrderOut(OrderOut):
 
 
 class DecisionIn(Schema):
-    note: str = ""
+    note: Note = ""
 
 
 class RetryIn(Schema):
-    supplier: str | None = None
+    supplier: Supplier | None = None
 
 
 class ApproveIn(Schema):
-    note: str = ""
-    supplier: str | None = None
-    upstream_reference: str | None = None
+    note: Note = ""
+    supplier: Supplier | None = None
+    upstream_reference: Text(column(License, "upstream_reference")) | None = None
 
 
 def order_out(o: Order) -> dict:
@@ -120,19 +138,20 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status:
 
 @router.get("/orders", response=Page[OrderOut])
 def list_orders(
-    request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
+    request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+    cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_orders(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=order_out)
 
 
 @router.get("/orders/{order_id}", response=OrderOut)
-def get_order(request: HttpRequest, order_id: str) -> dict:
+def get_order(request: HttpRequest, order_id: Id) -> dict:
     return order_out(get_visible(visible_orders(request), order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response=OrderOut)
-def cancel_order(request: HttpRequest, order_id: str) -> dict:
+def cancel_order(request: HttpRequest, order_id: Id) -> dict:
     return order_out(
         order_cancel(order=get_visible(visible_orders(request), order_id), actor=request.auth)
     )
@@ -144,7 +163,7 @@ def cancel_order(request: HttpRequest, order_id: str) -> dict:
     tags=["review"],
     summary="Staff: held orders, oldest first, with their age against the target",
 )
-def review_queue(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
+def review_queue(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     require_staff(request.auth, "review held orders")
     held = Order.objects.filter(status=Order.Status.ON_HOLD).select_related("product")
     return paginate(held, limit=limit, cursor=cursor, render=held_order_out,
@@ -152,7 +171,7 @@ def review_queue(request: HttpRequest, limit: int = 50, cursor: str | None = Non
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
-def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = None) -> dict:
+def retry_order(request: HttpRequest, order_id: Id, payload: RetryIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     return order_out(
         order_retry(order=order, actor=request.auth, supplier=payload.supplier if payload else None)
@@ -160,7 +179,7 @@ def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = N
 
 
 @router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
-def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None = None) -> dict:
+def approve_order(request: HttpRequest, order_id: Id, payload: ApproveIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     payload = payload or ApproveIn()
     return order_out(
@@ -175,7 +194,7 @@ def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
-def reject_order(request: HttpRequest, order_id: str, payload: DecisionIn | None = None) -> dict:
+def reject_order(request: HttpRequest, order_id: Id, payload: DecisionIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     return order_out(
         order_reject(order=order, actor=request.auth, note=payload.note if payload else "")
