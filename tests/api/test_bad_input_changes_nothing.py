@@ -12,12 +12,10 @@ succeed, so every refusal below is caused by the one thing that is wrong with it
 import hashlib
 import hmac
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,7 +91,6 @@ class World:
                  product: Product, settings: Any) -> None:
         settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
         settings.STRIPE_API_KEY = ""
-        settings.DATA_DIR = Path(tempfile.mkdtemp(prefix="licensary-receipts-"))
         self.alice, self.bob, self.carol, self.dave, self.staff = alice, bob, carol, dave, staff
         self.product = product
         self.retired = product_create(actor=staff, slug="retired", name="Retired", kind="own",
