@@ -13,8 +13,12 @@ from pydantic import ValidationError as PydanticValidationError
 from licensary.billing.api import visible_invoices
 from licensary.billing.models import Invoice, Receipt
 from licensary.billing.receipts import (
+    JPEG,
     MAX_RECEIPT_BYTES,
     MAX_REQUEST_BYTES,
+    PDF,
+    PNG,
+    WEBP,
     receipt_confirm,
     receipt_files_visible_to,
     receipt_path,
@@ -191,8 +195,8 @@ def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
             summary="The receipt's file, as an attachment (the invoice's owner and staff)",
             openapi_extra={"responses": {200: {
                 "description": "The file, with the type detected at upload.",
-                "content": {"application/octet-stream": {
-                    "schema": {"type": "string", "format": "binary"}}}}}})
+                "content": {kind.content_type: {"schema": {"type": "string", "format": "binary"}}
+                            for kind in (PNG, JPEG, WEBP, PDF)}}}})
 def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
     try:

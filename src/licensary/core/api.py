@@ -142,6 +142,31 @@ def problem(status: int, code: str, title: str, detail: str,
     return JsonResponse(body, status=status, content_type="application/problem+json")
 
 
+def _problem_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+PROBLEM_ANSWERS = {
+    "4XX": _problem_answer("Refused, changing nothing: problem+json with a stable `code` "
+                           "(validation_error, unauthenticated, permission_denied, not_found, "
+                           "unsupported_media_type, ... as API.md names them)."),
+    "5XX": _problem_answer("Not done on our side: 502/503 gateway_unavailable, 503 "
+                           "conflict_retry (with Retry-After), 500 server_error."),
+}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the refusals every operation can answer: problem+json."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Problem", Problem.model_json_schema())
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for status, answer in PROBLEM_ANSWERS.items():
+                operation["responses"].setdefault(status, answer)
+    return schema
+
+
 def install_error_handlers(api: Any) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
