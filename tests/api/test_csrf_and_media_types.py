@@ -14,9 +14,11 @@ from django.middleware.csrf import get_token
 from django.test import Client, RequestFactory
 
 from licensary.accounts.models import User
+from licensary.catalog.models import Product
 from licensary.ledger.services import account_credit
+from licensary.orders.services import order_create
 from tests.api.support import PROBLEM, raw_post, snapshot
-from tests.helpers import api_for
+from tests.helpers import PUBLIC_IP, api_for
 
 GIFT = json.dumps({"amount": 1_000_000, "note": "gift"})
 
@@ -117,6 +119,22 @@ def test_a_json_body_sent_as_another_media_type_is_refused_and_changes_nothing(
 
     assert problem(response) == (415, "unsupported_media_type")
     assert "application/json" in response.json_body["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain",
+                                          "application/x-www-form-urlencoded"])
+def test_a_receipt_is_uploaded_only_as_multipart(alice: User, product: Product,
+                                                 content_type: str) -> None:
+    invoice = order_create(actor=alice, product=product, ip=PUBLIC_IP).invoice
+    api = api_for(alice)
+    before = snapshot()
+
+    response = raw_post(api, f"/invoices/{invoice.pk}/receipts", '{"reference": "TX-1"}',
+                        content_type=content_type)
+
+    assert problem(response) == (415, "unsupported_media_type")
+    assert "multipart/form-data" in response.json_body["detail"]
     assert snapshot() == before
 
 

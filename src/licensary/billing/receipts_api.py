@@ -38,7 +38,12 @@ from licensary.core.api import (
     paginate,
     with_status,
 )
-from licensary.core.errors import NotFound, ValidationFailed, require_staff
+from licensary.core.errors import (
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+    require_staff,
+)
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id, Text, column
 
@@ -152,6 +157,9 @@ UPLOAD_DOC = {
              summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)")
 def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("A receipt is uploaded as multipart/form-data (the fields "
+                                   f"file and reference), not {request.content_type or 'unnamed'}.")
     _limit_upload(request)
     return _upload_receipt(request, invoice=invoice)
 
