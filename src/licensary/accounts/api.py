@@ -62,7 +62,7 @@ class TermsIn(Schema):
 
 
 class AcceptIn(Schema):
-    version: int
+    version: StrictInt
 
 
 def account_out(user: User) -> dict:

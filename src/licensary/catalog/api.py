@@ -4,7 +4,7 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create, product_update
@@ -31,7 +31,7 @@ class ProductOut(Schema):
 
 
 Slug = Text(column(Product, "slug"))
-Name = Text(column(Product, "name"))
+Name = Text(column(Product, "name"), min_length=1)
 Manufacturer = Text(column(Product, "manufacturer"))
 Package = Text(column(Product, "upstream_package"))
 # Supplier names in failover order ("own" for own products); a name is a slug of at most 50
@@ -44,26 +44,26 @@ class ProductIn(Schema):
     name: Name
     kind: Text(16)
     manufacturer: Manufacturer = ""
-    period_days: int = 30
+    period_days: StrictInt = 30
     price: StrictInt  # minor units: `true` or "500" are not prices
     setup_fee: StrictInt = 0
-    requires_identity: bool = False
+    requires_identity: StrictBool = False  # `0` or "no" are not booleans
     suppliers: Suppliers = []
     upstream_package: Package = ""
-    active: bool = True
+    active: StrictBool = True
 
 
 class ProductPatch(Schema):
     slug: Slug | None = None
     name: Name | None = None
     manufacturer: Manufacturer | None = None
-    period_days: int | None = None
+    period_days: StrictInt | None = None
     price: StrictInt | None = None
     setup_fee: StrictInt | None = None
-    requires_identity: bool | None = None
+    requires_identity: StrictBool | None = None
     suppliers: Suppliers | None = None
     upstream_package: Package | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 def product_out(p: Product) -> dict:

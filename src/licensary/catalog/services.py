@@ -59,7 +59,7 @@ def product_create(*, actor: User, **values: Any) -> Product:
         raise PermissionDenied("Only staff edit the catalog.")
     values = {k: v for k, v in values.items() if k in EDITABLE and v is not None}
     values["slug"] = _slug(values.get("slug") or values.get("name", ""))
-    if not values["slug"] or not values.get("name"):
+    if not values["slug"] or not values.get("name", "").strip():
         raise ValidationFailed("A product needs a name and a slug.")
     _validate(values)
     with transaction.atomic():
@@ -78,6 +78,10 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    if "slug" in changes:  # made a slug as on creation; "" or "!!!" make none
+        changes["slug"] = _slug(changes["slug"])
+    if changes.get("slug") == "" or ("name" in changes and not changes["name"].strip()):
+        raise ValidationFailed("A product keeps a name and a slug.")
     if "kind" in changes and changes["kind"] != product.kind and product.licenses.exists():
         raise ValidationFailed("A product with licenses keeps its kind (rule 9); make a new "
                                "product instead.", code="invalid_transition", status=409)

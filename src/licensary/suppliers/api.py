@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import StrictBool, StrictFloat
 
 from licensary.audit.services import Change, audit_record
 from licensary.core.api import Cursor, Limit, Page, paginate
@@ -27,16 +28,16 @@ class SupplierIn(Schema):
     base_url: BaseUrl
     username: Username
     password: Password
-    timeout_seconds: float = 15.0
-    active: bool = True
+    timeout_seconds: StrictFloat = 15.0  # "15" is not a number
+    active: StrictBool = True
 
 
 class SupplierPatch(Schema):
     base_url: BaseUrl | None = None
     username: Username | None = None
     password: Password | None = None
-    timeout_seconds: float | None = None
-    active: bool | None = None
+    timeout_seconds: StrictFloat | None = None
+    active: StrictBool | None = None
 
 
 class SupplierOut(Schema):
