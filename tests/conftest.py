@@ -15,6 +15,9 @@ from tests.helpers import make_account
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings: Any, tmp_path: Any) -> None:
+    # Every file a test makes (receipts, the audit head) goes to its own tmp_path, which pytest
+    # removes after a few runs: nothing is left in the temporary folder or in var/.
+    settings.DATA_DIR = tmp_path / "data"
     settings.LICENSARY = {**settings.LICENSARY, "AUDIT_HEAD_FILE": str(tmp_path / "audit_head"),
                           "ALLOW_PRIVATE_IPS": False}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

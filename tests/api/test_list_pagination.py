@@ -1,21 +1,28 @@
-"""Lists: `{items, next_cursor}`; walking every page yields every visible object exactly once;
-the number of queries a page takes does not grow with the number of rows (no N+1)."""
+"""Lists: `{items, next_cursor}`, every one of them (the review queue, histories and suppliers
+included); walking every page yields every visible object exactly once, in the list's own
+order; the number of queries a page takes does not grow with the number of rows (no N+1)."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+import time_machine
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import terms_accept, terms_publish
+from licensary.audit.models import AuditEntry
 from licensary.billing.models import Invoice
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
 from licensary.licenses.models import License
+from licensary.licenses.services import license_change_ip, license_mark_unresolvable
 from licensary.orders.models import Order
-from tests.api.support import delivered_order, held_order, unpaid_order
+from licensary.orders.services import hold_order
+from tests.api.support import delivered_order, held_order, paid_order, unpaid_order
 from tests.helpers import Api, api_for, give_credit, make_account
 
 MAX_QUERIES_PER_PAGE = 6  # auth, the page, at most a prefetch, and the token's last use
@@ -196,12 +203,12 @@ def test_the_queries_of_the_supplier_list_do_not_grow_with_its_rows(
         api.post("/suppliers", {"name": f"s{n}", "base_url": "https://s.test", "username": "u",
                                 "password": "p"})
     with CaptureQueriesContext(connection) as few:
-        assert len(api.get("/suppliers").json_body) == 3
+        assert len(api.get("/suppliers").json_body["items"]) == 3
     for n in range(3, 9):
         api.post("/suppliers", {"name": f"s{n}", "base_url": "https://s.test", "username": "u",
                                 "password": "p"})
     with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE) as many:
-        assert len(api.get("/suppliers").json_body) == 9
+        assert len(api.get("/suppliers").json_body["items"]) == 9
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
@@ -210,4 +217,73 @@ def test_an_unknown_status_filter_is_refused_on_every_list(alice, path):
     from tests.helpers import api_for
 
     answer = api_for(alice).get(f"{path}?status=bogus")
+    assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")
+
+
+def hold_at(order: Order, when: Any) -> None:
+    with time_machine.travel(when, tick=False), transaction.atomic():
+        hold_order(order_id=order.pk, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+                   detail="held for the test", actor=None)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 50])
+def test_the_review_queue_pages_oldest_held_first(alice: User, bob: User, product: Product,
+                                                  staff: User, limit: int) -> None:
+    # Placed first, held last: the queue's order is the hold's age, not the order's id; two
+    # holds of the same instant are told apart by id, so a page boundary between them holds.
+    orders = [paid_order(alice if n % 2 else bob, product, ip(n), staff) for n in range(5)]
+    start = timezone.now()
+    for n, order in enumerate(reversed(orders)):
+        hold_at(order, start + timedelta(hours=n // 2))
+    expected = [str(o.pk) for o in Order.objects.order_by("held_at", "pk")]
+    assert expected != sorted(expected, key=int)
+
+    seen = walk(api_for(staff), "/review-queue", limit)
+
+    assert seen == expected
+
+
+def test_a_license_history_pages_oldest_first(alice: User, product: Product,
+                                              staff: User) -> None:
+    lic = License.objects.get(pk=delivered_order(alice, product, ip(0), staff).license_id)
+    for n in range(1, 4):
+        lic = license_change_ip(license=lic, ip=ip(n), actor=alice)
+    license_mark_unresolvable(license=lic, actor=staff, note="cannot be fixed")
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk))
+    expected = [str(pk) for pk in entries.order_by("pk").values_list("pk", flat=True)]
+    assert len(expected) >= 5
+
+    for limit in (1, 2, 200):
+        assert walk(api_for(alice), f"/licenses/{lic.pk}/history", limit) == expected
+
+
+def test_the_supplier_list_pages_by_name(staff: User) -> None:
+    api = api_for(staff)
+    names = ["delta", "alpha", "echo", "charlie", "bravo"]
+    for name in names:
+        made = api.post("/suppliers", {"name": name, "base_url": "https://s.test",
+                                       "username": "u", "password": "p"})
+        assert made.status_code == 201, made.json_body
+
+    for limit in (1, 2, 200):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+            page = api.get("/suppliers" + query).json_body
+            assert set(page) == {"items", "next_cursor"}
+            seen += [item["name"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == sorted(names)
+
+
+@pytest.mark.parametrize("path", ["/review-queue", "/licenses/{license}/history", "/suppliers"])
+@pytest.mark.parametrize("cursor", ["MA", "LTU", "WzEsMV0", "WzFd", "not-a-cursor"])
+def test_a_cursor_this_api_never_gave_out_is_refused_on_the_new_lists(
+        alice: User, product: Product, staff: User, path: str, cursor: str) -> None:
+    lic = delivered_order(alice, product, ip(0), staff).license_id
+    answer = api_for(staff).get(path.replace("{license}", str(lic)) + f"?cursor={cursor}")
+
     assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")

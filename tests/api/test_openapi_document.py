@@ -198,3 +198,40 @@ def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, pro
     answer = api_for(alice).post("/orders", {"product": "panel", "ip": "93.184.216.34"})
     assert answer.status_code == 201
     assert len(calls) == 2
+
+
+def test_every_operation_documents_its_refusals_as_problem_json(
+        document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    undocumented = []
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            for status in ("4XX", "5XX"):
+                content = op["responses"].get(status, {}).get("content", {})
+                ref = content.get("application/problem+json", {}).get("schema", {}).get("$ref")
+                if ref != "#/components/schemas/Problem":
+                    undocumented.append(f"{method.upper()} {path} {status}")
+    assert undocumented == []
+
+
+def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, product,
+                                                                         document):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from licensary.billing.receipts import receipt_upload
+    from licensary.orders.services import order_create
+    from tests.helpers import PUBLIC_IP, api_for
+
+    order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
+    receipt = receipt_upload(invoice=order.invoice, reference="TX-1", actor=alice,
+                             file=SimpleUploadedFile("r.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32))
+    api = api_for(alice)
+
+    answer = api.client.get(f"/api/v1/receipts/{receipt.pk}/file", **api.headers)
+
+    op = document["paths"]["/api/v1/receipts/{receipt_id}/file"]["get"]
+    assert answer.status_code == 200
+    assert answer["Content-Type"] in op["responses"]["200"]["content"]
+    assert set(op["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp",
+                                                      "application/pdf"}

@@ -61,8 +61,9 @@ def test_twenty_buyers_of_one_ip_get_one_license_and_nineteen_held_orders(
 
     queue = api_for(staff).get("/review-queue")
     assert queue.status_code == 200, queue.json_body
-    assert [item["id"] for item in queue.json_body] == [str(o.pk) for o in held]
-    assert {item["hold_reason"] for item in queue.json_body} == {"ip_registered_here"}
-    assert not any(item["overdue"] for item in queue.json_body)
-    held_times = [datetime.fromisoformat(item["held_at"]) for item in queue.json_body]
+    items = queue.json_body["items"]
+    assert [item["id"] for item in items] == [str(o.pk) for o in held]
+    assert {item["hold_reason"] for item in items} == {"ip_registered_here"}
+    assert not any(item["overdue"] for item in items)
+    held_times = [datetime.fromisoformat(item["held_at"]) for item in items]
     assert held_times == sorted(held_times)  # oldest first

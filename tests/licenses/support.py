@@ -60,6 +60,12 @@ def take_mail() -> list[tuple[str, list[str]]]:
 
 
 def history(api: Api, license_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/licenses/{license_id}/history")
-    assert response.status_code == 200, response.json_body
-    return response.json_body
+    """Every entry of the license's history, page after page."""
+    entries: list[dict[str, Any]] = []
+    cursor = ""
+    while cursor is not None:
+        response = api.get(f"/licenses/{license_id}/history?limit=200&cursor={cursor}")
+        assert response.status_code == 200, response.json_body
+        entries += response.json_body["items"]
+        cursor = response.json_body["next_cursor"]
+    return entries

@@ -34,7 +34,7 @@ def test_paid_order_is_delivered_as_an_active_license(alice, product, staff):
     assert lic["status"] == "active"
     assert lic["kind"] == "own"
     assert lic["ip"] == PUBLIC_IP
-    history = api.get(f"/licenses/{order['license']}/history").json_body
+    history = api.get(f"/licenses/{order['license']}/history").json_body["items"]
     assert [h["action"] for h in history] == ["license.issued"]
     assert License.objects.count() == 1
     assert Invoice.objects.get(pk=invoice["id"]).status == "paid"

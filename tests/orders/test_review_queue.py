@@ -35,11 +35,11 @@ def test_held_order_is_overdue_at_48_hours_and_not_a_second_before(alice, bob, p
     api = api_for(staff)
 
     with time_machine.travel(order.held_at + timedelta(hours=48, seconds=-1), tick=False):
-        item = api.get("/review-queue").json_body[0]
+        item = api.get("/review-queue").json_body["items"][0]
         assert (item["id"], item["overdue"]) == (str(order.pk), False)
         assert item["age_hours"] == 47.99
     with time_machine.travel(order.held_at + timedelta(hours=48), tick=False):
-        item = api.get("/review-queue").json_body[0]
+        item = api.get("/review-queue").json_body["items"][0]
         assert (item["overdue"], item["age_hours"]) == (True, 48.0)
 
 
@@ -51,7 +51,7 @@ def test_review_queue_lists_oldest_first_and_only_for_staff(alice, bob, charlie_
         second = order_create(actor=charlie_like, product=product, ip=PUBLIC_IP)
         invoice_pay_with_credit(invoice=second.invoice, actor=charlie_like)
         run_jobs()
-    queue = api_for(staff).get("/review-queue").json_body
+    queue = api_for(staff).get("/review-queue").json_body["items"]
     assert [item["id"] for item in queue] == [str(first.pk), str(second.pk)]
     refused = api_for(alice).get("/review-queue")
     assert (refused.status_code, refused.json_body["code"]) == (403, "permission_denied")

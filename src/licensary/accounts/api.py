@@ -17,11 +17,12 @@ from licensary.accounts.services import (
     terms_latest,
     terms_publish,
 )
-from licensary.core.api import MoneyOut, Page, paginate, parse_id
+from licensary.core.api import Cursor, Limit, MoneyOut, Page, paginate, parse_id
 from licensary.core.errors import NotFound, PermissionDenied
 from licensary.core.ip import client_ip
 from licensary.core.money import Money
-from licensary.ledger.models import LedgerAccount, Posting
+from licensary.core.text import Id, Text, column
+from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 from licensary.ledger.services import account_credit, account_credit_adjust
 
 router = Router(tags=["accounts"])
@@ -39,15 +40,15 @@ class AccountOut(Schema):
 
 
 class AccountIn(Schema):
-    kind: str
-    email: str
-    password: str | None = None
-    agent: str | None = None
+    kind: Text(16)
+    email: Text(column(User, "email"))
+    password: Text(256) | None = None
+    agent: Id | None = None
 
 
 class CreditIn(Schema):
     amount: StrictInt  # minor units: `true` or "500" are not amounts
-    note: str
+    note: Text(column(LedgerTransaction, "memo"), multiline=True)
 
 
 class TermsOut(Schema):
@@ -57,11 +58,11 @@ class TermsOut(Schema):
 
 
 class TermsIn(Schema):
-    text: str
+    text: Text(100_000, multiline=True)
 
 
 class AcceptIn(Schema):
-    version: int
+    version: StrictInt
 
 
 def account_out(user: User) -> dict:
@@ -99,7 +100,7 @@ def get_own_account(request: HttpRequest) -> dict:
 
 
 @router.get("/accounts", response=Page[AccountOut])
-def list_accounts(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
+def list_accounts(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     user = request.auth
     if user.kind == User.Kind.CUSTOMER:
         raise PermissionDenied("Customers see only their own account (GET /api/v1/account).")
@@ -125,7 +126,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status:
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def get_account(request: HttpRequest, account_id: str) -> dict:
+def get_account(request: HttpRequest, account_id: Id) -> dict:
     return account_out(account_get_visible(user=request.auth, account_id=account_id))
 
 
@@ -134,7 +135,7 @@ def get_account(request: HttpRequest, account_id: str) -> dict:
     response=AccountOut,
     summary="Staff: adjust an account's credit through the ledger",
 )
-def adjust_credit(request: HttpRequest, account_id: str, payload: CreditIn) -> dict:
+def adjust_credit(request: HttpRequest, account_id: Id, payload: CreditIn) -> dict:
     if not request.auth.is_staff_account:
         raise PermissionDenied("Only staff adjust credit.")
     account = account_get_visible(user=request.auth, account_id=account_id)

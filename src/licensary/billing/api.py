@@ -8,8 +8,19 @@ from ninja import Router, Schema, Status
 from licensary.accounts.services import scope
 from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    MoneyOut,
+    Page,
+    StatusFilter,
+    get_visible,
+    money,
+    paginate,
+    with_status,
+)
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id
 
 router = Router(tags=["billing"])
 
@@ -67,20 +78,21 @@ def visible_invoices(request: HttpRequest):  # noqa: ANN201
 
 @router.get("/invoices", response=Page[InvoiceOut])
 def list_invoices(
-    request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
+    request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+    cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_invoices(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=invoice_out)
 
 
 @router.get("/invoices/{invoice_id}", response=InvoiceOut)
-def get_invoice(request: HttpRequest, invoice_id: str) -> dict:
+def get_invoice(request: HttpRequest, invoice_id: Id) -> dict:
     return invoice_out(get_visible(visible_invoices(request), invoice_id))
 
 
 @router.post("/invoices/{invoice_id}/pay-with-credit", response={200: InvoiceOut})
 @idempotent
-def pay_with_credit(request: HttpRequest, invoice_id: str) -> Status:
+def pay_with_credit(request: HttpRequest, invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
     paid = invoice_pay_with_credit(invoice=invoice, actor=request.auth)
     return Status(200, invoice_out(get_visible(visible_invoices(request), paid.pk)))

@@ -14,15 +14,28 @@ from licensary.billing.models import Invoice, Refund
 from licensary.billing.refunds import refund_approve, refund_reject, refund_request
 from licensary.billing.services import deposit_create
 from licensary.billing.webhooks import webhook_receive
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    MoneyOut,
+    Page,
+    StatusFilter,
+    get_visible,
+    money,
+    paginate,
+    with_status,
+)
 from licensary.core.errors import InvalidTransition, require_staff
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id, Text
+
+Note = Text(300, multiline=True)
 
 router = Router(tags=["payments"])
 
 
 class CheckoutIn(Schema):
-    gateway: str
+    gateway: Text(20)
 
 
 class CheckoutOut(Schema):
@@ -34,18 +47,18 @@ class DepositIn(Schema):
 
 
 class RefundIn(Schema):
-    invoice: str
-    reason: str
+    invoice: Id
+    reason: Note
 
 
 class RefundDecisionIn(Schema):
-    destination: str = "credit"
+    destination: Text(16) = "credit"
     amount: StrictInt | None = None
-    note: str = ""
+    note: Note = ""
 
 
 class RefundRejectIn(Schema):
-    note: str
+    note: Note
 
 
 class RefundOut(Schema):
@@ -74,7 +87,7 @@ def refund_out(r: Refund) -> dict:
 
 @router.post("/invoices/{invoice_id}/checkout", response=CheckoutOut,
              summary="Start paying an invoice at a gateway; returns the URL to pay at")
-def checkout(request: HttpRequest, invoice_id: str, payload: CheckoutIn) -> dict:
+def checkout(request: HttpRequest, invoice_id: Id, payload: CheckoutIn) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     account_require_in_good_standing(request.auth)
     account_require_in_good_standing(invoice.account)
@@ -88,7 +101,7 @@ def checkout(request: HttpRequest, invoice_id: str, payload: CheckoutIn) -> dict
 
 @router.post("/gateways/{name}/webhook", response=WebhookOut, auth=None,
              summary="Signed by the gateway; each event is applied once")
-def gateway_webhook(request: HttpRequest, name: str) -> dict:
+def gateway_webhook(request: HttpRequest, name: Text(20)) -> dict:
     event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
     return {"received": True, "outcome": event.outcome}
 
@@ -114,19 +127,19 @@ def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
 
 
 @router.get("/refunds", response=Page[RefundOut])
-def list_refunds(request: HttpRequest, status: str | None = None, limit: int = 50,
-                 cursor: str | None = None) -> dict:
+def list_refunds(request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+                 cursor: Cursor | None = None) -> dict:
     qs = with_status(visible_refunds(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=refund_out)
 
 
 @router.get("/refunds/{refund_id}", response=RefundOut)
-def get_refund(request: HttpRequest, refund_id: str) -> dict:
+def get_refund(request: HttpRequest, refund_id: Id) -> dict:
     return refund_out(get_visible(visible_refunds(request), refund_id))
 
 
 @router.post("/refunds/{refund_id}/approve", response=RefundOut)
-def approve_refund(request: HttpRequest, refund_id: str,
+def approve_refund(request: HttpRequest, refund_id: Id,
                    payload: RefundDecisionIn | None = None) -> dict:
     require_staff(request.auth, "decide refunds")
     payload = payload or RefundDecisionIn()
@@ -137,7 +150,7 @@ def approve_refund(request: HttpRequest, refund_id: str,
 
 
 @router.post("/refunds/{refund_id}/reject", response=RefundOut)
-def reject_refund(request: HttpRequest, refund_id: str, payload: RefundRejectIn) -> dict:
+def reject_refund(request: HttpRequest, refund_id: Id, payload: RefundRejectIn) -> dict:
     require_staff(request.auth, "decide refunds")
     refund = get_visible(visible_refunds(request), refund_id)
     return refund_out(refund_reject(refund=refund, actor=request.auth, note=payload.note))

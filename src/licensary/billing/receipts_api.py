@@ -8,13 +8,18 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import StrictBool, StrictInt
+from pydantic import StrictBool, StrictInt, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
 from licensary.billing.api import visible_invoices
 from licensary.billing.models import INVOICE_PAID, Invoice, Receipt
 from licensary.billing.receipts import (
+    JPEG,
     MAX_RECEIPT_BYTES,
     MAX_REQUEST_BYTES,
+    PDF,
+    PNG,
+    WEBP,
     receipt_confirm,
     receipt_files_visible_to,
     receipt_path,
@@ -23,9 +28,25 @@ from licensary.billing.receipts import (
     receipts_visible_to,
     too_large,
 )
-from licensary.core.api import MoneyOut, Page, get_visible, money, paginate, with_status
-from licensary.core.errors import NotFound, ValidationFailed, require_staff
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    MoneyOut,
+    Page,
+    StatusFilter,
+    get_visible,
+    money,
+    paginate,
+    with_status,
+)
+from licensary.core.errors import (
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+    require_staff,
+)
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id, Text, column
 
 router = Router(tags=["receipts"])
 
@@ -61,7 +82,11 @@ class ConfirmIn(Schema):
 
 
 class RejectIn(Schema):
-    reason: str
+    reason: Text(column(Receipt, "reason"), multiline=True)
+
+
+# The multipart form's `reference`, held to the same rule as a JSON field.
+_reference = TypeAdapter(Text(column(Receipt, "reference")))
 
 
 def receipt_out(r: Receipt) -> dict[str, Any]:
@@ -138,8 +163,11 @@ UPLOAD_DOC = {
 @router.post("/invoices/{invoice_id}/receipts", response={201: ReceiptOut},
              openapi_extra=UPLOAD_DOC,
              summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)")
-def upload_receipt(request: HttpRequest, invoice_id: str) -> Status:
+def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("A receipt is uploaded as multipart/form-data (the fields "
+                                   f"file and reference), not {request.content_type or 'unnamed'}.")
     _limit_upload(request)
     return _upload_receipt(request, invoice=invoice)
 
@@ -149,15 +177,18 @@ def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
     file = request.FILES.get("file")
     if file is None:
         raise ValidationFailed("file: a receipt file is required (multipart field 'file').")
-    receipt = receipt_upload(invoice=invoice, file=file,
-                             reference=request.POST.get("reference", ""), actor=request.auth)
+    try:
+        reference = _reference.validate_python(request.POST.get("reference", ""))
+    except PydanticValidationError as exc:
+        raise ValidationFailed(f"reference: {exc.errors()[0]['msg']}.") from None
+    receipt = receipt_upload(invoice=invoice, file=file, reference=reference, actor=request.auth)
     return Status(201, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
 
 
 @router.get("/invoices/{invoice_id}/receipts", response=Page[ReceiptOut],
             summary="The receipts uploaded on an invoice, newest first")
-def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50,
-                          cursor: str | None = None) -> dict:
+def list_invoice_receipts(request: HttpRequest, invoice_id: Id, limit: Limit = 50,
+                          cursor: Cursor | None = None) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     return paginate(receipts_visible_to(request.auth).filter(invoice=invoice), limit=limit,
                     cursor=cursor, render=receipt_out)
@@ -166,9 +197,9 @@ def list_invoice_receipts(request: HttpRequest, invoice_id: str, limit: int = 50
 @router.get("/receipts", response=Page[ReceiptOut],
             summary="Receipts (staff: all; `?status=pending` is the queue to decide; "
                     "`?invoice_already_paid=true` the pending ones whose invoice is paid)")
-def list_receipts(request: HttpRequest, status: str | None = None,
-                  invoice_already_paid: bool | None = None, limit: int = 50,
-                  cursor: str | None = None) -> dict:
+def list_receipts(request: HttpRequest, status: StatusFilter | None = None,
+                  invoice_already_paid: bool | None = None, limit: Limit = 50,
+                  cursor: Cursor | None = None) -> dict:
     qs = with_status(receipts_visible_to(request.auth), status)
     if invoice_already_paid is not None:
         flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
@@ -177,7 +208,7 @@ def list_receipts(request: HttpRequest, status: str | None = None,
 
 
 @router.get("/receipts/{receipt_id}", response=ReceiptOut)
-def get_receipt(request: HttpRequest, receipt_id: str) -> dict:
+def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
     return receipt_out(get_visible(receipts_visible_to(request.auth), receipt_id))
 
 
@@ -185,9 +216,9 @@ def get_receipt(request: HttpRequest, receipt_id: str) -> dict:
             summary="The receipt's file, as an attachment (the invoice's owner and staff)",
             openapi_extra={"responses": {200: {
                 "description": "The file, with the type detected at upload.",
-                "content": {"application/octet-stream": {
-                    "schema": {"type": "string", "format": "binary"}}}}}})
-def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
+                "content": {kind.content_type: {"schema": {"type": "string", "format": "binary"}}
+                            for kind in (PNG, JPEG, WEBP, PDF)}}}})
+def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
     try:
         handle = receipt_path(receipt).open("rb")
@@ -206,7 +237,7 @@ def get_receipt_file(request: HttpRequest, receipt_id: str) -> FileResponse:
              summary="Staff: record the transfer (default: the invoice total) and pay with it; "
                      "`to_credit: true` when the invoice is paid already or void")
 @idempotent
-def confirm_receipt(request: HttpRequest, receipt_id: str,
+def confirm_receipt(request: HttpRequest, receipt_id: Id,
                     payload: ConfirmIn | None = None) -> Status:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
@@ -218,7 +249,7 @@ def confirm_receipt(request: HttpRequest, receipt_id: str,
 
 @router.post("/receipts/{receipt_id}/reject", response=ReceiptOut,
              summary="Staff: refuse the receipt with a reason the customer is told")
-def reject_receipt(request: HttpRequest, receipt_id: str, payload: RejectIn) -> dict:
+def reject_receipt(request: HttpRequest, receipt_id: Id, payload: RejectIn) -> dict:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_reject(receipt=receipt, actor=request.auth, reason=payload.reason)

@@ -1,13 +1,16 @@
 """The catalog: anyone signed in reads it; staff edit it."""
 
+from typing import Annotated
+
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create, product_update
-from licensary.core.api import MoneyOut, Page, get_visible, paginate
+from licensary.core.api import Cursor, Limit, MoneyOut, Page, get_visible, paginate
 from licensary.core.errors import PermissionDenied
+from licensary.core.text import Id, Text, column
 
 router = Router(tags=["catalog"])
 
@@ -27,32 +30,42 @@ class ProductOut(Schema):
     active: bool
 
 
+Slug = Text(column(Product, "slug"))
+Name = Text(column(Product, "name"), min_length=1)
+Manufacturer = Text(column(Product, "manufacturer"))
+Package = Text(column(Product, "upstream_package"))
+# Supplier names in failover order ("own" for own products); a name is a slug of at most 50
+# characters (suppliers sit above the catalog, which therefore does not import them).
+Suppliers = Annotated[list[Text(50)], Field(max_length=20)]
+
+
 class ProductIn(Schema):
-    slug: str | None = None
-    name: str
-    kind: str
-    manufacturer: str = ""
-    period_days: int = 30
+    slug: Slug | None = None
+    name: Name
+    kind: Text(16)
+    manufacturer: Manufacturer = ""
+    period_days: StrictInt = 30
     price: StrictInt  # minor units: `true` or "500" are not prices
     setup_fee: StrictInt = 0
-    currency: str | None = None  # the platform's (LICENSARY_CURRENCY) when left out
-    requires_identity: bool = False
-    suppliers: list[str] = []
-    upstream_package: str = ""
-    active: bool = True
+    # The platform's (LICENSARY_CURRENCY) when left out; checked by the service.
+    currency: Text(3) | None = None
+    requires_identity: StrictBool = False  # `0` or "no" are not booleans
+    suppliers: Suppliers = []
+    upstream_package: Package = ""
+    active: StrictBool = True
 
 
 class ProductPatch(Schema):
-    slug: str | None = None
-    name: str | None = None
-    manufacturer: str | None = None
-    period_days: int | None = None
+    slug: Slug | None = None
+    name: Name | None = None
+    manufacturer: Manufacturer | None = None
+    period_days: StrictInt | None = None
     price: StrictInt | None = None
     setup_fee: StrictInt | None = None
-    requires_identity: bool | None = None
-    suppliers: list[str] | None = None
-    upstream_package: str | None = None
-    active: bool | None = None
+    requires_identity: StrictBool | None = None
+    suppliers: Suppliers | None = None
+    upstream_package: Package | None = None
+    active: StrictBool | None = None
 
 
 def product_out(p: Product) -> dict:
@@ -78,12 +91,12 @@ def visible_products(request: HttpRequest):  # noqa: ANN201
 
 
 @router.get("/products", response=Page[ProductOut])
-def list_products(request: HttpRequest, limit: int = 50, cursor: str | None = None) -> dict:
+def list_products(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     return paginate(visible_products(request), limit=limit, cursor=cursor, render=product_out)
 
 
 @router.get("/products/{product_id}", response=ProductOut)
-def get_product(request: HttpRequest, product_id: str) -> dict:
+def get_product(request: HttpRequest, product_id: Id) -> dict:
     return product_out(get_visible(visible_products(request), product_id))
 
 
@@ -93,7 +106,7 @@ def create_product(request: HttpRequest, payload: ProductIn) -> Status:
 
 
 @router.patch("/products/{product_id}", response=ProductOut)
-def update_product(request: HttpRequest, product_id: str, payload: ProductPatch) -> dict:
+def update_product(request: HttpRequest, product_id: Id, payload: ProductPatch) -> dict:
     if not request.auth.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     product = get_visible(Product.objects.all(), product_id)

@@ -45,6 +45,17 @@ def _validate(values: dict[str, Any]) -> None:
             raise ValidationFailed("A supplier appears twice in the failover order.")
 
 
+def _slug(text: str) -> str:
+    """The slug of a name or a given slug, cut at a word to fit its column (a 200-character
+    name makes a longer slug, and NFKD can lengthen text: "\ufb00" is "ff")."""
+    slug = slugify(text)
+    limit = Product._meta.get_field("slug").max_length
+    if len(slug) > limit:
+        cut = slug[: limit + 1]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:limit]
+    return slug
+
+
 def product_create(*, actor: User, **values: Any) -> Product:
     """A new product; priced in the platform's currency unless `currency` names another."""
     if not actor.is_staff_account:
@@ -52,8 +63,8 @@ def product_create(*, actor: User, **values: Any) -> Product:
     values = {k: v for k, v in values.items()
               if k in EDITABLE + CREATE_ONLY and v is not None}
     values["currency"] = require_currency(values.get("currency") or default_currency())
-    values["slug"] = slugify(values.get("slug") or values.get("name", ""))
-    if not values["slug"] or not values.get("name"):
+    values["slug"] = _slug(values.get("slug") or values.get("name", ""))
+    if not values["slug"] or not values.get("name", "").strip():
         raise ValidationFailed("A product needs a name and a slug.")
     _validate(values)
     with transaction.atomic():
@@ -72,6 +83,10 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    if "slug" in changes:  # made a slug as on creation; "" or "!!!" make none
+        changes["slug"] = _slug(changes["slug"])
+    if changes.get("slug") == "" or ("name" in changes and not changes["name"].strip()):
+        raise ValidationFailed("A product keeps a name and a slug.")
     if "kind" in changes and changes["kind"] != product.kind and product.licenses.exists():
         raise ValidationFailed("A product with licenses keeps its kind (rule 9); make a new "
                                "product instead.", code="invalid_transition", status=409)

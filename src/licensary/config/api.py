@@ -1,5 +1,7 @@
 """The one NinjaAPI: /api/v1/..., OpenAPI at /api/openapi.json, docs at /api/docs."""
 
+from typing import Any
+
 from ninja import NinjaAPI
 
 from licensary.accounts.api import router as accounts_router
@@ -7,13 +9,19 @@ from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
 from licensary.billing.receipts_api import router as receipts_router
 from licensary.catalog.api import router as catalog_router
-from licensary.core.api import AUTH, JsonParser, install_error_handlers
+from licensary.core.api import AUTH, JsonParser, document_problems, install_error_handlers
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router
 from licensary.verification.api import router as verification_router
 
-api = NinjaAPI(
+
+class LicensaryApi(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        return document_problems(super().get_openapi_schema(**kwargs))
+
+
+api = LicensaryApi(
     title="Licensary API",
     version="1",
     description="Licenses, orders, invoices and credit. See API.md for the contract.",

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_ratelimit",
+    "ninja",  # its templates and static files: /api/docs loads Swagger UI from this server
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "licensary.core.middleware.RequestContextMiddleware",
+    "licensary.core.middleware.ApiAnswersJsonMiddleware",
     "licensary.core.middleware.RetryConflictsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -149,6 +151,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise also serves straight from the apps' static folders, so that the API docs and the
+# console work under `licensary serve` (and in tests) without a `collectstatic` first.
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

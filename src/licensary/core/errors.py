@@ -93,6 +93,12 @@ class IdempotencyConflict(DomainError):
     title = "Idempotency key reused with another request"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

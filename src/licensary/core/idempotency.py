@@ -26,8 +26,8 @@ def idempotent(handler: Callable[..., Status]) -> Callable[..., Status]:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return handler(request, *args, **kwargs)
-        if not key or len(key) > 200:
-            raise ValidationFailed("Idempotency-Key must be 1 to 200 characters.")
+        if not key or len(key) > 200 or not key.isprintable():
+            raise ValidationFailed("Idempotency-Key must be 1 to 200 printable characters.")
         digest = hashlib.sha256(
             b"%s %s\n" % (request.method.encode(), request.path.encode()) + request.body
         ).hexdigest()

@@ -1,11 +1,12 @@
-"""Per-request context (request id, client IP) that the audit log records."""
+"""Per-request context (request id, client IP) that the audit log records; JSON answers for
+everything under /api/; retries of writes that lost a deadlock."""
 
 import contextvars
 import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from licensary.core.ip import client_ip
 
@@ -54,3 +55,40 @@ class RetryConflictsMiddleware:
                 return response
             time.sleep(0.05 * attempt)
         return response
+
+
+class ApiAnswersJsonMiddleware:
+    """Every answer under /api/ is JSON (API.md "Conventions"): Django's HTML page for a path
+    no route matches, ninja's bare-text 405 and Django's HTML 500 page become problem+json.
+    The routes' own answers are JSON already and pass untouched."""
+
+    PREFIX = "/api/"
+    PROBLEMS = {
+        404: ("not_found", "Not found", "No such path in this API."),
+        405: ("method_not_allowed", "Method not allowed", "This path does not take {method}."),
+        500: ("server_error", "Server error",
+              "The request failed on our side; nothing is promised about its effect. "
+              "Request id {request_id}."),
+    }
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(self.PREFIX) or "json" in response.get("Content-Type", ""):
+            return response
+        status = response.status_code
+        known = self.PROBLEMS.get(500 if status >= 500 else status)
+        if known is None:
+            return response
+        code, title, detail = known
+        detail = detail.format(method=request.method,
+                               request_id=current_request().get("request_id", "unknown"))
+        answer = JsonResponse({"type": f"https://licensary.dev/problems/{code}", "title": title,
+                               "status": status, "detail": detail, "code": code},
+                              status=status, content_type="application/problem+json")
+        for header, value in response.items():  # Allow, Vary, X-Request-Id ...
+            if header.lower() not in ("content-type", "content-length"):
+                answer[header] = value
+        return answer

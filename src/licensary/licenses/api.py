@@ -9,10 +9,12 @@ from ninja import Router, Schema, Status
 from licensary.accounts.services import scope
 from licensary.audit.models import AuditEntry
 from licensary.billing.api import InvoiceOut, invoice_out
-from licensary.core.api import Page, get_visible, paginate, with_status
+from licensary.catalog.models import Product
+from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
 from licensary.core.db import with_retries
+from licensary.core.text import Id, IpAddressFilter, Text, column
 from licensary.licenses.lifecycle import effective_state
-from licensary.licenses.models import License
+from licensary.licenses.models import License, UnresolvableProblem
 from licensary.licenses.services import (
     license_change_ip,
     license_mark_unresolvable,
@@ -32,7 +34,7 @@ class UpstreamOut(Schema):
 
 
 class ChangeIpIn(Schema):
-    ip: str
+    ip: Text(64)  # checked and made canonical by the service (`invalid_ip`)
 
 
 class LicenseOut(Schema):
@@ -93,11 +95,11 @@ def visible_licenses(request: HttpRequest):  # noqa: ANN201
 @router.get("/licenses", response=Page[LicenseOut])
 def list_licenses(
     request: HttpRequest,
-    status: str | None = None,
-    ip: str | None = None,
-    product: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    status: StatusFilter | None = None,
+    ip: IpAddressFilter | None = None,
+    product: Text(column(Product, "slug")) | None = None,
+    limit: Limit = 50,
+    cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_licenses(request), status)  # validated before anything is read
     if status:
@@ -112,7 +114,7 @@ def list_licenses(
 
 
 @router.get("/licenses/{license_id}", response=LicenseOut)
-def get_license(request: HttpRequest, license_id: str) -> dict:
+def get_license(request: HttpRequest, license_id: Id) -> dict:
     return license_out(get_visible(visible_licenses(request), license_id))
 
 
@@ -121,45 +123,41 @@ def get_license(request: HttpRequest, license_id: str) -> dict:
     response={200: InvoiceOut},
     summary="The license's unpaid renewal invoice (issued if there is none)",
 )
-def renew_license(request: HttpRequest, license_id: str) -> Status:
+def renew_license(request: HttpRequest, license_id: Id) -> Status:
     lic = get_visible(visible_licenses(request), license_id)
     return Status(200, invoice_out(license_renewal_invoice(license=lic, actor=request.auth)))
 
 
 @router.post("/licenses/{license_id}/change-ip", response=LicenseOut,
              summary="Move the license to another IP (at most 3 times per period)")
-def change_ip(request: HttpRequest, license_id: str, payload: ChangeIpIn) -> dict:
+def change_ip(request: HttpRequest, license_id: Id, payload: ChangeIpIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
 
 
 class UnresolvableIn(Schema):
-    note: str
-    ticket: str = ""
+    note: Text(column(UnresolvableProblem, "note"), multiline=True)
+    ticket: Text(column(UnresolvableProblem, "ticket")) = ""
 
 
 @router.post("/licenses/{license_id}/unresolvable", response=LicenseOut,
              summary="Staff: the licensing problem cannot be solved (makes it refundable)")
-def mark_unresolvable(request: HttpRequest, license_id: str, payload: UnresolvableIn) -> dict:
+def mark_unresolvable(request: HttpRequest, license_id: Id, payload: UnresolvableIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     license_mark_unresolvable(license=lic, actor=request.auth, note=payload.note,
                               ticket=payload.ticket)
     return license_out(lic)
 
 
-@router.get("/licenses/{license_id}/history", response=list[HistoryOut])
-def license_history(request: HttpRequest, license_id: str) -> list[dict]:
+def history_out(e: AuditEntry) -> dict:
+    return {"id": str(e.pk), "at": e.created_at, "actor": e.actor_label, "action": e.action,
+            "before": e.before, "after": e.after, "reason": e.reason}
+
+
+@router.get("/licenses/{license_id}/history", response=Page[HistoryOut],
+            summary="The license's audit entries, oldest first")
+def license_history(request: HttpRequest, license_id: Id, limit: Limit = 50,
+                    cursor: Cursor | None = None) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
-    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk)).order_by("id")
-    return [
-        {
-            "id": str(e.pk),
-            "at": e.created_at,
-            "actor": e.actor_label,
-            "action": e.action,
-            "before": e.before,
-            "after": e.after,
-            "reason": e.reason,
-        }
-        for e in entries
-    ]
+    entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk))
+    return paginate(entries, limit=limit, cursor=cursor, render=history_out, order=("pk",))

@@ -11,9 +11,20 @@ from ninja import Router, Schema, Status
 from licensary.accounts.models import User
 from licensary.accounts.services import account_get_visible, scope
 from licensary.catalog.models import Product
-from licensary.core.api import Page, get_visible, paginate, parse_id, with_status
+from licensary.core.api import (
+    Cursor,
+    Limit,
+    Page,
+    StatusFilter,
+    get_visible,
+    paginate,
+    parse_id,
+    with_status,
+)
 from licensary.core.errors import NotFound, require_staff
 from licensary.core.idempotency import idempotent
+from licensary.core.text import Id, Text, column
+from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import (
     order_approve,
@@ -26,10 +37,17 @@ from licensary.orders.services import (
 router = Router(tags=["orders"])
 
 
+Note = Text(column(Order, "decision_note"), multiline=True)
+Supplier = Text(column(License, "upstream_supplier"))
+# A product by slug or id; an address (checked and made canonical by the service).
+ProductRef = Text(column(Product, "slug"))
+Ip = Text(64)
+
+
 class OrderIn(Schema):
-    product: str
-    ip: str
-    account: str | None = None
+    product: ProductRef
+    ip: Ip
+    account: Id | None = None
 
 
 class OrderOut(Schema):
@@ -52,19 +70,19 @@ class HeldOrderOut(OrderOut):
     hold_detail: str
 
 
-class RejectIn(Schema):
-    note: str = ""
-    destination: str = "credit"  # or "original": back through the gateway it was paid with
+class OrderRejectIn(Schema):
+    note: Note = ""
+    destination: Text(16) = "credit"  # or "original": back through the gateway it was paid with
 
 
 class RetryIn(Schema):
-    supplier: str | None = None
+    supplier: Supplier | None = None
 
 
 class ApproveIn(Schema):
-    note: str = ""
-    supplier: str | None = None
-    upstream_reference: str | None = None
+    note: Note = ""
+    supplier: Supplier | None = None
+    upstream_reference: Text(column(License, "upstream_reference")) | None = None
 
 
 def order_out(o: Order) -> dict:
@@ -121,19 +139,20 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status:
 
 @router.get("/orders", response=Page[OrderOut])
 def list_orders(
-    request: HttpRequest, status: str | None = None, limit: int = 50, cursor: str | None = None
+    request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+    cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_orders(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=order_out)
 
 
 @router.get("/orders/{order_id}", response=OrderOut)
-def get_order(request: HttpRequest, order_id: str) -> dict:
+def get_order(request: HttpRequest, order_id: Id) -> dict:
     return order_out(get_visible(visible_orders(request), order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response=OrderOut)
-def cancel_order(request: HttpRequest, order_id: str) -> dict:
+def cancel_order(request: HttpRequest, order_id: Id) -> dict:
     return order_out(
         order_cancel(order=get_visible(visible_orders(request), order_id), actor=request.auth)
     )
@@ -141,22 +160,19 @@ def cancel_order(request: HttpRequest, order_id: str) -> dict:
 
 @router.get(
     "/review-queue",
-    response=list[HeldOrderOut],
+    response=Page[HeldOrderOut],
     tags=["review"],
     summary="Staff: held orders, oldest first, with their age against the target",
 )
-def review_queue(request: HttpRequest) -> list[dict]:
+def review_queue(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     require_staff(request.auth, "review held orders")
-    held = (
-        Order.objects.filter(status=Order.Status.ON_HOLD)
-        .select_related("product")
-        .order_by("held_at", "pk")
-    )
-    return [held_order_out(o) for o in held]
+    held = Order.objects.filter(status=Order.Status.ON_HOLD).select_related("product")
+    return paginate(held, limit=limit, cursor=cursor, render=held_order_out,
+                    order=("held_at", "pk"))
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
-def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = None) -> dict:
+def retry_order(request: HttpRequest, order_id: Id, payload: RetryIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     return order_out(
         order_retry(order=order, actor=request.auth, supplier=payload.supplier if payload else None)
@@ -164,7 +180,7 @@ def retry_order(request: HttpRequest, order_id: str, payload: RetryIn | None = N
 
 
 @router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
-def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None = None) -> dict:
+def approve_order(request: HttpRequest, order_id: Id, payload: ApproveIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     payload = payload or ApproveIn()
     return order_out(
@@ -179,9 +195,9 @@ def approve_order(request: HttpRequest, order_id: str, payload: ApproveIn | None
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
-def reject_order(request: HttpRequest, order_id: str, payload: RejectIn | None = None) -> dict:
+def reject_order(request: HttpRequest, order_id: Id, payload: OrderRejectIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
-    payload = payload or RejectIn()
+    payload = payload or OrderRejectIn()
     return order_out(
         order_reject(
             order=order, actor=request.auth, note=payload.note, destination=payload.destination

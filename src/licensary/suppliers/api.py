@@ -5,30 +5,39 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import StrictBool, StrictFloat
 
 from licensary.audit.services import Change, audit_record
+from licensary.core.api import Cursor, Limit, Page, paginate
 from licensary.core.errors import NotFound, ValidationFailed, require_staff
+from licensary.core.text import Text, column
 from licensary.suppliers.models import SupplierAccount
 
 router = Router(tags=["suppliers"])
 
 
+Name = Text(column(SupplierAccount, "name"))
+BaseUrl = Text(column(SupplierAccount, "base_url"))
+Username = Text(column(SupplierAccount, "username"))
+Password = Text(1000)  # sealed before it is stored
+
+
 class SupplierIn(Schema):
-    name: str
-    kind: str = "manage2"
-    base_url: str
-    username: str
-    password: str
-    timeout_seconds: float = 15.0
-    active: bool = True
+    name: Name
+    kind: Text(16) = "manage2"
+    base_url: BaseUrl
+    username: Username
+    password: Password
+    timeout_seconds: StrictFloat = 15.0  # "15" is not a number
+    active: StrictBool = True
 
 
 class SupplierPatch(Schema):
-    base_url: str | None = None
-    username: str | None = None
-    password: str | None = None
-    timeout_seconds: float | None = None
-    active: bool | None = None
+    base_url: BaseUrl | None = None
+    username: Username | None = None
+    password: Password | None = None
+    timeout_seconds: StrictFloat | None = None
+    active: StrictBool | None = None
 
 
 class SupplierOut(Schema):
@@ -60,10 +69,11 @@ def _validate(values: dict) -> None:
         raise ValidationFailed("timeout_seconds must be between 0.1 and 120.")
 
 
-@router.get("/suppliers", response=list[SupplierOut])
-def list_suppliers(request: HttpRequest) -> list[dict]:
+@router.get("/suppliers", response=Page[SupplierOut], summary="Staff: suppliers, by name")
+def list_suppliers(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     require_staff(request.auth, "manage suppliers")
-    return [supplier_out(s) for s in SupplierAccount.objects.order_by("name")]
+    return paginate(SupplierAccount.objects.all(), limit=limit, cursor=cursor,
+                    render=supplier_out, order=("name", "pk"))
 
 
 @router.post("/suppliers", response={201: SupplierOut})
@@ -88,7 +98,7 @@ def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status:
 
 
 @router.patch("/suppliers/{name}", response=SupplierOut)
-def update_supplier(request: HttpRequest, name: str, payload: SupplierPatch) -> dict:
+def update_supplier(request: HttpRequest, name: Name, payload: SupplierPatch) -> dict:
     require_staff(request.auth, "manage suppliers")
     account = SupplierAccount.objects.filter(name=name).first()
     if account is None:
