@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
@@ -87,6 +88,18 @@ def test_key_rotation_notice_is_the_key_notice_hours_setting(db, settings):
         new = keys_rotate()
     assert new.activates_at == datetime(2031, 1, 10, 15, 0, 0, tzinfo=UTC)
     assert listing()["keys"][1]["activates_at"] == "2031-01-10T15:00:00Z"
+
+
+@pytest.mark.parametrize("hours", [0, -1])
+def test_key_rotation_refuses_a_notice_that_would_sign_before_the_key_is_published(
+        db, settings, hours):
+    settings.LICENSARY = {**settings.LICENSARY, "KEY_NOTICE_HOURS": hours}
+    first_key_id()
+
+    with pytest.raises(ImproperlyConfigured):
+        keys_rotate()
+
+    assert SigningKey.objects.count() == 1
 
 
 def test_key_listing_is_the_canonical_keys_document_signed_by_every_published_key(db):

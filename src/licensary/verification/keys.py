@@ -119,9 +119,12 @@ def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
                                         "retired": [k.key_id for k in live]}
         else:
             notice = timedelta(hours=settings.LICENSARY["KEY_NOTICE_HOURS"])
-            if notice < timedelta(0):
-                raise ImproperlyConfigured("LICENSARY_KEY_NOTICE_HOURS must not be negative: "
-                                           "a key must be published before it signs.")
+            if notice <= timedelta(0):
+                # Zero would sign before any client or any server process's key cache (30 s)
+                # could have seen the key; `--now` is the one way to sign at once.
+                raise ImproperlyConfigured("LICENSARY_KEY_NOTICE_HOURS must be at least 1: a "
+                                           "key must be published before it signs (use "
+                                           "`keys rotate --now` for a compromised key).")
             key = _new_key_row(generation=generation,
                                activates_at=(moment + notice).replace(microsecond=0))
             after = {"next": key.key_id, "activates_at": utc_text(key.activates_at)}
