@@ -1,10 +1,15 @@
 """The OpenAPI document at /api/openapi.json loads and describes the contract of API.md so far:
 every path built so far is listed with its method, and the binding fields are in its schemas."""
 
+import importlib
+import pkgutil
 from typing import Any
 
 import pytest
 from django.test import Client
+from ninja import Schema
+
+import licensary
 
 # The paths of API.md that are built so far, as (method, path).
 CONTRACT_PATHS = [
@@ -235,3 +240,25 @@ def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, 
     assert answer["Content-Type"] in op["responses"]["200"]["content"]
     assert set(op["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp",
                                                       "application/pdf"}
+
+
+def test_every_schema_of_the_api_has_a_name_of_its_own(db: Any) -> None:
+    """The document names each schema by its class name, and a second class of the same name
+    silently replaces the first (a body then documents another endpoint's fields)."""
+    for module in pkgutil.walk_packages(licensary.__path__, "licensary."):
+        if ".migrations" not in module.name and ".management" not in module.name:
+            importlib.import_module(module.name)
+    seen: dict[str, str] = {}
+    clashes = []
+
+    def walk(cls: type) -> None:
+        for sub in cls.__subclasses__():
+            if sub.__module__.startswith("licensary.") and "[" not in sub.__name__:
+                where = f"{sub.__module__}.{sub.__qualname__}"
+                if sub.__name__ in seen and seen[sub.__name__] != where:
+                    clashes.append(f"{sub.__name__}: {seen[sub.__name__]} and {where}")
+                seen.setdefault(sub.__name__, where)
+            walk(sub)
+
+    walk(Schema)
+    assert clashes == []
