@@ -121,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT,
         help="seconds per HTTP request (default: %(default)g)",
     )
-    check.add_argument("--ip", help="refuse documents issued for another IP address")
+    check.add_argument(
+        "--ip",
+        help="the public address the server sees for this machine; documents for any other IP "
+        "are refused (without it a document must name an address of this machine's own "
+        "interfaces, so behind NAT, a proxy or in a container pass it)",
+    )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     prove = commands.add_parser(

@@ -26,10 +26,12 @@ import contextlib
 import enum
 import hashlib
 import http.client
+import ipaddress
 import json
 import os
 import re
 import secrets
+import socket
 import tempfile
 import urllib.error
 import urllib.parse
@@ -284,6 +286,37 @@ def _write_private(path: Path, payload: Any) -> None:
             os.close(dir_fd)
 
 
+def _normal_ip(value: str) -> str:
+    """One spelling per address (IPv6 compressed, IPv4-mapped IPv6 as IPv4); ValueError if none."""
+    address = ipaddress.ip_address(value)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def is_local_address(value: str) -> bool:
+    """Whether `value` is assigned to one of this machine's network interfaces.
+
+    Binding a socket to an address succeeds only for an address the machine holds (the kernel
+    answers EADDRNOTAVAIL otherwise); unlike enumerating interfaces this needs no platform code,
+    no ioctl and no DNS, and it also works offline. The wildcard and multicast addresses, which
+    bind anywhere, never count.
+    """
+    try:
+        address = ipaddress.ip_address(_normal_ip(value))
+    except ValueError:
+        return False
+    if address.is_unspecified or address.is_multicast:
+        return False
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
 def _aware_now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -324,7 +357,10 @@ class Client:
         self.pinned_keys = dict(keys) if keys is not None else None
         self.timeout = timeout
         self.max_skew = max_skew
-        self.expected_ip = expected_ip
+        try:
+            self.expected_ip = None if expected_ip is None else _normal_ip(expected_ip)
+        except ValueError as exc:
+            raise ValueError(f"expected_ip must be an IP address: {expected_ip!r}") from exc
         # One folder may serve several servers and products; the hash keeps their files apart
         # without putting URL characters into file names.
         tag = hashlib.sha256(self.server.encode("utf-8")).hexdigest()[:12]
@@ -461,8 +497,18 @@ class Client:
             raise ProductMismatch(
                 f"document is for product {fields['product']!r}, not {self.product!r}"
             )
-        if self.expected_ip is not None and fields["ip"] != self.expected_ip:
-            raise IpMismatch(f"document is for IP {fields['ip']}, not {self.expected_ip}")
+        # Without this a machine that is not licensed could have a licensed one relay its
+        # request (with its own fresh nonce) and accept that machine's answer, or copy that
+        # machine's cached document during an outage.
+        if self.expected_ip is not None:
+            if _normal_ip(fields["ip"]) != self.expected_ip:
+                raise IpMismatch(f"document is for IP {fields['ip']}, not {self.expected_ip}")
+        elif not is_local_address(fields["ip"]):
+            raise IpMismatch(
+                f"document is for IP {fields['ip']}, which is not an address of this machine; "
+                "behind NAT, a proxy or in a container pass the public address the server sees "
+                "with --ip (expected_ip=)"
+            )
         issued = parse_timestamp(fields["issued_at"])
         if issued > now + self.max_skew:
             raise IssuedInFuture(
