@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keys",
         metavar="FILE",
         help="pin public keys: a JSON file shaped like GET /api/v1/verify/keys, never replaced "
-        "(without it the server's keys are trusted on first use, cached, and followed through "
-        "rotations signed by a trusted key)",
+        "(without it the server's keys are trusted on first use, over https or to this "
+        "machine unless --insecure-first-use, cached, and followed through rotations signed by "
+        "a trusted key)",
     )
     check.add_argument(
         "--max-skew-seconds",
@@ -126,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the public address the server sees for this machine; documents for any other IP "
         "are refused (without it a document must name an address of this machine's own "
         "interfaces, so behind NAT, a proxy or in a container pass it)",
+    )
+    check.add_argument(
+        "--insecure-first-use",
+        action="store_true",
+        help="allow trusting the key list on first use from a plain http server that is not "
+        "this machine (anyone on the path could answer it; prefer https or --keys)",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -168,6 +175,7 @@ def _run_check(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             max_skew=timedelta(seconds=args.max_skew_seconds),
             expected_ip=args.ip,
+            allow_insecure_first_use=args.insecure_first_use,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

@@ -68,8 +68,10 @@ __all__ = [
     "DEFAULT_MAX_SKEW",
     "CheckResult",
     "Client",
+    "InsecureFirstUse",
     "IpMismatch",
     "IssuedInFuture",
+    "KeysFileError",
     "NonceMismatch",
     "ProductMismatch",
     "Rollback",
@@ -136,6 +138,22 @@ class Rollback(VerificationError):
 
 class IssuedInFuture(VerificationError):
     code = "issued_in_future"
+
+
+class KeysFileError(Exception):
+    """The cached key list exists but cannot be read or parsed: fail closed, never refetch.
+
+    Silently trusting the server again on first use would let whoever damaged the file (or
+    answers in the server's place next) choose the keys.
+    """
+
+    code = "keys_file_unreadable"
+
+
+class InsecureFirstUse(Exception):
+    """No key is trusted yet and the server is plain http on a remote host."""
+
+    code = "insecure_first_use"
 
 
 class ServerUnreachable(Exception):
@@ -343,6 +361,7 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         max_skew: timedelta = DEFAULT_MAX_SKEW,
         expected_ip: str | None = None,
+        allow_insecure_first_use: bool = False,
     ) -> None:
         if urllib.parse.urlsplit(server).scheme not in ("http", "https"):
             raise ValueError(f"server URL must start with http:// or https://: {server!r}")
@@ -357,6 +376,7 @@ class Client:
         self.pinned_keys = dict(keys) if keys is not None else None
         self.timeout = timeout
         self.max_skew = max_skew
+        self.allow_insecure_first_use = allow_insecure_first_use
         try:
             self.expected_ip = None if expected_ip is None else _normal_ip(expected_ip)
         except ValueError as exc:
@@ -388,6 +408,8 @@ class Client:
                 fields = self._accept(envelope, keys, nonce=nonce, now=now)
             except ServerUnreachable as exc:
                 return self._offline(now, exc)
+            except (KeysFileError, InsecureFirstUse) as exc:
+                return CheckResult(State.INVALID, exc.code, str(exc), now)
             except (VerificationError, MalformedKeys) as exc:
                 code = getattr(exc, "code", "malformed_keys")
                 return CheckResult(State.INVALID, code, f"refused the answer: {exc}", now)
@@ -409,26 +431,49 @@ class Client:
     def _cached_keys(self) -> dict[str, Ed25519PublicKey] | None:
         if self.pinned_keys is not None:
             return self.pinned_keys
-        try:
-            listing = json.loads(self.keys_path.read_text(encoding="utf-8"))
-            return load_public_keys(listing) or None
-        except (OSError, ValueError):
-            return None
+        stored = self._stored_keys()
+        return None if stored is None else stored[0]
 
     def _stored_keys(self) -> tuple[dict[str, Ed25519PublicKey], datetime | None] | None:
-        """The cached list and when it was fetched (None: by an older client, so unknown)."""
+        """The cached list and when it was fetched (None: by an older client, so unknown).
+
+        None only when there is no file (first use); a file that cannot be read or names no
+        Ed25519 key raises `KeysFileError`.
+        """
         try:
             stored = json.loads(self.keys_path.read_text(encoding="utf-8"))
             keys = load_public_keys(stored)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            raise KeysFileError(self._keys_file_problem(exc)) from exc
         if not keys:
-            return None
+            raise KeysFileError(self._keys_file_problem("it names no Ed25519 key"))
         try:
             fetched_at: datetime | None = parse_timestamp(stored.get("fetched_at"))
         except ValueError:
             fetched_at = None
         return keys, fetched_at
+
+    def _keys_file_problem(self, problem: object) -> str:
+        return (
+            f"the trusted key file {self.keys_path} is unreadable or corrupt ({problem}); "
+            "nothing is trusted until it is restored, or deleted to trust the server's key "
+            "list again on first use"
+        )
+
+    def _first_use_allowed(self) -> bool:
+        """Trust on first use over plain http only when asked to, or on this machine itself."""
+        parts = urllib.parse.urlsplit(self.server)
+        if parts.scheme == "https" or self.allow_insecure_first_use:
+            return True
+        host = (parts.hostname or "").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def _fetch_keys(
         self, trusted: Mapping[str, Ed25519PublicKey] | None, now: datetime
@@ -446,6 +491,12 @@ class Client:
             return self.pinned_keys, False
         stored = self._stored_keys()
         if stored is None:
+            if not self._first_use_allowed():
+                raise InsecureFirstUse(
+                    f"no trusted key yet, and {self.server} is plain http: anyone on the path "
+                    "could answer the first key list; use https, pin keys with --keys (keys=), "
+                    "or pass --insecure-first-use (allow_insecure_first_use=True)"
+                )
             return self._fetch_keys(None, now), False
         keys, fetched_at = stored
         if fetched_at is None or abs(now - fetched_at) > KEYS_MAX_AGE:
@@ -547,7 +598,12 @@ class Client:
 
     def _offline(self, now: datetime, outage: ServerUnreachable) -> CheckResult:
         prefix = f"server unreachable ({outage})"
-        keys = self._cached_keys()
+        try:
+            keys = self._cached_keys()
+        except KeysFileError as exc:
+            return CheckResult(
+                State.INVALID, exc.code, f"{prefix}; {exc}", now, from_cache=True
+            )
         if keys is None:
             return CheckResult(
                 State.UNREACHABLE_PAST_GRACE,
@@ -650,6 +706,7 @@ def check(
     now: datetime | None = None,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
     expected_ip: str | None = None,
+    allow_insecure_first_use: bool = False,
 ) -> CheckResult:
     """One-shot `Client(...).check(now=now)`; see the module docstring for the rules."""
     client = Client(
@@ -661,5 +718,6 @@ def check(
         timeout=timeout,
         max_skew=max_skew,
         expected_ip=expected_ip,
+        allow_insecure_first_use=allow_insecure_first_use,
     )
     return client.check(now=now)
