@@ -231,6 +231,33 @@ def test_issued_at_slightly_ahead_within_the_skew_is_valid(fake, state_dir):
     assert result.state is State.VALID
 
 
+def test_fresh_answer_issued_longer_ago_than_the_grace_is_stale(fake, state_dir, capsys):
+    now = fake.issued_at + timedelta(hours=72, seconds=1)
+
+    result = run(fake, state_dir, now=now)
+
+    assert (result.state, result.reason) == (State.INVALID, "stale_document")
+    assert not list(state_dir.glob("document-*.json"))
+    assert run(fake, state_dir, now=fake.issued_at + timedelta(hours=72)).state is State.VALID
+
+
+def test_stale_bound_follows_a_custom_grace(fake, state_dir, capsys):
+    grace = timedelta(hours=1)
+    assert run(fake, state_dir, grace=grace, now=fake.issued_at + timedelta(minutes=59)).licensed
+    late = run(fake, state_dir, grace=grace, now=fake.issued_at + timedelta(minutes=61))
+    assert late.reason == "stale_document"
+    fake.issued_at -= timedelta(hours=2)  # the real clock is one minute after the original one
+    code, payload = cli(fake, state_dir, capsys, "--grace-hours", "1")
+    assert (code, payload["reason"]) == (2, "stale_document")
+
+
+def test_a_zero_grace_still_tolerates_max_skew(fake, state_dir):
+    zero = timedelta(0)
+    assert run(fake, state_dir, grace=zero, now=fake.issued_at + timedelta(minutes=9)).licensed
+    late = run(fake, state_dir, grace=zero, now=fake.issued_at + timedelta(minutes=11))
+    assert late.reason == "stale_document"
+
+
 # -- outages ----------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from .client import (  # noqa: E402
     ProductMismatch,
     Rollback,
     ServerUnreachable,
+    StaleDocument,
     State,
     check,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ProductMismatch",
     "Rollback",
     "ServerUnreachable",
+    "StaleDocument",
     "State",
     "UnknownKey",
     "UntrustedKeys",

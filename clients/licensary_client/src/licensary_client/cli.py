@@ -34,7 +34,8 @@ exit codes of check:
   2  invalid                   refused answer or cached proof: bad signature, unknown key
                                (or a key list no trusted key signed), wrong nonce, rollback
                                of issued_at, malformed document, product or IP mismatch,
-                               issued_at too far in the future
+                               issued_at too far in the future or older than the grace,
+                               a damaged keys file, first use over plain http refused
   3  unreachable_within_grace  server unreachable; the cached active document is inside the
                                grace period: still licensed, keep running
   4  unreachable_past_grace    server unreachable and no usable cached proof, grace over,

@@ -76,6 +76,7 @@ __all__ = [
     "ProductMismatch",
     "Rollback",
     "ServerUnreachable",
+    "StaleDocument",
     "State",
     "check",
     "post_json",
@@ -138,6 +139,10 @@ class Rollback(VerificationError):
 
 class IssuedInFuture(VerificationError):
     code = "issued_in_future"
+
+
+class StaleDocument(VerificationError):
+    code = "stale_document"
 
 
 class KeysFileError(Exception):
@@ -532,6 +537,15 @@ class Client:
         if not secrets.compare_digest(fields["nonce"].encode(), nonce.encode()):
             raise NonceMismatch("the answer is for another request (nonce differs)")
         self._check_claims(fields, now)
+        # The server signs a fresh answer for a fresh nonce, so an old issued_at is a server
+        # clock far behind (or a signer reusing documents): the answer would be past its grace
+        # the moment it is stored. max_skew keeps a tiny grace from refusing a slow clock.
+        oldest = now - max(self.grace, self.max_skew)
+        if parse_timestamp(fields["issued_at"]) < oldest:
+            raise StaleDocument(
+                f"issued_at {fields['issued_at']} is older than the grace "
+                f"({max(self.grace, self.max_skew)}) allows for an answer to a fresh request"
+            )
         previous = self._last_accepted(keys)
         if previous is not None:
             issued = parse_timestamp(fields["issued_at"])
