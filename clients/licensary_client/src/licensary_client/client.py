@@ -4,8 +4,11 @@ Rules (the README repeats them for operators):
 
 * Every check sends a fresh random nonce; an answer for another nonce is refused, so a recorded
   answer cannot be replayed.
+* The document's ``ip`` must be ``expected_ip`` when given, else an address of this machine's
+  own interfaces (behind NAT pass ``expected_ip``); answers older than the grace are refused.
 * Keys: pinned keys passed by the caller win and are never replaced. Without them the key list
-  is fetched from the server on first use and cached in ``state_dir`` (trust on first use). It is
+  is fetched from the server on first use (https, this machine, or ``allow_insecure_first_use``)
+  and cached in ``state_dir`` (trust on first use); a damaged cached list fails closed. It is
   fetched again when an answer names a key the client does not know, or when the cached list is
   more than a day old, and a new list replaces the cached one only when a key the client already
   trusts signed it: the server publishes its next key, signed by the current one, days before it
