@@ -162,6 +162,51 @@ def test_document_for_another_ip_is_invalid_when_the_ip_is_expected(fake, state_
     assert cli(fake, state_dir, capsys, "--ip", "127.0.0.1")[0] == 2
 
 
+def test_document_for_another_machines_ip_is_invalid_without_an_expected_ip(
+    fake, state_dir, capsys
+):
+    # A licensed machine X relays the request of an unlicensed Y: the answer carries Y's fresh
+    # nonce but X's address, which is not one of Y's.
+    fake.ip = "203.0.113.7"
+
+    result = run(fake, state_dir)
+
+    assert (result.state, result.reason) == (State.INVALID, "ip_mismatch")
+    assert "--ip" in result.detail
+    assert not list(state_dir.glob("document-*.json"))
+    assert cli(fake, state_dir, capsys)[0] == 2
+
+
+def test_behind_nat_the_expected_ip_admits_the_public_address(fake, state_dir, capsys):
+    fake.ip = "203.0.113.7"
+
+    assert run(fake, state_dir, expected_ip="203.0.113.7").state is State.VALID
+    assert cli(fake, state_dir, capsys, "--ip", "203.0.113.7")[0] == 0
+
+
+def test_a_cached_document_for_another_machine_is_refused_offline(fake, state_dir):
+    # The outage path checks the copied file the same way: X's cache on Y does not license Y.
+    fake.ip = "203.0.113.7"
+    assert run(fake, state_dir, expected_ip="203.0.113.7").state is State.VALID
+    fake.stop()
+
+    result = run(fake, state_dir, now=down_now(fake, 1))
+
+    assert (result.state, result.reason) == (State.INVALID, "ip_mismatch")
+
+
+def test_a_document_for_this_machines_address_is_valid_without_an_expected_ip(fake, state_dir):
+    assert fake.ip == "127.0.0.1"
+    assert run(fake, state_dir).state is State.VALID
+
+
+def test_an_expected_ip_that_is_not_an_address_is_a_usage_error(fake, state_dir, capsys):
+    with pytest.raises(ValueError, match="expected_ip"):
+        run(fake, state_dir, expected_ip="example.com")
+    argv = ["check", "--server", fake.url, "--product", PRODUCT, "--state-dir", str(state_dir)]
+    assert main([*argv, "--ip", "not-an-ip"]) == 64
+
+
 def test_answer_without_document_signature_and_key_id_strings_is_invalid(fake, state_dir):
     fake.mode = "bad_envelope"
 
@@ -184,6 +229,33 @@ def test_issued_at_slightly_ahead_within_the_skew_is_valid(fake, state_dir):
     result = run(fake, state_dir, now=fake.issued_at - timedelta(minutes=9))
 
     assert result.state is State.VALID
+
+
+def test_fresh_answer_issued_longer_ago_than_the_grace_is_stale(fake, state_dir, capsys):
+    now = fake.issued_at + timedelta(hours=72, seconds=1)
+
+    result = run(fake, state_dir, now=now)
+
+    assert (result.state, result.reason) == (State.INVALID, "stale_document")
+    assert not list(state_dir.glob("document-*.json"))
+    assert run(fake, state_dir, now=fake.issued_at + timedelta(hours=72)).state is State.VALID
+
+
+def test_stale_bound_follows_a_custom_grace(fake, state_dir, capsys):
+    grace = timedelta(hours=1)
+    assert run(fake, state_dir, grace=grace, now=fake.issued_at + timedelta(minutes=59)).licensed
+    late = run(fake, state_dir, grace=grace, now=fake.issued_at + timedelta(minutes=61))
+    assert late.reason == "stale_document"
+    fake.issued_at -= timedelta(hours=2)  # the real clock is one minute after the original one
+    code, payload = cli(fake, state_dir, capsys, "--grace-hours", "1")
+    assert (code, payload["reason"]) == (2, "stale_document")
+
+
+def test_a_zero_grace_still_tolerates_max_skew(fake, state_dir):
+    zero = timedelta(0)
+    assert run(fake, state_dir, grace=zero, now=fake.issued_at + timedelta(minutes=9)).licensed
+    late = run(fake, state_dir, grace=zero, now=fake.issued_at + timedelta(minutes=11))
+    assert late.reason == "stale_document"
 
 
 # -- outages ----------------------------------------------------------------------------------

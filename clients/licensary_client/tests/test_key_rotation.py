@@ -167,3 +167,90 @@ def test_key_rotation_pinned_keys_are_never_replaced(fake, state_dir):
 
     assert (result.state, result.reason) == (State.INVALID, "unknown_key")
     assert fake.key_requests() == 0
+
+
+# -- trust on first use: only over https, on this machine, or when asked; never after damage ---
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["{not json", '{"keys": []}', '{"keys": "k1"}', "directory"],
+    ids=["not_json", "no_keys", "malformed", "unreadable"],
+)
+def test_key_rotation_a_damaged_key_file_fails_closed_naming_the_file(fake, state_dir, damage):
+    assert run(fake, state_dir).state is State.VALID
+    (keys_file,) = state_dir.glob("keys-*.json")
+    if damage == "directory":
+        keys_file.unlink()
+        keys_file.mkdir()
+    else:
+        keys_file.write_text(damage)
+
+    result = run(fake, state_dir, after=timedelta(minutes=5))
+
+    assert (result.state, result.reason) == (State.INVALID, "keys_file_unreadable")
+    assert str(keys_file) in result.detail
+    assert fake.key_requests() == 1  # not trusted again on first use
+    assert keys_file.is_dir() if damage == "directory" else keys_file.read_text() == damage
+
+    fake.stop()
+    offline = run(fake, state_dir, after=timedelta(hours=1))
+    assert (offline.state, offline.reason) == (State.INVALID, "keys_file_unreadable")
+    assert str(keys_file) in offline.detail
+
+
+REMOTE = "http://licensary.example"
+
+
+@pytest.fixture
+def remote_http(fake, monkeypatch):
+    """Serve the fake at a plain http address that is not this machine's."""
+    from licensary_client import client as client_module
+
+    real = client_module._request
+
+    def via_fake(url, payload, timeout):
+        return real(url.replace(REMOTE, fake.url), payload, timeout)
+
+    monkeypatch.setattr(client_module, "_request", via_fake)
+    return fake
+
+
+def test_key_rotation_first_use_over_plain_http_to_another_host_is_refused(
+    remote_http, state_dir, capsys
+):
+    from licensary_client.cli import main
+
+    now = remote_http.issued_at + timedelta(minutes=1)
+    result = check(REMOTE, PRODUCT, state_dir=state_dir, timeout=2, now=now)
+
+    assert (result.state, result.reason) == (State.INVALID, "insecure_first_use")
+    assert "--insecure-first-use" in result.detail
+    assert remote_http.requests == []
+    assert not list(state_dir.glob("keys-*.json"))
+    argv = ["check", "--server", REMOTE, "--product", PRODUCT, "--state-dir", str(state_dir)]
+    assert main(argv) == 2
+    assert remote_http.requests == []
+
+    assert main([*argv, "--insecure-first-use"]) == 0
+    assert remote_http.key_requests() == 1
+    # Once a key is trusted, plain http is followed like https: rotations must be signed.
+    assert main(argv) == 0
+
+
+def test_key_rotation_insecure_first_use_allowed_in_the_library(remote_http, state_dir):
+    now = remote_http.issued_at + timedelta(minutes=1)
+    result = check(
+        REMOTE, PRODUCT, state_dir=state_dir, timeout=2, now=now, allow_insecure_first_use=True
+    )
+    assert result.state is State.VALID
+
+
+def test_key_rotation_pinned_keys_need_no_first_use_over_plain_http(remote_http, state_dir):
+    pinned = load_public_keys({"keys": [public_entry("k1", remote_http.private_keys["k1"])]})
+    now = remote_http.issued_at + timedelta(minutes=1)
+
+    result = check(REMOTE, PRODUCT, state_dir=state_dir, timeout=2, keys=pinned, now=now)
+
+    assert result.state is State.VALID
+    assert remote_http.key_requests() == 0

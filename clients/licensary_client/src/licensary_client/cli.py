@@ -34,7 +34,8 @@ exit codes of check:
   2  invalid                   refused answer or cached proof: bad signature, unknown key
                                (or a key list no trusted key signed), wrong nonce, rollback
                                of issued_at, malformed document, product or IP mismatch,
-                               issued_at too far in the future
+                               issued_at too far in the future or older than the grace,
+                               a damaged keys file, first use over plain http refused
   3  unreachable_within_grace  server unreachable; the cached active document is inside the
                                grace period: still licensed, keep running
   4  unreachable_past_grace    server unreachable and no usable cached proof, grace over,
@@ -106,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keys",
         metavar="FILE",
         help="pin public keys: a JSON file shaped like GET /api/v1/verify/keys, never replaced "
-        "(without it the server's keys are trusted on first use, cached, and followed through "
-        "rotations signed by a trusted key)",
+        "(without it the server's keys are trusted on first use, over https or to this "
+        "machine unless --insecure-first-use, cached, and followed through rotations signed by "
+        "a trusted key)",
     )
     check.add_argument(
         "--max-skew-seconds",
@@ -121,7 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT,
         help="seconds per HTTP request (default: %(default)g)",
     )
-    check.add_argument("--ip", help="refuse documents issued for another IP address")
+    check.add_argument(
+        "--ip",
+        help="the public address the server sees for this machine; documents for any other IP "
+        "are refused (without it a document must name an address of this machine's own "
+        "interfaces, so behind NAT, a proxy or in a container pass it)",
+    )
+    check.add_argument(
+        "--insecure-first-use",
+        action="store_true",
+        help="allow trusting the key list on first use from a plain http server that is not "
+        "this machine (anyone on the path could answer it; prefer https or --keys)",
+    )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     prove = commands.add_parser(
@@ -163,6 +176,7 @@ def _run_check(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             max_skew=timedelta(seconds=args.max_skew_seconds),
             expected_ip=args.ip,
+            allow_insecure_first_use=args.insecure_first_use,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

@@ -4,8 +4,11 @@ Rules (the README repeats them for operators):
 
 * Every check sends a fresh random nonce; an answer for another nonce is refused, so a recorded
   answer cannot be replayed.
+* The document's ``ip`` must be ``expected_ip`` when given, else an address of this machine's
+  own interfaces (behind NAT pass ``expected_ip``); answers older than the grace are refused.
 * Keys: pinned keys passed by the caller win and are never replaced. Without them the key list
-  is fetched from the server on first use and cached in ``state_dir`` (trust on first use). It is
+  is fetched from the server on first use (https, this machine, or ``allow_insecure_first_use``)
+  and cached in ``state_dir`` (trust on first use); a damaged cached list fails closed. It is
   fetched again when an answer names a key the client does not know, or when the cached list is
   more than a day old, and a new list replaces the cached one only when a key the client already
   trusts signed it: the server publishes its next key, signed by the current one, days before it
@@ -26,10 +29,12 @@ import contextlib
 import enum
 import hashlib
 import http.client
+import ipaddress
 import json
 import os
 import re
 import secrets
+import socket
 import tempfile
 import urllib.error
 import urllib.parse
@@ -66,12 +71,15 @@ __all__ = [
     "DEFAULT_MAX_SKEW",
     "CheckResult",
     "Client",
+    "InsecureFirstUse",
     "IpMismatch",
     "IssuedInFuture",
+    "KeysFileError",
     "NonceMismatch",
     "ProductMismatch",
     "Rollback",
     "ServerUnreachable",
+    "StaleDocument",
     "State",
     "check",
     "post_json",
@@ -134,6 +142,26 @@ class Rollback(VerificationError):
 
 class IssuedInFuture(VerificationError):
     code = "issued_in_future"
+
+
+class StaleDocument(VerificationError):
+    code = "stale_document"
+
+
+class KeysFileError(Exception):
+    """The cached key list exists but cannot be read or parsed: fail closed, never refetch.
+
+    Silently trusting the server again on first use would let whoever damaged the file (or
+    answers in the server's place next) choose the keys.
+    """
+
+    code = "keys_file_unreadable"
+
+
+class InsecureFirstUse(Exception):
+    """No key is trusted yet and the server is plain http on a remote host."""
+
+    code = "insecure_first_use"
 
 
 class ServerUnreachable(Exception):
@@ -284,6 +312,37 @@ def _write_private(path: Path, payload: Any) -> None:
             os.close(dir_fd)
 
 
+def _normal_ip(value: str) -> str:
+    """One spelling per address (IPv6 compressed, IPv4-mapped IPv6 as IPv4); ValueError if none."""
+    address = ipaddress.ip_address(value)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def is_local_address(value: str) -> bool:
+    """Whether `value` is assigned to one of this machine's network interfaces.
+
+    Binding a socket to an address succeeds only for an address the machine holds (the kernel
+    answers EADDRNOTAVAIL otherwise); unlike enumerating interfaces this needs no platform code,
+    no ioctl and no DNS, and it also works offline. The wildcard and multicast addresses, which
+    bind anywhere, never count.
+    """
+    try:
+        address = ipaddress.ip_address(_normal_ip(value))
+    except ValueError:
+        return False
+    if address.is_unspecified or address.is_multicast:
+        return False
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
 def _aware_now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -310,6 +369,7 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         max_skew: timedelta = DEFAULT_MAX_SKEW,
         expected_ip: str | None = None,
+        allow_insecure_first_use: bool = False,
     ) -> None:
         if urllib.parse.urlsplit(server).scheme not in ("http", "https"):
             raise ValueError(f"server URL must start with http:// or https://: {server!r}")
@@ -324,7 +384,11 @@ class Client:
         self.pinned_keys = dict(keys) if keys is not None else None
         self.timeout = timeout
         self.max_skew = max_skew
-        self.expected_ip = expected_ip
+        self.allow_insecure_first_use = allow_insecure_first_use
+        try:
+            self.expected_ip = None if expected_ip is None else _normal_ip(expected_ip)
+        except ValueError as exc:
+            raise ValueError(f"expected_ip must be an IP address: {expected_ip!r}") from exc
         # One folder may serve several servers and products; the hash keeps their files apart
         # without putting URL characters into file names.
         tag = hashlib.sha256(self.server.encode("utf-8")).hexdigest()[:12]
@@ -352,6 +416,8 @@ class Client:
                 fields = self._accept(envelope, keys, nonce=nonce, now=now)
             except ServerUnreachable as exc:
                 return self._offline(now, exc)
+            except (KeysFileError, InsecureFirstUse) as exc:
+                return CheckResult(State.INVALID, exc.code, str(exc), now)
             except (VerificationError, MalformedKeys) as exc:
                 code = getattr(exc, "code", "malformed_keys")
                 return CheckResult(State.INVALID, code, f"refused the answer: {exc}", now)
@@ -373,26 +439,49 @@ class Client:
     def _cached_keys(self) -> dict[str, Ed25519PublicKey] | None:
         if self.pinned_keys is not None:
             return self.pinned_keys
-        try:
-            listing = json.loads(self.keys_path.read_text(encoding="utf-8"))
-            return load_public_keys(listing) or None
-        except (OSError, ValueError):
-            return None
+        stored = self._stored_keys()
+        return None if stored is None else stored[0]
 
     def _stored_keys(self) -> tuple[dict[str, Ed25519PublicKey], datetime | None] | None:
-        """The cached list and when it was fetched (None: by an older client, so unknown)."""
+        """The cached list and when it was fetched (None: by an older client, so unknown).
+
+        None only when there is no file (first use); a file that cannot be read or names no
+        Ed25519 key raises `KeysFileError`.
+        """
         try:
             stored = json.loads(self.keys_path.read_text(encoding="utf-8"))
             keys = load_public_keys(stored)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            raise KeysFileError(self._keys_file_problem(exc)) from exc
         if not keys:
-            return None
+            raise KeysFileError(self._keys_file_problem("it names no Ed25519 key"))
         try:
             fetched_at: datetime | None = parse_timestamp(stored.get("fetched_at"))
         except ValueError:
             fetched_at = None
         return keys, fetched_at
+
+    def _keys_file_problem(self, problem: object) -> str:
+        return (
+            f"the trusted key file {self.keys_path} is unreadable or corrupt ({problem}); "
+            "nothing is trusted until it is restored, or deleted to trust the server's key "
+            "list again on first use"
+        )
+
+    def _first_use_allowed(self) -> bool:
+        """Trust on first use over plain http only when asked to, or on this machine itself."""
+        parts = urllib.parse.urlsplit(self.server)
+        if parts.scheme == "https" or self.allow_insecure_first_use:
+            return True
+        host = (parts.hostname or "").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def _fetch_keys(
         self, trusted: Mapping[str, Ed25519PublicKey] | None, now: datetime
@@ -410,6 +499,12 @@ class Client:
             return self.pinned_keys, False
         stored = self._stored_keys()
         if stored is None:
+            if not self._first_use_allowed():
+                raise InsecureFirstUse(
+                    f"no trusted key yet, and {self.server} is plain http: anyone on the path "
+                    "could answer the first key list; use https, pin keys with --keys (keys=), "
+                    "or pass --insecure-first-use (allow_insecure_first_use=True)"
+                )
             return self._fetch_keys(None, now), False
         keys, fetched_at = stored
         if fetched_at is None or abs(now - fetched_at) > KEYS_MAX_AGE:
@@ -445,6 +540,15 @@ class Client:
         if not secrets.compare_digest(fields["nonce"].encode(), nonce.encode()):
             raise NonceMismatch("the answer is for another request (nonce differs)")
         self._check_claims(fields, now)
+        # The server signs a fresh answer for a fresh nonce, so an old issued_at is a server
+        # clock far behind (or a signer reusing documents): the answer would be past its grace
+        # the moment it is stored. max_skew keeps a tiny grace from refusing a slow clock.
+        oldest = now - max(self.grace, self.max_skew)
+        if parse_timestamp(fields["issued_at"]) < oldest:
+            raise StaleDocument(
+                f"issued_at {fields['issued_at']} is older than the grace "
+                f"({max(self.grace, self.max_skew)}) allows for an answer to a fresh request"
+            )
         previous = self._last_accepted(keys)
         if previous is not None:
             issued = parse_timestamp(fields["issued_at"])
@@ -461,8 +565,18 @@ class Client:
             raise ProductMismatch(
                 f"document is for product {fields['product']!r}, not {self.product!r}"
             )
-        if self.expected_ip is not None and fields["ip"] != self.expected_ip:
-            raise IpMismatch(f"document is for IP {fields['ip']}, not {self.expected_ip}")
+        # Without this a machine that is not licensed could have a licensed one relay its
+        # request (with its own fresh nonce) and accept that machine's answer, or copy that
+        # machine's cached document during an outage.
+        if self.expected_ip is not None:
+            if _normal_ip(fields["ip"]) != self.expected_ip:
+                raise IpMismatch(f"document is for IP {fields['ip']}, not {self.expected_ip}")
+        elif not is_local_address(fields["ip"]):
+            raise IpMismatch(
+                f"document is for IP {fields['ip']}, which is not an address of this machine; "
+                "behind NAT, a proxy or in a container pass the public address the server sees "
+                "with --ip (expected_ip=)"
+            )
         issued = parse_timestamp(fields["issued_at"])
         if issued > now + self.max_skew:
             raise IssuedInFuture(
@@ -501,7 +615,12 @@ class Client:
 
     def _offline(self, now: datetime, outage: ServerUnreachable) -> CheckResult:
         prefix = f"server unreachable ({outage})"
-        keys = self._cached_keys()
+        try:
+            keys = self._cached_keys()
+        except KeysFileError as exc:
+            return CheckResult(
+                State.INVALID, exc.code, f"{prefix}; {exc}", now, from_cache=True
+            )
         if keys is None:
             return CheckResult(
                 State.UNREACHABLE_PAST_GRACE,
@@ -604,6 +723,7 @@ def check(
     now: datetime | None = None,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
     expected_ip: str | None = None,
+    allow_insecure_first_use: bool = False,
 ) -> CheckResult:
     """One-shot `Client(...).check(now=now)`; see the module docstring for the rules."""
     client = Client(
@@ -615,5 +735,6 @@ def check(
         timeout=timeout,
         max_skew=max_skew,
         expected_ip=expected_ip,
+        allow_insecure_first_use=allow_insecure_first_use,
     )
     return client.check(now=now)
