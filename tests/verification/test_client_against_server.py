@@ -17,14 +17,19 @@ from licensary_client.client import State, check
 from tests.helpers import give_credit, run_jobs
 
 
-@pytest.mark.django_db(transaction=True)
-def test_licensed_server_checks_its_license_and_stops_when_blocked(
-        live_server, alice, product, staff, settings, tmp_path):
+def licensed_on_loopback(alice, product, staff, settings) -> None:  # noqa: ANN001
+    """Alice pays for a license on 127.0.0.1, the address the live server sees the client at."""
     settings.LICENSARY = {**settings.LICENSARY, "ALLOW_PRIVATE_IPS": True}
     give_credit(alice, 1500, staff)
     order = order_create(actor=alice, product=product, ip="127.0.0.1")
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
     run_jobs()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_licensed_server_checks_its_license_and_stops_when_blocked(
+        live_server, alice, product, staff, settings, tmp_path):
+    licensed_on_loopback(alice, product, staff, settings)
     lic = License.objects.get()
 
     valid = check(live_server.url, "panel", state_dir=tmp_path)
@@ -59,11 +64,7 @@ def _signed_by(state_dir: Path) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_key_rotation_a_licensed_server_follows_a_staged_rotation_without_help(
         live_server, alice, product, staff, settings, tmp_path):
-    settings.LICENSARY = {**settings.LICENSARY, "ALLOW_PRIVATE_IPS": True}
-    give_credit(alice, 1500, staff)
-    order = order_create(actor=alice, product=product, ip="127.0.0.1")
-    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-    run_jobs()
+    licensed_on_loopback(alice, product, staff, settings)
     assert check(live_server.url, "panel", state_dir=tmp_path).state is State.VALID
     (old_id,) = _trusted(tmp_path)
 
