@@ -12,6 +12,7 @@ run: install
 
 test: install
 	$(UV) run ruff check .
+	$(UV) run ruff format --check .
 	$(UV) run pytest -q $(PYTEST_ARGS)
 	$(UV) run pytest -q -p no:django -c clients/licensary_client/pyproject.toml clients/licensary_client/tests
 

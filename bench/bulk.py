@@ -5,8 +5,7 @@ from typing import Any
 Sql = tuple[str, list[Any]]
 
 
-def insert_select(model: Any, values: dict[str, Sql], source: Sql, *,
-                   with_: Sql = ("", [])) -> Sql:
+def insert_select(model: Any, values: dict[str, Sql], source: Sql, *, with_: Sql = ("", [])) -> Sql:
     """`INSERT INTO table (every column) SELECT ... FROM source` for `model`.
 
     Columns not in `values` (keyed by attname) get the field's default as a parameter, so a
@@ -23,10 +22,14 @@ def insert_select(model: Any, values: dict[str, Sql], source: Sql, *,
             sql, field_params = values[field.attname]
         else:
             default = field.get_default()
-            sql, field_params = "%s", [
-                None if default is None else field.get_db_prep_save(default, connection)]
+            sql, field_params = (
+                "%s",
+                [None if default is None else field.get_db_prep_save(default, connection)],
+            )
         exprs.append(sql)
         params.extend(field_params)
-    sql = (f"{with_[0]} INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
-           f" SELECT {', '.join(exprs)} FROM {source[0]}")
+    sql = (
+        f"{with_[0]} INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
+        f" SELECT {', '.join(exprs)} FROM {source[0]}"
+    )
     return sql, [*params, *source[1]]

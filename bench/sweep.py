@@ -102,8 +102,9 @@ def _load(rows: int, now: datetime, end_times: int) -> None:
 
     adapt = connection.ops.adapt_datetimefield_value
     accounts = [User.objects.create_user(f"bench{i}@example.com").pk for i in range(ACCOUNTS)]
-    product = Product.objects.create(slug="bench-own", name="Bench Own", kind="own",
-                                     price=1000, currency="USD")
+    product = Product.objects.create(
+        slug="bench-own", name="Bench Own", kind="own", price=1000, currency="USD"
+    )
     if connection.vendor == "postgresql":
         series = "WITH seq(g) AS (SELECT generate_series(1, %s))"
         ip = "('10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet"
@@ -119,30 +120,54 @@ def _load(rows: int, now: datetime, end_times: int) -> None:
     # after the block) is not.
     step = SPREAD_SECONDS // end_times
     end = seconds_before.format(f"3600 + (g %% {end_times}) * {step}")
-    licenses = insert_select(License, {
-        "account_id": _pick("g", accounts), "product_id": ("%s", [product.pk]),
-        "kind": ("'own'", []), "ip": (ip, []), "status": ("'active'", []),
-        "created_at": (shift.format("e", -30), []), "period_start": (shift.format("e", -30), []),
-        "period_end": ("e", []),
-        # The invoice below is recorded on the license (the sweep's renewal step skips it).
-        "renewal_invoiced_for": ("e", []),
-    }, (f"(SELECT g, {end} AS e FROM seq) AS due", [adapt(now)]), with_=(series, [rows]))
+    licenses = insert_select(
+        License,
+        {
+            "account_id": _pick("g", accounts),
+            "product_id": ("%s", [product.pk]),
+            "kind": ("'own'", []),
+            "ip": (ip, []),
+            "status": ("'active'", []),
+            "created_at": (shift.format("e", -30), []),
+            "period_start": (shift.format("e", -30), []),
+            "period_end": ("e", []),
+            # The invoice below is recorded on the license (the sweep's renewal step skips it).
+            "renewal_invoiced_for": ("e", []),
+        },
+        (f"(SELECT g, {end} AS e FROM seq) AS due", [adapt(now)]),
+        with_=(series, [rows]),
+    )
 
     # One unpaid renewal invoice per license, issued a week before the end; its line renews
     # from the license's period_end, which is what `_renewal_batch` looks for.
-    invoices = insert_select(Invoice, {
-        "number": ("id", []), "account_id": ("account_id", []),
-        "purpose": ("'renewal'", []), "status": ("'unpaid'", []),
-        "currency": ("%s", [product.currency]), "total": ("%s", [product.price]),
-        "issued_at": (shift.format("period_end", -7), []),
-        "due_at": ("period_end", []), "reminders_sent": ("3", []),
-    }, ("licenses_license ORDER BY id", []))
-    lines = insert_select(InvoiceLine, {
-        "invoice_id": ("i.id", []), "kind": ("'renewal'", []),
-        "description": ("%s", [f"{product.name} renewal"]), "amount": ("i.total", []),
-        "license_id": ("l.id", []), "period_start": ("l.period_end", []),
-        "period_end": (shift.format("l.period_end", 30), []),
-    }, ("licenses_license l JOIN billing_invoice i ON i.number = l.id ORDER BY l.id", []))
+    invoices = insert_select(
+        Invoice,
+        {
+            "number": ("id", []),
+            "account_id": ("account_id", []),
+            "purpose": ("'renewal'", []),
+            "status": ("'unpaid'", []),
+            "currency": ("%s", [product.currency]),
+            "total": ("%s", [product.price]),
+            "issued_at": (shift.format("period_end", -7), []),
+            "due_at": ("period_end", []),
+            "reminders_sent": ("3", []),
+        },
+        ("licenses_license ORDER BY id", []),
+    )
+    lines = insert_select(
+        InvoiceLine,
+        {
+            "invoice_id": ("i.id", []),
+            "kind": ("'renewal'", []),
+            "description": ("%s", [f"{product.name} renewal"]),
+            "amount": ("i.total", []),
+            "license_id": ("l.id", []),
+            "period_start": ("l.period_end", []),
+            "period_end": (shift.format("l.period_end", 30), []),
+        },
+        ("licenses_license l JOIN billing_invoice i ON i.number = l.id ORDER BY l.id", []),
+    )
 
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -220,12 +245,17 @@ def child(args: argparse.Namespace) -> None:
     _say(f"loaded in {load_s:.1f} s; raw UPDATE (floor)")
     raw_s, raw_rows = _timed_sql(
         "UPDATE licenses_license SET status = 'blocked', blocked_at = period_end"
-        " WHERE status = 'active' AND period_end <= %s", [adapt(timezone.now())])
+        " WHERE status = 'active' AND period_end <= %s",
+        [adapt(timezone.now())],
+    )
     assert raw_rows == rows, f"the raw UPDATE moved {raw_rows} rows, not {rows}"
 
     _say(f"raw UPDATE: {raw_rows:,} rows in {raw_s:.2f} s; putting the rows back")
-    _timed_sql("UPDATE licenses_license SET status = 'active', blocked_at = NULL,"
-               " renewable_until = NULL WHERE status = 'blocked'", [])
+    _timed_sql(
+        "UPDATE licenses_license SET status = 'active', blocked_at = NULL,"
+        " renewable_until = NULL WHERE status = 'blocked'",
+        [],
+    )
     _settle("licenses_license")
     before = _counts()
     assert before["license.active"] == rows and before["audit all"] == 0, before
@@ -274,10 +304,18 @@ def child(args: argparse.Namespace) -> None:
             journal = cursor.fetchone()[0]
             cursor.execute("PRAGMA synchronous")
             setting = f"journal_mode={journal}, synchronous={cursor.fetchone()[0]}"
-    result = Result(database=connection.vendor, version=version, rows=rows, batch=batch,
-                    load_s=load_s, raw_update_s=raw_s, sweep_s=sweep_s,
-                    second_sweep_s=second_s, setting=setting,
-                    load_average=(load_before, os.getloadavg()[0]))
+    result = Result(
+        database=connection.vendor,
+        version=version,
+        rows=rows,
+        batch=batch,
+        load_s=load_s,
+        raw_update_s=raw_s,
+        sweep_s=sweep_s,
+        second_sweep_s=second_s,
+        setting=setting,
+        load_average=(load_before, os.getloadavg()[0]),
+    )
     Path(args.result).write_text(json.dumps(asdict(result)))
 
 
@@ -285,16 +323,32 @@ def child(args: argparse.Namespace) -> None:
 
 
 def _run_child(db: str, args: argparse.Namespace, data_dir: Path) -> Result:
-    env = {**os.environ, "LICENSARY_DATA_DIR": str(data_dir), "BENCH_DB": db,
-           "DJANGO_SETTINGS_MODULE": "licensary.config.settings", "LICENSARY_DEBUG": "false",
-           "LICENSARY_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "LICENSARY_DATA_DIR": str(data_dir),
+        "BENCH_DB": db,
+        "DJANGO_SETTINGS_MODULE": "licensary.config.settings",
+        "LICENSARY_DEBUG": "false",
+        "LICENSARY_LOG_LEVEL": "WARNING",
+    }
     if db == "postgres":
         env["DATABASE_URL"] = f"{args.pg_server}/{PG_DATABASE}"
     else:
         env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
     result_file = data_dir / "result.json"
-    command = [sys.executable, __file__, "--child", "--db", db, "--rows", str(args.rows),
-               "--end-times", str(args.end_times), "--result", str(result_file)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--db",
+        db,
+        "--rows",
+        str(args.rows),
+        "--end-times",
+        str(args.end_times),
+        "--result",
+        str(result_file),
+    ]
     if args.batch:
         command += ["--batch", str(args.batch)]
     if args.profile:
@@ -324,20 +378,30 @@ def _machine() -> str:
         pass
     import django
 
-    return (f"{os.cpu_count()} cores ({cpu or platform.machine()}), "
-            f"Python {platform.python_version()}, Django {django.__version__}")
+    return (
+        f"{os.cpu_count()} cores ({cpu or platform.machine()}), "
+        f"Python {platform.python_version()}, Django {django.__version__}"
+    )
 
 
 def _table(results: list[Result]) -> str:
     header = ("database", "rows", "raw UPDATE s", "sweep s", "ratio", "sweep rows/s")
     lines = [header] + [
-        (r.version, f"{r.rows:,}", f"{r.raw_update_s:.2f}", f"{r.sweep_s:.2f}",
-         f"{r.ratio:.1f}x", f"{r.rows_per_s:,.0f}")
+        (
+            r.version,
+            f"{r.rows:,}",
+            f"{r.raw_update_s:.2f}",
+            f"{r.sweep_s:.2f}",
+            f"{r.ratio:.1f}x",
+            f"{r.rows_per_s:,.0f}",
+        )
         for r in results
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
-           for line in lines]
+    out = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
+        for line in lines
+    ]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
 
@@ -362,12 +426,16 @@ def parent(args: argparse.Namespace) -> None:
     print()
     print(f"machine: {_machine()}")
     for r in results:
-        print(f"{r.version}: {r.setting}; load {r.load_s:.1f} s; batch {r.batch}; "
-              f"second sweep (nothing due) {r.second_sweep_s:.2f} s; "
-              f"load average {r.load_average[0]:.1f} before / {r.load_average[1]:.1f} after the "
-              "sweep")
-    print("sweep = licensary.licenses.sweep.sweep() blocking every license with its audit "
-          "entry; renewal invoices were issued beforehand (not timed)")
+        print(
+            f"{r.version}: {r.setting}; load {r.load_s:.1f} s; batch {r.batch}; "
+            f"second sweep (nothing due) {r.second_sweep_s:.2f} s; "
+            f"load average {r.load_average[0]:.1f} before / {r.load_average[1]:.1f} after the "
+            "sweep"
+        )
+    print(
+        "sweep = licensary.licenses.sweep.sweep() blocking every license with its audit "
+        "entry; renewal invoices were issued beforehand (not timed)"
+    )
     print()
     print(_table(results))
 
@@ -376,15 +444,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--end-times", type=int, default=SPREAD_SECONDS,
-                        help="distinct period_end values among the due licenses (default: one "
-                             "per second over 5 days, so nearly every license has its own)")
-    parser.add_argument("--batch", type=int, default=None,
-                        help="sweep batch size (default: the SWEEP_BATCH setting)")
-    parser.add_argument("--pg-server", default=PG_SERVER,
-                        help="PostgreSQL server URL without a database (trust auth)")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="write the sweep's cProfile stats to FILE.<vendor>")
+    parser.add_argument(
+        "--end-times",
+        type=int,
+        default=SPREAD_SECONDS,
+        help="distinct period_end values among the due licenses (default: one "
+        "per second over 5 days, so nearly every license has its own)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="sweep batch size (default: the SWEEP_BATCH setting)",
+    )
+    parser.add_argument(
+        "--pg-server",
+        default=PG_SERVER,
+        help="PostgreSQL server URL without a database (trust auth)",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write the sweep's cProfile stats to FILE.<vendor>"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)

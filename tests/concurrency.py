@@ -33,7 +33,7 @@ def run_concurrently(work: Callable[[int], Any], count: int, *, timeout: float =
         try:
             barrier.wait(timeout=timeout)
             results[index] = work(index)
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test to assert on
+        except BaseException as exc:
             results[index] = exc
         finally:
             connection.close()

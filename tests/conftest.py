@@ -18,8 +18,11 @@ def _isolated_settings(settings: Any, tmp_path: Any) -> None:
     # Every file a test makes (receipts, the audit head) goes to its own tmp_path, which pytest
     # removes after a few runs: nothing is left in the temporary folder or in var/.
     settings.DATA_DIR = tmp_path / "data"
-    settings.LICENSARY = {**settings.LICENSARY, "AUDIT_HEAD_FILE": str(tmp_path / "audit_head"),
-                          "ALLOW_PRIVATE_IPS": False}
+    settings.LICENSARY = {
+        **settings.LICENSARY,
+        "AUDIT_HEAD_FILE": str(tmp_path / "audit_head"),
+        "ALLOW_PRIVATE_IPS": False,
+    }
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     verification_caches_clear()
@@ -61,7 +64,12 @@ def dave(carol: User) -> User:
 
 @pytest.fixture
 def product(staff: User) -> Product:
-    return product_create(actor=staff, slug="panel", name="Panel Pro", kind="own", price=1000,
-                          setup_fee=500, currency="USD")
-
-
+    return product_create(
+        actor=staff,
+        slug="panel",
+        name="Panel Pro",
+        kind="own",
+        price=1000,
+        setup_fee=500,
+        currency="USD",
+    )

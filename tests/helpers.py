@@ -33,8 +33,9 @@ class Api:
             kwargs = {"data": data, "content_type": "application/json"}
         response = getattr(self.client, method)(f"/api/v1{path}", **kwargs, **extra)
         # A file download streams: it has no JSON body to read.
-        response.json_body = (response.json() if not response.streaming and response.content
-                              else None)
+        response.json_body = (
+            response.json() if not response.streaming and response.content else None
+        )
         return response
 
     def get(self, path: str, **headers: str) -> Any:

@@ -19,8 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def _call(url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST" if body else "GET",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST" if body else "GET",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -36,8 +40,13 @@ def main() -> None:
         sys.exit(f"verify answered {status}: {raw[:300]!r}")
     answer = json.loads(raw)
     document = json.loads(answer["document"])
-    expected = {"license": license_id, "product": product, "ip": "127.0.0.1",
-                "status": "active", "nonce": nonce}
+    expected = {
+        "license": license_id,
+        "product": product,
+        "ip": "127.0.0.1",
+        "status": "active",
+        "nonce": nonce,
+    }
     wrong = {k: document.get(k) for k, v in expected.items() if document.get(k) != v}
     if wrong:
         sys.exit(f"verify answered {wrong}, expected {expected}")

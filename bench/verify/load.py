@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/
-from bulk import insert_select  # noqa: E402
+from bulk import insert_select
 
 ACCOUNTS = 20
 PRODUCT_SLUG = "bench-verify"
@@ -56,8 +56,9 @@ def load(count: int) -> tuple[str, int]:
     adapt = connection.ops.adapt_datetimefield_value
 
     accounts = [User.objects.create_user(f"verify{i}@example.com").pk for i in range(ACCOUNTS)]
-    product = Product.objects.create(slug=PRODUCT_SLUG, name="Bench Verify", kind="own",
-                                     price=1000, currency="USD")
+    product = Product.objects.create(
+        slug=PRODUCT_SLUG, name="Bench Verify", kind="own", price=1000, currency="USD"
+    )
     if connection.vendor == "postgresql":
         series = "WITH seq(g) AS (SELECT generate_series(1, %s))"
         ip = "('11.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet"
@@ -71,14 +72,21 @@ def load(count: int) -> tuple[str, int]:
         end = "datetime(%s, '+' || (g %% 1000) || ' minutes')"
     account_case = f"CASE (g %% {len(accounts)})" + " WHEN %s THEN %s" * len(accounts) + " END"
     account_params = [p for pair in enumerate(accounts) for p in pair]
-    insert = insert_select(License, {
-        "account_id": (account_case, account_params),
-        "product_id": ("%s", [product.pk]), "kind": ("'own'", []), "ip": (ip, []),
-        "status": ("'active'", []),
-        "created_at": (start, [adapt(now - timedelta(days=10))]),
-        "period_start": (start, [adapt(now - timedelta(days=10))]),
-        "period_end": (end, [adapt(now + timedelta(days=20))]),
-    }, ("seq", []), with_=(series, [count]))
+    insert = insert_select(
+        License,
+        {
+            "account_id": (account_case, account_params),
+            "product_id": ("%s", [product.pk]),
+            "kind": ("'own'", []),
+            "ip": (ip, []),
+            "status": ("'active'", []),
+            "created_at": (start, [adapt(now - timedelta(days=10))]),
+            "period_start": (start, [adapt(now - timedelta(days=10))]),
+            "period_end": (end, [adapt(now + timedelta(days=20))]),
+        },
+        ("seq", []),
+        with_=(series, [count]),
+    )
 
     middle = count // 2 + 1
     with transaction.atomic(), connection.cursor() as cursor:
@@ -87,8 +95,7 @@ def load(count: int) -> tuple[str, int]:
         total, low, high = cursor.fetchone()
         assert (total, high - low + 1) == (count, count), "licenses are numbered contiguously"
         license_id = low + middle - 1
-        cursor.execute("UPDATE licenses_license SET ip = %s WHERE id = %s",
-                       [local_ip, license_id])
+        cursor.execute("UPDATE licenses_license SET ip = %s WHERE id = %s", [local_ip, license_id])
     keys_ensure()
 
     with connection.cursor() as cursor:

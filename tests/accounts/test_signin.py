@@ -12,25 +12,27 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def admin_user(db) -> User:  # noqa: ANN001
+def admin_user(db) -> User:
     return User.objects.create_superuser(email="root@staff.test", password=PASSWORD)
 
 
-def sign_in(email: str, password: str, ip: str = "192.0.2.10", **extra: str):  # noqa: ANN201
-    return Client(REMOTE_ADDR=ip).post("/admin/login/?next=/admin/",
-                                       {"username": email, "password": password, **extra})
+def sign_in(email: str, password: str, ip: str = "192.0.2.10", **extra: str):
+    return Client(REMOTE_ADDR=ip).post(
+        "/admin/login/?next=/admin/", {"username": email, "password": password, **extra}
+    )
 
 
 def test_staff_signs_in_with_email_and_password(admin_user):
     answer = sign_in("root@staff.test", PASSWORD)
     assert (answer.status_code, answer["Location"]) == (302, "/admin/")
-    assert AuditEntry.objects.filter(action="account.signed_in",
-                                     object_id=str(admin_user.pk)).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="account.signed_in", object_id=str(admin_user.pk)).count()
+        == 1
+    )
 
 
 def test_five_failures_lock_the_account_even_from_other_addresses(admin_user):
-    codes = [sign_in("root@staff.test", "wrong", ip=f"192.0.2.{n}").status_code
-             for n in range(5)]
+    codes = [sign_in("root@staff.test", "wrong", ip=f"192.0.2.{n}").status_code for n in range(5)]
     assert codes == [200, 200, 200, 200, 429]  # the fifth failure locks
     locked = sign_in("root@staff.test", PASSWORD, ip="192.0.2.99")
     assert locked.status_code == 429
@@ -48,11 +50,15 @@ def test_five_failures_lock_the_address_for_every_account(admin_user):
 def test_spoofed_forwarded_address_does_not_escape_the_lockout(admin_user):
     for n in range(5):
         Client(REMOTE_ADDR="192.0.2.60").post(
-            "/admin/login/", {"username": f"x{n}@staff.test", "password": "wrong"},
-            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+            "/admin/login/",
+            {"username": f"x{n}@staff.test", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
     answer = Client(REMOTE_ADDR="192.0.2.60").post(
-        "/admin/login/", {"username": "root@staff.test", "password": PASSWORD},
-        HTTP_X_FORWARDED_FOR="198.51.100.200")
+        "/admin/login/",
+        {"username": "root@staff.test", "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.200",
+    )
     assert answer.status_code == 429
 
 
@@ -62,15 +68,21 @@ def test_staff_with_a_totp_device_must_give_the_current_code(admin_user):
     without = sign_in("root@staff.test", PASSWORD)
     assert without.status_code == 200  # the form again, asking for the token
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}"
-    right = sign_in("root@staff.test", PASSWORD, otp_token=code, otp_device=device.persistent_id,
-                    ip="192.0.2.77")
+    right = sign_in(
+        "root@staff.test",
+        PASSWORD,
+        otp_token=code,
+        otp_device=device.persistent_id,
+        ip="192.0.2.77",
+    )
     assert (right.status_code, right["Location"]) == (302, "/admin/")
 
 
 def test_a_wrong_totp_code_is_refused(admin_user):
     device = TOTPDevice.objects.create(user=admin_user, name="phone", confirmed=True)
-    wrong = sign_in("root@staff.test", PASSWORD, otp_token="000000",
-                    otp_device=device.persistent_id)
+    wrong = sign_in(
+        "root@staff.test", PASSWORD, otp_token="000000", otp_device=device.persistent_id
+    )
     assert wrong.status_code == 200
     assert "_auth_user_id" not in wrong.wsgi_request.session
 

@@ -19,7 +19,8 @@ def test_rule1_concurrent_publishes_get_consecutive_versions():
     staff = [make_account(f"staff{n}@staff.test", kind="staff") for n in range(2)]
 
     published = run_concurrently(
-        lambda n: terms_publish(text=f"terms {n}", actor=staff[n % 2]).version, PUBLISHERS)
+        lambda n: terms_publish(text=f"terms {n}", actor=staff[n % 2]).version, PUBLISHERS
+    )
 
     assert not errors(published), errors(published)
     assert sorted(published) == list(range(1, PUBLISHERS + 1))
@@ -35,7 +36,8 @@ def test_rule1_concurrent_publishes_after_the_first_get_consecutive_versions():
     terms_publish(text="terms 0", actor=sam)
 
     published = run_concurrently(
-        lambda n: terms_publish(text=f"terms {n + 1}", actor=sam).version, PUBLISHERS)
+        lambda n: terms_publish(text=f"terms {n + 1}", actor=sam).version, PUBLISHERS
+    )
 
     assert not errors(published), errors(published)
     assert sorted(published) == list(range(2, PUBLISHERS + 2))

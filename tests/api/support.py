@@ -44,8 +44,12 @@ def held_order(user: User, product: Product, ip: str, staff: User) -> Order:
     """A paid order staff must review. Run no jobs after this: its delivery job is queued."""
     order = paid_order(user, product, ip, staff)
     with transaction.atomic():
-        hold_order(order_id=order.pk, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                   detail="held for the test", actor=None)
+        hold_order(
+            order_id=order.pk,
+            reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+            detail="held for the test",
+            actor=None,
+        )
     order.refresh_from_db()
     assert order.status == Order.Status.ON_HOLD, order.status
     return order
@@ -57,15 +61,22 @@ def revoked_api(user: User) -> Api:
     return Api(text)
 
 
-def raw_post(api: Api, path: str, body: bytes | str, content_type: str = "application/json",
-             method: str = "post", headers: dict[str, str] | None = None) -> Any:
+def raw_post(
+    api: Api,
+    path: str,
+    body: bytes | str,
+    content_type: str = "application/json",
+    method: str = "post",
+    headers: dict[str, str] | None = None,
+) -> Any:
     """A request whose body is sent exactly as given (malformed JSON and the like)."""
     client: Client = api.client
     extra = dict(api.headers)
     for name, value in (headers or {}).items():
         extra["HTTP_" + name.upper().replace("-", "_")] = value
-    response = getattr(client, method)(f"/api/v1{path}", data=body, content_type=content_type,
-                                       **extra)
+    response = getattr(client, method)(
+        f"/api/v1{path}", data=body, content_type=content_type, **extra
+    )
     response.json_body = response.json() if response.content else None
     return response
 
@@ -76,17 +87,21 @@ def snapshot() -> dict[str, Any]:
     state: dict[str, Any] = {}
     for model in apps.get_models():
         if model.__module__.startswith("licensary.") or model._meta.app_label in (
-                "django_tasks_db",):
+            "django_tasks_db",
+        ):
             state[model._meta.label] = model.objects.count()
     for label in ("orders.Order", "billing.Invoice", "licenses.License"):
         model = apps.get_model(label)
         state[label + ".status"] = sorted(model.objects.values_list("pk", "status"))
     state["licenses.License.ip"] = sorted(
-        apps.get_model("licenses.License").objects.values_list("pk", "ip"))
+        apps.get_model("licenses.License").objects.values_list("pk", "ip")
+    )
     state["balances"] = sorted(
         (book.key, sum(Posting.objects.filter(account=book).values_list("amount", flat=True)))
-        for book in LedgerAccount.objects.all())
-    state["products"] = sorted(Product.objects.values_list(
-        "pk", "slug", "price", "setup_fee", "period_days", "active"))
+        for book in LedgerAccount.objects.all()
+    )
+    state["products"] = sorted(
+        Product.objects.values_list("pk", "slug", "price", "setup_fee", "period_days", "active")
+    )
     state["users"] = sorted(User.objects.values_list("pk", "email", "kind", "status"))
     return state

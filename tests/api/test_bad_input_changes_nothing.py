@@ -87,16 +87,34 @@ class World:
     """alice holds a license, an unpaid order and a held order; bob an unpaid order and a
     license; the catalog has `panel` and the inactive `retired`; one supplier, `acme`."""
 
-    def __init__(self, *, alice: User, bob: User, carol: User, dave: User, staff: User,
-                 product: Product, settings: Any) -> None:
+    def __init__(
+        self,
+        *,
+        alice: User,
+        bob: User,
+        carol: User,
+        dave: User,
+        staff: User,
+        product: Product,
+        settings: Any,
+    ) -> None:
         settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
         settings.STRIPE_API_KEY = ""
         self.alice, self.bob, self.carol, self.dave, self.staff = alice, bob, carol, dave, staff
         self.product = product
-        self.retired = product_create(actor=staff, slug="retired", name="Retired", kind="own",
-                                      price=100, currency="USD", active=False)
-        made = api_for(staff).post("/suppliers", {"name": "acme", "base_url": "https://acme.test",
-                                                  "username": "u", "password": "p"})
+        self.retired = product_create(
+            actor=staff,
+            slug="retired",
+            name="Retired",
+            kind="own",
+            price=100,
+            currency="USD",
+            active=False,
+        )
+        made = api_for(staff).post(
+            "/suppliers",
+            {"name": "acme", "base_url": "https://acme.test", "username": "u", "password": "p"},
+        )
         assert made.status_code == 201, made.json_body
         self.license_order = delivered_order(alice, product, PUBLIC_IP, staff)
         self.bob_license_order = delivered_order(bob, product, OTHER_IP, staff)
@@ -105,38 +123,60 @@ class World:
         self.held = held_order(alice, product, HELD_IP, staff)  # its delivery job is queued
         # alice asks a refund of the held order (nothing is eligible yet); bob one of his
         # license, whose problem staff marked unresolvable (so most of it is eligible).
-        self.alice_refund = refund_request(invoice=self.held.invoice, reason="changed my mind",
-                                           actor=alice)
+        self.alice_refund = refund_request(
+            invoice=self.held.invoice, reason="changed my mind", actor=alice
+        )
         bob_license = License.objects.get(pk=self.bob_license_order.license_id)
         license_mark_unresolvable(license=bob_license, actor=staff, note="cannot be fixed")
-        self.bob_refund = refund_request(invoice=self.bob_license_order.invoice,
-                                         reason="it never worked", actor=bob)
+        self.bob_refund = refund_request(
+            invoice=self.bob_license_order.invoice, reason="it never worked", actor=bob
+        )
         assert self.bob_refund.eligible > 0
-        self.alice_receipt = receipt_upload(invoice=self.unpaid.invoice, reference="TX-1",
-                                            file=SimpleUploadedFile("r.png", PNG), actor=alice)
-        self.bob_receipt = receipt_upload(invoice=self.bob_unpaid.invoice, reference="TX-2",
-                                          file=SimpleUploadedFile("r.png", PNG + b"bob"),
-                                          actor=bob)  # another transfer: another file
+        self.alice_receipt = receipt_upload(
+            invoice=self.unpaid.invoice,
+            reference="TX-1",
+            file=SimpleUploadedFile("r.png", PNG),
+            actor=alice,
+        )
+        self.bob_receipt = receipt_upload(
+            invoice=self.bob_unpaid.invoice,
+            reference="TX-2",
+            file=SimpleUploadedFile("r.png", PNG + b"bob"),
+            actor=bob,
+        )  # another transfer: another file
         self.apis: dict[str | None, Api] = {
-            "alice": api_for(alice), "bob": api_for(bob), "carol": api_for(carol),
-            "staff": api_for(staff), None: Api(), "made-up token": Api("lic_0000_" + "x" * 43),
-            "revoked token": revoked_api(alice), "not a bearer": Api(),
+            "alice": api_for(alice),
+            "bob": api_for(bob),
+            "carol": api_for(carol),
+            "staff": api_for(staff),
+            None: Api(),
+            "made-up token": Api("lic_0000_" + "x" * 43),
+            "revoked token": revoked_api(alice),
+            "not a bearer": Api(),
         }
         self.apis["not a bearer"].headers = {"HTTP_AUTHORIZATION": "Basic YWxpY2U6cHc="}
 
     def ids(self) -> dict[str, Any]:
         return {
-            "alice": self.alice.pk, "bob": self.bob.pk, "dave": self.dave.pk,
-            "panel": self.product.pk, "retired": self.retired.pk,
+            "alice": self.alice.pk,
+            "bob": self.bob.pk,
+            "dave": self.dave.pk,
+            "panel": self.product.pk,
+            "retired": self.retired.pk,
             "license": self.license_order.license_id,
             "bob_license": self.bob_license_order.license_id,
             "license_invoice": self.license_order.invoice_id,
             "license_order": self.license_order.pk,
-            "unpaid": self.unpaid.pk, "unpaid_invoice": self.unpaid.invoice_id,
-            "bob_unpaid": self.bob_unpaid.pk, "bob_invoice": self.bob_unpaid.invoice_id,
-            "held": self.held.pk, "held_invoice": self.held.invoice_id,
-            "alice_refund": self.alice_refund.pk, "bob_refund": self.bob_refund.pk,
-            "alice_receipt": self.alice_receipt.pk, "bob_receipt": self.bob_receipt.pk,
+            "unpaid": self.unpaid.pk,
+            "unpaid_invoice": self.unpaid.invoice_id,
+            "bob_unpaid": self.bob_unpaid.pk,
+            "bob_invoice": self.bob_unpaid.invoice_id,
+            "held": self.held.pk,
+            "held_invoice": self.held.invoice_id,
+            "alice_refund": self.alice_refund.pk,
+            "bob_refund": self.bob_refund.pk,
+            "alice_receipt": self.alice_receipt.pk,
+            "bob_receipt": self.bob_receipt.pk,
         }
 
 
@@ -158,32 +198,60 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 BOUNDARY = "receipt-boundary"
 
 
-def multipart(filename: str = "receipt.png", content: bytes = PNG, reference: str = "TX-3",
-              with_file: bool = True) -> Callable[["World"], tuple[bytes, dict[str, str]]]:
+def multipart(
+    filename: str = "receipt.png",
+    content: bytes = PNG,
+    reference: str = "TX-3",
+    with_file: bool = True,
+) -> Callable[["World"], tuple[bytes, dict[str, str]]]:
     """A receipt upload as `build` sends it: the raw multipart body and its Content-Type."""
+
     def build(world: "World") -> tuple[bytes, dict[str, str]]:
-        parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="reference"\r\n\r\n'
-                 f"{reference}\r\n".encode()]
+        parts = [
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="reference"\r\n\r\n'
+            f"{reference}\r\n".encode()
+        ]
         if with_file:
-            parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-                         f'filename="{filename}"\r\nContent-Type: image/png\r\n\r\n'.encode()
-                         + content + b"\r\n")
+            parts.append(
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{filename}"\r\nContent-Type: image/png\r\n\r\n'.encode()
+                + content
+                + b"\r\n"
+            )
         body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
         return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
     return build
 
 
-def stripe_event(world: World, *, amount: int = 1500, stamp: int | None = None,
-                 secret: str = WEBHOOK_SECRET, body: str | None = None
-                 ) -> tuple[str, dict[str, str]]:
+def stripe_event(
+    world: World,
+    *,
+    amount: int = 1500,
+    stamp: int | None = None,
+    secret: str = WEBHOOK_SECRET,
+    body: str | None = None,
+) -> tuple[str, dict[str, str]]:
     """A Stripe `checkout.session.completed` for alice's unpaid invoice, signed as Stripe does."""
     if body is None:
-        body = json.dumps({
-            "id": "evt_test_1", "object": "event", "type": "checkout.session.completed",
-            "data": {"object": {"id": "cs_test_1", "object": "checkout.session",
-                                "payment_status": "paid", "payment_intent": "pi_test_1",
-                                "amount_total": amount, "currency": "usd",
-                                "metadata": {"invoice": str(world.unpaid.invoice_id)}}}})
+        body = json.dumps(
+            {
+                "id": "evt_test_1",
+                "object": "event",
+                "type": "checkout.session.completed",
+                "data": {
+                    "object": {
+                        "id": "cs_test_1",
+                        "object": "checkout.session",
+                        "payment_status": "paid",
+                        "payment_intent": "pi_test_1",
+                        "amount_total": amount,
+                        "currency": "usd",
+                        "metadata": {"invoice": str(world.unpaid.invoice_id)},
+                    }
+                },
+            }
+        )
     stamp = int(time.time()) if stamp is None else stamp
     signature = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return body, {"Stripe-Signature": f"t={stamp},v1={signature}"}
@@ -203,22 +271,43 @@ def checkout_at_a_fake_stripe() -> Iterator[None]:
 
 
 def refusals(status: int, code: str, field_name: str, *values: Any) -> list[Case]:
-    return [Case(f"{field_name}={value!r}", status, code, body={field_name: value})
-            for value in values]
+    return [
+        Case(f"{field_name}={value!r}", status, code, body={field_name: value}) for value in values
+    ]
 
 
-PRIVATE_OR_NOT_IPS = ["not-an-ip", "93.184.216", "999.1.1.1", "", "10.0.0.1", "192.168.1.10",
-                      "172.16.5.4", "127.0.0.1", "::1", "fe80::1", "fd00::1", "0.0.0.0",
-                      "224.0.0.1", "169.254.1.1"]
+PRIVATE_OR_NOT_IPS = [
+    "not-an-ip",
+    "93.184.216",
+    "999.1.1.1",
+    "",
+    "10.0.0.1",
+    "192.168.1.10",
+    "172.16.5.4",
+    "127.0.0.1",
+    "::1",
+    "fe80::1",
+    "fd00::1",
+    "0.0.0.0",
+    "224.0.0.1",
+    "169.254.1.1",
+]
 
 ENDPOINTS: dict[str, Endpoint] = {
     "GET /account": Endpoint("alice", "/account"),
-    "GET /accounts": Endpoint("staff", "/accounts", cases=[
-        Case("a customer lists accounts", 403, "permission_denied", actor="alice"),
-    ]),
+    "GET /accounts": Endpoint(
+        "staff",
+        "/accounts",
+        cases=[
+            Case("a customer lists accounts", 403, "permission_denied", actor="alice"),
+        ],
+    ),
     "POST /accounts": Endpoint(
-        "staff", "/accounts", {"kind": "customer", "email": "new@example.test"},
-        control_status=201, cases=[
+        "staff",
+        "/accounts",
+        {"kind": "customer", "email": "new@example.test"},
+        control_status=201,
+        cases=[
             *refusals(422, "validation_error", "kind", "wizard", "CUSTOMER", ""),
             *refusals(422, "validation_error", "email", "not-an-email", "", "a@b"),
             Case("an email that is taken", 409, "email_taken", body={"email": "BOB@example.test"}),
@@ -226,41 +315,87 @@ ENDPOINTS: dict[str, Endpoint] = {
             Case("an agent that is not one", 404, "not_found", body={"agent": "{alice}"}),
             Case("an agent id that is no id", 404, "not_found", body={"agent": "abc"}),
             Case("a customer creates an account", 403, "permission_denied", actor="alice"),
-            Case("an agent creates an agent", 403, "permission_denied", actor="carol",
-                 body={"kind": "agent"}),
-        ]),
-    "GET /accounts/{account_id}": Endpoint("alice", "/accounts/{alice}", cases=[
-        Case("another customer's account", 404, "not_found", path="/accounts/{bob}"),
-        Case("an agent's customer, asked by a stranger", 404, "not_found", path="/accounts/{dave}"),
-    ]),
+            Case(
+                "an agent creates an agent",
+                403,
+                "permission_denied",
+                actor="carol",
+                body={"kind": "agent"},
+            ),
+        ],
+    ),
+    "GET /accounts/{account_id}": Endpoint(
+        "alice",
+        "/accounts/{alice}",
+        cases=[
+            Case("another customer's account", 404, "not_found", path="/accounts/{bob}"),
+            Case(
+                "an agent's customer, asked by a stranger",
+                404,
+                "not_found",
+                path="/accounts/{dave}",
+            ),
+        ],
+    ),
     "POST /accounts/{account_id}/credit": Endpoint(
-        "staff", "/accounts/{alice}/credit", {"amount": 500, "note": "goodwill"}, cases=[
+        "staff",
+        "/accounts/{alice}/credit",
+        {"amount": 500, "note": "goodwill"},
+        cases=[
             *refusals(422, "validation_error", "amount", 0, 10.5, "ten", True, None, "500"),
-            Case("taking off more credit than there is", 402, "insufficient_credit",
-                 body={"amount": -100}),
+            Case(
+                "taking off more credit than there is",
+                402,
+                "insufficient_credit",
+                body={"amount": -100},
+            ),
             *refusals(422, "validation_error", "note", "", "   "),
             Case("a customer adjusts credit", 403, "permission_denied", actor="alice"),
-            Case("an agent adjusts its customer's credit", 403, "permission_denied",
-                 actor="carol", path="/accounts/{dave}/credit"),
-        ]),
-    "GET /terms": Endpoint(None, "/terms", control_before=publish_terms_1, cases=[
-        Case("no terms are published yet", 404, "not_found"),
-    ]),
-    "POST /terms": Endpoint("staff", "/terms", {"text": "Be excellent."}, control_status=201,
-                            cases=[
-        *refusals(422, "validation_error", "text", "", "  \n "),
-        Case("a customer publishes terms", 403, "permission_denied", actor="alice"),
-        Case("an agent publishes terms", 403, "permission_denied", actor="carol"),
-    ]),
-    "POST /terms/accept": Endpoint("alice", "/terms/accept", {"version": 2},
-                                   before=publish_terms_1_and_2, cases=[
-        *refusals(409, "terms_outdated", "version", 1, 3, 0, -1),
-        *refusals(422, "validation_error", "version", "two", 1.5, "2", True),
-    ]),
+            Case(
+                "an agent adjusts its customer's credit",
+                403,
+                "permission_denied",
+                actor="carol",
+                path="/accounts/{dave}/credit",
+            ),
+        ],
+    ),
+    "GET /terms": Endpoint(
+        None,
+        "/terms",
+        control_before=publish_terms_1,
+        cases=[
+            Case("no terms are published yet", 404, "not_found"),
+        ],
+    ),
+    "POST /terms": Endpoint(
+        "staff",
+        "/terms",
+        {"text": "Be excellent."},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "text", "", "  \n "),
+            Case("a customer publishes terms", 403, "permission_denied", actor="alice"),
+            Case("an agent publishes terms", 403, "permission_denied", actor="carol"),
+        ],
+    ),
+    "POST /terms/accept": Endpoint(
+        "alice",
+        "/terms/accept",
+        {"version": 2},
+        before=publish_terms_1_and_2,
+        cases=[
+            *refusals(409, "terms_outdated", "version", 1, 3, 0, -1),
+            *refusals(422, "validation_error", "version", "two", 1.5, "2", True),
+        ],
+    ),
     "GET /products": Endpoint("alice", "/products"),
     "POST /products": Endpoint(
-        "staff", "/products", {"name": "Mail Pro", "kind": "own", "price": 700},
-        control_status=201, cases=[
+        "staff",
+        "/products",
+        {"name": "Mail Pro", "kind": "own", "price": 700},
+        control_status=201,
+        cases=[
             *refusals(422, "validation_error", "price", -1, 1.5, "cheap", True, None),
             *refusals(422, "validation_error", "setup_fee", -5, False),
             *refusals(422, "validation_error", "period_days", 0, -30, "30", 30.0),
@@ -269,253 +404,523 @@ ENDPOINTS: dict[str, Endpoint] = {
             *refusals(422, "validation_error", "active", 0, "true", "yes"),
             *refusals(422, "validation_error", "requires_identity", 1, "no"),
             *refusals(422, "validation_error", "suppliers", ["acme"], ["own", "acme"]),
-            Case("a manufacturer product without a manufacturer", 422, "validation_error",
-                 body={"kind": "manufacturer", "suppliers": ["acme"]}),
+            Case(
+                "a manufacturer product without a manufacturer",
+                422,
+                "validation_error",
+                body={"kind": "manufacturer", "suppliers": ["acme"]},
+            ),
             Case("a slug that is taken", 409, "slug_taken", body={"slug": "panel"}),
             Case("a customer adds a product", 403, "permission_denied", actor="alice"),
             Case("an agent adds a product", 403, "permission_denied", actor="carol"),
-        ]),
-    "GET /products/{product_id}": Endpoint("alice", "/products/{panel}", cases=[
-        Case("an inactive product, asked by a customer", 404, "not_found",
-             path="/products/{retired}"),
-    ]),
-    "PATCH /products/{product_id}": Endpoint("staff", "/products/{panel}", {"price": 1200}, cases=[
-        *refusals(422, "validation_error", "price", -1, "dear", True),
-        *refusals(422, "validation_error", "setup_fee", -1),
-        *refusals(422, "validation_error", "period_days", 0, "30"),
-        *refusals(422, "validation_error", "suppliers", ["acme"]),
-        # Found by schemathesis: a patch made a product without a name or slug.
-        *refusals(422, "validation_error", "name", "", "  "),
-        *refusals(422, "validation_error", "slug", "", "!!!"),
-        *refusals(422, "validation_error", "active", 0, "false"),
-        *refusals(422, "validation_error", "requires_identity", 1),
-        Case("a slug that is taken", 409, "slug_taken", body={"slug": "retired"}),
-        Case("a slug that is taken once made a slug", 409, "slug_taken",
-             body={"slug": "Retired"}),
-        Case("a customer edits a product", 403, "permission_denied", actor="alice"),
-        Case("an agent edits a product", 403, "permission_denied", actor="carol"),
-    ]),
+        ],
+    ),
+    "GET /products/{product_id}": Endpoint(
+        "alice",
+        "/products/{panel}",
+        cases=[
+            Case(
+                "an inactive product, asked by a customer",
+                404,
+                "not_found",
+                path="/products/{retired}",
+            ),
+        ],
+    ),
+    "PATCH /products/{product_id}": Endpoint(
+        "staff",
+        "/products/{panel}",
+        {"price": 1200},
+        cases=[
+            *refusals(422, "validation_error", "price", -1, "dear", True),
+            *refusals(422, "validation_error", "setup_fee", -1),
+            *refusals(422, "validation_error", "period_days", 0, "30"),
+            *refusals(422, "validation_error", "suppliers", ["acme"]),
+            # Found by schemathesis: a patch made a product without a name or slug.
+            *refusals(422, "validation_error", "name", "", "  "),
+            *refusals(422, "validation_error", "slug", "", "!!!"),
+            *refusals(422, "validation_error", "active", 0, "false"),
+            *refusals(422, "validation_error", "requires_identity", 1),
+            Case("a slug that is taken", 409, "slug_taken", body={"slug": "retired"}),
+            Case(
+                "a slug that is taken once made a slug", 409, "slug_taken", body={"slug": "Retired"}
+            ),
+            Case("a customer edits a product", 403, "permission_denied", actor="alice"),
+            Case("an agent edits a product", 403, "permission_denied", actor="carol"),
+        ],
+    ),
     "GET /invoices": Endpoint("alice", "/invoices"),
-    "GET /invoices/{invoice_id}": Endpoint("alice", "/invoices/{unpaid_invoice}", cases=[
-        Case("another customer's invoice", 404, "not_found", path="/invoices/{bob_invoice}"),
-    ]),
+    "GET /invoices/{invoice_id}": Endpoint(
+        "alice",
+        "/invoices/{unpaid_invoice}",
+        cases=[
+            Case("another customer's invoice", 404, "not_found", path="/invoices/{bob_invoice}"),
+        ],
+    ),
     "POST /invoices/{invoice_id}/pay-with-credit": Endpoint(
-        "alice", "/invoices/{unpaid_invoice}/pay-with-credit",
-        control_before=credit_for_the_unpaid_invoice, cases=[
+        "alice",
+        "/invoices/{unpaid_invoice}/pay-with-credit",
+        control_before=credit_for_the_unpaid_invoice,
+        cases=[
             Case("no credit to pay with", 402, "insufficient_credit"),
-            Case("an invoice paid already", 409, "invalid_transition",
-                 path="/invoices/{license_invoice}/pay-with-credit"),
-            Case("another customer's invoice", 404, "not_found",
-                 path="/invoices/{bob_invoice}/pay-with-credit"),
-            Case("an empty Idempotency-Key", 422, "validation_error",
-                 headers={"Idempotency-Key": ""}),
-            Case("an Idempotency-Key of 201 characters", 422, "validation_error",
-                 headers={"Idempotency-Key": "k" * 201}),
-        ]),
-    "POST /orders": Endpoint("alice", "/orders", {"product": "panel", "ip": NEW_IP},
-                             control_status=201, cases=[
-        *refusals(422, "invalid_ip", "ip", *PRIVATE_OR_NOT_IPS),
-        Case("an IP as a number", 422, "validation_error", body={"ip": 1572395042}),
-        *refusals(404, "not_found", "product", "nope", "987654", "0", ""),
-        Case("a product that is not on sale", 422, "product_inactive",
-             body={"product": "retired"}),
-        Case("an IP on which the account holds the product", 409, "ip_taken",
-             body={"ip": PUBLIC_IP}),
-        Case("an account the caller does not act for", 404, "not_found",
-             body={"account": "{dave}"}),
-        Case("an account id that is no id", 404, "not_found", body={"account": "abc"}),
-        Case("staff order a license for themselves", 422, "validation_error", actor="staff"),
-        Case("an empty Idempotency-Key", 422, "validation_error",
-             headers={"Idempotency-Key": ""}),
-    ]),
+            Case(
+                "an invoice paid already",
+                409,
+                "invalid_transition",
+                path="/invoices/{license_invoice}/pay-with-credit",
+            ),
+            Case(
+                "another customer's invoice",
+                404,
+                "not_found",
+                path="/invoices/{bob_invoice}/pay-with-credit",
+            ),
+            Case(
+                "an empty Idempotency-Key", 422, "validation_error", headers={"Idempotency-Key": ""}
+            ),
+            Case(
+                "an Idempotency-Key of 201 characters",
+                422,
+                "validation_error",
+                headers={"Idempotency-Key": "k" * 201},
+            ),
+        ],
+    ),
+    "POST /orders": Endpoint(
+        "alice",
+        "/orders",
+        {"product": "panel", "ip": NEW_IP},
+        control_status=201,
+        cases=[
+            *refusals(422, "invalid_ip", "ip", *PRIVATE_OR_NOT_IPS),
+            Case("an IP as a number", 422, "validation_error", body={"ip": 1572395042}),
+            *refusals(404, "not_found", "product", "nope", "987654", "0", ""),
+            Case(
+                "a product that is not on sale",
+                422,
+                "product_inactive",
+                body={"product": "retired"},
+            ),
+            Case(
+                "an IP on which the account holds the product",
+                409,
+                "ip_taken",
+                body={"ip": PUBLIC_IP},
+            ),
+            Case(
+                "an account the caller does not act for",
+                404,
+                "not_found",
+                body={"account": "{dave}"},
+            ),
+            Case("an account id that is no id", 404, "not_found", body={"account": "abc"}),
+            Case("staff order a license for themselves", 422, "validation_error", actor="staff"),
+            Case(
+                "an empty Idempotency-Key", 422, "validation_error", headers={"Idempotency-Key": ""}
+            ),
+        ],
+    ),
     "POST /invoices/{invoice_id}/checkout": Endpoint(
-        "alice", "/invoices/{unpaid_invoice}/checkout", {"gateway": "stripe"},
-        control_context=checkout_at_a_fake_stripe, cases=[
+        "alice",
+        "/invoices/{unpaid_invoice}/checkout",
+        {"gateway": "stripe"},
+        control_context=checkout_at_a_fake_stripe,
+        cases=[
             *refusals(404, "not_found", "gateway", "paypal", "", "STRIPE"),
-            Case("an invoice paid already", 409, "invalid_transition",
-                 path="/invoices/{license_invoice}/checkout"),
-            Case("another customer's invoice", 404, "not_found",
-                 path="/invoices/{bob_invoice}/checkout"),
-        ]),
+            Case(
+                "an invoice paid already",
+                409,
+                "invalid_transition",
+                path="/invoices/{license_invoice}/checkout",
+            ),
+            Case(
+                "another customer's invoice",
+                404,
+                "not_found",
+                path="/invoices/{bob_invoice}/checkout",
+            ),
+        ],
+    ),
     "POST /gateways/{name}/webhook": Endpoint(
-        None, "/gateways/stripe/webhook", control_build=lambda w: stripe_event(w), cases=[
-            Case("an unknown gateway", 404, "not_found", path="/gateways/paypal/webhook",
-                 build=lambda w: stripe_event(w)),
-            Case("no signature", 400, "invalid_signature",
-                 build=lambda w: (stripe_event(w)[0], {})),
-            Case("signed with another secret", 400, "invalid_signature",
-                 build=lambda w: stripe_event(w, secret="whsec_other")),
-            Case("signed ten minutes ago", 400, "invalid_signature",
-                 build=lambda w: stripe_event(w, stamp=int(time.time()) - 600)),
-            Case("signed ten minutes from now", 400, "invalid_signature",
-                 build=lambda w: stripe_event(w, stamp=int(time.time()) + 600)),
-            Case("a body changed after signing", 400, "invalid_signature",
-                 build=lambda w: (stripe_event(w, amount=1)[0],
-                                  stripe_event(w)[1])),
-            Case("a signed body that is not JSON", 400, "invalid_signature",
-                 build=lambda w: stripe_event(w, body="{not json")),
-        ]),
-    "POST /deposits": Endpoint("alice", "/deposits", {"amount": 5000}, control_status=201,
-                               cases=[
-        *refusals(422, "validation_error", "amount", 0, -5000, 10.5, True, "5000", None,
-                  10_000_001),
-        Case("an empty Idempotency-Key", 422, "validation_error",
-             headers={"Idempotency-Key": ""}),
-    ]),
+        None,
+        "/gateways/stripe/webhook",
+        control_build=lambda w: stripe_event(w),
+        cases=[
+            Case(
+                "an unknown gateway",
+                404,
+                "not_found",
+                path="/gateways/paypal/webhook",
+                build=lambda w: stripe_event(w),
+            ),
+            Case(
+                "no signature", 400, "invalid_signature", build=lambda w: (stripe_event(w)[0], {})
+            ),
+            Case(
+                "signed with another secret",
+                400,
+                "invalid_signature",
+                build=lambda w: stripe_event(w, secret="whsec_other"),
+            ),
+            Case(
+                "signed ten minutes ago",
+                400,
+                "invalid_signature",
+                build=lambda w: stripe_event(w, stamp=int(time.time()) - 600),
+            ),
+            Case(
+                "signed ten minutes from now",
+                400,
+                "invalid_signature",
+                build=lambda w: stripe_event(w, stamp=int(time.time()) + 600),
+            ),
+            Case(
+                "a body changed after signing",
+                400,
+                "invalid_signature",
+                build=lambda w: (stripe_event(w, amount=1)[0], stripe_event(w)[1]),
+            ),
+            Case(
+                "a signed body that is not JSON",
+                400,
+                "invalid_signature",
+                build=lambda w: stripe_event(w, body="{not json"),
+            ),
+        ],
+    ),
+    "POST /deposits": Endpoint(
+        "alice",
+        "/deposits",
+        {"amount": 5000},
+        control_status=201,
+        cases=[
+            *refusals(
+                422, "validation_error", "amount", 0, -5000, 10.5, True, "5000", None, 10_000_001
+            ),
+            Case(
+                "an empty Idempotency-Key", 422, "validation_error", headers={"Idempotency-Key": ""}
+            ),
+        ],
+    ),
     "POST /refunds": Endpoint(
-        "alice", "/refunds", {"invoice": "{license_invoice}", "reason": "not needed"},
-        control_status=201, cases=[
-            Case("an unpaid invoice", 409, "invalid_transition",
-                 body={"invoice": "{unpaid_invoice}"}),
-            Case("an invoice with a refund waiting", 409, "invalid_transition",
-                 body={"invoice": "{held_invoice}"}),
-            Case("another customer's invoice", 404, "not_found",
-                 body={"invoice": "{bob_invoice}"}),
+        "alice",
+        "/refunds",
+        {"invoice": "{license_invoice}", "reason": "not needed"},
+        control_status=201,
+        cases=[
+            Case(
+                "an unpaid invoice", 409, "invalid_transition", body={"invoice": "{unpaid_invoice}"}
+            ),
+            Case(
+                "an invoice with a refund waiting",
+                409,
+                "invalid_transition",
+                body={"invoice": "{held_invoice}"},
+            ),
+            Case("another customer's invoice", 404, "not_found", body={"invoice": "{bob_invoice}"}),
             *refusals(404, "not_found", "invoice", "abc", "0", "987654"),
             *refusals(422, "validation_error", "reason", "", "   "),
-        ]),
+        ],
+    ),
     "GET /refunds": Endpoint("alice", "/refunds"),
     "POST /invoices/{invoice_id}/receipts": Endpoint(
         # The control is another transfer than the world's receipt on that invoice (PNG, TX-1).
-        "alice", "/invoices/{unpaid_invoice}/receipts",
-        control_build=multipart(content=PNG + b"control"), control_status=201, cases=[
+        "alice",
+        "/invoices/{unpaid_invoice}/receipts",
+        control_build=multipart(content=PNG + b"control"),
+        control_status=201,
+        cases=[
             Case("the file of a receipt it has", 409, "duplicate_receipt", build=multipart()),
-            Case("the reference of a receipt it has", 409, "duplicate_receipt",
-                 build=multipart(content=PNG + b"other", reference=" tx-1 ")),
+            Case(
+                "the reference of a receipt it has",
+                409,
+                "duplicate_receipt",
+                build=multipart(content=PNG + b"other", reference=" tx-1 "),
+            ),
             Case("no file", 422, "validation_error", build=multipart(with_file=False)),
             Case("an empty file", 422, "empty_file", build=multipart(content=b"")),
-            Case("a script named .png", 415, "unsupported_file_type",
-                 build=multipart(content=b"#!/bin/sh\necho hi\n")),
-            Case("a file over 10 MB", 413, "file_too_large",
-                 build=multipart(content=PNG + b"0" * (10 * 1024 * 1024))),
-            Case("a reference of 201 characters", 422, "validation_error",
-                 build=multipart(reference="r" * 201)),
-            Case("an invoice paid already", 409, "invalid_transition",
-                 path="/invoices/{license_invoice}/receipts", build=multipart()),
-            Case("another customer's invoice", 404, "not_found",
-                 path="/invoices/{bob_invoice}/receipts", build=multipart()),
-            Case("an empty Idempotency-Key", 422, "validation_error",
-                 headers={"Idempotency-Key": ""}, build=multipart()),
-        ]),
+            Case(
+                "a script named .png",
+                415,
+                "unsupported_file_type",
+                build=multipart(content=b"#!/bin/sh\necho hi\n"),
+            ),
+            Case(
+                "a file over 10 MB",
+                413,
+                "file_too_large",
+                build=multipart(content=PNG + b"0" * (10 * 1024 * 1024)),
+            ),
+            Case(
+                "a reference of 201 characters",
+                422,
+                "validation_error",
+                build=multipart(reference="r" * 201),
+            ),
+            Case(
+                "an invoice paid already",
+                409,
+                "invalid_transition",
+                path="/invoices/{license_invoice}/receipts",
+                build=multipart(),
+            ),
+            Case(
+                "another customer's invoice",
+                404,
+                "not_found",
+                path="/invoices/{bob_invoice}/receipts",
+                build=multipart(),
+            ),
+            Case(
+                "an empty Idempotency-Key",
+                422,
+                "validation_error",
+                headers={"Idempotency-Key": ""},
+                build=multipart(),
+            ),
+        ],
+    ),
     "GET /invoices/{invoice_id}/receipts": Endpoint(
-        "alice", "/invoices/{unpaid_invoice}/receipts", cases=[
-            Case("another customer's invoice", 404, "not_found",
-                 path="/invoices/{bob_invoice}/receipts"),
-        ]),
-    "GET /receipts": Endpoint("staff", "/receipts", cases=[
-        Case("an unknown status", 422, "validation_error", query="status=lost"),
-    ]),
-    "GET /receipts/{receipt_id}": Endpoint("alice", "/receipts/{alice_receipt}", cases=[
-        Case("another customer's receipt", 404, "not_found", path="/receipts/{bob_receipt}"),
-    ]),
-    "GET /receipts/{receipt_id}/file": Endpoint("alice", "/receipts/{alice_receipt}/file", cases=[
-        Case("another customer's receipt", 404, "not_found",
-             path="/receipts/{bob_receipt}/file"),
-        Case("an agent's view of a file it did not upload", 404, "not_found", actor="carol"),
-    ]),
+        "alice",
+        "/invoices/{unpaid_invoice}/receipts",
+        cases=[
+            Case(
+                "another customer's invoice",
+                404,
+                "not_found",
+                path="/invoices/{bob_invoice}/receipts",
+            ),
+        ],
+    ),
+    "GET /receipts": Endpoint(
+        "staff",
+        "/receipts",
+        cases=[
+            Case("an unknown status", 422, "validation_error", query="status=lost"),
+        ],
+    ),
+    "GET /receipts/{receipt_id}": Endpoint(
+        "alice",
+        "/receipts/{alice_receipt}",
+        cases=[
+            Case("another customer's receipt", 404, "not_found", path="/receipts/{bob_receipt}"),
+        ],
+    ),
+    "GET /receipts/{receipt_id}/file": Endpoint(
+        "alice",
+        "/receipts/{alice_receipt}/file",
+        cases=[
+            Case(
+                "another customer's receipt", 404, "not_found", path="/receipts/{bob_receipt}/file"
+            ),
+            Case("an agent's view of a file it did not upload", 404, "not_found", actor="carol"),
+        ],
+    ),
     "POST /receipts/{receipt_id}/confirm": Endpoint(
-        "staff", "/receipts/{alice_receipt}/confirm", {"amount": 1500}, cases=[
-            Case("the customer confirms its own receipt", 403, "permission_denied",
-                 actor="alice"),
+        "staff",
+        "/receipts/{alice_receipt}/confirm",
+        {"amount": 1500},
+        cases=[
+            Case("the customer confirms its own receipt", 403, "permission_denied", actor="alice"),
             *refusals(422, "validation_error", "amount", 0, -1, True, "1500", 10.5),
             Case("less than the invoice total", 422, "amount_short", body={"amount": 1499}),
-        ]),
+        ],
+    ),
     "POST /receipts/{receipt_id}/reject": Endpoint(
-        "staff", "/receipts/{alice_receipt}/reject", {"reason": "unreadable"}, cases=[
-            Case("the customer rejects its own receipt", 403, "permission_denied",
-                 actor="alice"),
+        "staff",
+        "/receipts/{alice_receipt}/reject",
+        {"reason": "unreadable"},
+        cases=[
+            Case("the customer rejects its own receipt", 403, "permission_denied", actor="alice"),
             *refusals(422, "validation_error", "reason", "", "   ", "r" * 301),
-        ]),
-    "GET /refunds/{refund_id}": Endpoint("alice", "/refunds/{alice_refund}", cases=[
-        Case("another customer's refund", 404, "not_found", path="/refunds/{bob_refund}"),
-    ]),
+        ],
+    ),
+    "GET /refunds/{refund_id}": Endpoint(
+        "alice",
+        "/refunds/{alice_refund}",
+        cases=[
+            Case("another customer's refund", 404, "not_found", path="/refunds/{bob_refund}"),
+        ],
+    ),
     "POST /refunds/{refund_id}/approve": Endpoint(
-        "staff", "/refunds/{bob_refund}/approve", {"destination": "credit"}, cases=[
-            Case("the customer approves its own refund", 403, "permission_denied",
-                 actor="bob"),
+        "staff",
+        "/refunds/{bob_refund}/approve",
+        {"destination": "credit"},
+        cases=[
+            Case("the customer approves its own refund", 403, "permission_denied", actor="bob"),
             Case("another customer approves it", 403, "permission_denied", actor="alice"),
-            Case("nothing is eligible", 409, "invalid_transition",
-                 path="/refunds/{alice_refund}/approve"),
+            Case(
+                "nothing is eligible",
+                409,
+                "invalid_transition",
+                path="/refunds/{alice_refund}/approve",
+            ),
             *refusals(422, "validation_error", "destination", "bank", ""),
-            Case("paid back through a gateway it was not paid with", 422, "validation_error",
-                 body={"destination": "original"}),
+            Case(
+                "paid back through a gateway it was not paid with",
+                422,
+                "validation_error",
+                body={"destination": "original"},
+            ),
             *refusals(422, "validation_error", "amount", 5, True, "5"),
-        ]),
+        ],
+    ),
     "POST /refunds/{refund_id}/reject": Endpoint(
-        "staff", "/refunds/{bob_refund}/reject", {"note": "outside the policy"}, cases=[
+        "staff",
+        "/refunds/{bob_refund}/reject",
+        {"note": "outside the policy"},
+        cases=[
             Case("the customer rejects its own refund", 403, "permission_denied", actor="bob"),
             *refusals(422, "validation_error", "note", "", "  "),
-        ]),
+        ],
+    ),
     "POST /licenses/{license_id}/unresolvable": Endpoint(
-        "staff", "/licenses/{license}/unresolvable", {"note": "the panel cannot run there"},
+        "staff",
+        "/licenses/{license}/unresolvable",
+        {"note": "the panel cannot run there"},
         cases=[
             Case("the owner marks its own license", 403, "permission_denied", actor="alice"),
             Case("another customer marks it", 404, "not_found", actor="bob"),
             *refusals(422, "validation_error", "note", "", "  "),
-        ]),
+        ],
+    ),
     "GET /orders": Endpoint("alice", "/orders"),
-    "GET /orders/{order_id}": Endpoint("alice", "/orders/{unpaid}", cases=[
-        Case("another customer's order", 404, "not_found", path="/orders/{bob_unpaid}"),
-    ]),
-    "POST /orders/{order_id}/cancel": Endpoint("alice", "/orders/{unpaid}/cancel", cases=[
-        Case("a completed order", 409, "invalid_transition", path="/orders/{license_order}/cancel"),
-        Case("a paid order on hold", 409, "invalid_transition", path="/orders/{held}/cancel"),
-        Case("another customer's order", 404, "not_found", path="/orders/{bob_unpaid}/cancel"),
-    ]),
-    "GET /review-queue": Endpoint("staff", "/review-queue", cases=[
-        Case("a customer reads the review queue", 403, "permission_denied", actor="alice"),
-        Case("an agent reads the review queue", 403, "permission_denied", actor="carol"),
-    ]),
+    "GET /orders/{order_id}": Endpoint(
+        "alice",
+        "/orders/{unpaid}",
+        cases=[
+            Case("another customer's order", 404, "not_found", path="/orders/{bob_unpaid}"),
+        ],
+    ),
+    "POST /orders/{order_id}/cancel": Endpoint(
+        "alice",
+        "/orders/{unpaid}/cancel",
+        cases=[
+            Case(
+                "a completed order",
+                409,
+                "invalid_transition",
+                path="/orders/{license_order}/cancel",
+            ),
+            Case("a paid order on hold", 409, "invalid_transition", path="/orders/{held}/cancel"),
+            Case("another customer's order", 404, "not_found", path="/orders/{bob_unpaid}/cancel"),
+        ],
+    ),
+    "GET /review-queue": Endpoint(
+        "staff",
+        "/review-queue",
+        cases=[
+            Case("a customer reads the review queue", 403, "permission_denied", actor="alice"),
+            Case("an agent reads the review queue", 403, "permission_denied", actor="carol"),
+        ],
+    ),
     **{
         f"POST /orders/{{order_id}}/{decision}": Endpoint(
-            "staff", f"/orders/{{held}}/{decision}", body, cases=[
-                Case("the owner decides its own held order", 403, "permission_denied",
-                     actor="alice"),
+            "staff",
+            f"/orders/{{held}}/{decision}",
+            body,
+            cases=[
+                Case(
+                    "the owner decides its own held order", 403, "permission_denied", actor="alice"
+                ),
                 Case("another customer decides it", 404, "not_found", actor="bob"),
-                Case("an order that is not held (unpaid)", 409, "invalid_transition",
-                     path=f"/orders/{{unpaid}}/{decision}"),
-                Case("an order that is not held (completed)", 409, "invalid_transition",
-                     path=f"/orders/{{license_order}}/{decision}"),
-            ] + ([] if body is None else refusals(422, "validation_error", "note", 5, False)))
-        for decision, body in (("retry", None), ("approve", {"note": "checked by hand"}),
-                               ("reject", {"note": "fraud"}))
+                Case(
+                    "an order that is not held (unpaid)",
+                    409,
+                    "invalid_transition",
+                    path=f"/orders/{{unpaid}}/{decision}",
+                ),
+                Case(
+                    "an order that is not held (completed)",
+                    409,
+                    "invalid_transition",
+                    path=f"/orders/{{license_order}}/{decision}",
+                ),
+            ]
+            + ([] if body is None else refusals(422, "validation_error", "note", 5, False)),
+        )
+        for decision, body in (
+            ("retry", None),
+            ("approve", {"note": "checked by hand"}),
+            ("reject", {"note": "fraud"}),
+        )
     },
-    "GET /licenses": Endpoint("alice", "/licenses", cases=[
-        Case("an unknown status filter", 422, "validation_error", query="status=sleeping"),
-    ]),
-    "GET /licenses/{license_id}": Endpoint("alice", "/licenses/{license}", cases=[
-        Case("another customer's license", 404, "not_found", path="/licenses/{bob_license}"),
-    ]),
-    "POST /licenses/{license_id}/renew": Endpoint("alice", "/licenses/{license}/renew", cases=[
-        Case("another customer's license", 404, "not_found",
-             path="/licenses/{bob_license}/renew"),
-    ]),
+    "GET /licenses": Endpoint(
+        "alice",
+        "/licenses",
+        cases=[
+            Case("an unknown status filter", 422, "validation_error", query="status=sleeping"),
+        ],
+    ),
+    "GET /licenses/{license_id}": Endpoint(
+        "alice",
+        "/licenses/{license}",
+        cases=[
+            Case("another customer's license", 404, "not_found", path="/licenses/{bob_license}"),
+        ],
+    ),
+    "POST /licenses/{license_id}/renew": Endpoint(
+        "alice",
+        "/licenses/{license}/renew",
+        cases=[
+            Case(
+                "another customer's license", 404, "not_found", path="/licenses/{bob_license}/renew"
+            ),
+        ],
+    ),
     "POST /licenses/{license_id}/change-ip": Endpoint(
-        "alice", "/licenses/{license}/change-ip", {"ip": NEW_IP}, cases=[
+        "alice",
+        "/licenses/{license}/change-ip",
+        {"ip": NEW_IP},
+        cases=[
             *refusals(422, "invalid_ip", "ip", *PRIVATE_OR_NOT_IPS),
             Case("the IP it is on already", 422, "validation_error", body={"ip": PUBLIC_IP}),
             Case("an IP licensed to someone else", 409, "ip_taken", body={"ip": OTHER_IP}),
-            Case("another customer's license", 404, "not_found",
-                 path="/licenses/{bob_license}/change-ip"),
-        ]),
-    "GET /licenses/{license_id}/history": Endpoint("alice", "/licenses/{license}/history", cases=[
-        Case("another customer's license", 404, "not_found",
-             path="/licenses/{bob_license}/history"),
-    ]),
-    "POST /verify": Endpoint(None, "/verify", {"product": "panel", "nonce": NONCE}, cases=[
-        *refusals(422, "invalid_nonce", "nonce", "short", "", "n" * 129),
-        *refusals(404, "not_found", "product", "nope", "", "retired "),
-    ]),
+            Case(
+                "another customer's license",
+                404,
+                "not_found",
+                path="/licenses/{bob_license}/change-ip",
+            ),
+        ],
+    ),
+    "GET /licenses/{license_id}/history": Endpoint(
+        "alice",
+        "/licenses/{license}/history",
+        cases=[
+            Case(
+                "another customer's license",
+                404,
+                "not_found",
+                path="/licenses/{bob_license}/history",
+            ),
+        ],
+    ),
+    "POST /verify": Endpoint(
+        None,
+        "/verify",
+        {"product": "panel", "nonce": NONCE},
+        cases=[
+            *refusals(422, "invalid_nonce", "nonce", "short", "", "n" * 129),
+            *refusals(404, "not_found", "product", "nope", "", "retired "),
+        ],
+    ),
     # Public and parameterless: nothing to get wrong; the control request still runs.
     "GET /verify/keys": Endpoint(None, "/verify/keys"),
-    "GET /suppliers": Endpoint("staff", "/suppliers", cases=[
-        Case("a customer lists suppliers", 403, "permission_denied", actor="alice"),
-        Case("an agent lists suppliers", 403, "permission_denied", actor="carol"),
-    ]),
+    "GET /suppliers": Endpoint(
+        "staff",
+        "/suppliers",
+        cases=[
+            Case("a customer lists suppliers", 403, "permission_denied", actor="alice"),
+            Case("an agent lists suppliers", 403, "permission_denied", actor="carol"),
+        ],
+    ),
     "POST /suppliers": Endpoint(
-        "staff", "/suppliers",
+        "staff",
+        "/suppliers",
         {"name": "beta", "base_url": "https://beta.test", "username": "u", "password": "p"},
-        control_status=201, cases=[
+        control_status=201,
+        cases=[
             *refusals(422, "validation_error", "name", "own", "a b", "", "x/y"),
             *refusals(422, "validation_error", "base_url", "ftp://beta.test", "beta.test"),
             *refusals(422, "validation_error", "kind", "whmcs"),
@@ -523,15 +928,20 @@ ENDPOINTS: dict[str, Endpoint] = {
             *refusals(422, "validation_error", "active", 0, "yes"),
             Case("a name that is taken", 409, "name_taken", body={"name": "acme"}),
             Case("a customer adds a supplier", 403, "permission_denied", actor="alice"),
-        ]),
+        ],
+    ),
     "PATCH /suppliers/{name}": Endpoint(
-        "staff", "/suppliers/acme", {"base_url": "https://acme2.test"}, cases=[
+        "staff",
+        "/suppliers/acme",
+        {"base_url": "https://acme2.test"},
+        cases=[
             Case("an unknown supplier", 404, "not_found", path="/suppliers/nobody"),
             *refusals(422, "validation_error", "base_url", "gopher://acme.test"),
             *refusals(422, "validation_error", "timeout_seconds", 0, 500, "15"),
             *refusals(422, "validation_error", "active", 1, "false"),
             Case("a customer edits a supplier", 403, "permission_denied", actor="alice"),
-        ]),
+        ],
+    ),
 }
 
 
@@ -542,8 +952,11 @@ def openapi() -> dict[str, Any]:
 
 
 def operations(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"{method.upper()} {path.removeprefix(PREFIX)}": op
-            for path, ops in schema["paths"].items() for method, op in ops.items()}
+    return {
+        f"{method.upper()} {path.removeprefix(PREFIX)}": op
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+    }
 
 
 def body_schema(schema: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] | None:
@@ -567,8 +980,14 @@ def derived_cases(name: str, endpoint: Endpoint, schema: dict[str, Any]) -> list
         if param.endswith("_id"):
             template = name.split(" ", 1)[1]
             for bad in BAD_IDS:
-                cases.append(Case(f"{param}={bad!r}", 404, "not_found",
-                                  path=template.replace("{" + param + "}", bad)))
+                cases.append(
+                    Case(
+                        f"{param}={bad!r}",
+                        404,
+                        "not_found",
+                        path=template.replace("{" + param + "}", bad),
+                    )
+                )
     query_params = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
     if "limit" in query_params:
         for bad in ("0", "1000", "201", "-1", "ten"):
@@ -581,12 +1000,19 @@ def derived_cases(name: str, endpoint: Endpoint, schema: dict[str, Any]) -> list
         cases.append(Case("malformed JSON", 400, "validation_error", raw='{"ip": "1.2.3.4", '))
         cases.append(Case("JSON that is not an object", 400, "validation_error", raw="[1, 2]"))
         for required in body.get("required", []):
-            cases.append(Case(f"{required} missing", 422, "validation_error",
-                              body={required: MISSING}))
+            cases.append(
+                Case(f"{required} missing", 422, "validation_error", body={required: MISSING})
+            )
         for key in endpoint.body or {}:
             for wrong in ([1], {"a": 1}):
-                cases.append(Case(f"{key} of the wrong type {wrong!r}", 422, "validation_error",
-                                  body={key: wrong}))
+                cases.append(
+                    Case(
+                        f"{key} of the wrong type {wrong!r}",
+                        422,
+                        "validation_error",
+                        body={key: wrong},
+                    )
+                )
     return cases
 
 
@@ -612,8 +1038,7 @@ def request(world: World, endpoint: Endpoint, method: str, case: Case | None) ->
         raw, built = build(world)
         headers = {**headers, **built}
         content_type = headers.pop("Content-Type", "application/json")
-        return raw_post(api, path, raw, content_type=content_type, method=method,
-                        headers=headers)
+        return raw_post(api, path, raw, content_type=content_type, method=method, headers=headers)
     if case is not None and case.raw is not None:
         return raw_post(api, path, case.raw, method=method)
     body = endpoint.body
@@ -642,10 +1067,18 @@ def request(world: World, endpoint: Endpoint, method: str, case: Case | None) ->
 
 
 @pytest.fixture
-def world(alice: User, bob: User, carol: User, dave: User, staff: User,
-          product: Product, settings: Any) -> World:
-    return World(alice=alice, bob=bob, carol=carol, dave=dave, staff=staff, product=product,
-                 settings=settings)
+def world(
+    alice: User, bob: User, carol: User, dave: User, staff: User, product: Product, settings: Any
+) -> World:
+    return World(
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        dave=dave,
+        staff=staff,
+        product=product,
+        settings=settings,
+    )
 
 
 def test_every_endpoint_in_the_openapi_document_has_bad_input_cases(db: Any) -> None:
@@ -655,8 +1088,9 @@ def test_every_endpoint_in_the_openapi_document_has_bad_input_cases(db: Any) -> 
 
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
-def test_bad_input_is_refused_with_a_stable_code_and_changes_nothing(name: str,
-                                                                     world: World) -> None:
+def test_bad_input_is_refused_with_a_stable_code_and_changes_nothing(
+    name: str, world: World
+) -> None:
     schema = openapi()
     if name not in operations(schema):
         pytest.fail(f"{name} is not in the OpenAPI document any more")
@@ -680,15 +1114,18 @@ def test_bad_input_is_refused_with_a_stable_code_and_changes_nothing(name: str,
             problems.append(f"got {got} {response.content[:200]!r}")
         if body is None:
             problems.append(f"Content-Type {response['Content-Type']}")
-        elif set(body) < {"type", "title", "status", "detail", "code"} or \
-                body["status"] != response.status_code:
+        elif (
+            set(body) < {"type", "title", "status", "detail", "code"}
+            or body["status"] != response.status_code
+        ):
             problems.append(f"not a problem body: {body}")
         if before != after:
             changed = sorted(k for k in before if before[k] != after.get(k))
             problems.append(f"changed {changed}")
         if problems:
-            failures.append(f"{case.label}: expected {(case.status, case.code)}; "
-                            + "; ".join(problems))
+            failures.append(
+                f"{case.label}: expected {(case.status, case.code)}; " + "; ".join(problems)
+            )
 
     with transaction.atomic():
         for hook in (endpoint.before, endpoint.control_before):

@@ -45,12 +45,17 @@ def problem(response: Any) -> tuple[int, str]:
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
 def test_a_session_write_without_the_csrf_token_is_permission_denied_and_changes_nothing(
-        staff: User, alice: User, content_type: str) -> None:
+    staff: User, alice: User, content_type: str
+) -> None:
     browser = signed_in_browser(staff)
     before = snapshot()
 
-    response = browser.post(f"/api/v1/accounts/{alice.pk}/credit", data=GIFT,
-                            content_type=content_type, HTTP_ORIGIN="https://evil.example")
+    response = browser.post(
+        f"/api/v1/accounts/{alice.pk}/credit",
+        data=GIFT,
+        content_type=content_type,
+        HTTP_ORIGIN="https://evil.example",
+    )
 
     assert problem(response) == (403, "permission_denied")
     assert "CSRF" in response.json()["detail"]
@@ -58,13 +63,18 @@ def test_a_session_write_without_the_csrf_token_is_permission_denied_and_changes
     assert account_credit(alice).amount == 0
 
 
-def test_a_session_write_with_a_wrong_csrf_token_is_permission_denied(staff: User,
-                                                                      alice: User) -> None:
+def test_a_session_write_with_a_wrong_csrf_token_is_permission_denied(
+    staff: User, alice: User
+) -> None:
     browser = signed_in_browser(staff)
     csrf_token_for(browser)
 
-    response = browser.post(f"/api/v1/accounts/{alice.pk}/credit", data=GIFT,
-                            content_type="application/json", HTTP_X_CSRFTOKEN="x" * 64)
+    response = browser.post(
+        f"/api/v1/accounts/{alice.pk}/credit",
+        data=GIFT,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN="x" * 64,
+    )
 
     assert problem(response) == (403, "permission_denied")
     assert account_credit(alice).amount == 0
@@ -74,8 +84,12 @@ def test_a_session_write_with_the_csrf_token_works(staff: User, alice: User) -> 
     browser = signed_in_browser(staff)
     token = csrf_token_for(browser)
 
-    response = browser.post(f"/api/v1/accounts/{alice.pk}/credit", data=GIFT,
-                            content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    response = browser.post(
+        f"/api/v1/accounts/{alice.pk}/credit",
+        data=GIFT,
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
 
     assert response.status_code == 200, response.content
     assert account_credit(alice).amount == 1_000_000
@@ -100,49 +114,63 @@ def test_a_bearer_token_needs_no_csrf_token(staff: User, alice: User) -> None:
 
 def test_without_a_session_or_a_token_a_write_is_still_unauthenticated(alice: User) -> None:
     response = Client(enforce_csrf_checks=True).post(
-        f"/api/v1/accounts/{alice.pk}/credit", data=GIFT, content_type="application/json")
+        f"/api/v1/accounts/{alice.pk}/credit", data=GIFT, content_type="application/json"
+    )
 
     assert problem(response) == (401, "unauthenticated")
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=x", "application/xml", "",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "",
+    ],
+)
 def test_a_json_body_sent_as_another_media_type_is_refused_and_changes_nothing(
-        staff: User, alice: User, content_type: str) -> None:
+    staff: User, alice: User, content_type: str
+) -> None:
     api = api_for(staff)
     before = snapshot()
 
-    response = raw_post(api, f"/accounts/{alice.pk}/credit", GIFT,
-                        content_type=content_type)
+    response = raw_post(api, f"/accounts/{alice.pk}/credit", GIFT, content_type=content_type)
 
     assert problem(response) == (415, "unsupported_media_type")
     assert "application/json" in response.json_body["detail"]
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "text/plain",
-                                          "application/x-www-form-urlencoded"])
-def test_a_receipt_is_uploaded_only_as_multipart(alice: User, product: Product,
-                                                 content_type: str) -> None:
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+)
+def test_a_receipt_is_uploaded_only_as_multipart(
+    alice: User, product: Product, content_type: str
+) -> None:
     invoice = order_create(actor=alice, product=product, ip=PUBLIC_IP).invoice
     api = api_for(alice)
     before = snapshot()
 
-    response = raw_post(api, f"/invoices/{invoice.pk}/receipts", '{"reference": "TX-1"}',
-                        content_type=content_type)
+    response = raw_post(
+        api, f"/invoices/{invoice.pk}/receipts", '{"reference": "TX-1"}', content_type=content_type
+    )
 
     assert problem(response) == (415, "unsupported_media_type")
     assert "multipart/form-data" in response.json_body["detail"]
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8",
-                                          "application/merge-patch+json"])
-def test_a_json_media_type_with_parameters_or_a_json_suffix_is_read(staff: User, alice: User,
-                                                                   content_type: str) -> None:
-    response = raw_post(api_for(staff), f"/accounts/{alice.pk}/credit", GIFT,
-                        content_type=content_type)
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json"]
+)
+def test_a_json_media_type_with_parameters_or_a_json_suffix_is_read(
+    staff: User, alice: User, content_type: str
+) -> None:
+    response = raw_post(
+        api_for(staff), f"/accounts/{alice.pk}/credit", GIFT, content_type=content_type
+    )
 
     assert response.status_code == 200, response.json_body

@@ -11,8 +11,14 @@ from licensary.accounts.models import User
 from tests.api.support import PROBLEM
 from tests.helpers import api_for
 
-UNKNOWN = ["/api/nope", "/api/v1/nope", "/api/v1/accounts/1/nope", "/api/v2/account", "/api/",
-           "/api/v1/account/"]
+UNKNOWN = [
+    "/api/nope",
+    "/api/v1/nope",
+    "/api/v1/accounts/1/nope",
+    "/api/v2/account",
+    "/api/",
+    "/api/v1/account/",
+]
 
 
 def problem_of(response: Any) -> dict[str, Any]:
@@ -25,23 +31,28 @@ def problem_of(response: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
 @pytest.mark.parametrize("path", UNKNOWN)
-def test_an_unknown_path_under_api_is_not_found_as_problem_json(db: Any, path: str,
-                                                                method: str) -> None:
+def test_an_unknown_path_under_api_is_not_found_as_problem_json(
+    db: Any, path: str, method: str
+) -> None:
     response = getattr(Client(), method)(path)
 
     assert response.status_code == 404
     assert problem_of(response)["code"] == "not_found"
 
 
-@pytest.mark.parametrize("method, path, allowed", [
-    ("delete", "/api/v1/account", "GET"),
-    ("put", "/api/v1/orders", "GET, POST"),
-    ("post", "/api/v1/licenses/1/history", "GET"),
-    ("get", "/api/v1/terms/accept", "POST"),
-    ("options", "/api/v1/products", "GET, POST"),
-])
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("delete", "/api/v1/account", "GET"),
+        ("put", "/api/v1/orders", "GET, POST"),
+        ("post", "/api/v1/licenses/1/history", "GET"),
+        ("get", "/api/v1/terms/accept", "POST"),
+        ("options", "/api/v1/products", "GET, POST"),
+    ],
+)
 def test_a_wrong_method_on_a_known_path_is_method_not_allowed_as_problem_json(
-        alice: User, method: str, path: str, allowed: str) -> None:
+    alice: User, method: str, path: str, allowed: str
+) -> None:
     api = api_for(alice)
 
     response = getattr(api.client, method)(path, **api.headers)

@@ -37,7 +37,8 @@ def test_the_same_key_and_body_replay_the_first_answer(alice: User, product: Pro
 
 
 def test_the_same_key_with_another_body_is_a_conflict_and_changes_nothing(
-        alice: User, product: Product) -> None:
+    alice: User, product: Product
+) -> None:
     api = api_for(alice)
     first = api.post("/orders", ORDER, **{"Idempotency-Key": KEY})
     before = snapshot()
@@ -51,8 +52,9 @@ def test_the_same_key_with_another_body_is_a_conflict_and_changes_nothing(
     assert list(Order.objects.values_list("ip", flat=True)) == [PUBLIC_IP]
 
 
-def test_the_same_key_on_another_endpoint_is_a_conflict(alice: User, staff: User,
-                                                        product: Product) -> None:
+def test_the_same_key_on_another_endpoint_is_a_conflict(
+    alice: User, staff: User, product: Product
+) -> None:
     api = api_for(alice)
     order = api.post("/orders", ORDER, **{"Idempotency-Key": KEY}).json_body
     give_credit(alice, 1500, staff)
@@ -63,13 +65,17 @@ def test_the_same_key_on_another_endpoint_is_a_conflict(alice: User, staff: User
     assert Invoice.objects.get(pk=order["invoice"]).status == "unpaid"
 
 
-@pytest.mark.parametrize("bad_body, code", [
-    ({"product": "panel"}, "validation_error"),  # refused by the schema, before the handler
-    ({"product": "panel", "ip": "10.0.0.1"}, "invalid_ip"),  # refused by the service
-    ({"product": "nope", "ip": PUBLIC_IP}, "not_found"),
-])
+@pytest.mark.parametrize(
+    "bad_body, code",
+    [
+        ({"product": "panel"}, "validation_error"),  # refused by the schema, before the handler
+        ({"product": "panel", "ip": "10.0.0.1"}, "invalid_ip"),  # refused by the service
+        ({"product": "nope", "ip": PUBLIC_IP}, "not_found"),
+    ],
+)
 def test_a_refused_request_stores_nothing_so_the_key_works_with_a_fixed_body(
-        alice: User, product: Product, bad_body: dict[str, Any], code: str) -> None:
+    alice: User, product: Product, bad_body: dict[str, Any], code: str
+) -> None:
     api = api_for(alice)
     before = snapshot()
 
@@ -88,19 +94,20 @@ def test_keys_are_scoped_per_account(alice: User, bob: User, product: Product) -
 
     alices = alice_api.post("/orders", ORDER, **{"Idempotency-Key": KEY})
     bobs = bob_api.post("/orders", ORDER, **{"Idempotency-Key": KEY})
-    bobs_other = bob_api.post("/orders", {"product": "panel", "ip": OTHER_IP},
-                              **{"Idempotency-Key": KEY})
+    bobs_other = bob_api.post(
+        "/orders", {"product": "panel", "ip": OTHER_IP}, **{"Idempotency-Key": KEY}
+    )
 
     assert alices.status_code == bobs.status_code == 201
     assert alices.json_body["id"] != bobs.json_body["id"]
-    assert (alices.json_body["account"], bobs.json_body["account"]) == (str(alice.pk),
-                                                                        str(bob.pk))
+    assert (alices.json_body["account"], bobs.json_body["account"]) == (str(alice.pk), str(bob.pk))
     assert bobs_other.json_body["code"] == "idempotency_conflict"
     assert Order.objects.count() == 2
 
 
-def test_a_payment_replayed_with_its_key_is_paid_once(alice: User, staff: User,
-                                                      product: Product) -> None:
+def test_a_payment_replayed_with_its_key_is_paid_once(
+    alice: User, staff: User, product: Product
+) -> None:
     api = api_for(alice)
     invoice = api.post("/orders", ORDER).json_body["invoice"]
     give_credit(alice, 3000, staff)
@@ -118,10 +125,13 @@ def test_a_payment_replayed_with_its_key_is_paid_once(alice: User, staff: User,
 
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_identical_orders_with_one_key_make_one_order(
-        alice: User, product: Product) -> None:
+    alice: User, product: Product
+) -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent writers and row locks: runs on PostgreSQL only "
-                    "(SQLite serialises every writer)")
+        pytest.skip(
+            "needs concurrent writers and row locks: runs on PostgreSQL only "
+            "(SQLite serialises every writer)"
+        )
     apis = [api_for(alice) for _ in range(RACERS)]
 
     def order(i: int) -> tuple[int, Any]:

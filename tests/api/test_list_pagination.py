@@ -35,8 +35,9 @@ def ip(n: int) -> str:
 class Shop:
     """Orders, invoices, licenses, products and accounts of several owners, added in rounds."""
 
-    def __init__(self, *, alice: User, bob: User, carol: User, dave: User, staff: User,
-                 product: Product) -> None:
+    def __init__(
+        self, *, alice: User, bob: User, carol: User, dave: User, staff: User, product: Product
+    ) -> None:
         self.alice, self.bob, self.carol, self.dave, self.staff = alice, bob, carol, dave, staff
         self.product = product
         self.made = 0
@@ -55,13 +56,19 @@ class Shop:
             assert order.created_by_id == self.carol.pk
             customer = make_account(f"customer{n}@example.test", agent=self.carol)
             give_credit(customer, 100 + n, self.staff)
-            product_create(actor=self.staff, slug=f"extra-{n}", name=f"Extra {n}", kind="own",
-                           price=100 + n, currency="USD", active=n % 2 == 0)
+            product_create(
+                actor=self.staff,
+                slug=f"extra-{n}",
+                name=f"Extra {n}",
+                kind="own",
+                price=100 + n,
+                currency="USD",
+                active=n % 2 == 0,
+            )
 
 
 @pytest.fixture
-def shop(alice: User, bob: User, carol: User, dave: User, staff: User,
-         product: Product) -> Shop:
+def shop(alice: User, bob: User, carol: User, dave: User, staff: User, product: Product) -> Shop:
     return Shop(alice=alice, bob=bob, carol=carol, dave=dave, staff=staff, product=product)
 
 
@@ -71,22 +78,39 @@ def ids(qs: Any) -> set[str]:
 
 LISTS: dict[str, tuple[str, str, Callable[[Shop], set[str]]]] = {
     "alice's orders": ("alice", "/orders", lambda s: ids(Order.objects.filter(account=s.alice))),
-    "alice's unpaid orders": ("alice", "/orders?status=awaiting_payment", lambda s: ids(
-        Order.objects.filter(account=s.alice, status="awaiting_payment"))),
-    "alice's invoices": ("alice", "/invoices",
-                         lambda s: ids(Invoice.objects.filter(account=s.alice))),
-    "alice's licenses": ("alice", "/licenses",
-                         lambda s: ids(License.objects.filter(account=s.alice))),
-    "alice's active licenses": ("alice", "/licenses?status=active",
-                                lambda s: ids(License.objects.filter(account=s.alice))),
+    "alice's unpaid orders": (
+        "alice",
+        "/orders?status=awaiting_payment",
+        lambda s: ids(Order.objects.filter(account=s.alice, status="awaiting_payment")),
+    ),
+    "alice's invoices": (
+        "alice",
+        "/invoices",
+        lambda s: ids(Invoice.objects.filter(account=s.alice)),
+    ),
+    "alice's licenses": (
+        "alice",
+        "/licenses",
+        lambda s: ids(License.objects.filter(account=s.alice)),
+    ),
+    "alice's active licenses": (
+        "alice",
+        "/licenses?status=active",
+        lambda s: ids(License.objects.filter(account=s.alice)),
+    ),
     "products on sale": ("alice", "/products", lambda s: ids(Product.objects.filter(active=True))),
     "every product": ("staff", "/products", lambda s: ids(Product.objects.all())),
-    "carol's and her customers' orders": ("carol", "/orders", lambda s: ids(
-        Order.objects.filter(account__in=[s.carol, s.dave]))),
-    "carol's customers' invoices": ("carol", "/invoices",
-                                    lambda s: ids(Invoice.objects.filter(account=s.dave))),
-    "carol's customers": ("carol", "/accounts",
-                          lambda s: ids(User.objects.filter(agent=s.carol))),
+    "carol's and her customers' orders": (
+        "carol",
+        "/orders",
+        lambda s: ids(Order.objects.filter(account__in=[s.carol, s.dave])),
+    ),
+    "carol's customers' invoices": (
+        "carol",
+        "/invoices",
+        lambda s: ids(Invoice.objects.filter(account=s.dave)),
+    ),
+    "carol's customers": ("carol", "/accounts", lambda s: ids(User.objects.filter(agent=s.carol))),
     "every account": ("staff", "/accounts", lambda s: ids(User.objects.all())),
     "every order": ("staff", "/orders", lambda s: ids(Order.objects.all())),
     "every invoice": ("staff", "/invoices", lambda s: ids(Invoice.objects.all())),
@@ -115,8 +139,9 @@ def walk(api: Api, path: str, limit: int) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(LISTS))
 @pytest.mark.parametrize("limit", [1, 3, 200])
-def test_walking_every_page_yields_every_visible_object_once(name: str, limit: int,
-                                                             shop: Shop) -> None:
+def test_walking_every_page_yields_every_visible_object_once(
+    name: str, limit: int, shop: Shop
+) -> None:
     actor, path, expected = LISTS[name]
     shop.add(4)
     api = api_for(getattr(shop, actor))
@@ -154,8 +179,10 @@ def test_the_account_list_shows_each_account_s_own_credit_and_terms(shop: Shop) 
     shop.add(3)
     staff_api = api_for(shop.staff)
 
-    listed = {a["id"]: (a["credit"], a["terms_accepted"])
-              for a in staff_api.get("/accounts?limit=200").json_body["items"]}
+    listed = {
+        a["id"]: (a["credit"], a["terms_accepted"])
+        for a in staff_api.get("/accounts?limit=200").json_body["items"]
+    }
 
     for account_id, shown in listed.items():
         one = staff_api.get(f"/accounts/{account_id}").json_body
@@ -169,9 +196,9 @@ QUERY_LISTS = ["/orders", "/invoices", "/licenses", "/products", "/accounts", "/
 
 
 @pytest.mark.parametrize("path", QUERY_LISTS)
-def test_the_queries_of_a_list_do_not_grow_with_its_rows(path: str, shop: Shop,
-                                                         django_assert_max_num_queries: Any
-                                                         ) -> None:
+def test_the_queries_of_a_list_do_not_grow_with_its_rows(
+    path: str, shop: Shop, django_assert_max_num_queries: Any
+) -> None:
     api = api_for(shop.staff)
     api.get("/account")  # the token's first use is recorded once; not part of the count
 
@@ -192,21 +219,27 @@ def test_the_queries_of_a_list_do_not_grow_with_its_rows(path: str, shop: Shop,
 
     assert many_rows > few_rows
     assert many_queries == few_queries, (
-        f"{path}: {few_queries} queries for {few_rows} rows, {many_queries} for {many_rows}")
+        f"{path}: {few_queries} queries for {few_rows} rows, {many_queries} for {many_rows}"
+    )
 
 
 def test_the_queries_of_the_supplier_list_do_not_grow_with_its_rows(
-        staff: User, django_assert_max_num_queries: Any) -> None:
+    staff: User, django_assert_max_num_queries: Any
+) -> None:
     api = api_for(staff)
     api.get("/account")
     for n in range(3):
-        api.post("/suppliers", {"name": f"s{n}", "base_url": "https://s.test", "username": "u",
-                                "password": "p"})
+        api.post(
+            "/suppliers",
+            {"name": f"s{n}", "base_url": "https://s.test", "username": "u", "password": "p"},
+        )
     with CaptureQueriesContext(connection) as few:
         assert len(api.get("/suppliers").json_body["items"]) == 3
     for n in range(3, 9):
-        api.post("/suppliers", {"name": f"s{n}", "base_url": "https://s.test", "username": "u",
-                                "password": "p"})
+        api.post(
+            "/suppliers",
+            {"name": f"s{n}", "base_url": "https://s.test", "username": "u", "password": "p"},
+        )
     with django_assert_max_num_queries(MAX_QUERIES_PER_PAGE) as many:
         assert len(api.get("/suppliers").json_body["items"]) == 9
     assert len(many.captured_queries) == len(few.captured_queries)
@@ -222,13 +255,18 @@ def test_an_unknown_status_filter_is_refused_on_every_list(alice, path):
 
 def hold_at(order: Order, when: Any) -> None:
     with time_machine.travel(when, tick=False), transaction.atomic():
-        hold_order(order_id=order.pk, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                   detail="held for the test", actor=None)
+        hold_order(
+            order_id=order.pk,
+            reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+            detail="held for the test",
+            actor=None,
+        )
 
 
 @pytest.mark.parametrize("limit", [1, 2, 50])
-def test_the_review_queue_pages_oldest_held_first(alice: User, bob: User, product: Product,
-                                                  staff: User, limit: int) -> None:
+def test_the_review_queue_pages_oldest_held_first(
+    alice: User, bob: User, product: Product, staff: User, limit: int
+) -> None:
     # Placed first, held last: the queue's order is the hold's age, not the order's id; two
     # holds of the same instant are told apart by id, so a page boundary between them holds.
     orders = [paid_order(alice if n % 2 else bob, product, ip(n), staff) for n in range(5)]
@@ -243,8 +281,7 @@ def test_the_review_queue_pages_oldest_held_first(alice: User, bob: User, produc
     assert seen == expected
 
 
-def test_a_license_history_pages_oldest_first(alice: User, product: Product,
-                                              staff: User) -> None:
+def test_a_license_history_pages_oldest_first(alice: User, product: Product, staff: User) -> None:
     lic = License.objects.get(pk=delivered_order(alice, product, ip(0), staff).license_id)
     for n in range(1, 4):
         lic = license_change_ip(license=lic, ip=ip(n), actor=alice)
@@ -261,8 +298,10 @@ def test_the_supplier_list_pages_by_name(staff: User) -> None:
     api = api_for(staff)
     names = ["delta", "alpha", "echo", "charlie", "bravo"]
     for name in names:
-        made = api.post("/suppliers", {"name": name, "base_url": "https://s.test",
-                                       "username": "u", "password": "p"})
+        made = api.post(
+            "/suppliers",
+            {"name": name, "base_url": "https://s.test", "username": "u", "password": "p"},
+        )
         assert made.status_code == 201, made.json_body
 
     for limit in (1, 2, 200):
@@ -282,7 +321,8 @@ def test_the_supplier_list_pages_by_name(staff: User) -> None:
 @pytest.mark.parametrize("path", ["/review-queue", "/licenses/{license}/history", "/suppliers"])
 @pytest.mark.parametrize("cursor", ["MA", "LTU", "WzEsMV0", "WzFd", "not-a-cursor"])
 def test_a_cursor_this_api_never_gave_out_is_refused_on_the_new_lists(
-        alice: User, product: Product, staff: User, path: str, cursor: str) -> None:
+    alice: User, product: Product, staff: User, path: str, cursor: str
+) -> None:
     lic = delivered_order(alice, product, ip(0), staff).license_id
     answer = api_for(staff).get(path.replace("{license}", str(lic)) + f"?cursor={cursor}")
 

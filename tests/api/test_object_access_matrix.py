@@ -18,8 +18,15 @@ from licensary.catalog.models import Product
 from tests.api.support import PROBLEM, delivered_order, held_order, unpaid_order
 from tests.helpers import PUBLIC_IP, Api, api_for, give_credit
 
-ACTORS = ["owner", "other customer", "agent A", "agent B", "agent B's customer", "staff",
-          "anonymous"]
+ACTORS = [
+    "owner",
+    "other customer",
+    "agent A",
+    "agent B",
+    "agent B's customer",
+    "staff",
+    "anonymous",
+]
 SEES = {"owner", "agent A", "staff"}  # who may see dave's objects
 MADE_UP_ID = "987654321"
 
@@ -71,16 +78,29 @@ def objects(dave: User, staff: User, product: Product) -> dict[str, str]:
     unpaid = unpaid_order(dave, product, "93.184.216.60")
     held = held_order(dave, product, "93.184.216.61", staff)
     give_credit(dave, 1500, staff)
-    return {"account": str(dave.pk), "invoice": str(unpaid.invoice_id), "order": str(unpaid.pk),
-            "license": str(lic), "held": str(held.pk), "product": str(product.pk)}
+    return {
+        "account": str(dave.pk),
+        "invoice": str(unpaid.invoice_id),
+        "order": str(unpaid.pk),
+        "license": str(lic),
+        "held": str(held.pk),
+        "product": str(product.pk),
+    }
 
 
 @pytest.fixture
-def actors(alice: User, carol: User, dave: User, erin: User, frank: User,
-           staff: User) -> dict[str, Api]:
-    return {"owner": api_for(dave), "other customer": api_for(alice), "agent A": api_for(carol),
-            "agent B": api_for(erin), "agent B's customer": api_for(frank),
-            "staff": api_for(staff), "anonymous": Api()}
+def actors(
+    alice: User, carol: User, dave: User, erin: User, frank: User, staff: User
+) -> dict[str, Api]:
+    return {
+        "owner": api_for(dave),
+        "other customer": api_for(alice),
+        "agent A": api_for(carol),
+        "agent B": api_for(erin),
+        "agent B's customer": api_for(frank),
+        "staff": api_for(staff),
+        "anonymous": Api(),
+    }
 
 
 def call(api: Api, route: Route, object_id: str) -> Any:
@@ -93,15 +113,17 @@ def call(api: Api, route: Route, object_id: str) -> Any:
         elif route.body is not None:
             response = api.post(path, route.body)
         else:
-            response = api.client.generic("POST", f"/api/v1{path}", b"", content_type="",
-                                          **api.headers)
+            response = api.client.generic(
+                "POST", f"/api/v1{path}", b"", content_type="", **api.headers
+            )
             response.json_body = response.json() if response.content else None
         transaction.set_rollback(True)
     return response
 
 
 def test_every_object_route_answers_every_actor_as_the_matrix_says(
-        objects: dict[str, str], actors: dict[str, Api]) -> None:
+    objects: dict[str, str], actors: dict[str, Api]
+) -> None:
     rows: list[str] = []
     mismatches: list[str] = []
     for route in ROUTES:
@@ -120,22 +142,27 @@ def test_every_object_route_answers_every_actor_as_the_matrix_says(
                     got = (got[0], f"{got[1]}, but a made-up id gets {made_up.json_body}")
             cells.append(f"{got[0]}{'' if ok else '!'}")
             if not ok:
-                mismatches.append(f"{route.method.upper()} {route.template} as {actor}: got "
-                                  f"{got} {response.content[:150]!r}, expected {want}")
-        rows.append(f"{route.method.upper():6} {route.template:32} " +
-                    " ".join(f"{c:>9}" for c in cells))
+                mismatches.append(
+                    f"{route.method.upper()} {route.template} as {actor}: got "
+                    f"{got} {response.content[:150]!r}, expected {want}"
+                )
+        rows.append(
+            f"{route.method.upper():6} {route.template:32} " + " ".join(f"{c:>9}" for c in cells)
+        )
     header = f"{'':6} {'route':32} " + " ".join(f"{a[:9]:>9}" for a in ACTORS)
     table = "\n".join([header, *rows])
     assert mismatches == [], f"\n{table}\n\n" + "\n".join(mismatches)
 
 
 def test_dave_s_objects_are_listed_for_carol_but_not_for_another_agent(
-        objects: dict[str, str], actors: dict[str, Api]) -> None:
+    objects: dict[str, str], actors: dict[str, Api]
+) -> None:
     for path, key in (("/orders", "order"), ("/invoices", "invoice"), ("/licenses", "license")):
         carol_sees = {item["id"] for item in actors["agent A"].get(path).json_body["items"]}
         erin_sees = {item["id"] for item in actors["agent B"].get(path).json_body["items"]}
-        frank_sees = {item["id"] for item in actors["agent B's customer"].get(path)
-                      .json_body["items"]}
+        frank_sees = {
+            item["id"] for item in actors["agent B's customer"].get(path).json_body["items"]
+        }
         assert objects[key] in carol_sees, path
         assert objects[key] not in erin_sees | frank_sees, path
     carol_accounts = {a["id"] for a in actors["agent A"].get("/accounts").json_body["items"]}

@@ -48,20 +48,68 @@ CONTRACT_PATHS = [
 
 # The binding fields of API.md's resources, by the operation that answers with them.
 CONTRACT_FIELDS = {
-    ("get", "/api/v1/account"): ["id", "kind", "email", "status", "agent", "credit", "identity",
-                                 "terms_accepted"],
+    ("get", "/api/v1/account"): [
+        "id",
+        "kind",
+        "email",
+        "status",
+        "agent",
+        "credit",
+        "identity",
+        "terms_accepted",
+    ],
     ("get", "/api/v1/terms"): ["version", "published_at", "text"],
     ("get", "/api/v1/products/{product_id}"): [
-        "id", "slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
-        "requires_identity", "suppliers", "upstream_package", "active"],
+        "id",
+        "slug",
+        "name",
+        "kind",
+        "manufacturer",
+        "period_days",
+        "price",
+        "setup_fee",
+        "requires_identity",
+        "suppliers",
+        "upstream_package",
+        "active",
+    ],
     ("get", "/api/v1/orders/{order_id}"): [
-        "id", "account", "product", "ip", "kind", "status", "hold_reason", "held_at", "invoice",
-        "license"],
+        "id",
+        "account",
+        "product",
+        "ip",
+        "kind",
+        "status",
+        "hold_reason",
+        "held_at",
+        "invoice",
+        "license",
+    ],
     ("get", "/api/v1/invoices/{invoice_id}"): [
-        "id", "number", "account", "status", "total", "lines", "issued_at", "due_at", "paid_at"],
+        "id",
+        "number",
+        "account",
+        "status",
+        "total",
+        "lines",
+        "issued_at",
+        "due_at",
+        "paid_at",
+    ],
     ("get", "/api/v1/licenses/{license_id}"): [
-        "id", "account", "product", "kind", "ip", "status", "period_end", "blocked_at",
-        "canceled_at", "deleted_at", "renewable_until", "cancel_reason"],
+        "id",
+        "account",
+        "product",
+        "kind",
+        "ip",
+        "status",
+        "period_end",
+        "blocked_at",
+        "canceled_at",
+        "deleted_at",
+        "renewable_until",
+        "cancel_reason",
+    ],
     ("post", "/api/v1/verify"): ["document", "signature", "key_id"],
 }
 
@@ -82,7 +130,8 @@ def test_the_openapi_document_loads(document: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("method, path", CONTRACT_PATHS)
 def test_the_document_lists_every_path_of_the_contract_built_so_far(
-        document: dict[str, Any], method: str, path: str) -> None:
+    document: dict[str, Any], method: str, path: str
+) -> None:
     assert method in document["paths"].get(path, {}), f"{method.upper()} {path} is missing"
 
 
@@ -94,20 +143,25 @@ def response_schema(document: dict[str, Any], op: dict[str, Any]) -> dict[str, A
 
 
 @pytest.mark.parametrize("method, path", sorted(CONTRACT_FIELDS))
-def test_the_document_describes_the_binding_fields(document: dict[str, Any], method: str,
-                                                  path: str) -> None:
+def test_the_document_describes_the_binding_fields(
+    document: dict[str, Any], method: str, path: str
+) -> None:
     schema = response_schema(document, document["paths"][path][method])
 
-    missing = [name for name in CONTRACT_FIELDS[(method, path)]
-               if name not in schema["properties"]]
+    missing = [name for name in CONTRACT_FIELDS[(method, path)] if name not in schema["properties"]]
 
     assert missing == []
 
 
 def test_token_routes_declare_bearer_auth_and_the_public_ones_do_not(
-        document: dict[str, Any]) -> None:
-    public = {("get", "/api/v1/terms"), ("post", "/api/v1/verify"),
-              ("get", "/api/v1/verify/keys"), ("post", "/api/v1/gateways/{name}/webhook")}
+    document: dict[str, Any],
+) -> None:
+    public = {
+        ("get", "/api/v1/terms"),
+        ("post", "/api/v1/verify"),
+        ("get", "/api/v1/verify/keys"),
+        ("post", "/api/v1/gateways/{name}/webhook"),
+    }
     for path, ops in document["paths"].items():
         for method, op in ops.items():
             if (method, path) in public:
@@ -126,8 +180,12 @@ def test_multipart_without_a_boundary_is_a_400_not_a_500(alice, product):
 
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     api = api_for(alice)
-    answer = api.client.post(f"/api/v1/invoices/{order.invoice_id}/receipts", data=b"--x\r\n",
-                             content_type="multipart/form-data", **api.headers)
+    answer = api.client.post(
+        f"/api/v1/invoices/{order.invoice_id}/receipts",
+        data=b"--x\r\n",
+        content_type="multipart/form-data",
+        **api.headers,
+    )
     assert (answer.status_code, answer.json()["code"]) == (400, "validation_error")
 
 
@@ -136,8 +194,9 @@ def test_amounts_beyond_any_real_price_are_refused_not_a_500(alice, staff):
     from tests.helpers import api_for
 
     for amount in (-2396648990384728309760, 10**13):
-        answer = api_for(staff).post(f"/accounts/{alice.pk}/credit",
-                                     {"amount": amount, "note": "fuzz"})
+        answer = api_for(staff).post(
+            f"/accounts/{alice.pk}/credit", {"amount": amount, "note": "fuzz"}
+        )
         assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")
     assert account_credit(alice).amount == 0
 
@@ -172,8 +231,9 @@ def test_a_product_with_licenses_keeps_its_kind(alice, product, staff):
     from licensary.core.errors import DomainError
 
     try:  # the API has no `kind` to patch; the admin and the service must refuse it too
-        product_update(product=product, actor=staff, kind="manufacturer", manufacturer="X",
-                       suppliers=["s"])
+        product_update(
+            product=product, actor=staff, kind="manufacturer", manufacturer="X", suppliers=["s"]
+        )
         raise AssertionError("the kind changed")
     except DomainError as exc:
         assert exc.code == "invalid_transition"
@@ -181,8 +241,7 @@ def test_a_product_with_licenses_keeps_its_kind(alice, product, staff):
     assert (bad_period.status_code, bad_period.json_body["code"]) == (422, "validation_error")
 
 
-def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, product,
-                                                                     monkeypatch):
+def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, product, monkeypatch):
     from django.db import OperationalError
 
     import licensary.orders.api as orders_api
@@ -193,7 +252,7 @@ def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, pro
 
     real, calls = orders_api.order_create, []
 
-    def deadlock_once(**kwargs):  # noqa: ANN003, ANN202
+    def deadlock_once(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("deadlock detected") from Deadlock()
@@ -205,8 +264,7 @@ def test_a_deadlocked_write_is_run_again_and_the_client_never_sees_it(alice, pro
     assert len(calls) == 2
 
 
-def test_every_operation_documents_its_refusals_as_problem_json(
-        document: dict[str, Any]) -> None:
+def test_every_operation_documents_its_refusals_as_problem_json(document: dict[str, Any]) -> None:
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
     undocumented = []
@@ -220,8 +278,7 @@ def test_every_operation_documents_its_refusals_as_problem_json(
     assert undocumented == []
 
 
-def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, product,
-                                                                         document):
+def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, product, document):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from licensary.billing.receipts import receipt_upload
@@ -229,8 +286,12 @@ def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, 
     from tests.helpers import PUBLIC_IP, api_for
 
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
-    receipt = receipt_upload(invoice=order.invoice, reference="TX-1", actor=alice,
-                             file=SimpleUploadedFile("r.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32))
+    receipt = receipt_upload(
+        invoice=order.invoice,
+        reference="TX-1",
+        actor=alice,
+        file=SimpleUploadedFile("r.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32),
+    )
     api = api_for(alice)
 
     answer = api.client.get(f"/api/v1/receipts/{receipt.pk}/file", **api.headers)
@@ -238,8 +299,12 @@ def test_a_receipt_file_is_served_as_one_of_the_types_the_document_names(alice, 
     op = document["paths"]["/api/v1/receipts/{receipt_id}/file"]["get"]
     assert answer.status_code == 200
     assert answer["Content-Type"] in op["responses"]["200"]["content"]
-    assert set(op["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp",
-                                                      "application/pdf"}
+    assert set(op["responses"]["200"]["content"]) == {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "application/pdf",
+    }
 
 
 def test_every_schema_of_the_api_has_a_name_of_its_own(db: Any) -> None:

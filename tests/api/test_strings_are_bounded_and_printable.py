@@ -40,10 +40,18 @@ BAD_TEXT = {
 
 
 @pytest.fixture
-def world(alice: User, bob: User, carol: User, dave: User, staff: User,
-          product: Product, settings: Any) -> World:
-    return World(alice=alice, bob=bob, carol=carol, dave=dave, staff=staff, product=product,
-                 settings=settings)
+def world(
+    alice: User, bob: User, carol: User, dave: User, staff: User, product: Product, settings: Any
+) -> World:
+    return World(
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        dave=dave,
+        staff=staff,
+        product=product,
+        settings=settings,
+    )
 
 
 def string_properties(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, dict]:
@@ -74,7 +82,8 @@ def text_inputs(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str,
 
 
 def test_every_string_the_api_takes_is_bounded_and_says_which_characters_it_refuses(
-        db: Any) -> None:
+    db: Any,
+) -> None:
     unbounded = []
     for name, where, param, schema in text_inputs(openapi()):
         schema = schema.get("items", schema)
@@ -91,14 +100,17 @@ def refusal(response: Any) -> tuple[int, str | None]:
     return response.status_code, body.get("code")
 
 
-BODY_ENDPOINTS = sorted(name for name, e in ENDPOINTS.items()
-                        if name not in ELSEWHERE and name.split()[0] in ("POST", "PATCH")
-                        and e.control_build is None)
+BODY_ENDPOINTS = sorted(
+    name
+    for name, e in ENDPOINTS.items()
+    if name not in ELSEWHERE and name.split()[0] in ("POST", "PATCH") and e.control_build is None
+)
 
 
 @pytest.mark.parametrize("name", BODY_ENDPOINTS)
 def test_bad_text_in_any_body_field_is_a_validation_error_and_changes_nothing(
-        name: str, world: World) -> None:
+    name: str, world: World
+) -> None:
     from django.db import transaction
 
     document = openapi()
@@ -115,8 +127,9 @@ def test_bad_text_in_any_body_field_is_a_validation_error_and_changes_nothing(
         bads = {label: spoil(good) for label, spoil in BAD_TEXT.items()}
         bads[f"{bound + 1} characters"] = (good * (bound + 1))[: bound + 1]
         for label, bad in bads.items():
-            case = Case(f"{field}: {label}", 422, "validation_error",
-                        body={field: [bad] if many else bad})
+            case = Case(
+                f"{field}: {label}", 422, "validation_error", body={field: [bad] if many else bad}
+            )
             with transaction.atomic():
                 if endpoint.before:
                     endpoint.before(world)
@@ -125,8 +138,10 @@ def test_bad_text_in_any_body_field_is_a_validation_error_and_changes_nothing(
                 after = snapshot()
                 transaction.set_rollback(True)
             if refusal(response) != (422, "validation_error") or before != after:
-                failures.append(f"{case.label}: {refusal(response)} {response.content[:150]!r}"
-                                + ("" if before == after else " and it changed the state"))
+                failures.append(
+                    f"{case.label}: {refusal(response)} {response.content[:150]!r}"
+                    + ("" if before == after else " and it changed the state")
+                )
     assert failures == []
 
 
@@ -137,8 +152,11 @@ def test_bad_text_in_a_query_filter_or_path_is_a_validation_error(world: World) 
             continue  # ids that are no ids are `not_found` (test_bad_input_changes_nothing)
         endpoint = ENDPOINTS[name]
         method, template = name.split(" ", 1)
-        for label, value in (("a NUL byte", "a%00b"), ("a bell", "a%07b"),
-                             ("300 characters", "a" * 300)):
+        for label, value in (
+            ("a NUL byte", "a%00b"),
+            ("a bell", "a%07b"),
+            ("300 characters", "a" * 300),
+        ):
             path = fill(endpoint.path, world.ids())
             if where == "path":
                 path = template.replace("{" + param + "}", value)
@@ -147,16 +165,27 @@ def test_bad_text_in_a_query_filter_or_path_is_a_validation_error(world: World) 
                 case = Case(label, 422, "validation_error", query=f"{param}={value}")
             response = request(world, endpoint, method.lower(), case)
             if refusal(response) != (422, "validation_error"):
-                failures.append(f"{name} {param} {label}: {refusal(response)} "
-                                f"{response.content[:150]!r}")
+                failures.append(
+                    f"{name} {param} {label}: {refusal(response)} {response.content[:150]!r}"
+                )
     assert failures == []
 
 
-@pytest.mark.parametrize("ip", ["zzz", "1.2.3.4/33", "1.2.3.4/32", "93.184.216.0/24",
-                                "93.184.216.34:80", " 93.184.216.34", "1.2.3", "::g",
-                                "93.184.216.34%00"])
-def test_the_license_ip_filter_takes_one_address_and_nothing_else(world: World,
-                                                                  ip: str) -> None:
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "zzz",
+        "1.2.3.4/33",
+        "1.2.3.4/32",
+        "93.184.216.0/24",
+        "93.184.216.34:80",
+        " 93.184.216.34",
+        "1.2.3",
+        "::g",
+        "93.184.216.34%00",
+    ],
+)
+def test_the_license_ip_filter_takes_one_address_and_nothing_else(world: World, ip: str) -> None:
     response = world.apis["alice"].get(f"/licenses?ip={ip}")
 
     assert refusal(response) == (422, "validation_error"), response.content
@@ -181,11 +210,14 @@ def test_an_email_over_254_characters_is_refused_and_changes_nothing(world: Worl
 
 
 def test_a_supplier_name_longer_than_its_column_is_refused_and_changes_nothing(
-        world: World) -> None:
+    world: World,
+) -> None:
     before = snapshot()
 
-    response = world.apis["staff"].post("/suppliers", {
-        "name": "s" * 51, "base_url": "https://s.test", "username": "u", "password": "p"})
+    response = world.apis["staff"].post(
+        "/suppliers",
+        {"name": "s" * 51, "base_url": "https://s.test", "username": "u", "password": "p"},
+    )
 
     assert refusal(response) == (422, "validation_error"), response.json_body
     assert snapshot() == before
@@ -194,8 +226,7 @@ def test_a_supplier_name_longer_than_its_column_is_refused_and_changes_nothing(
 def test_a_long_product_name_makes_a_slug_that_fits_its_column(world: World) -> None:
     name = "Panel " * 33  # 198 characters: a name that fits, a slug of it that would not
 
-    response = world.apis["staff"].post("/products", {"name": name, "kind": "own",
-                                                      "price": 700})
+    response = world.apis["staff"].post("/products", {"name": name, "kind": "own", "price": 700})
 
     assert response.status_code == 201, response.json_body
     assert response.json_body["slug"] == ("panel-" * 10)[:-1]
@@ -211,12 +242,15 @@ def test_free_text_keeps_its_tabs_and_line_breaks(world: World) -> None:
 
 
 def test_a_one_line_value_refuses_a_line_break(world: World) -> None:
-    response = world.apis["staff"].post(f"/accounts/{world.alice.pk}/credit",
-                                        {"amount": 5, "note": "one\nline"})
+    response = world.apis["staff"].post(
+        f"/accounts/{world.alice.pk}/credit", {"amount": 5, "note": "one\nline"}
+    )
 
     assert response.status_code == 200, "a note is free text"
-    refused = world.apis["staff"].post("/suppliers", {
-        "name": "beta", "base_url": "https://beta.test", "username": "u\nv", "password": "p"})
+    refused = world.apis["staff"].post(
+        "/suppliers",
+        {"name": "beta", "base_url": "https://beta.test", "username": "u\nv", "password": "p"},
+    )
     assert refusal(refused) == (422, "validation_error")
 
 
@@ -229,13 +263,16 @@ def test_a_lone_surrogate_escaped_in_raw_json_is_refused(world: World) -> None:
     assert refusal(response) == (422, "validation_error"), response.json_body
 
 
-def test_a_receipt_reference_with_a_nul_byte_is_refused_and_changes_nothing(
-        world: World) -> None:
+def test_a_receipt_reference_with_a_nul_byte_is_refused_and_changes_nothing(world: World) -> None:
     body, headers = multipart(reference="TX-\x00-1")(world)
     before = snapshot()
 
-    response = raw_post(world.apis["alice"], f"/invoices/{world.unpaid.invoice_id}/receipts",
-                        body, content_type=headers["Content-Type"])
+    response = raw_post(
+        world.apis["alice"],
+        f"/invoices/{world.unpaid.invoice_id}/receipts",
+        body,
+        content_type=headers["Content-Type"],
+    )
 
     assert refusal(response) == (422, "validation_error"), response.json_body
     assert snapshot() == before
@@ -244,8 +281,9 @@ def test_a_receipt_reference_with_a_nul_byte_is_refused_and_changes_nothing(
 def test_an_idempotency_key_with_a_control_character_is_refused(world: World) -> None:
     before = snapshot()
 
-    response = world.apis["alice"].post("/deposits", {"amount": 500},
-                                        **{"Idempotency-Key": "key\x00one"})
+    response = world.apis["alice"].post(
+        "/deposits", {"amount": 500}, **{"Idempotency-Key": "key\x00one"}
+    )
 
     assert refusal(response) == (422, "validation_error"), response.json_body
     assert snapshot() == before

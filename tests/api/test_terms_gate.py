@@ -31,9 +31,13 @@ def publish(staff_api: Api, text: str) -> int:
 
 
 def accept_from(api: Api, version: int, address: str) -> None:
-    response = api.client.post("/api/v1/terms/accept", data=json.dumps({"version": version}),
-                               content_type="application/json", REMOTE_ADDR=address,
-                               **api.headers)
+    response = api.client.post(
+        "/api/v1/terms/accept",
+        data=json.dumps({"version": version}),
+        content_type="application/json",
+        REMOTE_ADDR=address,
+        **api.headers,
+    )
     assert response.status_code == 200, response.content
 
 
@@ -57,7 +61,8 @@ def assert_all_refused(api: Api, objects: dict[str, Any], version: int) -> None:
 
 
 def test_an_account_that_has_not_accepted_the_terms_cannot_order_pay_or_renew(
-        alice: User, staff: User, alice_before_terms: dict[str, Any]) -> None:
+    alice: User, staff: User, alice_before_terms: dict[str, Any]
+) -> None:
     api, staff_api = api_for(alice), api_for(staff)
     assert publish(staff_api, "Version one.") == 1
 
@@ -65,7 +70,8 @@ def test_an_account_that_has_not_accepted_the_terms_cannot_order_pay_or_renew(
 
 
 def test_accepting_the_latest_terms_opens_the_gate_and_a_new_version_closes_it(
-        alice: User, staff: User, alice_before_terms: dict[str, Any]) -> None:
+    alice: User, staff: User, alice_before_terms: dict[str, Any]
+) -> None:
     api, staff_api = api_for(alice), api_for(staff)
     publish(staff_api, "Version one.")
 
@@ -74,13 +80,18 @@ def test_accepting_the_latest_terms_opens_the_gate_and_a_new_version_closes_it(
     assert accepted.status_code == 200, accepted.json_body
     assert accepted.json_body["terms_accepted"] == 1
     answers = attempts(api, alice_before_terms)
-    assert {k: r.status_code for k, r in answers.items()} == {"order": 201, "pay": 200,
-                                                              "renew": 200}
+    assert {k: r.status_code for k, r in answers.items()} == {
+        "order": 201,
+        "pay": 200,
+        "renew": 200,
+    }
 
     assert publish(staff_api, "Version two.") == 2
     assert api.get("/account").json_body["terms_accepted"] == 1
-    fresh = {"license": alice_before_terms["license"],
-             "invoice": answers["order"].json_body["invoice"]}
+    fresh = {
+        "license": alice_before_terms["license"],
+        "invoice": answers["order"].json_body["invoice"],
+    }
     assert_all_refused(api, fresh, version=2)
 
     assert api.post("/terms/accept", {"version": 2}).status_code == 200
@@ -96,7 +107,9 @@ def test_only_the_latest_version_can_be_accepted(alice: User, staff: User) -> No
     refused = [api.post("/terms/accept", {"version": version}) for version in (1, 3)]
 
     assert [(r.status_code, r.json_body["code"]) for r in refused] == [
-        (409, "terms_outdated"), (409, "terms_outdated")]
+        (409, "terms_outdated"),
+        (409, "terms_outdated"),
+    ]
     assert snapshot() == before
     assert api.get("/account").json_body["terms_accepted"] is None
 
@@ -116,17 +129,20 @@ def test_every_acceptance_is_kept_with_its_time_and_ip(alice: User, staff: User)
     accept_from(api, 2, "198.51.100.9")
     accept_from(api, 2, "198.51.100.10")
 
-    kept = list(TermsAcceptance.objects.filter(user=alice).order_by("pk")
-                .values_list("terms__version", "ip"))
+    kept = list(
+        TermsAcceptance.objects.filter(user=alice)
+        .order_by("pk")
+        .values_list("terms__version", "ip")
+    )
 
     assert kept == [(1, "203.0.113.7"), (2, "198.51.100.9"), (2, "198.51.100.10")]
-    assert all(a.accepted_at is not None
-               for a in TermsAcceptance.objects.filter(user=alice))
+    assert all(a.accepted_at is not None for a in TermsAcceptance.objects.filter(user=alice))
     assert api.get("/account").json_body["terms_accepted"] == 2
 
 
 def test_staff_are_not_held_by_the_terms_but_an_agent_and_its_customer_are(
-        carol: User, dave: User, staff: User, product: Product) -> None:
+    carol: User, dave: User, staff: User, product: Product
+) -> None:
     carol_api, staff_api = api_for(carol), api_for(staff)
     give_credit(dave, 1500, staff)
     publish(staff_api, "Version one.")
@@ -140,7 +156,6 @@ def test_staff_are_not_held_by_the_terms_but_an_agent_and_its_customer_are(
     by_staff = staff_api.post(f"/invoices/{both.json_body['invoice']}/pay-with-credit")
 
     assert (by_carol.status_code, by_carol.json_body["code"]) == (403, "terms_not_accepted")
-    assert (dave_not_yet.status_code, dave_not_yet.json_body["code"]) == (
-        403, "terms_not_accepted")
+    assert (dave_not_yet.status_code, dave_not_yet.json_body["code"]) == (403, "terms_not_accepted")
     assert both.status_code == 201, both.json_body
     assert by_staff.status_code == 200, by_staff.json_body

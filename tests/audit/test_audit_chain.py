@@ -13,8 +13,9 @@ from tests.concurrency import errors, require_postgres, run_concurrently
 
 def record(n: int) -> None:
     with transaction.atomic():
-        audit_record(Change(action="test.event", object_type="thing", object_id=n,
-                            actor_label="test"))
+        audit_record(
+            Change(action="test.event", object_type="thing", object_id=n, actor_label="test")
+        )
 
 
 def test_intact_chain_verifies(db, capsys):
@@ -72,10 +73,17 @@ def test_32_concurrent_writers_keep_one_unbroken_chain():
 
 def test_awkward_text_keeps_the_chain_intact(db):
     with transaction.atomic():
-        audit_record(Change(action="test.event", object_type="thing", object_id="x\ty",
-                            actor_label="tab\there", reason='quote " back\\slash\nnewline',
-                            before={"name": "Zoë \u2603", "n": 1},
-                            after={"path": "C:\\temp", "list": [1, "two"]}))
+        audit_record(
+            Change(
+                action="test.event",
+                object_type="thing",
+                object_id="x\ty",
+                actor_label="tab\there",
+                reason='quote " back\\slash\nnewline',
+                before={"name": "Zoë \u2603", "n": 1},
+                after={"path": "C:\\temp", "list": [1, "two"]},
+            )
+        )
     entry = AuditEntry.objects.get()
     assert entry.reason == 'quote " back\\slash\nnewline'
     assert entry.after == {"path": "C:\\temp", "list": [1, "two"]}

@@ -34,7 +34,7 @@ def console(root: User) -> Client:
 
 
 @pytest.fixture
-def delivered(alice, product, staff) -> Order:  # noqa: ANN001
+def delivered(alice, product, staff) -> Order:
     give_credit(alice, 2000, staff)
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
@@ -53,21 +53,34 @@ def everything(models: list[type]) -> list[list[dict[str, Any]]]:
     return [list(model.objects.order_by("pk").values()) for model in models]
 
 
-def test_rule15_an_accounts_kind_superuser_flag_and_currency_cannot_be_changed(console, alice,
-                                                                             staff):
+def test_rule15_an_accounts_kind_superuser_flag_and_currency_cannot_be_changed(
+    console, alice, staff
+):
     give_credit(alice, 700, staff)
     before = everything([User, AuditEntry])
 
-    response = console.post(admin_url(alice), {
-        "email": alice.email, "kind": "staff", "is_superuser": "on", "is_staff": "on",
-        "currency": "EUR", "status": "banned", "identity": "verified",
-    })
+    response = console.post(
+        admin_url(alice),
+        {
+            "email": alice.email,
+            "kind": "staff",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "currency": "EUR",
+            "status": "banned",
+            "identity": "verified",
+        },
+    )
 
     assert response.status_code in (302, 403)
     assert everything([User, AuditEntry]) == before
     alice.refresh_from_db()
     assert (alice.kind, alice.is_superuser, alice.is_staff, alice.currency) == (
-        "customer", False, False, "USD")
+        "customer",
+        False,
+        False,
+        "USD",
+    )
     assert account_credit(alice).amount == 700  # still in view
 
 
@@ -78,25 +91,37 @@ def test_rule15_an_email_changed_in_the_console_is_audited(console, root, alice)
     alice.refresh_from_db()
     assert alice.email == "alice@new.example.test"
     entry = AuditEntry.objects.filter(action="account.updated").get()
-    assert (entry.actor_id, entry.account_id, entry.object_id) == (root.pk, alice.pk,
-                                                                  str(alice.pk))
-    assert (entry.before, entry.after) == ({"email": "alice@example.test"},
-                                           {"email": "alice@new.example.test"})
+    assert (entry.actor_id, entry.account_id, entry.object_id) == (root.pk, alice.pk, str(alice.pk))
+    assert (entry.before, entry.after) == (
+        {"email": "alice@example.test"},
+        {"email": "alice@new.example.test"},
+    )
 
 
-MONEY_AND_HISTORY = [LedgerAccount, LedgerTransaction, Posting, Invoice, Payment, Order,
-                     License, AuditEntry]
+MONEY_AND_HISTORY = [
+    LedgerAccount,
+    LedgerTransaction,
+    Posting,
+    Invoice,
+    Payment,
+    Order,
+    License,
+    AuditEntry,
+]
 
 
-@pytest.mark.parametrize("model", [LedgerAccount, LedgerTransaction, Payment, Invoice,
-                                   AuditEntry, License, Order])
+@pytest.mark.parametrize(
+    "model", [LedgerAccount, LedgerTransaction, Payment, Invoice, AuditEntry, License, Order]
+)
 def test_rule15_money_licenses_orders_and_audit_rows_are_read_only(console, delivered, model):
     obj = model.objects.order_by("pk").first()
     before = everything(MONEY_AND_HISTORY)
 
     viewed = console.get(admin_url(obj))
-    changed = console.post(admin_url(obj), {"amount": 1, "status": "void", "key": "x",
-                                            "currency": "EUR", "action": "forged"})
+    changed = console.post(
+        admin_url(obj),
+        {"amount": 1, "status": "void", "key": "x", "currency": "EUR", "action": "forged"},
+    )
     deleted = console.post(admin_url(obj, "delete"), {"post": "yes"})
     added = console.post(f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/add/", {})
 
@@ -109,16 +134,18 @@ def test_rule15_a_token_is_revoked_in_the_console_never_reassigned(console, root
     token, _ = token_create(user=alice)
 
     moved = console.post(admin_url(token), {"user": bob.pk, "name": "moved"})
-    revoked = console.post("/admin/accounts/apitoken/", {
-        "action": "revoke", "_selected_action": [token.pk]}, follow=True)
+    revoked = console.post(
+        "/admin/accounts/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+        follow=True,
+    )
 
     assert moved.status_code == 403
     assert revoked.status_code == 200
     token.refresh_from_db()
     assert (token.user_id, token.revoked_at is not None) == (alice.pk, True)
     entry = AuditEntry.objects.get(action="token.revoked")
-    assert (entry.actor_id, entry.account_id, entry.object_id) == (root.pk, alice.pk,
-                                                                  str(token.pk))
+    assert (entry.actor_id, entry.account_id, entry.object_id) == (root.pk, alice.pk, str(token.pk))
     assert console.post(admin_url(token, "delete"), {"post": "yes"}).status_code == 403
     assert ApiToken.objects.filter(pk=token.pk).exists()
 

@@ -21,8 +21,10 @@ def test_rule8_a_euro_platform_sells_and_credit_pays_the_whole_flow(euro_platfor
     sam = make_account("sam@staff.test", kind="staff")
     alice = make_account("alice@example.test")
     staff_api = api_for(sam)
-    made = staff_api.post("/products", {"slug": "panel", "name": "Panel Pro", "kind": "own",
-                                        "price": 1000, "setup_fee": 500})
+    made = staff_api.post(
+        "/products",
+        {"slug": "panel", "name": "Panel Pro", "kind": "own", "price": 1000, "setup_fee": 500},
+    )
     assert made.status_code == 201, made.json_body
     assert made.json_body["price"] == {"amount": 1000, "currency": "EUR"}
     assert made.json_body["setup_fee"] == {"amount": 500, "currency": "EUR"}
@@ -54,10 +56,14 @@ def test_rule8_a_product_may_name_its_own_currency(euro_platform):
     sam = make_account("sam@staff.test", kind="staff")
     staff_api = api_for(sam)
 
-    made = staff_api.post("/products", {"slug": "panel-usd", "name": "Panel USD", "kind": "own",
-                                        "price": 1000, "currency": "USD"})
-    refused = staff_api.post("/products", {"slug": "panel-bad", "name": "Panel ?", "kind": "own",
-                                           "price": 1000, "currency": "euro"})
+    made = staff_api.post(
+        "/products",
+        {"slug": "panel-usd", "name": "Panel USD", "kind": "own", "price": 1000, "currency": "USD"},
+    )
+    refused = staff_api.post(
+        "/products",
+        {"slug": "panel-bad", "name": "Panel ?", "kind": "own", "price": 1000, "currency": "euro"},
+    )
 
     assert made.status_code == 201, made.json_body
     assert made.json_body["price"] == {"amount": 1000, "currency": "USD"}

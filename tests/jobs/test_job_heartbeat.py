@@ -23,12 +23,14 @@ LEASE = 300
 
 def another_worker_takes_over_when_reaped(reaped: list[int]) -> Any:
     """The sweep reaping in another process, and another worker running what it gave back."""
+
     def meanwhile() -> None:
         if reaped and reaped[-1]:
             return  # the other worker ran it already
         reaped.append(jobs_reap_stale())
         if reaped[-1]:
             run_pending_jobs()
+
     return meanwhile
 
 
@@ -36,8 +38,9 @@ def another_worker_takes_over_when_reaped(reaped: list[int]) -> Any:
 def test_reliability_job_lease_a_job_that_heartbeats_keeps_its_lease_past_five_minutes(clock):
     row = works_in_units.enqueue(label="long", units=4)
     reaped: list[int] = []
-    WHILE_A_UNIT_RUNS.extend([lambda: clock.shift(200),
-                              another_worker_takes_over_when_reaped(reaped)])
+    WHILE_A_UNIT_RUNS.extend(
+        [lambda: clock.shift(200), another_worker_takes_over_when_reaped(reaped)]
+    )
 
     assert run_pending_jobs() == 1
 
@@ -58,6 +61,7 @@ def test_reliability_job_lease_a_worker_whose_job_was_taken_over_stops_and_recor
         if not stalled[0]:
             stalled[0] = True
             clock.shift(LEASE + 1)
+
     WHILE_A_UNIT_RUNS.extend([stall_once, another_worker_takes_over_when_reaped(reaped)])
 
     assert run_pending_jobs() == 1
@@ -79,8 +83,9 @@ def test_rule4_a_long_reminder_batch_mails_each_customer_once(clock, settings):
     invoices = [deposit_create(account=c, amount=1000, actor=c).pk for c in customers]
     send_invoice_reminders.enqueue(invoice_ids=invoices, stage=2)
     reaped: list[int] = []
-    slow_mail.WHILE_SENDING.extend([lambda: clock.shift(100),
-                                    another_worker_takes_over_when_reaped(reaped)])
+    slow_mail.WHILE_SENDING.extend(
+        [lambda: clock.shift(100), another_worker_takes_over_when_reaped(reaped)]
+    )
     try:
         assert run_pending_jobs() == 1
     finally:

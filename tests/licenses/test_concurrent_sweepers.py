@@ -49,7 +49,7 @@ def test_two_sweepers_at_once_make_each_transition_exactly_once(
         try:
             start.wait(timeout=30)
             reports.append(sweep(batch=10))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -10,8 +10,9 @@ from tests.licenses.support import DAY, START, at, customer_with_license
 PERIOD_END = START + 30 * DAY
 
 
-def test_rule5_a_license_past_its_period_end_reads_as_blocked_without_a_sweep(clock, alice,
-                                                                              staff, product):
+def test_rule5_a_license_past_its_period_end_reads_as_blocked_without_a_sweep(
+    clock, alice, staff, product
+):
     api, license_id = customer_with_license(alice, staff, PUBLIC_IP)
     clock.move_to(PERIOD_END + DAY)  # due to block; no sweep has run
 
@@ -44,5 +45,8 @@ def test_rule5_a_license_blocked_a_week_reads_as_canceled(clock, alice, staff, p
     canceled = api.get("/licenses?status=canceled").json_body["items"]
 
     assert (detail["status"], at(detail["canceled_at"]), detail["cancel_reason"]) == (
-        "canceled", PERIOD_END + 7 * DAY, "unpaid")
+        "canceled",
+        PERIOD_END + 7 * DAY,
+        "unpaid",
+    )
     assert [item["id"] for item in canceled] == [license_id]

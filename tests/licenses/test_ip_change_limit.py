@@ -20,8 +20,7 @@ def renew(api: Api, license_id: str) -> None:
     assert paid.status_code == 200, paid.json_body
 
 
-def test_rule11_an_early_renewal_does_not_reset_the_ip_change_count(clock, alice, staff,
-                                                                    product):
+def test_rule11_an_early_renewal_does_not_reset_the_ip_change_count(clock, alice, staff, product):
     api, license_id = customer_with_license(alice, staff, public_ip(0), credit=3000)
     assert [change_ip(api, license_id, n) for n in (1, 2, 3)] == [(200, None)] * 3
     clock.move_to(PERIOD_END - 5 * DAY)
@@ -40,11 +39,16 @@ def test_rule11_the_count_starts_again_when_the_next_period_begins(clock, alice,
     clock.move_to(PERIOD_END + DAY)  # the renewed period has begun
 
     assert [change_ip(api, license_id, n) for n in (4, 5, 6, 7)] == [
-        (200, None), (200, None), (200, None), (409, "ip_change_limit")]
+        (200, None),
+        (200, None),
+        (200, None),
+        (409, "ip_change_limit"),
+    ]
 
 
-def test_rule11_a_blocked_license_renewed_starts_a_new_period_and_a_new_count(clock, alice,
-                                                                             staff, product):
+def test_rule11_a_blocked_license_renewed_starts_a_new_period_and_a_new_count(
+    clock, alice, staff, product
+):
     api, license_id = customer_with_license(alice, staff, public_ip(0), credit=3000)
     assert [change_ip(api, license_id, n) for n in (1, 2, 3)] == [(200, None)] * 3
     clock.move_to(PERIOD_END + 2 * DAY)  # blocked, unpaid

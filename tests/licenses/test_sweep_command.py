@@ -83,13 +83,13 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     batches: list[tuple[str, int]] = []
     renewal_batch, transition_batch = sweep_module._renewal_batch, sweep_module._transition_batch
 
-    def recording_renewal(*args):  # noqa: ANN002, ANN202
+    def recording_renewal(*args):
         done = renewal_batch(*args)
         if done:
             batches.append(("renewal_invoice", len(done)))
         return done
 
-    def recording_transition(step, *args):  # noqa: ANN001, ANN002, ANN202
+    def recording_transition(step, *args):
         done = transition_batch(step, *args)
         if done:
             batches.append((step.name, len(done)))
@@ -105,5 +105,6 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     assert statuses() == dict.fromkeys(ids, "blocked")
     assert set(License.objects.values_list("blocked_at", flat=True)) == {START + PERIOD}
     # Renewal invoices, then blocks, two licenses per transaction.
-    assert batches == [("renewal_invoice", 2)] * 2 + [("renewal_invoice", 1)] + \
-        [("block", 2)] * 2 + [("block", 1)]
+    assert batches == [("renewal_invoice", 2)] * 2 + [("renewal_invoice", 1)] + [
+        ("block", 2)
+    ] * 2 + [("block", 1)]

@@ -11,7 +11,7 @@ from licensary.suppliers.simulator import make_server
 from tests.suppliers.conftest import Control
 
 
-def _start():  # noqa: ANN202
+def _start():
     server = make_server("127.0.0.1", 0, slow_seconds=1.5)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
@@ -29,26 +29,35 @@ def simulators() -> Iterator[dict[str, object]]:
 
 
 @pytest.fixture
-def north(simulators) -> Iterator[Control]:  # noqa: ANN001
+def north(simulators) -> Iterator[Control]:
     ctl = Control(simulators["north"].url)
     yield ctl
     ctl.http.close()
 
 
 @pytest.fixture
-def south(simulators) -> Iterator[Control]:  # noqa: ANN001
+def south(simulators) -> Iterator[Control]:
     ctl = Control(simulators["south"].url)
     yield ctl
     ctl.http.close()
 
 
 @pytest.fixture
-def cpanel(staff, simulators):  # noqa: ANN001, ANN201
+def cpanel(staff, simulators):
     for name, server in simulators.items():
-        account = SupplierAccount(name=name, base_url=server.url, username="sim",
-                                  timeout_seconds=0.8)
+        account = SupplierAccount(
+            name=name, base_url=server.url, username="sim", timeout_seconds=0.8
+        )
         account.set_password("sim")
         account.save()
-    return product_create(actor=staff, slug="cpanel-solo", name="cPanel Solo",
-                          kind="manufacturer", manufacturer="cPanel", price=2000, setup_fee=0,
-                          suppliers=["north", "south"], upstream_package="P1")
+    return product_create(
+        actor=staff,
+        slug="cpanel-solo",
+        name="cPanel Solo",
+        kind="manufacturer",
+        manufacturer="cPanel",
+        price=2000,
+        setup_fee=0,
+        suppliers=["north", "south"],
+        upstream_package="P1",
+    )

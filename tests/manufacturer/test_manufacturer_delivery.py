@@ -21,28 +21,37 @@ from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, give_credit, run_jobs
 pytestmark = pytest.mark.django_db
 
 
-def paid_order(alice, cpanel, staff, ip=PUBLIC_IP) -> Order:  # noqa: ANN001
+def paid_order(alice, cpanel, staff, ip=PUBLIC_IP) -> Order:
     give_credit(alice, cpanel.price, staff)
     order = order_create(actor=alice, product=cpanel, ip=ip)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
     return order
 
 
-def test_paid_manufacturer_order_is_delivered_by_the_first_supplier(alice, cpanel, staff,
-                                                                     north, south):
+def test_paid_manufacturer_order_is_delivered_by_the_first_supplier(
+    alice, cpanel, staff, north, south
+):
     order = paid_order(alice, cpanel, staff)
     run_jobs()
 
     order.refresh_from_db()
     assert order.status == "completed"
     lic = order.license
-    assert (lic.kind, lic.upstream_supplier, lic.upstream_status) == ("manufacturer", "north",
-                                                                     "active")
+    assert (lic.kind, lic.upstream_supplier, lic.upstream_status) == (
+        "manufacturer",
+        "north",
+        "active",
+    )
     assert [(x["ip"], x["status"]) for x in north.licenses()] == [(PUBLIC_IP, 1)]
     assert south.licenses() == []
     shown = api_for(alice).get(f"/licenses/{lic.pk}").json_body["upstream"]
-    assert shown == {"supplier": "north", "reference": lic.upstream_reference,
-                     "status": "active", "in_step": True, "error": ""}
+    assert shown == {
+        "supplier": "north",
+        "reference": lic.upstream_reference,
+        "status": "active",
+        "in_step": True,
+        "error": "",
+    }
 
 
 def test_out_of_stock_supplier_fails_over_to_the_next(alice, cpanel, staff, north, south):
@@ -56,8 +65,9 @@ def test_out_of_stock_supplier_fails_over_to_the_next(alice, cpanel, staff, nort
     assert len(south.licenses()) == 1
 
 
-def test_no_supplier_left_holds_the_order_as_supplier_unavailable(alice, cpanel, staff,
-                                                                  north, south):
+def test_no_supplier_left_holds_the_order_as_supplier_unavailable(
+    alice, cpanel, staff, north, south
+):
     north.fault("out_of_stock", count=5)
     south.fault("out_of_stock", count=5)
     order = paid_order(alice, cpanel, staff)
@@ -93,8 +103,9 @@ def test_server_error_is_retried_with_backoff_then_delivered(alice, cpanel, staf
     assert len(north.licenses()) == 1
 
 
-def test_answer_dropped_after_the_supplier_acted_buys_exactly_one_license(alice, cpanel, staff,
-                                                                        north, south):
+def test_answer_dropped_after_the_supplier_acted_buys_exactly_one_license(
+    alice, cpanel, staff, north, south
+):
     north.fault("drop_after_act", ip=PUBLIC_IP, count=1)
     order = paid_order(alice, cpanel, staff)
     run_jobs()
@@ -116,18 +127,20 @@ def test_slow_answer_after_acting_buys_exactly_one_license(alice, cpanel, staff,
 
 
 def test_worker_killed_after_the_supplier_acted_restarts_into_one_license(
-        alice, cpanel, staff, north, south, monkeypatch):
+    alice, cpanel, staff, north, south, monkeypatch
+):
     import licensary.orders.services as orders
 
-    def killed(**kwargs):  # noqa: ANN003, ANN202
+    def killed(**kwargs):
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
     order = paid_order(alice, cpanel, staff)
     # A worker claims the delivery job and dies after the supplier acted: the job row stays
     # RUNNING, nothing is recorded here, no retry is queued.
     job = DBTaskResult.objects.get(task_path="licensary.orders.services.deliver_order")
-    DBTaskResult.objects.filter(pk=job.pk).update(status="RUNNING", started_at=timezone.now(),
-                                                  worker_ids=["worker-that-died"])
+    DBTaskResult.objects.filter(pk=job.pk).update(
+        status="RUNNING", started_at=timezone.now(), worker_ids=["worker-that-died"]
+    )
     monkeypatch.setattr(orders, "order_complete", killed)
     with pytest.raises(KeyboardInterrupt):
         orders.deliver_order.func(order_id=order.pk)
@@ -174,9 +187,10 @@ def test_staff_approve_registers_the_upstream_license_by_hand(alice, cpanel, sta
     incomplete = api.post(f"/orders/{order.pk}/approve", {"note": "checked by phone"})
     assert (incomplete.status_code, incomplete.json_body["code"]) == (422, "validation_error")
 
-    approved = api.post(f"/orders/{order.pk}/approve",
-                        {"note": "vendor moved it", "supplier": "north",
-                         "upstream_reference": "L-HAND-1"})
+    approved = api.post(
+        f"/orders/{order.pk}/approve",
+        {"note": "vendor moved it", "supplier": "north", "upstream_reference": "L-HAND-1"},
+    )
     assert approved.status_code == 200, approved.json_body
     lic = License.objects.get(pk=approved.json_body["license"])
     assert (lic.upstream_supplier, lic.upstream_reference) == ("north", "L-HAND-1")
@@ -188,20 +202,23 @@ def test_upstream_follows_the_lifecycle(alice, cpanel, staff, north):
     lic = Order.objects.get(pk=order.pk).license
 
     def upstream_status() -> int:
-        return next(x["status"] for x in north.licenses() if x["licenseid"] ==
-                    lic.upstream_reference)
+        return next(
+            x["status"] for x in north.licenses() if x["licenseid"] == lic.upstream_reference
+        )
 
     with time_machine.travel(lic.period_end + timedelta(seconds=1), tick=False):
         sweep()
         run_jobs()
         assert upstream_status() == 2  # suspended (Manage2 has no suspend: expired)
         lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == ("blocked",
-                                                                           "suspended", True)
+        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
+            "blocked",
+            "suspended",
+            True,
+        )
         give_credit(alice, cpanel.price, staff)
         renewal = api_for(alice).post(f"/licenses/{lic.pk}/renew").json_body
-        assert api_for(alice).post(f"/invoices/{renewal['id']}/pay-with-credit").status_code \
-            == 200
+        assert api_for(alice).post(f"/invoices/{renewal['id']}/pay-with-credit").status_code == 200
         run_jobs()
         assert upstream_status() == 1
         lic.refresh_from_db()
@@ -211,8 +228,11 @@ def test_upstream_follows_the_lifecycle(alice, cpanel, staff, north):
         sweep()
         run_jobs()
         lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == ("deleted",
-                                                                           "terminated", True)
+        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
+            "deleted",
+            "terminated",
+            True,
+        )
         assert upstream_status() == 2
 
 
@@ -232,8 +252,11 @@ def test_reconcile_finds_and_fixes_both_kinds_of_drift(alice, cpanel, staff, nor
     run_jobs()
     lic = Order.objects.get(pk=order.pk).license
     north.expire(lic.upstream_reference)  # expired upstream, active here
-    north.http.post("/XMLlicenseAdd.cgi", params={"ip": "8.8.8.8", "packageid": "P1",
-                                                  "output": "json"}, auth=("sim", "sim"))
+    north.http.post(
+        "/XMLlicenseAdd.cgi",
+        params={"ip": "8.8.8.8", "packageid": "P1", "output": "json"},
+        auth=("sim", "sim"),
+    )
 
     call_command("reconcile", supplier="north")
     report = capsys.readouterr().out

@@ -23,17 +23,17 @@ THIRD_IP = "149.112.112.112"
 
 
 @pytest.fixture
-def lic(alice, cpanel, staff, north) -> License:  # noqa: ANN001
+def lic(alice, cpanel, staff, north) -> License:
     order = paid_order(alice, cpanel, staff)
     run_jobs()
     return Order.objects.get(pk=order.pk).license
 
 
-def upstream_ips(control) -> list[str]:  # noqa: ANN001
+def upstream_ips(control) -> list[str]:
     return [x["ip"] for x in control.licenses()]
 
 
-def change_ip(user, lic: License, ip: str):  # noqa: ANN001, ANN201
+def change_ip(user, lic: License, ip: str):
     return api_for(user).post(f"/licenses/{lic.pk}/change-ip", {"ip": ip})
 
 
@@ -50,8 +50,9 @@ def test_rule11_ip_change_refused_upstream_leaves_both_sides_on_the_old_ip(alice
     run_jobs()
     assert upstream_ips(north) == [PUBLIC_IP]
     assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
-    refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
-                                     action="license.ip_change_refused")
+    refused = AuditEntry.objects.get(
+        object_type="license", object_id=str(lic.pk), action="license.ip_change_refused"
+    )
     assert refused.after["code"] == "ip_registered_upstream"
     assert refused.after["ip"] == OTHER_IP
 
@@ -102,8 +103,7 @@ def test_rule11_answer_lost_after_the_supplier_moved_it_completes_the_change(ali
     assert upstream_ips(north) == [OTHER_IP]
 
 
-def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(
-        alice, lic, north):
+def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(alice, lic, north):
     # The lookup before the transfer passes; the one after it (confirming the move) fails.
     north.fault("http_500", function="XMLlookup", ip=OTHER_IP, skip=1)
 
@@ -116,12 +116,12 @@ def test_rule11_lookup_failing_after_the_supplier_moved_it_completes_the_change(
     assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
 
 
-def die_after_the_supplier_moved_it(alice, lic: License, monkeypatch) -> None:  # noqa: ANN001
+def die_after_the_supplier_moved_it(alice, lic: License, monkeypatch) -> None:
     """A request killed between the supplier's answer and our commit: upstream on OTHER_IP,
     the license here on PUBLIC_IP, its intent pending."""
     import licensary.licenses.services as services
 
-    def killed(**kwargs):  # noqa: ANN003, ANN202
+    def killed(**kwargs):
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
     with monkeypatch.context() as patch:
@@ -131,7 +131,8 @@ def die_after_the_supplier_moved_it(alice, lic: License, monkeypatch) -> None:  
 
 
 def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
-        alice, lic, north, monkeypatch):
+    alice, lic, north, monkeypatch
+):
     die_after_the_supplier_moved_it(alice, lic, monkeypatch)
     assert upstream_ips(north) == [OTHER_IP]
     assert License.objects.get(pk=lic.pk).ip == PUBLIC_IP
@@ -143,12 +144,17 @@ def test_rule11_ip_change_that_dies_after_the_supplier_moved_it_is_moved_back(
     lic.refresh_from_db()
     assert (lic.ip, lic.ip_changes_in_period) == (PUBLIC_IP, 0)
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
-    assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
-                                     action="license.ip_change_abandoned").count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            object_type="license", object_id=str(lic.pk), action="license.ip_change_abandoned"
+        ).count()
+        == 1
+    )
 
 
 def test_rule11_settle_job_moves_it_back_even_when_the_supplier_fails_once(
-        alice, lic, north, monkeypatch):
+    alice, lic, north, monkeypatch
+):
     die_after_the_supplier_moved_it(alice, lic, monkeypatch)
     north.fault("http_500", function="XMLtransfer", ip=PUBLIC_IP)
 
@@ -162,8 +168,12 @@ def test_rule11_settle_job_moves_it_back_even_when_the_supplier_fails_once(
     lic.refresh_from_db()
     assert (lic.ip, lic.ip_changes_in_period, lic.upstream_in_step) == (PUBLIC_IP, 0, True)
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
-    assert AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk),
-                                     action="license.ip_change_abandoned").count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            object_type="license", object_id=str(lic.pk), action="license.ip_change_abandoned"
+        ).count()
+        == 1
+    )
 
 
 def settle_due() -> None:
@@ -174,10 +184,11 @@ def settle_due() -> None:
 
 @pytest.mark.parametrize("settled", ["before_the_call_landed", "after_the_call_landed"])
 def test_rule11_ip_change_settled_while_the_request_completes_is_refused_and_moved_back(
-        alice, lic, north, monkeypatch, settled):
+    alice, lic, north, monkeypatch, settled
+):
     real_call = services.ip_change_call
 
-    def slow_request(**kwargs):  # noqa: ANN003, ANN202
+    def slow_request(**kwargs):
         # The settle job (and the move back it queues) runs while this request is still
         # on its way: before the supplier acted, or after it answered and before we commit.
         if settled == "before_the_call_landed":
@@ -198,16 +209,18 @@ def test_rule11_ip_change_settled_while_the_request_completes_is_refused_and_mov
     run_jobs()
     assert upstream_ips(north) == [PUBLIC_IP]
     assert License.objects.get(pk=lic.pk).upstream_in_step
-    refused = AuditEntry.objects.get(object_type="license", object_id=str(lic.pk),
-                                     action="license.ip_change_refused")
+    refused = AuditEntry.objects.get(
+        object_type="license", object_id=str(lic.pk), action="license.ip_change_refused"
+    )
     assert refused.after == {"ip": OTHER_IP, "code": "ip_change_abandoned"}
 
 
 def test_rule11_license_blocked_while_the_supplier_moved_it_keeps_its_ip_both_sides(
-        alice, lic, north, monkeypatch):
+    alice, lic, north, monkeypatch
+):
     real_call = services.ip_change_call
 
-    def blocked_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+    def blocked_meanwhile(**kwargs):
         moved = real_call(**kwargs)
         run_steps(now=lic.period_end + timedelta(hours=1), license_ids=[lic.pk])  # the sweep
         return moved
@@ -224,12 +237,11 @@ def test_rule11_license_blocked_while_the_supplier_moved_it_keeps_its_ip_both_si
     assert UpstreamOperation.objects.get(operation="change_ip", ip=OTHER_IP).status == "failed"
 
 
-def test_rule11_reconcile_fix_leaves_an_ip_change_in_flight_alone(
-        alice, lic, north, monkeypatch):
+def test_rule11_reconcile_fix_leaves_an_ip_change_in_flight_alone(alice, lic, north, monkeypatch):
     real_call = services.ip_change_call
     found = []
 
-    def reconciled_meanwhile(**kwargs):  # noqa: ANN003, ANN202
+    def reconciled_meanwhile(**kwargs):
         moved = real_call(**kwargs)  # upstream is on OTHER_IP; here it is not yet
         found.extend(reconcile(supplier="north", fix=True))
         return moved
@@ -240,13 +252,15 @@ def test_rule11_reconcile_fix_leaves_an_ip_change_in_flight_alone(
 
     assert answer.status_code == 200, answer.json_body
     assert [(d.problem, d.fixed) for d in found] == [
-        ("ip_differs", "left alone: an IP change is in flight")]
+        ("ip_differs", "left alone: an IP change is in flight")
+    ]
     assert upstream_ips(north) == [OTHER_IP]
     assert License.objects.get(pk=lic.pk).ip == OTHER_IP
 
 
 def test_rule3_ip_change_onto_a_live_slot_is_refused_before_the_supplier_is_asked(
-        alice, bob, cpanel, staff, lic, north):
+    alice, bob, cpanel, staff, lic, north
+):
     paid_order(bob, cpanel, staff, ip=OTHER_IP)
     run_jobs()
 

@@ -30,22 +30,23 @@ from tests.manufacturer.test_manufacturer_delivery import paid_order
 pytestmark = pytest.mark.django_db
 
 
-def upstream_status(control, reference: str) -> int:  # noqa: ANN001
+def upstream_status(control, reference: str) -> int:
     return next(x["status"] for x in control.licenses() if x["licenseid"] == reference)
 
 
-def delivered(alice, cpanel, staff, ip: str = PUBLIC_IP) -> License:  # noqa: ANN001
+def delivered(alice, cpanel, staff, ip: str = PUBLIC_IP) -> License:
     order = paid_order(alice, cpanel, staff, ip=ip)
     run_jobs()
     return Order.objects.get(pk=order.pk).license
 
 
-def past_deletion(lic: License):  # noqa: ANN201
+def past_deletion(lic: License):
     return time_machine.travel(lic.period_end + timedelta(days=200), tick=False)
 
 
 def test_rule5_reordered_license_survives_its_deleted_predecessors_late_terminate(
-        alice, cpanel, staff, north):
+    alice, cpanel, staff, north
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     with past_deletion(old) as clock:
@@ -70,7 +71,8 @@ def test_rule5_reordered_license_survives_its_deleted_predecessors_late_terminat
 
 
 def test_rule5_reused_reference_is_released_by_the_deleted_license_with_its_history(
-        alice, cpanel, staff, north):
+    alice, cpanel, staff, north
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     with past_deletion(old):
@@ -85,17 +87,20 @@ def test_rule5_reused_reference_is_released_by_the_deleted_license_with_its_hist
     assert (old.upstream_supplier, old.upstream_reference) == ("north", "")
     assert old.upstream_former_reference == reference
     assert old.upstream_in_step
-    released = AuditEntry.objects.get(object_type="license", object_id=str(old.pk),
-                                      action="license.upstream_released")
+    released = AuditEntry.objects.get(
+        object_type="license", object_id=str(old.pk), action="license.upstream_released"
+    )
     assert released.before == {"upstream_reference": reference}
-    assert released.after == {"upstream_reference": "", "upstream_former_reference": reference,
-                              "held_by": new.pk}
+    assert released.after == {
+        "upstream_reference": "",
+        "upstream_former_reference": reference,
+        "held_by": new.pk,
+    }
     history = api_for(alice).get(f"/licenses/{old.pk}/history?limit=200").json_body["items"]
     assert "license.upstream_released" in [entry["action"] for entry in history]
 
 
-def test_rule5_reconcile_fix_leaves_a_reordered_license_active(alice, cpanel, staff, north,
-                                                               capsys):
+def test_rule5_reconcile_fix_leaves_a_reordered_license_active(alice, cpanel, staff, north, capsys):
     old = delivered(alice, cpanel, staff)
     with past_deletion(old):
         sweep()
@@ -112,7 +117,8 @@ def test_rule5_reconcile_fix_leaves_a_reordered_license_active(alice, cpanel, st
 
 
 def test_rule5_deleted_row_still_holding_a_live_reference_is_ignored_by_sync_and_reconcile(
-        alice, cpanel, staff, north, capsys):
+    alice, cpanel, staff, north, capsys
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     with past_deletion(old):
@@ -120,8 +126,9 @@ def test_rule5_deleted_row_still_holding_a_live_reference_is_ignored_by_sync_and
         run_jobs()
         new = delivered(alice, cpanel, staff)
         # A row left from before references were released: deleted, still naming it.
-        License.objects.filter(pk=old.pk).update(upstream_reference=reference,
-                                                 upstream_status="active")
+        License.objects.filter(pk=old.pk).update(
+            upstream_reference=reference, upstream_status="active"
+        )
 
         assert license_sync_upstream(license_id=old.pk) == 0
         call_command("reconcile", supplier="north", fix=True)
@@ -132,7 +139,8 @@ def test_rule5_deleted_row_still_holding_a_live_reference_is_ignored_by_sync_and
 
 
 def test_rule5_terminate_that_lands_after_a_reorder_reused_the_reference_is_undone(
-        alice, cpanel, staff, north, monkeypatch):
+    alice, cpanel, staff, north, monkeypatch
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     real_terminate = Manage2Supplier.terminate
@@ -141,7 +149,7 @@ def test_rule5_terminate_that_lands_after_a_reorder_reused_the_reference_is_undo
         sweep()  # queues the deleted license's terminate
         second = paid_order(alice, cpanel, staff)
 
-        def reorder_delivered_first(self, op_id: str, ref: str) -> None:  # noqa: ANN001
+        def reorder_delivered_first(self, op_id: str, ref: str) -> None:
             # The new order is delivered after the terminate passed its checks and before
             # its call reaches the vendor.
             monkeypatch.setattr(Manage2Supplier, "terminate", real_terminate)
@@ -161,16 +169,18 @@ def test_rule5_terminate_that_lands_after_a_reorder_reused_the_reference_is_undo
 
 
 def test_rule3_staff_cannot_approve_an_order_onto_a_reference_a_live_license_holds(
-        alice, bob, cpanel, staff, north):
+    alice, bob, cpanel, staff, north
+):
     held = delivered(alice, cpanel, staff)
     north.foreign(OTHER_IP, "P1")
     order = paid_order(bob, cpanel, staff, ip=OTHER_IP)
     run_jobs()
     assert Order.objects.get(pk=order.pk).hold_reason == "ip_registered_upstream"
 
-    answer = api_for(staff).post(f"/orders/{order.pk}/approve",
-                                 {"supplier": "north",
-                                  "upstream_reference": held.upstream_reference})
+    answer = api_for(staff).post(
+        f"/orders/{order.pk}/approve",
+        {"supplier": "north", "upstream_reference": held.upstream_reference},
+    )
 
     assert (answer.status_code, answer.json_body["code"]) == (422, "validation_error")
     assert f"license {held.pk}" in answer.json_body["detail"]
@@ -178,28 +188,33 @@ def test_rule3_staff_cannot_approve_an_order_onto_a_reference_a_live_license_hol
     assert License.objects.filter(upstream_reference=held.upstream_reference).count() == 1
 
 
-def test_rule15_upstream_recheck_of_a_live_holder_is_in_its_history(alice, cpanel, staff,
-                                                                     north):
+def test_rule15_upstream_recheck_of_a_live_holder_is_in_its_history(alice, cpanel, staff, north):
     held = delivered(alice, cpanel, staff)
     cause = "a terminate for license 7 reached it after the reference passed on"
 
     with transaction.atomic():
         upstream_holder_recheck(supplier="north", reference=held.upstream_reference, cause=cause)
 
-    entry = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
-                                   action="license.upstream_recheck")
+    entry = AuditEntry.objects.get(
+        object_type="license", object_id=str(held.pk), action="license.upstream_recheck"
+    )
     assert (entry.actor_label, entry.account_id, entry.reason) == (
-        "system:supplier", alice.pk, cause)
+        "system:supplier",
+        alice.pk,
+        cause,
+    )
     assert entry.before == {"upstream_status": "active", "upstream_error": ""}
     assert entry.after == {"upstream_status": "unknown", "upstream_error": cause}
 
 
 def test_rule2_order_held_for_a_reference_a_live_license_holds_puts_that_license_right(
-        alice, bob, cpanel, staff, north):
+    alice, bob, cpanel, staff, north
+):
     held = delivered(alice, cpanel, staff)
     # Upstream, alice's license went to OTHER_IP behind our back (here it is on PUBLIC_IP).
-    supplier_adapter("north").change_ip("op-drift", held.upstream_reference, cpanel,
-                                        PUBLIC_IP, OTHER_IP)
+    supplier_adapter("north").change_ip(
+        "op-drift", held.upstream_reference, cpanel, PUBLIC_IP, OTHER_IP
+    )
     order = paid_order(bob, cpanel, staff, ip=OTHER_IP)
 
     run_jobs()  # the delivery finds alice's upstream license on OTHER_IP and holds the order
@@ -208,31 +223,33 @@ def test_rule2_order_held_for_a_reference_a_live_license_holds_puts_that_license
     assert (order.status, order.hold_reason) == ("on_hold", "ip_registered_here")
     assert f"belongs to license {held.pk}" in order.hold_detail
     assert [(x["licenseid"], x["ip"]) for x in north.licenses()] == [
-        (held.upstream_reference, PUBLIC_IP)]  # the holder's sync moved it back
+        (held.upstream_reference, PUBLIC_IP)
+    ]  # the holder's sync moved it back
     held.refresh_from_db()
     assert (held.ip, held.upstream_status, held.upstream_in_step) == (PUBLIC_IP, "active", True)
-    recheck = AuditEntry.objects.get(object_type="license", object_id=str(held.pk),
-                                     action="license.upstream_recheck")
+    recheck = AuditEntry.objects.get(
+        object_type="license", object_id=str(held.pk), action="license.upstream_recheck"
+    )
     assert recheck.after["upstream_status"] == "unknown"
     assert f"order {order.pk}" in recheck.reason
 
 
-def test_rule3_database_keeps_one_live_holder_per_upstream_reference(alice, cpanel, staff,
-                                                                     north):
+def test_rule3_database_keeps_one_live_holder_per_upstream_reference(alice, cpanel, staff, north):
     first = delivered(alice, cpanel, staff)
     second = delivered(alice, cpanel, staff, ip=OTHER_IP)
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        License.objects.filter(pk=second.pk).update(
-            upstream_reference=first.upstream_reference)
+        License.objects.filter(pk=second.pk).update(upstream_reference=first.upstream_reference)
 
     # A deleted row may keep naming it (history); the constraint is about live holders.
-    License.objects.filter(pk=second.pk).update(status="deleted", blocked_at=second.period_end,
-                                                upstream_reference=first.upstream_reference)
+    License.objects.filter(pk=second.pk).update(
+        status="deleted", blocked_at=second.period_end, upstream_reference=first.upstream_reference
+    )
 
 
 def test_rule5_terminate_whose_worker_died_after_a_reorder_is_undone_by_its_retry(
-        alice, cpanel, staff, north, monkeypatch):
+    alice, cpanel, staff, north, monkeypatch
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     real_terminate = Manage2Supplier.terminate
@@ -241,7 +258,7 @@ def test_rule5_terminate_whose_worker_died_after_a_reorder_is_undone_by_its_retr
         sweep()
         second = paid_order(alice, cpanel, staff)
 
-        def reorder_then_die(self, op_id: str, ref: str) -> None:  # noqa: ANN001
+        def reorder_then_die(self, op_id: str, ref: str) -> None:
             monkeypatch.setattr(Manage2Supplier, "terminate", real_terminate)
             order_deliver_now(order_id=second.pk, actor=None)
             real_terminate(self, op_id, ref)
@@ -263,10 +280,11 @@ def test_rule5_terminate_whose_worker_died_after_a_reorder_is_undone_by_its_retr
 
 
 MIGRATION_0006 = importlib.import_module(
-    "licensary.licenses.migrations.0006_upstream_reference_one_live_holder")
+    "licensary.licenses.migrations.0006_upstream_reference_one_live_holder"
+)
 
 
-def two_live_holders_of_one_reference(alice, bob, cpanel, staff) -> tuple[License, License]:  # noqa: ANN001
+def two_live_holders_of_one_reference(alice, bob, cpanel, staff) -> tuple[License, License]:
     """What the code before migration 0006 could leave: two live licenses, one reference."""
     first = delivered(alice, cpanel, staff)
     second = delivered(bob, cpanel, staff, ip=OTHER_IP)
@@ -277,7 +295,8 @@ def two_live_holders_of_one_reference(alice, bob, cpanel, staff) -> tuple[Licens
 
 
 def test_rule3_migration_0006_stops_on_two_live_holders_and_says_what_to_do(
-        alice, bob, cpanel, staff, north):
+    alice, bob, cpanel, staff, north
+):
     first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
 
     with pytest.raises(RuntimeError) as stopped:
@@ -291,7 +310,8 @@ def test_rule3_migration_0006_stops_on_two_live_holders_and_says_what_to_do(
 
 
 def test_rule3_reconcile_shared_references_lists_them_and_which_one_the_supplier_has(
-        alice, bob, cpanel, staff, north, capsys):
+    alice, bob, cpanel, staff, north, capsys
+):
     first, second = two_live_holders_of_one_reference(alice, bob, cpanel, staff)
 
     call_command("reconcile", shared_references=True)
@@ -299,25 +319,42 @@ def test_rule3_reconcile_shared_references_lists_them_and_which_one_the_supplier
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "== 1 upstream license(s) held by more than one live license"
     assert out[1] == f"north {first.upstream_reference}: north has it on {PUBLIC_IP}"
-    assert out[2].split() == ["license", str(first.pk), "account", str(alice.pk), PUBLIC_IP,
-                              "active", "keeps", "it"]
-    assert out[3].split()[:6] == ["license", str(second.pk), "account", str(bob.pk), OTHER_IP,
-                                  "active"]
+    assert out[2].split() == [
+        "license",
+        str(first.pk),
+        "account",
+        str(alice.pk),
+        PUBLIC_IP,
+        "active",
+        "keeps",
+        "it",
+    ]
+    assert out[3].split()[:6] == [
+        "license",
+        str(second.pk),
+        "account",
+        str(bob.pk),
+        OTHER_IP,
+        "active",
+    ]
     assert "own upstream license" in out[3]
 
 
-def test_rule3_reconcile_shared_references_says_when_there_are_none(alice, cpanel, staff,
-                                                                     north, capsys):
+def test_rule3_reconcile_shared_references_says_when_there_are_none(
+    alice, cpanel, staff, north, capsys
+):
     delivered(alice, cpanel, staff)
 
     call_command("reconcile", shared_references=True)
 
     assert capsys.readouterr().out.splitlines() == [
-        "== 0 upstream license(s) held by more than one live license"]
+        "== 0 upstream license(s) held by more than one live license"
+    ]
 
 
 def test_rule15_migration_0006_release_of_a_reused_reference_is_in_the_history(
-        alice, cpanel, staff, north):
+    alice, cpanel, staff, north
+):
     old = delivered(alice, cpanel, staff)
     reference = old.upstream_reference
     with past_deletion(old):
@@ -325,18 +362,25 @@ def test_rule15_migration_0006_release_of_a_reused_reference_is_in_the_history(
         run_jobs()
         new = delivered(alice, cpanel, staff)
     # A row left from before references were released: deleted, still naming it.
-    License.objects.filter(pk=old.pk).update(upstream_reference=reference,
-                                             upstream_former_reference="")
+    License.objects.filter(pk=old.pk).update(
+        upstream_reference=reference, upstream_former_reference=""
+    )
 
     MIGRATION_0006.release_reused_references(django_apps, None)
 
     old.refresh_from_db()
     assert (old.upstream_reference, old.upstream_former_reference) == ("", reference)
-    entries = AuditEntry.objects.filter(object_type="license", object_id=str(old.pk),
-                                        action="license.upstream_released",
-                                        actor_label="system:migration")
-    assert [(e.before, e.after, e.account_id) for e in entries] == [(
-        {"upstream_reference": reference},
-        {"upstream_reference": "", "upstream_former_reference": reference, "held_by": new.pk},
-        alice.pk)]
+    entries = AuditEntry.objects.filter(
+        object_type="license",
+        object_id=str(old.pk),
+        action="license.upstream_released",
+        actor_label="system:migration",
+    )
+    assert [(e.before, e.after, e.account_id) for e in entries] == [
+        (
+            {"upstream_reference": reference},
+            {"upstream_reference": "", "upstream_former_reference": reference, "held_by": new.pk},
+            alice.pk,
+        )
+    ]
     assert audit_verify().first_broken is None

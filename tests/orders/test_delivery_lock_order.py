@@ -28,13 +28,13 @@ def deadlocks() -> int:
     time.sleep(1.2)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = "
-                       "current_database()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         return cursor.fetchone()[0]
 
 
 def test_rule14_retrying_an_own_duplicate_while_staff_reject_it_never_deadlocks(
-        alice, bob, product, staff, monkeypatch):
+    alice, bob, product, staff, monkeypatch
+):
     require_postgres()
     for account in (bob, alice):
         give_credit(account, 1500, staff)
@@ -46,13 +46,13 @@ def test_rule14_retrying_an_own_duplicate_while_staff_reject_it_never_deadlocks(
     License.objects.filter(account=bob).update(account=alice)  # now alice's own duplicate
     real_holder = order_services.license_live_holder
 
-    def slow_holder(**kwargs):  # noqa: ANN003, ANN202 - the delivery dawdles under its locks
+    def slow_holder(**kwargs):
         time.sleep(0.5)
         return real_holder(**kwargs)
 
     monkeypatch.setattr(order_services, "license_live_holder", slow_holder)
 
-    def either(i: int):  # noqa: ANN202
+    def either(i: int):
         if i == 0:
             return order_retry(order=held, actor=staff)
         time.sleep(0.1)  # the retry has the order locked by now
@@ -65,6 +65,9 @@ def test_rule14_retrying_an_own_duplicate_while_staff_reject_it_never_deadlocks(
     assert deadlocks() == before  # none, not even one a retry hid
     run_jobs()
     assert Order.objects.get(pk=held.pk).status == "rejected"
-    assert list(Refund.objects.filter(invoice=held.invoice, status="paid")
-                .values_list("eligible", flat=True)) == [1500]
+    assert list(
+        Refund.objects.filter(invoice=held.invoice, status="paid").values_list(
+            "eligible", flat=True
+        )
+    ) == [1500]
     assert account_credit(alice).amount == 1500

@@ -17,7 +17,9 @@ def test_paid_order_is_delivered_as_an_active_license(alice, product, staff):
     assert order["status"] == "awaiting_payment"
     invoice = api.get(f"/invoices/{order['invoice']}").json_body
     assert [(line["kind"], line["amount"]["amount"]) for line in invoice["lines"]] == [
-        ("license", 1000), ("setup_fee", 500)]
+        ("license", 1000),
+        ("setup_fee", 500),
+    ]
     assert invoice["total"] == {"amount": 1500, "currency": "USD"}
 
     paid = api.post(f"/invoices/{invoice['id']}/pay-with-credit")

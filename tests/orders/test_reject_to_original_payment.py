@@ -14,7 +14,6 @@ from licensary.ledger.services import account_credit
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
-from tests.payments.conftest import fake_stripe  # noqa: F401 - the fixture
 from tests.payments.fake_stripe import session_completed
 from tests.payments.test_stripe import deliver
 
@@ -34,24 +33,31 @@ def held_paid_by_stripe(alice: User, bob: User, product: Any, staff: User) -> Or
 
 
 def stripe_refunds(fake: Any) -> list[tuple[list[str], list[str], str]]:
-    return [(form["amount"], form["payment_intent"], headers["Idempotency-Key"])
-            for path, form, headers in fake.requests if path == "/v1/refunds"]
+    return [
+        (form["amount"], form["payment_intent"], headers["Idempotency-Key"])
+        for path, form, headers in fake.requests
+        if path == "/v1/refunds"
+    ]
 
 
 def test_rule7_staff_reject_a_held_order_back_to_the_original_payment(
-        alice, bob, product, staff, fake_stripe):  # noqa: F811
+    alice, bob, product, staff, fake_stripe
+):
     held = held_paid_by_stripe(alice, bob, product, staff)
 
-    answer = api_for(staff).post(f"/orders/{held.pk}/reject",
-                                 {"note": "the IP is alice's", "destination": "original"})
+    answer = api_for(staff).post(
+        f"/orders/{held.pk}/reject", {"note": "the IP is alice's", "destination": "original"}
+    )
 
-    assert (answer.status_code, answer.json_body["status"]) == (200, "rejected"), \
-        answer.json_body
+    assert (answer.status_code, answer.json_body["status"]) == (200, "rejected"), answer.json_body
     refund = Refund.objects.get(invoice=held.invoice)
     assert (refund.status, refund.rule, refund.eligible, refund.destination) == (
-        "paid", "never_delivered", 1500, "original")
-    assert stripe_refunds(fake_stripe) == [(["1500"], ["pi_bob"],
-                                            f"licensary-refund-{refund.pk}")]
+        "paid",
+        "never_delivered",
+        1500,
+        "original",
+    )
+    assert stripe_refunds(fake_stripe) == [(["1500"], ["pi_bob"], f"licensary-refund-{refund.pk}")]
     assert account_credit(bob).amount == 0
     assert Invoice.objects.get(pk=held.invoice_id).status == "refunded"
     assert LedgerTransaction.objects.filter(kind="refund").count() == 1
@@ -63,7 +69,8 @@ def test_rule7_staff_reject_a_held_order_back_to_the_original_payment(
 
 
 def test_rule7_rejecting_to_the_original_payment_needs_a_gateway_payment(
-        alice, bob, product, staff):
+    alice, bob, product, staff
+):
     give_credit(alice, 1500, staff)
     give_credit(bob, 1500, staff)
     for account in (alice, bob):
@@ -87,7 +94,8 @@ def test_rule7_rejecting_to_the_original_payment_needs_a_gateway_payment(
 
 
 def test_rule7_a_rejection_whose_gateway_refund_is_lost_is_repeated_safely(
-        alice, bob, product, staff, fake_stripe, settings):  # noqa: F811
+    alice, bob, product, staff, fake_stripe, settings
+):
     held = held_paid_by_stripe(alice, bob, product, staff)
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
 
@@ -115,11 +123,15 @@ def console(db: Any) -> Client:
 
 
 def test_rule7_staff_reject_a_held_order_to_the_original_payment_in_the_admin(
-        alice, bob, product, staff, console, fake_stripe):  # noqa: F811
+    alice, bob, product, staff, console, fake_stripe
+):
     held = held_paid_by_stripe(alice, bob, product, staff)
 
-    page = console.post("/admin/orders/order/", {"action": "reject_to_original",
-                                                 "_selected_action": [held.pk]}, follow=True)
+    page = console.post(
+        "/admin/orders/order/",
+        {"action": "reject_to_original", "_selected_action": [held.pk]},
+        follow=True,
+    )
 
     assert f"Order {held.pk}: rejected." in page.content.decode()
     refund = Refund.objects.get(invoice=held.invoice)

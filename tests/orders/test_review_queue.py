@@ -13,7 +13,7 @@ from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 
 
-def held_order(owner, intruder, product, staff) -> Order:  # noqa: ANN001
+def held_order(owner, intruder, product, staff) -> Order:
     for account in (owner, intruder):
         give_credit(account, 1500, staff)
         order = order_create(actor=account, product=product, ip=PUBLIC_IP)
@@ -43,8 +43,9 @@ def test_held_order_is_overdue_at_48_hours_and_not_a_second_before(alice, bob, p
         assert (item["overdue"], item["age_hours"]) == (True, 48.0)
 
 
-def test_review_queue_lists_oldest_first_and_only_for_staff(alice, bob, charlie_like, product,
-                                                            staff):
+def test_review_queue_lists_oldest_first_and_only_for_staff(
+    alice, bob, charlie_like, product, staff
+):
     first = held_order(alice, bob, product, staff)
     with time_machine.travel(first.held_at + timedelta(hours=1)):
         give_credit(charlie_like, 1500, staff)
@@ -69,8 +70,9 @@ def test_rejected_held_order_is_refunded_in_full_to_credit(alice, bob, product, 
     order.invoice.refresh_from_db()
     assert order.invoice.status == "refunded"
     refunds = api_for(bob).get("/refunds").json_body["items"]
-    assert [(r["status"], r["rule"], r["eligible"]["amount"], r["destination"])
-            for r in refunds] == [("paid", "never_delivered", 1500, "credit")]
+    assert [
+        (r["status"], r["rule"], r["eligible"]["amount"], r["destination"]) for r in refunds
+    ] == [("paid", "never_delivered", 1500, "credit")]
 
 
 def test_approving_while_the_slot_is_live_is_refused(alice, bob, product, staff):
@@ -81,8 +83,9 @@ def test_approving_while_the_slot_is_live_is_refused(alice, bob, product, staff)
     assert order.status == "on_hold"
 
 
-def test_retry_delivers_once_the_slot_is_free_and_keeps_the_clock_otherwise(alice, bob, product,
-                                                                          staff):
+def test_retry_delivers_once_the_slot_is_free_and_keeps_the_clock_otherwise(
+    alice, bob, product, staff
+):
     order = held_order(alice, bob, product, staff)
     held_at = order.held_at
     api = api_for(staff)

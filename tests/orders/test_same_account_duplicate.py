@@ -10,11 +10,9 @@ from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
-from tests.payments.conftest import fake_stripe  # noqa: F401 - the fixture
 
 
-def test_rule2_ordering_what_the_account_already_holds_is_refused_up_front(alice, product,
-                                                                          staff):
+def test_rule2_ordering_what_the_account_already_holds_is_refused_up_front(alice, product, staff):
     give_credit(alice, 3000, staff)
     first = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     invoice_pay_with_credit(invoice=first.invoice, actor=alice)
@@ -30,8 +28,7 @@ def test_rule2_ordering_what_the_account_already_holds_is_refused_up_front(alice
     assert account_credit(alice).amount == 1500
 
 
-def test_rule2_a_second_paid_order_of_the_same_account_is_refunded_not_held(alice, product,
-                                                                           staff):
+def test_rule2_a_second_paid_order_of_the_same_account_is_refunded_not_held(alice, product, staff):
     give_credit(alice, 3000, staff)
     first = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     second = order_create(actor=alice, product=product, ip=PUBLIC_IP)  # before any license
@@ -49,14 +46,17 @@ def test_rule2_a_second_paid_order_of_the_same_account_is_refunded_not_held(alic
     assert account_credit(alice).amount == 1500  # the second order's whole payment
     refund = Refund.objects.get(invoice=second.invoice)
     assert (refund.status, refund.eligible, refund.rule, refund.destination) == (
-        "paid", 1500, "never_delivered", "credit")
+        "paid",
+        1500,
+        "never_delivered",
+        "credit",
+    )
     shown = api_for(alice).get(f"/orders/{second.pk}").json_body
     assert (shown["status"], shown["hold_reason"]) == ("rejected", None)
     assert api_for(staff).get("/review-queue").json_body["items"] == []
 
 
-def test_rule2_another_accounts_license_on_the_ip_still_holds_the_order(alice, bob, product,
-                                                                       staff):
+def test_rule2_another_accounts_license_on_the_ip_still_holds_the_order(alice, bob, product, staff):
     for account in (alice, bob):
         give_credit(account, 1500, staff)
         order = order_create(actor=account, product=product, ip=PUBLIC_IP)
@@ -68,9 +68,9 @@ def test_rule2_another_accounts_license_on_the_ip_still_holds_the_order(alice, b
     assert account_credit(bob).amount == 0
 
 
-def test_rule2_a_manufacturer_duplicate_is_refunded_and_buys_nothing_upstream(alice, cpanel,
-                                                                             staff, north,
-                                                                             south):
+def test_rule2_a_manufacturer_duplicate_is_refunded_and_buys_nothing_upstream(
+    alice, cpanel, staff, north, south
+):
     give_credit(alice, 2 * cpanel.price, staff)
     orders = [order_create(actor=alice, product=cpanel, ip=PUBLIC_IP) for _ in range(2)]
     for order in orders:
@@ -85,7 +85,8 @@ def test_rule2_a_manufacturer_duplicate_is_refunded_and_buys_nothing_upstream(al
 
 
 def test_rule7_an_own_duplicate_is_refunded_through_the_refund_service_superseding_a_request(
-        alice, product, staff):
+    alice, product, staff
+):
     from licensary.audit.models import AuditEntry
 
     give_credit(alice, 3000, staff)
@@ -93,8 +94,11 @@ def test_rule7_an_own_duplicate_is_refunded_through_the_refund_service_supersedi
     second = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     for order in (first, second):
         invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-    asked = api_for(alice).post("/refunds", {"invoice": str(second.invoice_id),
-                                             "reason": "ordered twice"}).json_body
+    asked = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(second.invoice_id), "reason": "ordered twice"})
+        .json_body
+    )
 
     run_jobs()
 
@@ -102,14 +106,17 @@ def test_rule7_an_own_duplicate_is_refunded_through_the_refund_service_supersedi
     assert Refund.objects.get(pk=asked["id"]).status == "rejected"  # superseded
     paid = Refund.objects.get(invoice=second.invoice, status="paid")
     assert (paid.eligible, paid.rule, paid.destination) == (1500, "never_delivered", "credit")
-    assert list(AuditEntry.objects.filter(object_type="refund", object_id=str(paid.pk))
-                .values_list("action", "actor_label")) == [
-        ("refund.requested", "system"), ("refund.approved", "system")]
+    assert list(
+        AuditEntry.objects.filter(object_type="refund", object_id=str(paid.pk)).values_list(
+            "action", "actor_label"
+        )
+    ) == [("refund.requested", "system"), ("refund.approved", "system")]
     assert account_credit(alice).amount == 1500
 
 
 def test_rule7_an_own_duplicate_whose_refund_must_wait_is_still_rejected_not_held(
-        alice, product, staff, fake_stripe):  # noqa: F811
+    alice, product, staff, fake_stripe
+):
     from licensary.billing.models import Invoice
     from tests.payments.fake_stripe import dispute, session_completed
     from tests.payments.test_stripe import deliver

@@ -6,7 +6,7 @@ from tests.payments.fake_stripe import WEBHOOK_SECRET, FakeStripe
 
 
 @pytest.fixture
-def fake_stripe(settings) -> Iterator[FakeStripe]:  # noqa: ANN001
+def fake_stripe(settings) -> Iterator[FakeStripe]:
     server = FakeStripe()
     server.thread.start()
     settings.STRIPE_API_KEY = "sk_test_licensary"

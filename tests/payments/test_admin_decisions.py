@@ -28,12 +28,12 @@ def console(db: Any) -> Client:
 
 
 def act(console: Client, model: str, action: str, pk: int) -> Any:
-    return console.post(f"/admin/{model}/", {"action": action, "_selected_action": [pk]},
-                        follow=True)
+    return console.post(
+        f"/admin/{model}/", {"action": action, "_selected_action": [pk]}, follow=True
+    )
 
 
-def test_staff_confirm_a_receipt_in_the_admin_and_the_order_is_delivered(alice, product,
-                                                                          console):
+def test_staff_confirm_a_receipt_in_the_admin_and_the_order_is_delivered(alice, product, console):
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
 
@@ -49,8 +49,11 @@ def test_staff_pay_a_refund_to_credit_in_the_admin(alice, product, console):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
     act(console, "billing/receipt", "confirm", receipt_id)
     Order.objects.filter(pk=order.pk).update(status="rejected")  # never delivered
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "not needed"}).json_body
+    refund = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "not needed"})
+        .json_body
+    )
 
     act(console, "billing/refund", "approve_to_credit", int(refund["id"]))
 
@@ -66,8 +69,9 @@ def test_the_invoice_page_shows_its_receipts(alice, product, console):
     assert f"/api/v1/receipts/{receipt_id}/file".encode() in page.content
 
 
-def test_staff_reject_a_held_order_in_the_admin_and_it_is_refunded(alice, bob, product, staff,
-                                                                   console):
+def test_staff_reject_a_held_order_in_the_admin_and_it_is_refunded(
+    alice, bob, product, staff, console
+):
     from licensary.billing.services import invoice_pay_with_credit
     from tests.helpers import give_credit
 

@@ -18,11 +18,19 @@ def test_paid_deposit_becomes_credit_and_is_never_refundable(alice, staff):
     assert created.status_code == 201
     invoice = created.json_body
     assert [line["kind"] for line in invoice["lines"]] == ["deposit"]
-    assert api.post("/deposits", {"amount": 5000},
-                    **{"Idempotency-Key": "dep-1"}).json_body["id"] == invoice["id"]
+    assert (
+        api.post("/deposits", {"amount": 5000}, **{"Idempotency-Key": "dep-1"}).json_body["id"]
+        == invoice["id"]
+    )
 
-    invoice_pay_external(invoice=Invoice.objects.get(pk=invoice["id"]), method="bank",
-                         gateway="bank", reference="transfer 77", amount=5000, actor=staff)
+    invoice_pay_external(
+        invoice=Invoice.objects.get(pk=invoice["id"]),
+        method="bank",
+        gateway="bank",
+        reference="transfer 77",
+        amount=5000,
+        actor=staff,
+    )
 
     assert account_credit(alice).amount == 5000
     refund = api.post("/refunds", {"invoice": invoice["id"], "reason": "please"}).json_body
@@ -50,13 +58,19 @@ def test_a_deposit_cannot_be_paid_with_credit(alice, staff):
 
 def test_overpayment_puts_the_rest_on_credit(alice, product, staff):
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
-    result = invoice_pay_external(invoice=order.invoice, method="bank", gateway="bank",
-                                  reference="t1", amount=2000, actor=staff)
+    result = invoice_pay_external(
+        invoice=order.invoice,
+        method="bank",
+        gateway="bank",
+        reference="t1",
+        amount=2000,
+        actor=staff,
+    )
     assert (result.outcome, result.credited) == ("paid", 500)
     assert account_credit(alice).amount == 500
 
 
-def activated(alice, product, staff) -> License:  # noqa: ANN001
+def activated(alice, product, staff) -> License:
     give_credit(alice, 1500, staff)
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
@@ -67,23 +81,33 @@ def activated(alice, product, staff) -> License:  # noqa: ANN001
 def test_activated_own_license_is_not_refunded(alice, product, staff):
     lic = activated(alice, product, staff)
     invoice = lic.orders.get().invoice
-    refund = api_for(alice).post("/refunds", {"invoice": str(invoice.pk),
-                                              "reason": "no longer needed"}).json_body
+    refund = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(invoice.pk), "reason": "no longer needed"})
+        .json_body
+    )
     assert (refund["eligible"]["amount"], refund["rule"]) == (0, "own_activated_no_refund")
 
 
 def test_unresolvable_problem_refunds_all_but_the_setup_fee_in_the_first_period(
-        alice, product, staff):
+    alice, product, staff
+):
     lic = activated(alice, product, staff)
     staff_api = api_for(staff)
-    marked = staff_api.post(f"/licenses/{lic.pk}/unresolvable",
-                            {"note": "crashes on their kernel", "ticket": "T-12"})
+    marked = staff_api.post(
+        f"/licenses/{lic.pk}/unresolvable", {"note": "crashes on their kernel", "ticket": "T-12"}
+    )
     assert marked.status_code == 200
     invoice = lic.orders.get().invoice
-    refund = api_for(alice).post("/refunds", {"invoice": str(invoice.pk),
-                                              "reason": "it never worked"}).json_body
+    refund = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(invoice.pk), "reason": "it never worked"})
+        .json_body
+    )
     assert (refund["eligible"]["amount"], refund["rule"]) == (
-        1000, "own_unresolvable_less_setup_fee")
+        1000,
+        "own_unresolvable_less_setup_fee",
+    )
 
     paid = staff_api.post(f"/refunds/{refund['id']}/approve", {"note": "agreed"})
 
@@ -99,10 +123,15 @@ def test_unresolvable_after_a_full_period_refunds_the_current_period(alice, prod
     api_for(staff).post(f"/licenses/{lic.pk}/unresolvable", {"note": "broken"})
     invoice = lic.orders.get().invoice
     with time_machine.travel(lic.created_at + timedelta(days=31)):
-        refund = api_for(alice).post("/refunds", {"invoice": str(invoice.pk),
-                                                  "reason": "still broken"}).json_body
+        refund = (
+            api_for(alice)
+            .post("/refunds", {"invoice": str(invoice.pk), "reason": "still broken"})
+            .json_body
+        )
     assert (refund["eligible"]["amount"], refund["rule"]) == (
-        1000, "own_unresolvable_current_period")
+        1000,
+        "own_unresolvable_current_period",
+    )
 
 
 def test_only_staff_mark_problems_and_decide_refunds(alice, bob, product, staff):

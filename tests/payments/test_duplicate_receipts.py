@@ -46,15 +46,18 @@ def order(alice: User, product: Product) -> Order:
 
 
 def assert_duplicate(response: Any) -> None:
-    assert (response.status_code, response.json_body["code"]) == (409, "duplicate_receipt"), \
+    assert (response.status_code, response.json_body["code"]) == (409, "duplicate_receipt"), (
         response.json_body
+    )
     assert response["Content-Type"] == PROBLEM
 
 
 # One transfer, reported twice --------------------------------------------------------------
 
+
 def test_rule8_the_same_receipt_file_twice_on_one_invoice_is_a_duplicate_and_paid_once(
-        alice, staff, order, store):
+    alice, staff, order, store
+):
     api = api_for(alice)
     first = upload(api, order.invoice_id, "receipt.png", PNG, reference="TX-1")
 
@@ -73,7 +76,8 @@ def test_rule8_the_same_receipt_file_twice_on_one_invoice_is_a_duplicate_and_pai
 
 @pytest.mark.parametrize("again", ["TX-2024-001", " tx-2024-001 ", "TX 2024 001", "tx2024/001"])
 def test_rule8_the_same_bank_reference_twice_on_one_invoice_is_a_duplicate(
-        alice, order, store, again):
+    alice, order, store, again
+):
     api = api_for(alice)
     first = upload(api, order.invoice_id, "receipt.png", PNG, reference="TX-2024-001")
 
@@ -116,18 +120,19 @@ def test_different_files_without_a_reference_are_different_receipts(alice, order
     assert Receipt.objects.count() == 3
 
 
-@pytest.mark.parametrize(("content", "reference"), [(PNG, "TX-2"), (PDF, "tx 1")],
-                         ids=["same_file", "same_reference"])
+@pytest.mark.parametrize(
+    ("content", "reference"), [(PNG, "TX-2"), (PDF, "tx 1")], ids=["same_file", "same_reference"]
+)
 def test_rule8_the_same_file_or_reference_on_another_invoice_is_a_duplicate(
-        alice, bob, staff, product, order, content, reference):
+    alice, bob, staff, product, order, content, reference
+):
     """One bank transfer pays one invoice: not a second of the account's, nor another's."""
     mine = order_create(actor=alice, product=product, ip="93.184.216.35")
     theirs = order_create(actor=bob, product=product, ip="93.184.216.36")
     assert upload(api_for(alice), order.invoice_id, reference="TX-1").status_code == 201
 
     for account, other in ((alice, mine), (bob, theirs)):
-        again = upload(api_for(account), other.invoice_id, "again", content,
-                       reference=reference)
+        again = upload(api_for(account), other.invoice_id, "again", content, reference=reference)
         assert_duplicate(again)
         assert str(order.invoice.number) not in again.json_body["detail"]  # not whose
     assert Receipt.objects.count() == 1
@@ -148,7 +153,8 @@ def receipt_reject_by(staff: User, receipt_id: object) -> None:
 
 
 def test_rule8_the_database_itself_refuses_one_file_or_reference_on_two_invoices(
-        alice, bob, product, order):
+    alice, bob, product, order
+):
     other = order_create(actor=bob, product=product, ip="93.184.216.35").invoice
     _receipt(order.invoice, alice, sha256="a" * 64, reference_key="tx1", n=1)
 
@@ -160,15 +166,19 @@ def test_rule8_the_database_itself_refuses_one_file_or_reference_on_two_invoices
 
 @pytest.mark.django_db(transaction=True)
 def test_rule8_concurrent_uploads_of_one_transfer_to_two_invoices_keep_one_receipt(
-        alice, bob, product, store):
+    alice, bob, product, store
+):
     require_postgres()
-    invoices = [order_create(actor=account, product=product, ip=ip).invoice_id
-                for account, ip in ((alice, PUBLIC_IP), (bob, "93.184.216.35"))]
+    invoices = [
+        order_create(actor=account, product=product, ip=ip).invoice_id
+        for account, ip in ((alice, PUBLIC_IP), (bob, "93.184.216.35"))
+    ]
     apis = [api_for(alice if i % 2 == 0 else bob) for i in range(8)]
 
     def send(i: int) -> tuple[int, str | None]:
-        response = upload(apis[i], invoices[i % 2], f"r{i}", PNG if i % 4 < 2 else PDF,
-                          reference="TX-77")
+        response = upload(
+            apis[i], invoices[i % 2], f"r{i}", PNG if i % 4 < 2 else PDF, reference="TX-77"
+        )
         return response.status_code, (response.json_body or {}).get("code")
 
     results = run_concurrently(send, len(apis))
@@ -178,16 +188,29 @@ def test_rule8_concurrent_uploads_of_one_transfer_to_two_invoices_keep_one_recei
     assert Receipt.objects.count() == 1
 
 
-def _receipt(invoice: Invoice, user: User, *, sha256: str, reference_key: str,
-             status: str = "pending", n: int = 0) -> Receipt:
+def _receipt(
+    invoice: Invoice,
+    user: User,
+    *,
+    sha256: str,
+    reference_key: str,
+    status: str = "pending",
+    n: int = 0,
+) -> Receipt:
     return Receipt.objects.create(
-        invoice=invoice, uploaded_by=user, stored_name=f"{n:032x}.png", content_type="image/png",
-        size=1, sha256=sha256, reference_key=reference_key, status=status,
-        created_at=timezone.now())
+        invoice=invoice,
+        uploaded_by=user,
+        stored_name=f"{n:032x}.png",
+        content_type="image/png",
+        size=1,
+        sha256=sha256,
+        reference_key=reference_key,
+        status=status,
+        created_at=timezone.now(),
+    )
 
 
-def test_rule8_the_database_itself_refuses_the_same_file_or_reference_on_one_invoice(
-        alice, order):
+def test_rule8_the_database_itself_refuses_the_same_file_or_reference_on_one_invoice(alice, order):
     invoice = order.invoice
     _receipt(invoice, alice, sha256="a" * 64, reference_key="tx1", n=1)
 
@@ -222,8 +245,10 @@ def test_rule8_concurrent_uploads_of_one_transfer_keep_one_receipt(alice, produc
 
 # A receipt pending on an invoice that got paid meanwhile -----------------------------------
 
+
 def test_rule8_a_pending_receipt_of_an_already_paid_invoice_needs_staff_s_explicit_decision(
-        alice, staff, order):
+    alice, staff, order
+):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
@@ -233,7 +258,10 @@ def test_rule8_a_pending_receipt_of_an_already_paid_invoice_needs_staff_s_explic
     plain = staff_api.post(f"/receipts/{receipt_id}/confirm")
 
     assert (shown["status"], shown["invoice_status"], shown["invoice_already_paid"]) == (
-        "pending", "paid", True)
+        "pending",
+        "paid",
+        True,
+    )
     assert (plain.status_code, plain.json_body["code"]) == (409, "invoice_already_paid")
     assert plain["Content-Type"] == PROBLEM
     assert Receipt.objects.get().status == "pending"
@@ -244,12 +272,17 @@ def test_rule8_a_pending_receipt_of_an_already_paid_invoice_needs_staff_s_explic
 
     assert decided.status_code == 200, decided.json_body
     assert (decided.json_body["status"], decided.json_body["invoice_already_paid"]) == (
-        "confirmed", False)
+        "confirmed",
+        False,
+    )
     assert account_credit(alice).amount == 1500
     assert Payment.objects.get(invoice=order.invoice).method == "credit"
     entry = AuditEntry.objects.get(action="receipt.confirmed")
     assert (entry.after["outcome"], entry.after["credited"], entry.after["to_credit"]) == (
-        "credited", 1500, True)
+        "credited",
+        1500,
+        True,
+    )
 
 
 def test_a_receipt_of_an_unpaid_invoice_is_not_flagged(alice, staff, order):
@@ -302,18 +335,20 @@ def console(db: Any) -> Any:
 
 
 def test_the_admin_flags_receipts_of_paid_invoices_and_credits_them_only_when_told(
-        alice, staff, product, order, console):
+    alice, staff, product, order, console
+):
     other = order_create(actor=alice, product=product, ip="93.184.216.35")
     waiting = upload(api_for(alice), order.invoice_id).json_body["id"]
-    fresh = upload(api_for(alice), other.invoice_id, "scan.pdf", PDF,
-                   reference="TX-2024-002").json_body["id"]
+    fresh = upload(
+        api_for(alice), other.invoice_id, "scan.pdf", PDF, reference="TX-2024-002"
+    ).json_body["id"]
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
 
     flagged = console.get("/admin/billing/receipt/?invoice_already_paid=yes")
-    confirm = console.post("/admin/billing/receipt/", {"action": "confirm",
-                                                      "_selected_action": [waiting]},
-                           follow=True)
+    confirm = console.post(
+        "/admin/billing/receipt/", {"action": "confirm", "_selected_action": [waiting]}, follow=True
+    )
 
     assert flagged.status_code == 200
     assert [r.pk for r in flagged.context["cl"].result_list] == [int(waiting)]
@@ -322,8 +357,11 @@ def test_the_admin_flags_receipts_of_paid_invoices_and_credits_them_only_when_to
     assert Receipt.objects.get(pk=waiting).status == "pending"
     assert account_credit(alice).amount == 0
 
-    console.post("/admin/billing/receipt/", {"action": "confirm_to_credit",
-                                             "_selected_action": [waiting, fresh]}, follow=True)
+    console.post(
+        "/admin/billing/receipt/",
+        {"action": "confirm_to_credit", "_selected_action": [waiting, fresh]},
+        follow=True,
+    )
 
     assert Receipt.objects.get(pk=waiting).status == "confirmed"
     assert Receipt.objects.get(pk=fresh).status == "confirmed"  # its invoice took the money

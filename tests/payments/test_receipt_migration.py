@@ -27,13 +27,12 @@ def _migrate(targets: list[tuple[str, str]]) -> object:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_legacy_duplicates_are_kept_and_marked_when_the_constraints_arrive(alice, staff,
-                                                                           product):
+def test_legacy_duplicates_are_kept_and_marked_when_the_constraints_arrive(alice, staff, product):
     first = order_create(actor=alice, product=product, ip=PUBLIC_IP).invoice
     second = order_create(actor=alice, product=product, ip="93.184.216.35").invoice
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes("billing")
     old = _migrate(BEFORE)
-    OldReceipt = old.get_model("billing", "Receipt")  # noqa: N806
+    OldReceipt = old.get_model("billing", "Receipt")
     rows = [  # (invoice, sha256, reference, status)
         (first, "a", "TX-1", "pending"),
         (first, "a", "another", "confirmed"),  # the same file again
@@ -41,10 +40,20 @@ def test_legacy_duplicates_are_kept_and_marked_when_the_constraints_arrive(alice
         (first, "c", "TX-1", "rejected"),  # a rejected one's reference is not evidence
         (second, "a", "TX-1", "pending"),  # another invoice
     ]
-    ids = [OldReceipt.objects.create(
-        invoice_id=invoice.pk, uploaded_by_id=alice.pk, stored_name=f"{n:032x}.png",
-        content_type="image/png", size=1, sha256=sha * 64, reference=reference, status=status,
-        created_at=timezone.now()).pk for n, (invoice, sha, reference, status) in enumerate(rows)]
+    ids = [
+        OldReceipt.objects.create(
+            invoice_id=invoice.pk,
+            uploaded_by_id=alice.pk,
+            stored_name=f"{n:032x}.png",
+            content_type="image/png",
+            size=1,
+            sha256=sha * 64,
+            reference=reference,
+            status=status,
+            created_at=timezone.now(),
+        ).pk
+        for n, (invoice, sha, reference, status) in enumerate(rows)
+    ]
 
     _migrate(PER_INVOICE)
     marked = dict(Receipt.objects.values_list("pk", "duplicate_of_id"))
@@ -66,13 +75,15 @@ def test_legacy_duplicates_are_kept_and_marked_when_the_constraints_arrive(alice
 
 @pytest.mark.django_db(transaction=True)
 def test_rule8_legacy_duplicates_across_invoices_are_marked_keeping_the_confirmed_one(
-        alice, bob, staff, product):
-    invoices = [order_create(actor=account, product=product, ip=ip).invoice
-                for account, ip in ((alice, PUBLIC_IP), (bob, "93.184.216.35"),
-                                    (alice, "93.184.216.36"))]
+    alice, bob, staff, product
+):
+    invoices = [
+        order_create(actor=account, product=product, ip=ip).invoice
+        for account, ip in ((alice, PUBLIC_IP), (bob, "93.184.216.35"), (alice, "93.184.216.36"))
+    ]
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes("billing")
     old = _migrate(ACROSS_BEFORE)
-    OldReceipt = old.get_model("billing", "Receipt")  # noqa: N806
+    OldReceipt = old.get_model("billing", "Receipt")
     rows = [  # (invoice, sha256, reference_key, status)
         (invoices[0], "a", "tx1", "pending"),
         (invoices[1], "a", "", "confirmed"),  # the same file paid bob's invoice
@@ -80,10 +91,20 @@ def test_rule8_legacy_duplicates_across_invoices_are_marked_keeping_the_confirme
         (invoices[2], "c", "tx9", "rejected"),  # rejected: no longer evidence elsewhere
         (invoices[0], "d", "tx9", "pending"),
     ]
-    ids = [OldReceipt.objects.create(
-        invoice_id=invoice.pk, uploaded_by_id=invoice.account_id, stored_name=f"{n:032x}.png",
-        content_type="image/png", size=1, sha256=sha * 64, reference_key=key, status=status,
-        created_at=timezone.now()).pk for n, (invoice, sha, key, status) in enumerate(rows)]
+    ids = [
+        OldReceipt.objects.create(
+            invoice_id=invoice.pk,
+            uploaded_by_id=invoice.account_id,
+            stored_name=f"{n:032x}.png",
+            content_type="image/png",
+            size=1,
+            sha256=sha * 64,
+            reference_key=key,
+            status=status,
+            created_at=timezone.now(),
+        ).pk
+        for n, (invoice, sha, key, status) in enumerate(rows)
+    ]
 
     _migrate(latest)
 

@@ -51,9 +51,15 @@ def order(alice: User, product: Product) -> Order:
     return order_create(actor=alice, product=product, ip=PUBLIC_IP)
 
 
-def upload(api: Api, invoice_id: object, name: str = "receipt.png", content: bytes = PNG,
-           reference: str | None = "TX-2024-001", declared: str = "image/png",
-           **headers: str) -> Any:
+def upload(
+    api: Api,
+    invoice_id: object,
+    name: str = "receipt.png",
+    content: bytes = PNG,
+    reference: str | None = "TX-2024-001",
+    declared: str = "image/png",
+    **headers: str,
+) -> Any:
     data: dict[str, Any] = {"file": SimpleUploadedFile(name, content, content_type=declared)}
     if reference is not None:
         data["reference"] = reference
@@ -70,8 +76,7 @@ def files_under(folder: Path) -> list[Path]:
 
 
 def assert_refused(response: Any, status: int, code: str, store: Path) -> None:
-    assert (response.status_code, response.json_body["code"]) == (status, code), \
-        response.json_body
+    assert (response.status_code, response.json_body["code"]) == (status, code), response.json_body
     assert response["Content-Type"] == PROBLEM
     assert Receipt.objects.count() == 0
     assert files_under(store) == []
@@ -79,15 +84,20 @@ def assert_refused(response: Any, status: int, code: str, store: Path) -> None:
 
 # Uploading ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "content", "content_type", "extension"), [
-    ("scan.pdf", PDF, "application/pdf", "pdf"),
-    ("photo.webp", WEBP, "image/webp", "webp"),
-    ("photo.jpeg", JPEG, "image/jpeg", "jpg"),
-    ("receipt.png", PNG, "image/png", "png"),
-    ("scan.txt", PDF, "application/pdf", "pdf"),  # the content decides, not the name
-])
+
+@pytest.mark.parametrize(
+    ("name", "content", "content_type", "extension"),
+    [
+        ("scan.pdf", PDF, "application/pdf", "pdf"),
+        ("photo.webp", WEBP, "image/webp", "webp"),
+        ("photo.jpeg", JPEG, "image/jpeg", "jpg"),
+        ("receipt.png", PNG, "image/png", "png"),
+        ("scan.txt", PDF, "application/pdf", "pdf"),  # the content decides, not the name
+    ],
+)
 def test_a_receipt_is_kept_under_a_random_name_with_its_detected_type(
-        alice, order, store, name, content, content_type, extension):
+    alice, order, store, name, content, content_type, extension
+):
     import hashlib
 
     response = upload(api_for(alice), order.invoice_id, name, content, declared="text/plain")
@@ -110,13 +120,13 @@ def test_a_receipt_is_kept_under_a_random_name_with_its_detected_type(
     assert (store / receipt.stored_name).read_bytes() == content
     assert stat.S_IMODE(store.stat().st_mode) == 0o700
     assert stat.S_IMODE((store / receipt.stored_name).stat().st_mode) == 0o600
-    assert AuditEntry.objects.filter(action="receipt.uploaded",
-                                     object_id=str(receipt.pk)).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="receipt.uploaded", object_id=str(receipt.pk)).count() == 1
+    )
 
 
 def test_a_script_renamed_png_is_refused_as_unsupported(alice, order, store):
-    response = upload(api_for(alice), order.invoice_id, "receipt.png", SCRIPT,
-                      declared="image/png")
+    response = upload(api_for(alice), order.invoice_id, "receipt.png", SCRIPT, declared="image/png")
 
     assert_refused(response, 415, "unsupported_file_type", store)
 
@@ -128,8 +138,7 @@ def test_an_empty_file_is_refused(alice, order, store):
 
 
 def test_an_11_mb_file_is_refused_before_it_is_read(alice, order, store):
-    response = upload(api_for(alice), order.invoice_id, "big.pdf",
-                      PDF + b"0" * (11 * 1024 * 1024))
+    response = upload(api_for(alice), order.invoice_id, "big.pdf", PDF + b"0" * (11 * 1024 * 1024))
 
     assert_refused(response, 413, "file_too_large", store)
 
@@ -153,8 +162,9 @@ def test_a_file_of_exactly_10_mb_is_accepted(alice, order, store):
 
 def test_a_missing_file_is_a_validation_error(alice, order, store):
     api = api_for(alice)
-    response = api.client.post(f"/api/v1/invoices/{order.invoice_id}/receipts",
-                               {"reference": "TX-1"}, **api.headers)
+    response = api.client.post(
+        f"/api/v1/invoices/{order.invoice_id}/receipts", {"reference": "TX-1"}, **api.headers
+    )
 
     assert_refused(response_json(response), 422, "validation_error", store)
 
@@ -174,16 +184,27 @@ def download(api: Api, receipt_id: object) -> tuple[Any, bytes | None]:
 
 @pytest.mark.parametrize("filename", ["../../x.png", "..\\..\\x.png", "/etc/x.png"])
 def test_a_path_in_the_file_name_is_kept_as_text_and_nothing_is_written_outside_the_store(
-        alice, order, store, tmp_path, filename):
+    alice, order, store, tmp_path, filename
+):
     api = api_for(alice)
     # Built by hand: Django's test client would strip the path before sending it.
-    body = (b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="'
-            + filename.encode() + b'"\r\nContent-Type: image/png\r\n\r\n' + PNG
-            + b'\r\n--BOUNDARY\r\nContent-Disposition: form-data; name="reference"\r\n\r\n'
-            b'TX-9\r\n--BOUNDARY--\r\n')
-    response = response_json(api.client.generic(
-        "POST", f"/api/v1/invoices/{order.invoice_id}/receipts", body,
-        content_type="multipart/form-data; boundary=BOUNDARY", **api.headers))
+    body = (
+        b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename.encode()
+        + b'"\r\nContent-Type: image/png\r\n\r\n'
+        + PNG
+        + b'\r\n--BOUNDARY\r\nContent-Disposition: form-data; name="reference"\r\n\r\n'
+        b"TX-9\r\n--BOUNDARY--\r\n"
+    )
+    response = response_json(
+        api.client.generic(
+            "POST",
+            f"/api/v1/invoices/{order.invoice_id}/receipts",
+            body,
+            content_type="multipart/form-data; boundary=BOUNDARY",
+            **api.headers,
+        )
+    )
 
     assert response.status_code == 201, response.json_body
     assert response.json_body["original_name"] == "x.png"
@@ -228,8 +249,9 @@ def test_an_agent_uploads_for_its_customer_and_staff_for_anyone(carol, dave, sta
     assert by_staff.json_body["reference"] == ""
 
 
-def test_an_account_that_has_not_accepted_the_latest_terms_cannot_upload(alice, order, staff,
-                                                                         store):
+def test_an_account_that_has_not_accepted_the_latest_terms_cannot_upload(
+    alice, order, staff, store
+):
     terms_publish(text="New terms.", actor=staff)
 
     response = upload(api_for(alice), order.invoice_id)
@@ -254,17 +276,17 @@ def test_an_upload_replayed_with_its_idempotency_key_keeps_one_receipt(alice, or
 
 # Reading -----------------------------------------------------------------------------------
 
-def test_the_file_is_served_as_an_attachment_to_the_owner_and_staff_only(alice, bob, staff,
-                                                                         order):
-    receipt_id = upload(api_for(alice), order.invoice_id, "scan.pdf", PDF,
-                        declared="text/html").json_body["id"]
+
+def test_the_file_is_served_as_an_attachment_to_the_owner_and_staff_only(alice, bob, staff, order):
+    receipt_id = upload(
+        api_for(alice), order.invoice_id, "scan.pdf", PDF, declared="text/html"
+    ).json_body["id"]
 
     for user in (alice, staff):
         response, content = download(api_for(user), receipt_id)
         assert response.status_code == 200
         assert response["Content-Type"] == "application/pdf"
-        assert response["Content-Disposition"] == \
-            f'attachment; filename="receipt-{receipt_id}.pdf"'
+        assert response["Content-Disposition"] == f'attachment; filename="receipt-{receipt_id}.pdf"'
         assert response["X-Content-Type-Options"] == "nosniff"
         assert content == PDF
     refused, _ = download(api_for(bob), receipt_id)
@@ -276,7 +298,8 @@ def test_the_file_is_served_as_an_attachment_to_the_owner_and_staff_only(alice, 
 
 
 def test_an_agent_reads_its_customer_s_receipt_but_not_the_file_it_did_not_upload(
-        carol, dave, product):
+    carol, dave, product
+):
     dave_order = order_create(actor=dave, product=product, ip=PUBLIC_IP)
     receipt_id = upload(api_for(dave), dave_order.invoice_id).json_body["id"]
 
@@ -285,14 +308,17 @@ def test_an_agent_reads_its_customer_s_receipt_but_not_the_file_it_did_not_uploa
     assert download(api_for(dave), receipt_id)[1] == PNG
 
 
-def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(alice, bob, staff,
-                                                                     product, order):
+def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(
+    alice, bob, staff, product, order
+):
     bob_order = order_create(actor=bob, product=product, ip="93.184.216.35")
     first = upload(api_for(alice), order.invoice_id).json_body["id"]
-    second = upload(api_for(alice), order.invoice_id, "scan.pdf", PDF,
-                    reference="TX-2024-002").json_body["id"]
-    bobs = upload(api_for(bob), bob_order.invoice_id, "bob.png", PNG + b"bob",
-                  reference="TX-2024-003").json_body["id"]  # another transfer
+    second = upload(
+        api_for(alice), order.invoice_id, "scan.pdf", PDF, reference="TX-2024-002"
+    ).json_body["id"]
+    bobs = upload(
+        api_for(bob), bob_order.invoice_id, "bob.png", PNG + b"bob", reference="TX-2024-003"
+    ).json_body["id"]  # another transfer
     api_for(staff).post(f"/receipts/{first}/reject", {"reason": "Unreadable."})
 
     beside = api_for(staff).get(f"/invoices/{order.invoice_id}/receipts").json_body
@@ -300,7 +326,9 @@ def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(alice, bob,
     alices = api_for(alice).get("/receipts").json_body
 
     assert [(r["id"], r["status"]) for r in beside["items"]] == [
-        (second, "pending"), (first, "rejected")]
+        (second, "pending"),
+        (first, "rejected"),
+    ]
     assert [r["id"] for r in queue["items"]] == [bobs, second]
     assert [r["id"] for r in alices["items"]] == [second, first]
     assert api_for(staff).get("/receipts?status=lost").status_code == 422
@@ -309,8 +337,8 @@ def test_staff_see_receipts_beside_the_invoice_and_the_pending_queue(alice, bob,
 
 # Deciding ----------------------------------------------------------------------------------
 
-def test_confirming_pays_the_invoice_through_the_ledger_and_delivers_the_order(
-        alice, staff, order):
+
+def test_confirming_pays_the_invoice_through_the_ledger_and_delivers_the_order(alice, staff, order):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
 
     confirmed = api_for(staff).post(f"/receipts/{receipt_id}/confirm")
@@ -322,12 +350,18 @@ def test_confirming_pays_the_invoice_through_the_ledger_and_delivers_the_order(
     assert confirmed.json_body["decided_at"] is not None
     payment = Payment.objects.get(invoice=order.invoice)
     assert (payment.method, payment.gateway, payment.amount, payment.reference) == (
-        "bank", "bank", 1500, "TX-2024-001")
+        "bank",
+        "bank",
+        1500,
+        "TX-2024-001",
+    )
     assert Invoice.objects.get(pk=order.invoice_id).status == "paid"
     assert Order.objects.get(pk=order.pk).status == "processing"
     assert account_credit(alice).amount == 0
-    assert AuditEntry.objects.filter(action="receipt.confirmed",
-                                     object_id=str(receipt_id)).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="receipt.confirmed", object_id=str(receipt_id)).count()
+        == 1
+    )
 
     run_jobs()
 
@@ -354,10 +388,12 @@ def test_a_confirmation_replayed_with_its_key_is_recorded_once(alice, staff, ord
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
     api = api_for(staff)
 
-    first = api.post(f"/receipts/{receipt_id}/confirm", {"amount": 1500},
-                     **{"Idempotency-Key": "c-1"})
-    again = api.post(f"/receipts/{receipt_id}/confirm", {"amount": 1500},
-                     **{"Idempotency-Key": "c-1"})
+    first = api.post(
+        f"/receipts/{receipt_id}/confirm", {"amount": 1500}, **{"Idempotency-Key": "c-1"}
+    )
+    again = api.post(
+        f"/receipts/{receipt_id}/confirm", {"amount": 1500}, **{"Idempotency-Key": "c-1"}
+    )
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json_body == first.json_body
@@ -388,7 +424,8 @@ def test_paying_less_than_due_is_refused_and_changes_nothing(alice, staff, order
 
 
 def test_a_receipt_for_an_invoice_paid_meanwhile_goes_to_credit_when_staff_say_so(
-        alice, staff, order):
+    alice, staff, order
+):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
@@ -407,8 +444,9 @@ def test_a_receipt_for_an_invoice_paid_meanwhile_goes_to_credit_when_staff_say_s
 def test_rejecting_with_a_reason_tells_the_customer(alice, staff, order):
     receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
 
-    rejected = api_for(staff).post(f"/receipts/{receipt_id}/reject",
-                                   {"reason": "The amount on the slip is 150.00, not 15.00."})
+    rejected = api_for(staff).post(
+        f"/receipts/{receipt_id}/reject", {"reason": "The amount on the slip is 150.00, not 15.00."}
+    )
 
     assert rejected.status_code == 200, rejected.json_body
     assert rejected.json_body["status"] == "rejected"

@@ -28,8 +28,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def refunded_in_ledger(invoice_id: int) -> int:
-    return Posting.objects.filter(transaction__invoice_id=invoice_id, transaction__kind="refund",
-                                  amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
+    return (
+        Posting.objects.filter(
+            transaction__invoice_id=invoice_id, transaction__kind="refund", amount__gt=0
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
 
 
 def refund_of_500_on_1500(alice: User, staff: User, product: Any, ip: str) -> Refund:
@@ -39,26 +43,38 @@ def refund_of_500_on_1500(alice: User, staff: User, product: Any, ip: str) -> Re
     deliver(session_completed(f"evt_{ip}", order.invoice, intent=f"pi_{ip}"))
     run_jobs()
     license_mark_unresolvable(license=License.objects.get(ip=ip), actor=staff, note="broken")
-    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                             "reason": "unresolvable"}).json_body
+    asked = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "unresolvable"})
+        .json_body
+    )
     assert asked["eligible"]["amount"] == 500
     return Refund.objects.get(pk=asked["id"])
 
 
 @pytest.mark.parametrize("second", ["original", "credit"])
-def test_rule14_two_staff_approving_one_gateway_refund_book_it_once(alice, staff, fake_stripe,
-                                                                    second):
+def test_rule14_two_staff_approving_one_gateway_refund_book_it_once(
+    alice, staff, fake_stripe, second
+):
     require_postgres()
-    cheap = product_create(actor=staff, slug="agent-kit", name="Agent Kit", kind="own",
-                           price=500, setup_fee=1000, currency="USD")
+    cheap = product_create(
+        actor=staff,
+        slug="agent-kit",
+        name="Agent Kit",
+        kind="own",
+        price=500,
+        setup_fee=1000,
+        currency="USD",
+    )
     to_credit = 0
     for ip in (PUBLIC_IP, OTHER_IP):  # two rounds: the race is lost at different moments
         refund = refund_of_500_on_1500(alice, staff, cheap, ip)
         calls_before = sum(1 for path, *_ in fake_stripe.requests if path == "/v1/refunds")
 
         def approve(i: int, refund: Refund = refund) -> Refund:
-            return refund_approve(refund=refund, actor=staff,
-                                  destination="original" if i == 0 else second)
+            return refund_approve(
+                refund=refund, actor=staff, destination="original" if i == 0 else second
+            )
 
         results = run_concurrently(approve, 2)
 
@@ -84,8 +100,9 @@ def console(db: Any) -> Client:
     return client
 
 
-def test_rule14_rejecting_a_held_order_racing_its_buyer_never_deadlocks(alice, bob, product,
-                                                                       staff, console):
+def test_rule14_rejecting_a_held_order_racing_its_buyer_never_deadlocks(
+    alice, bob, product, staff, console
+):
     require_postgres()
     give_credit(alice, 1500, staff)
     first = order_create(actor=alice, product=product, ip=PUBLIC_IP)
@@ -103,8 +120,11 @@ def test_rule14_rejecting_a_held_order_racing_its_buyer_never_deadlocks(alice, b
 
         def race(i: int, held: Order = held, unpaid: Order = unpaid) -> Any:
             if i == 0:  # staff, in the admin console
-                return console.post("/admin/orders/order/", {
-                    "action": "reject", "_selected_action": [held.pk]}, follow=True)
+                return console.post(
+                    "/admin/orders/order/",
+                    {"action": "reject", "_selected_action": [held.pk]},
+                    follow=True,
+                )
             if i == 1:  # the buyer tries to cancel the held order meanwhile
                 return bob_api.post(f"/orders/{held.pk}/cancel")
             return bob_api.post(f"/invoices/{unpaid.invoice_id}/pay-with-credit")
@@ -120,10 +140,18 @@ def test_rule14_rejecting_a_held_order_racing_its_buyer_never_deadlocks(alice, b
 
 
 def test_rule14_refund_approvals_in_the_admin_racing_payments_never_deadlock(
-        alice, staff, product, console, fake_stripe):
+    alice, staff, product, console, fake_stripe
+):
     require_postgres()
-    cheap = product_create(actor=staff, slug="agent-kit", name="Agent Kit", kind="own",
-                           price=500, setup_fee=1000, currency="USD")
+    cheap = product_create(
+        actor=staff,
+        slug="agent-kit",
+        name="Agent Kit",
+        kind="own",
+        price=500,
+        setup_fee=1000,
+        currency="USD",
+    )
     to_gateway = refund_of_500_on_1500(alice, staff, cheap, PUBLIC_IP)
     to_credit = refund_of_500_on_1500(alice, staff, cheap, OTHER_IP)
     give_credit(alice, 1500, staff)
@@ -132,13 +160,17 @@ def test_rule14_refund_approvals_in_the_admin_racing_payments_never_deadlock(
 
     def race(i: int) -> Any:
         if i == 0:
-            return console.post("/admin/billing/refund/", {
-                "action": "approve_to_original", "_selected_action": [to_gateway.pk]},
-                follow=True)
+            return console.post(
+                "/admin/billing/refund/",
+                {"action": "approve_to_original", "_selected_action": [to_gateway.pk]},
+                follow=True,
+            )
         if i == 1:
-            return console.post("/admin/billing/refund/", {
-                "action": "approve_to_credit", "_selected_action": [to_credit.pk]},
-                follow=True)
+            return console.post(
+                "/admin/billing/refund/",
+                {"action": "approve_to_credit", "_selected_action": [to_credit.pk]},
+                follow=True,
+            )
         if i == 2:
             return alice_api.post(f"/invoices/{unpaid.invoice_id}/pay-with-credit")
         return staff_api.post(f"/accounts/{alice.pk}/credit", {"amount": 100, "note": "goodwill"})
@@ -147,9 +179,11 @@ def test_rule14_refund_approvals_in_the_admin_racing_payments_never_deadlock(
 
     assert not errors(results), errors(results)
     assert [r.status_code for r in results] == [200, 200, 200, 200], [
-        getattr(r, "json_body", None) for r in results]
+        getattr(r, "json_body", None) for r in results
+    ]
     assert {Refund.objects.get(pk=r.pk).status for r in (to_gateway, to_credit)} == {"paid"}
-    assert refunded_in_ledger(to_gateway.invoice_id) == refunded_in_ledger(
-        to_credit.invoice_id) == 500
+    assert (
+        refunded_in_ledger(to_gateway.invoice_id) == refunded_in_ledger(to_credit.invoice_id) == 500
+    )
     assert Invoice.objects.get(pk=unpaid.invoice_id).status == "paid"
     assert account_credit(alice).amount == 1500 + 500 + 100 - 1500

@@ -14,7 +14,7 @@ from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 
 
-def renewed_once(alice, product, staff) -> tuple[License, Invoice, Invoice]:  # noqa: ANN001
+def renewed_once(alice, product, staff) -> tuple[License, Invoice, Invoice]:
     """Alice's license: ordered (1,000 + 500 setup fee), renewed on day 25 for days 30-60
     (1,000), and its problem marked unresolvable."""
     give_credit(alice, 2500, staff)
@@ -29,25 +29,32 @@ def renewed_once(alice, product, staff) -> tuple[License, Invoice, Invoice]:  # 
     return lic, Invoice.objects.get(pk=order.invoice_id), Invoice.objects.get(pk=renewal.pk)
 
 
-def quote(account, invoice: Invoice) -> tuple[int, str]:  # noqa: ANN001
-    answer = api_for(account).post("/refunds", {"invoice": str(invoice.pk),
-                                                "reason": "unresolvable"}).json_body
+def quote(account, invoice: Invoice) -> tuple[int, str]:
+    answer = (
+        api_for(account)
+        .post("/refunds", {"invoice": str(invoice.pk), "reason": "unresolvable"})
+        .json_body
+    )
     return answer["eligible"]["amount"], answer["rule"]
 
 
 def test_rule7_after_a_full_period_only_the_invoice_of_the_current_period_is_refunded(
-        alice, product, staff):
+    alice, product, staff
+):
     lic, first, renewal = renewed_once(alice, product, staff)
 
     with time_machine.travel(lic.created_at + timedelta(days=35)):
         offered = {"first": quote(alice, first), "renewal": quote(alice, renewal)}
 
-    assert offered == {"first": (0, "own_unresolvable_not_current_period"),
-                       "renewal": (1000, "own_unresolvable_current_period")}
+    assert offered == {
+        "first": (0, "own_unresolvable_not_current_period"),
+        "renewal": (1000, "own_unresolvable_current_period"),
+    }
 
 
 def test_rule7_the_current_period_is_refunded_by_what_was_paid_not_todays_price(
-        alice, product, staff):
+    alice, product, staff
+):
     lic, _, renewal = renewed_once(alice, product, staff)
     product_update(product=product, actor=staff, price=800)
 

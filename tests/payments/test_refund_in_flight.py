@@ -20,15 +20,18 @@ from tests.payments.test_stripe import deliver
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there
 
 
-def refund_in_flight(alice, staff, product, fake_stripe, settings) -> Refund:  # noqa: ANN001
+def refund_in_flight(alice, staff, product, fake_stripe, settings) -> Refund:
     """Alice paid 1,500 through Stripe; her problem is unresolvable, so 1,000 (all but the
     setup fee) is refundable; staff approved it to Stripe, which could not be reached."""
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     deliver(session_completed("evt_pay", order.invoice, intent="pi_1"))
     run_jobs()
     license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
-    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                             "reason": "it never worked"}).json_body
+    asked = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "it never worked"})
+        .json_body
+    )
     assert asked["eligible"]["amount"] == 1000
     settings.STRIPE_API_BASE = UNREACHABLE
     lost = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
@@ -40,12 +43,17 @@ def refund_in_flight(alice, staff, product, fake_stripe, settings) -> Refund:  #
 
 
 def refunded_in_ledger(invoice_id: int) -> int:
-    return Posting.objects.filter(transaction__invoice_id=invoice_id, transaction__kind="refund",
-                                  amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
+    return (
+        Posting.objects.filter(
+            transaction__invoice_id=invoice_id, transaction__kind="refund", amount__gt=0
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
 
 
-def test_rule7_a_refund_on_its_way_to_the_gateway_counts_as_refunded(alice, staff, product,
-                                                                     fake_stripe, settings):
+def test_rule7_a_refund_on_its_way_to_the_gateway_counts_as_refunded(
+    alice, staff, product, fake_stripe, settings
+):
     refund = refund_in_flight(alice, staff, product, fake_stripe, settings)
     invoice = Invoice.objects.get(pk=refund.invoice_id)
 
@@ -62,12 +70,12 @@ def test_rule7_a_refund_on_its_way_to_the_gateway_counts_as_refunded(alice, staf
 
 
 def test_rule7_money_on_its_way_to_the_gateway_is_not_refunded_again_to_credit(
-        alice, staff, product, fake_stripe, settings):
+    alice, staff, product, fake_stripe, settings
+):
     refund = refund_in_flight(alice, staff, product, fake_stripe, settings)
 
     with pytest.raises(InvalidTransition):
-        invoice_refund_to_credit(invoice=refund.invoice, amount=1000, reason="by hand",
-                                 actor=staff)
+        invoice_refund_to_credit(invoice=refund.invoice, amount=1000, reason="by hand", actor=staff)
 
     assert refunded_in_ledger(refund.invoice_id) == 0
     assert account_credit(alice).amount == 0

@@ -21,22 +21,26 @@ from tests.payments.test_stripe import deliver
 
 
 @pytest.fixture
-def tool(staff) -> Product:  # noqa: ANN001
+def tool(staff) -> Product:
     """500 for the license and 1,000 for the setup fee: within the first period an
     unresolvable problem refunds 500 (everything less the setup fee)."""
-    return product_create(actor=staff, slug="tool", name="Tool", kind="own", price=500,
-                          setup_fee=1000, currency="USD")
+    return product_create(
+        actor=staff, slug="tool", name="Tool", kind="own", price=500, setup_fee=1000, currency="USD"
+    )
 
 
 @pytest.fixture
-def asked(alice, staff, tool, fake_stripe) -> dict:  # noqa: ANN001
+def asked(alice, staff, tool, fake_stripe) -> dict:
     """Alice paid 1,500 through Stripe (pi_1) and asked for the 500 the policy allows."""
     order = order_create(actor=alice, product=tool, ip=PUBLIC_IP)
     deliver(session_completed("evt_pay", order.invoice, intent="pi_1"))
     run_jobs()
     license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "it never worked"}).json_body
+    refund = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "it never worked"})
+        .json_body
+    )
     assert refund["eligible"]["amount"] == 500
     return refund
 
@@ -46,7 +50,8 @@ def refunds_booked(invoice_id: int) -> int:
 
 
 def test_rule7_a_stripe_5xx_after_refunding_leaves_the_refund_approved_not_paid_twice(
-        alice, staff, asked, fake_stripe):
+    alice, staff, asked, fake_stripe
+):
     fake_stripe.refund_then_fail = 1  # Stripe refunds, then answers 500 (replayed for the key)
 
     lost = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
@@ -62,14 +67,24 @@ def test_rule7_a_stripe_5xx_after_refunding_leaves_the_refund_approved_not_paid_
     assert refunds_booked(invoice.pk) == 0  # Stripe's refund is on its way, not booked twice
 
 
-@pytest.mark.parametrize(("status", "error"), [
-    (500, {"type": "api_error", "message": "internal"}),
-    (503, {"type": "api_error", "message": "unavailable"}),
-    (409, {"type": "invalid_request_error", "code": "idempotency_key_in_use",
-           "message": "There is currently another in-progress request using this key."}),
-])
-def test_rule7_a_stripe_answer_that_may_hide_a_refund_is_no_refusal(staff, asked, fake_stripe,
-                                                                    status, error):
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, {"type": "api_error", "message": "internal"}),
+        (503, {"type": "api_error", "message": "unavailable"}),
+        (
+            409,
+            {
+                "type": "invalid_request_error",
+                "code": "idempotency_key_in_use",
+                "message": "There is currently another in-progress request using this key.",
+            },
+        ),
+    ],
+)
+def test_rule7_a_stripe_answer_that_may_hide_a_refund_is_no_refusal(
+    staff, asked, fake_stripe, status, error
+):
     fake_stripe.fail_next, fake_stripe.fail_status, fake_stripe.fail_error = 9, status, error
 
     lost = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
@@ -83,15 +98,15 @@ def test_rule7_a_definite_refusal_puts_the_refund_back_for_staff(staff, asked, f
     fake_stripe.fail_status = 400
     fake_stripe.fail_error = {"type": "invalid_request_error", "message": "charge disputed"}
 
-    refused = api_for(staff).post(f"/refunds/{asked['id']}/approve",
-                                  {"destination": "original"})
+    refused = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
 
     assert (refused.status_code, refused.json_body["code"]) == (502, "gateway_unavailable")
     assert Refund.objects.get(pk=asked["id"]).status == "requested"
 
 
-def test_rule7_approval_pays_what_the_policy_allows_now_not_at_request_time(alice, staff, asked,
-                                                                           fake_stripe):
+def test_rule7_approval_pays_what_the_policy_allows_now_not_at_request_time(
+    alice, staff, asked, fake_stripe
+):
     # While the request waits, 500 is refunded in Stripe's dashboard: the policy's 500 is gone.
     deliver(charge_refunded("evt_ref", intent="pi_1", refunded=500))
 
@@ -115,8 +130,9 @@ def test_rule7_approval_records_the_amount_quoted_again(alice, staff, asked, fak
     assert Order.objects.get().status == "completed"
 
 
-def test_rule8_the_refunded_webhook_settles_the_approved_refund_it_names(alice, staff, asked,
-                                                                        fake_stripe):
+def test_rule8_the_refunded_webhook_settles_the_approved_refund_it_names(
+    alice, staff, asked, fake_stripe
+):
     fake_stripe.refund_then_fail = 1
     api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
     made = list(fake_stripe.refunds.values())
@@ -132,7 +148,8 @@ def test_rule8_the_refunded_webhook_settles_the_approved_refund_it_names(alice, 
 
 
 def test_rule8_a_refund_repeated_after_the_gateway_forgot_its_key_is_found_not_made_again(
-        alice, staff, asked, fake_stripe):
+    alice, staff, asked, fake_stripe
+):
     from datetime import timedelta
 
     fake_stripe.refund_then_fail = 1

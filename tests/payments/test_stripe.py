@@ -16,15 +16,17 @@ from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 from tests.payments.fake_stripe import charge_refunded, session_completed, sign
 
 
-def deliver(payload: str, signature: str | None = None):  # noqa: ANN201
-    return Client().post("/api/v1/gateways/stripe/webhook", data=payload,
-                         content_type="application/json",
-                         HTTP_STRIPE_SIGNATURE=signature if signature is not None
-                         else sign(payload))
+def deliver(payload: str, signature: str | None = None):
+    return Client().post(
+        "/api/v1/gateways/stripe/webhook",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature if signature is not None else sign(payload),
+    )
 
 
 @pytest.fixture
-def order(alice, product) -> Order:  # noqa: ANN001
+def order(alice, product) -> Order:
     return order_create(actor=alice, product=product, ip=PUBLIC_IP)
 
 
@@ -40,8 +42,9 @@ def test_checkout_creates_a_stripe_session_and_returns_its_url(alice, order, fak
     assert headers["Idempotency-Key"] == f"checkout-{order.invoice_id}-1500"
 
 
-def test_checkout_with_an_unknown_gateway_or_a_paid_invoice_is_refused(alice, order, staff,
-                                                                       fake_stripe):
+def test_checkout_with_an_unknown_gateway_or_a_paid_invoice_is_refused(
+    alice, order, staff, fake_stripe
+):
     api = api_for(alice)
     unknown = api.post(f"/invoices/{order.invoice_id}/checkout", {"gateway": "paypal"})
     assert (unknown.status_code, unknown.json_body["code"]) == (404, "not_found")
@@ -69,8 +72,7 @@ def test_wrong_signature_is_refused_and_changes_nothing(order, fake_stripe):
     payload = session_completed("evt_1", order.invoice)
     bad = deliver(payload, sign(payload, secret="whsec_other"))
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid_signature")
-    tampered = deliver(payload.replace('"amount_total": 1500', '"amount_total": 1'),
-                       sign(payload))
+    tampered = deliver(payload.replace('"amount_total": 1500', '"amount_total": 1'), sign(payload))
     assert tampered.status_code == 400
     assert not GatewayEvent.objects.exists()
     assert Invoice.objects.get(pk=order.invoice_id).status == "unpaid"
@@ -104,7 +106,8 @@ def test_amount_or_currency_mismatch_is_recorded_for_staff_not_applied(order, fa
 
 def test_event_for_an_unknown_invoice_is_acknowledged_and_logged(order, fake_stripe):
     payload = session_completed("evt_1", order.invoice).replace(
-        f'"invoice": "{order.invoice_id}"', '"invoice": "999999"')
+        f'"invoice": "{order.invoice_id}"', '"invoice": "999999"'
+    )
     answer = deliver(payload)
     assert (answer.status_code, answer.json()["outcome"]) == (200, "unknown_invoice")
     assert GatewayEvent.objects.get().outcome == "unknown_invoice"
@@ -121,15 +124,19 @@ def test_second_payment_for_a_paid_invoice_goes_to_credit(alice, order, staff, f
     assert account_credit(alice).amount == 1500  # the Stripe money is not lost
 
 
-def _final_state(alice, order):  # noqa: ANN001, ANN202
+def _final_state(alice, order):
     invoice = Invoice.objects.get(pk=order.invoice_id)
-    return (invoice.status, account_credit(alice).amount,
-            sorted(LedgerTransaction.objects.values_list("kind", flat=True)))
+    return (
+        invoice.status,
+        account_credit(alice).amount,
+        sorted(LedgerTransaction.objects.values_list("kind", flat=True)),
+    )
 
 
 @pytest.mark.parametrize("order_of_events", ["in_order", "refund_first"])
-def test_completed_and_refunded_events_end_the_same_in_any_order(alice, order, fake_stripe,
-                                                                 order_of_events):
+def test_completed_and_refunded_events_end_the_same_in_any_order(
+    alice, order, fake_stripe, order_of_events
+):
     paid = session_completed("evt_pay", order.invoice, intent="pi_9")
     refunded = charge_refunded("evt_ref", intent="pi_9", refunded=1500)
     events = [paid, refunded] if order_of_events == "in_order" else [refunded, paid]
@@ -138,8 +145,7 @@ def test_completed_and_refunded_events_end_the_same_in_any_order(alice, order, f
 
     invoice = Invoice.objects.get(pk=order.invoice_id)
     assert invoice.status == "refunded"
-    assert sorted(LedgerTransaction.objects.values_list("kind", flat=True)) == [
-        "payment", "refund"]
+    assert sorted(LedgerTransaction.objects.values_list("kind", flat=True)) == ["payment", "refund"]
     assert order.invoice.refunds.get().rule == "refunded_in_gateway"
 
 
@@ -151,16 +157,17 @@ def test_partial_refund_in_stripe_makes_the_invoice_partially_refunded(order, fa
     assert Invoice.objects.get(pk=order.invoice_id).status == "refunded"
 
 
-def test_refund_to_the_original_payment_goes_through_stripe_once(alice, staff, order,
-                                                                 fake_stripe):
+def test_refund_to_the_original_payment_goes_through_stripe_once(alice, staff, order, fake_stripe):
     deliver(session_completed("evt_pay", order.invoice, intent="pi_9"))
     Order.objects.filter(pk=order.pk).update(status="rejected")  # never delivered
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "changed my mind"}).json_body
+    refund = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "changed my mind"})
+        .json_body
+    )
     assert (refund["rule"], refund["eligible"]["amount"]) == ("never_delivered", 1500)
 
-    answer = api_for(staff).post(f"/refunds/{refund['id']}/approve",
-                                 {"destination": "original"})
+    answer = api_for(staff).post(f"/refunds/{refund['id']}/approve", {"destination": "original"})
 
     assert answer.status_code == 200, answer.json_body
     assert answer.json_body["status"] == "paid"
@@ -177,8 +184,9 @@ def test_refund_to_the_original_payment_goes_through_stripe_once(alice, staff, o
 def test_stripe_refusing_the_refund_leaves_it_for_staff(alice, staff, order, fake_stripe):
     deliver(session_completed("evt_pay", order.invoice, intent="pi_9"))
     Order.objects.filter(pk=order.pk).update(status="rejected")
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "r"}).json_body
+    refund = (
+        api_for(alice).post("/refunds", {"invoice": str(order.invoice_id), "reason": "r"}).json_body
+    )
     fake_stripe.fail_next = 5
     answer = api_for(staff).post(f"/refunds/{refund['id']}/approve", {"destination": "original"})
     assert (answer.status_code, answer.json_body["code"]) == (502, "gateway_unavailable")
@@ -209,7 +217,7 @@ def test_webhook_racing_pay_with_credit_pays_once(alice, staff, product, fake_st
     signature = sign(payload)
     token_api = api_for(alice)
 
-    def either(i: int):  # noqa: ANN202
+    def either(i: int):
         if i % 2:
             return deliver(payload, signature).status_code
         return token_api.post(f"/invoices/{order.invoice_id}/pay-with-credit").status_code
@@ -251,26 +259,30 @@ def test_a_spent_deposit_refunded_in_stripe_is_left_for_staff(alice, product, fa
 
 
 def test_money_that_went_to_credit_and_is_refunded_in_stripe_leaves_the_credit(
-        alice, order, staff, fake_stripe):
+    alice, order, staff, fake_stripe
+):
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
     deliver(session_completed("evt_1", order.invoice, intent="pi_late"))  # credited
     assert account_credit(alice).amount == 1500
 
     for event_id in ("evt_r1", "evt_r2"):  # the same refund reported twice
-        assert deliver(charge_refunded(event_id, intent="pi_late",
-                                       refunded=1500)).status_code == 200
+        assert (
+            deliver(charge_refunded(event_id, intent="pi_late", refunded=1500)).status_code == 200
+        )
 
     assert account_credit(alice).amount == 0
     assert Invoice.objects.get(pk=order.invoice_id).status == "paid"
 
 
 def test_stripe_unreachable_during_a_refund_leaves_it_approved_and_safe_to_repeat(
-        alice, staff, order, fake_stripe, settings):
+    alice, staff, order, fake_stripe, settings
+):
     deliver(session_completed("evt_pay", order.invoice, intent="pi_9"))
     Order.objects.filter(pk=order.pk).update(status="rejected")
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "r"}).json_body
+    refund = (
+        api_for(alice).post("/refunds", {"invoice": str(order.invoice_id), "reason": "r"}).json_body
+    )
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     lost = api_for(staff).post(f"/refunds/{refund['id']}/approve", {"destination": "original"})
     assert (lost.status_code, lost.json_body["code"]) == (502, "gateway_unreachable")

@@ -30,9 +30,13 @@ from tests.payments.fake_stripe import (
 GATEWAY, HELD, SALES = "gateway:stripe:USD", "gateway:stripe:disputes:USD", "sales:USD"
 
 
-def deliver(payload: str):  # noqa: ANN201
-    return Client().post("/api/v1/gateways/stripe/webhook", data=payload,
-                         content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload))
+def deliver(payload: str):
+    return Client().post(
+        "/api/v1/gateways/stripe/webhook",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(payload),
+    )
 
 
 def book(key: str) -> int:
@@ -40,14 +44,14 @@ def book(key: str) -> int:
     return balance(found) if found else 0
 
 
-def dispute_row():  # noqa: ANN201
+def dispute_row():
     from licensary.billing.models import Dispute
 
     return Dispute.objects.get()
 
 
 @pytest.fixture
-def order(alice, product) -> Order:  # noqa: ANN001
+def order(alice, product) -> Order:
     return order_create(actor=alice, product=product, ip=PUBLIC_IP)
 
 
@@ -56,6 +60,7 @@ def paid_by_stripe(order: Order) -> None:
 
 
 # Delayed payment methods -------------------------------------------------------------------
+
 
 def test_rule8_async_payment_succeeded_pays_the_invoice_and_delivers(alice, order, fake_stripe):
     pending = deliver(session_completed_unpaid("evt_done", order.invoice))
@@ -82,8 +87,7 @@ def test_a_completed_session_still_unpaid_pays_nothing(alice, order, fake_stripe
 
 
 @pytest.mark.parametrize("second", [session_async_succeeded, session_completed])
-def test_rule8_one_payment_reported_by_two_events_is_money_once(alice, order, fake_stripe,
-                                                                second):
+def test_rule8_one_payment_reported_by_two_events_is_money_once(alice, order, fake_stripe, second):
     deliver(session_completed("evt_done", order.invoice, intent="pi_1"))
 
     again = deliver(second("evt_again", order.invoice, intent="pi_1"))
@@ -104,8 +108,8 @@ def test_async_payment_succeeded_replayed_is_applied_once(alice, order, fake_str
 
 # Disputes ----------------------------------------------------------------------------------
 
-def test_rule14_a_dispute_holds_the_disputed_money_through_the_ledger(alice, order,
-                                                                      fake_stripe):
+
+def test_rule14_a_dispute_holds_the_disputed_money_through_the_ledger(alice, order, fake_stripe):
     paid_by_stripe(order)
 
     answer = deliver(dispute("evt_dp1", "charge.dispute.created"))
@@ -113,11 +117,17 @@ def test_rule14_a_dispute_holds_the_disputed_money_through_the_ledger(alice, ord
     assert (answer.status_code, answer.json()["outcome"]) == (200, "applied")
     hold = LedgerTransaction.objects.get(kind="dispute_hold")
     assert sorted(hold.postings.values_list("account__key", "amount")) == [
-        (GATEWAY, 1500), (HELD, -1500)]
+        (GATEWAY, 1500),
+        (HELD, -1500),
+    ]
     assert (book(GATEWAY), book(HELD), book(SALES)) == (0, -1500, 1500)
     found = dispute_row()
     assert (found.state, found.amount, found.invoice_id, found.payment.reference) == (
-        "open", 1500, order.invoice_id, "pi_1")
+        "open",
+        1500,
+        order.invoice_id,
+        "pi_1",
+    )
     assert found.needs_staff
     entry = AuditEntry.objects.get(action="payment.disputed")
     assert (entry.object_type, entry.object_id) == ("invoice", str(order.invoice_id))
@@ -138,8 +148,9 @@ def test_rule14_a_won_dispute_gives_the_held_money_back(alice, order, fake_strip
     assert AuditEntry.objects.filter(action="payment.dispute_won").count() == 1
 
 
-def test_rule14_a_lost_dispute_is_final_and_its_license_is_flagged_for_staff(alice, order,
-                                                                             fake_stripe):
+def test_rule14_a_lost_dispute_is_final_and_its_license_is_flagged_for_staff(
+    alice, order, fake_stripe
+):
     paid_by_stripe(order)
     run_jobs()
     order.refresh_from_db()
@@ -157,8 +168,7 @@ def test_rule14_a_lost_dispute_is_final_and_its_license_is_flagged_for_staff(ali
     # Blocking a customer's server is staff's decision (rule 6): flagged, not done silently.
     assert License.objects.get(pk=order.license_id).status == "active"
     # The money is gone: nothing of this invoice is refundable again.
-    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                              "reason": "again"})
+    refund = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id), "reason": "again"})
     assert refund.status_code in (201, 409)
     if refund.status_code == 201:
         assert refund.json_body["eligible"]["amount"] == 0
@@ -201,15 +211,24 @@ def test_a_dispute_event_replayed_moves_money_once(alice, order, fake_stripe):
         assert deliver(payload).status_code == 200
 
     assert sorted(LedgerTransaction.objects.values_list("kind", flat=True)) == [
-        "dispute_hold", "payment", "refund"]
+        "dispute_hold",
+        "payment",
+        "refund",
+    ]
     assert (book(GATEWAY), book(HELD), book(SALES)) == (0, 0, 0)
     assert dispute_row().state == "lost"
 
 
-def _final_state(alice) -> tuple:  # noqa: ANN001
-    return (Invoice.objects.get().status, dispute_row().state, book(GATEWAY), book(HELD),
-            book(SALES), account_credit(alice).amount,
-            sorted(LedgerTransaction.objects.values_list("kind", flat=True)))
+def _final_state(alice) -> tuple:
+    return (
+        Invoice.objects.get().status,
+        dispute_row().state,
+        book(GATEWAY),
+        book(HELD),
+        book(SALES),
+        account_credit(alice).amount,
+        sorted(LedgerTransaction.objects.values_list("kind", flat=True)),
+    )
 
 
 IN_ORDER = {
@@ -219,10 +238,12 @@ IN_ORDER = {
 
 
 @pytest.mark.parametrize("outcome", ["won", "lost"])
-@pytest.mark.parametrize("steps", list(itertools.permutations(["pay", "created", "closed"])),
-                         ids="-".join)
-def test_rule8_payment_and_dispute_events_end_the_same_in_any_order(alice, order, outcome,
-                                                                    steps, fake_stripe):
+@pytest.mark.parametrize(
+    "steps", list(itertools.permutations(["pay", "created", "closed"])), ids="-".join
+)
+def test_rule8_payment_and_dispute_events_end_the_same_in_any_order(
+    alice, order, outcome, steps, fake_stripe
+):
     payloads = {
         "pay": session_completed("evt_pay", order.invoice),
         "created": dispute("evt_dp1", "charge.dispute.created"),
@@ -236,8 +257,9 @@ def test_rule8_payment_and_dispute_events_end_the_same_in_any_order(alice, order
     assert GatewayEvent.objects.filter(outcome="deferred").count() == 0
 
 
-def test_a_dispute_of_a_payment_that_went_to_credit_takes_it_from_the_credit(alice, staff,
-                                                                             order, fake_stripe):
+def test_a_dispute_of_a_payment_that_went_to_credit_takes_it_from_the_credit(
+    alice, staff, order, fake_stripe
+):
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
     deliver(session_completed("evt_pay", order.invoice, intent="pi_late"))  # credited
@@ -259,8 +281,7 @@ def test_a_lost_dispute_of_a_spent_deposit_stays_held_for_staff(alice, product, 
     invoice_pay_with_credit(invoice=spent.invoice, actor=alice)
     deliver(dispute("evt_dp1", "charge.dispute.created", intent="pi_dep"))
 
-    answer = deliver(dispute("evt_dp2", "charge.dispute.closed", intent="pi_dep",
-                             status="lost"))
+    answer = deliver(dispute("evt_dp2", "charge.dispute.closed", intent="pi_dep", status="lost"))
 
     assert answer.json()["outcome"] == "mismatch"
     found = dispute_row()
@@ -280,34 +301,48 @@ def test_a_dispute_in_another_currency_is_left_for_staff(alice, order, fake_stri
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rule8_dispute_events_delivered_many_times_at_once_move_money_once(alice, product,
-                                                                           fake_stripe):
+def test_rule8_dispute_events_delivered_many_times_at_once_move_money_once(
+    alice, product, fake_stripe
+):
     require_postgres()
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
     paid_by_stripe(order)
-    payloads = [dispute("evt_dp1", "charge.dispute.created"),
-                dispute("evt_dp2", "charge.dispute.funds_withdrawn"),
-                dispute("evt_dp3", "charge.dispute.closed", status="lost")]
+    payloads = [
+        dispute("evt_dp1", "charge.dispute.created"),
+        dispute("evt_dp2", "charge.dispute.funds_withdrawn"),
+        dispute("evt_dp3", "charge.dispute.closed", status="lost"),
+    ]
     signatures = [sign(p) for p in payloads]
 
     def send(i: int) -> int:
         payload, signature = payloads[i % 3], signatures[i % 3]
-        return Client().post("/api/v1/gateways/stripe/webhook", data=payload,
-                             content_type="application/json",
-                             HTTP_STRIPE_SIGNATURE=signature).status_code
+        return (
+            Client()
+            .post(
+                "/api/v1/gateways/stripe/webhook",
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=signature,
+            )
+            .status_code
+        )
 
     codes = run_concurrently(send, 24)
 
     assert codes == [200] * 24
     assert sorted(LedgerTransaction.objects.values_list("kind", flat=True)) == [
-        "dispute_hold", "payment", "refund"]
+        "dispute_hold",
+        "payment",
+        "refund",
+    ]
     assert (book(GATEWAY), book(HELD), book(SALES)) == (0, 0, 0)
     assert dispute_row().state == "lost"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rule8_a_dispute_racing_its_payment_is_never_left_behind(alice, product, fake_stripe,
-                                                                 monkeypatch):
+def test_rule8_a_dispute_racing_its_payment_is_never_left_behind(
+    alice, product, fake_stripe, monkeypatch
+):
     """The dispute's transaction finds no payment yet and is slow to commit; meanwhile the
     payment's transaction looks for disputes that came first and finds none. Unless the two
     are applied one after the other, the dispute stays deferred for ever."""
@@ -317,12 +352,14 @@ def test_rule8_a_dispute_racing_its_payment_is_never_left_behind(alice, product,
 
     require_postgres()
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
-    payloads = [dispute("evt_dp1", "charge.dispute.created"),
-                session_completed("evt_pay", order.invoice)]
+    payloads = [
+        dispute("evt_dp1", "charge.dispute.created"),
+        session_completed("evt_pay", order.invoice),
+    ]
     signatures = [sign(p) for p in payloads]
     found = services._disputed_payment
 
-    def slow_when_unknown(gateway: str, reference: str):  # noqa: ANN202
+    def slow_when_unknown(gateway: str, reference: str):
         payment, invoice = found(gateway, reference)
         if invoice is None:
             time.sleep(1.0)
@@ -333,9 +370,16 @@ def test_rule8_a_dispute_racing_its_payment_is_never_left_behind(alice, product,
     def send(i: int) -> int:
         if i:
             time.sleep(0.2)  # the dispute is read first
-        return Client().post("/api/v1/gateways/stripe/webhook", data=payloads[i],
-                             content_type="application/json",
-                             HTTP_STRIPE_SIGNATURE=signatures[i]).status_code
+        return (
+            Client()
+            .post(
+                "/api/v1/gateways/stripe/webhook",
+                data=payloads[i],
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=signatures[i],
+            )
+            .status_code
+        )
 
     codes = run_concurrently(send, 2)
 
@@ -345,7 +389,8 @@ def test_rule8_a_dispute_racing_its_payment_is_never_left_behind(alice, product,
 
 
 def test_staff_see_disputes_on_the_invoice_and_in_their_list_and_mark_them_handled(
-        alice, order, fake_stripe):
+    alice, order, fake_stripe
+):
     from licensary.accounts.models import User
 
     root = User.objects.create_superuser(email="root@staff.test", password="x" * 16)
@@ -357,9 +402,11 @@ def test_staff_see_disputes_on_the_invoice_and_in_their_list_and_mark_them_handl
 
     waiting = console.get("/admin/billing/dispute/?needs_staff__exact=1")
     invoice_page = console.get(f"/admin/billing/invoice/{order.invoice_id}/change/")
-    handled = console.post("/admin/billing/dispute/", {"action": "mark_handled",
-                                                       "_selected_action": [found.pk]},
-                           follow=True)
+    handled = console.post(
+        "/admin/billing/dispute/",
+        {"action": "mark_handled", "_selected_action": [found.pk]},
+        follow=True,
+    )
 
     assert [d.pk for d in waiting.context["cl"].result_list] == [found.pk]
     assert b"dp_1" in invoice_page.content
@@ -371,7 +418,8 @@ def test_staff_see_disputes_on_the_invoice_and_in_their_list_and_mark_them_handl
 
 
 def test_a_lost_dispute_beyond_what_was_refunded_takes_the_rest_from_the_credit(
-        alice, staff, order, fake_stripe):
+    alice, staff, order, fake_stripe
+):
     from licensary.billing.services import invoice_refund_to_credit
 
     paid_by_stripe(order)
@@ -386,14 +434,17 @@ def test_a_lost_dispute_beyond_what_was_refunded_takes_the_rest_from_the_credit(
     assert (entry.after["from_invoice"], entry.after["from_credit"]) == (1000, 500)
 
 
-def test_a_refund_before_its_payment_that_went_to_credit_leaves_the_credit(alice, staff,
-                                                                           order, fake_stripe):
+def test_a_refund_before_its_payment_that_went_to_credit_leaves_the_credit(
+    alice, staff, order, fake_stripe
+):
     from tests.payments.fake_stripe import charge_refunded
 
     give_credit(alice, 1500, staff)
     invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-    assert deliver(charge_refunded("evt_ref", intent="pi_late",
-                                   refunded=1500)).json()["outcome"] == "deferred"
+    assert (
+        deliver(charge_refunded("evt_ref", intent="pi_late", refunded=1500)).json()["outcome"]
+        == "deferred"
+    )
 
     deliver(session_completed("evt_pay", order.invoice, intent="pi_late"))  # credited
 
@@ -402,12 +453,16 @@ def test_a_refund_before_its_payment_that_went_to_credit_leaves_the_credit(alice
 
 
 def test_rule7_a_disputed_payment_is_not_refunded_while_the_gateway_holds_its_money(
-        alice, staff, order, fake_stripe):
+    alice, staff, order, fake_stripe
+):
     paid_by_stripe(order)
     run_jobs()
     license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
-    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                             "reason": "it never worked"}).json_body
+    asked = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "it never worked"})
+        .json_body
+    )
     deliver(dispute("evt_dp1", "charge.dispute.created"))
 
     held = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "credit"})
@@ -424,14 +479,17 @@ def test_rule7_a_disputed_payment_is_not_refunded_while_the_gateway_holds_its_mo
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens there
 
 
-def refund_on_its_way(alice, staff, order, settings):  # noqa: ANN001, ANN201
+def refund_on_its_way(alice, staff, order, settings):
     """Alice paid 1,500 by Stripe; staff approved the 1,000 the policy allows to Stripe, which
     could not be reached: the refund is approved, on its way."""
     paid_by_stripe(order)
     run_jobs()
     license_mark_unresolvable(license=License.objects.get(), actor=staff, note="kernel panic")
-    asked = api_for(alice).post("/refunds", {"invoice": str(order.invoice_id),
-                                             "reason": "it never worked"}).json_body
+    asked = (
+        api_for(alice)
+        .post("/refunds", {"invoice": str(order.invoice_id), "reason": "it never worked"})
+        .json_body
+    )
     base, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, UNREACHABLE
     lost = api_for(staff).post(f"/refunds/{asked['id']}/approve", {"destination": "original"})
     assert lost.json_body["code"] == "gateway_unreachable"
@@ -446,7 +504,8 @@ def refunded_from(invoice_id: int) -> int:
 
 
 def test_rule7_a_refund_the_gateway_paid_is_booked_though_a_dispute_opened_meanwhile(
-        alice, staff, order, fake_stripe, settings):
+    alice, staff, order, fake_stripe, settings
+):
     asked = refund_on_its_way(alice, staff, order, settings)
     deliver(dispute("evt_dp1", "charge.dispute.created", amount=500))
 
@@ -459,7 +518,8 @@ def test_rule7_a_refund_the_gateway_paid_is_booked_though_a_dispute_opened_meanw
 
 
 def test_rule14_a_lost_dispute_counts_the_refund_on_its_way_and_never_takes_more_than_paid(
-        alice, staff, order, fake_stripe, settings):
+    alice, staff, order, fake_stripe, settings
+):
     asked = refund_on_its_way(alice, staff, order, settings)
     give_credit(alice, 1000, staff)
     deliver(dispute("evt_dp1", "charge.dispute.created"))
@@ -475,14 +535,15 @@ def test_rule14_a_lost_dispute_counts_the_refund_on_its_way_and_never_takes_more
 
 
 def test_rule7_a_refund_paid_out_but_refused_by_the_books_is_flagged_for_staff(
-        alice, staff, order, fake_stripe, settings, monkeypatch):
+    alice, staff, order, fake_stripe, settings, monkeypatch
+):
     from licensary.billing import refunds
     from licensary.billing.models import Refund
     from licensary.core.errors import InvalidTransition
 
     asked = refund_on_its_way(alice, staff, order, settings)
 
-    def refuse(**kwargs):  # noqa: ANN003, ANN202
+    def refuse(**kwargs):
         raise InvalidTransition("the books refuse it")
 
     monkeypatch.setattr(refunds, "invoice_record_gateway_refund", refuse)
@@ -492,5 +553,7 @@ def test_rule7_a_refund_paid_out_but_refused_by_the_books_is_flagged_for_staff(
     refund = Refund.objects.get(pk=asked["id"])
     assert (refund.status, refund.needs_staff, refund.gateway_call_at) == ("approved", True, None)
     assert "the books refuse it" in refund.decision_note
-    assert AuditEntry.objects.filter(action="refund.booking_refused",
-                                     object_id=str(refund.pk)).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="refund.booking_refused", object_id=str(refund.pk)).count()
+        == 1
+    )

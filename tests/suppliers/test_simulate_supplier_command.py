@@ -27,9 +27,20 @@ def started(monkeypatch) -> list[Manage2Simulator]:
 def test_simulate_supplier_takes_credentials_and_packages_and_prints_them(started):
     out = io.StringIO()
 
-    call_command("simulate-supplier", "--port", "0", "--username", "reseller",
-                 "--password", "s3cret", "--package", "P7=cPanel Pro",
-                 "--package", "P9=WHM Cloud", stdout=out)
+    call_command(
+        "simulate-supplier",
+        "--port",
+        "0",
+        "--username",
+        "reseller",
+        "--password",
+        "s3cret",
+        "--package",
+        "P7=cPanel Pro",
+        "--package",
+        "P9=WHM Cloud",
+        stdout=out,
+    )
 
     printed = out.getvalue()
     server = started[0]
@@ -57,16 +68,19 @@ def test_simulate_supplier_refuses_a_package_without_a_name(started):
 
 
 def test_simulator_serves_with_the_configured_credentials_and_packages():
-    server = make_server("127.0.0.1", 0, username="reseller", password="s3cret",
-                         packages={"P7": "cPanel Pro"})
+    server = make_server(
+        "127.0.0.1", 0, username="reseller", password="s3cret", packages={"P7": "cPanel Pro"}
+    )
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         with httpx.Client(base_url=server.url, timeout=5.0) as http:
-            refused = http.get("/XMLpackageInfo.cgi", params={"output": "json"},
-                               auth=("sim", "sim"))
-            answer = http.get("/XMLpackageInfo.cgi", params={"output": "json"},
-                              auth=("reseller", "s3cret")).json()
+            refused = http.get(
+                "/XMLpackageInfo.cgi", params={"output": "json"}, auth=("sim", "sim")
+            )
+            answer = http.get(
+                "/XMLpackageInfo.cgi", params={"output": "json"}, auth=("reseller", "s3cret")
+            ).json()
     finally:
         server.shutdown()
         server.server_close()

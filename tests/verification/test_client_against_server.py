@@ -17,7 +17,7 @@ from licensary_client.client import State, check
 from tests.helpers import give_credit, run_jobs
 
 
-def licensed_on_loopback(alice, product, staff, settings) -> None:  # noqa: ANN001
+def licensed_on_loopback(alice, product, staff, settings) -> None:
     """Alice pays for a license on 127.0.0.1, the address the live server sees the client at."""
     settings.LICENSARY = {**settings.LICENSARY, "ALLOW_PRIVATE_IPS": True}
     give_credit(alice, 1500, staff)
@@ -28,7 +28,8 @@ def licensed_on_loopback(alice, product, staff, settings) -> None:  # noqa: ANN0
 
 @pytest.mark.django_db(transaction=True)
 def test_licensed_server_checks_its_license_and_stops_when_blocked(
-        live_server, alice, product, staff, settings, tmp_path):
+    live_server, alice, product, staff, settings, tmp_path
+):
     licensed_on_loopback(alice, product, staff, settings)
     lic = License.objects.get()
 
@@ -39,13 +40,13 @@ def test_licensed_server_checks_its_license_and_stops_when_blocked(
     later = datetime.now(UTC) + timedelta(hours=71)
     outage = check("http://127.0.0.1:9", "panel", state_dir=tmp_path, now=later)
     assert outage.state is State.UNREACHABLE_PAST_GRACE  # another server URL has no cache
-    again = check(live_server.url.replace("localhost", "127.0.0.1"), "panel",
-                  state_dir=tmp_path)
+    again = check(live_server.url.replace("localhost", "127.0.0.1"), "panel", state_dir=tmp_path)
     assert again.state is State.VALID
 
     ended = datetime.now(UTC) - timedelta(seconds=1)
-    License.objects.filter(pk=lic.pk).update(period_start=ended - timedelta(days=30),
-                                             period_end=ended)
+    License.objects.filter(pk=lic.pk).update(
+        period_start=ended - timedelta(days=30), period_end=ended
+    )
     sweep()
     blocked = check(live_server.url, "panel", state_dir=tmp_path)
     assert blocked.state is State.NOT_ACTIVE and blocked.state.exit_code == 1
@@ -63,7 +64,8 @@ def _signed_by(state_dir: Path) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_key_rotation_a_licensed_server_follows_a_staged_rotation_without_help(
-        live_server, alice, product, staff, settings, tmp_path):
+    live_server, alice, product, staff, settings, tmp_path
+):
     licensed_on_loopback(alice, product, staff, settings)
     assert check(live_server.url, "panel", state_dir=tmp_path).state is State.VALID
     (old_id,) = _trusted(tmp_path)

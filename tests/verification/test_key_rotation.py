@@ -34,12 +34,15 @@ def statuses() -> dict[str, str]:
 
 def signers_of(answer: dict) -> set[str]:
     """The key_ids whose signature over `document` verifies with a key listed in it."""
-    keys = {k["key_id"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["public_key"]))
-            for k in json.loads(answer["document"])}
+    keys = {
+        k["key_id"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["public_key"]))
+        for k in json.loads(answer["document"])
+    }
     good = set()
     for item in answer["signatures"]:
-        keys[item["key_id"]].verify(base64.b64decode(item["signature"]),
-                                    answer["document"].encode())
+        keys[item["key_id"]].verify(
+            base64.b64decode(item["signature"]), answer["document"].encode()
+        )
         good.add(item["key_id"])
     return good
 
@@ -51,8 +54,11 @@ def wire(moment: datetime) -> str:
 def listed(out: str) -> list[tuple[str, str]]:
     """(key_id, status) of the key lines the command prints."""
     rows = [line.split() for line in out.splitlines()]
-    return [(row[0], row[1]) for row in rows
-            if len(row) > 1 and row[1] in {"active", "next", "retiring"}]
+    return [
+        (row[0], row[1])
+        for row in rows
+        if len(row) > 1 and row[1] in {"active", "next", "retiring"}
+    ]
 
 
 def first_key_id() -> str:
@@ -61,7 +67,8 @@ def first_key_id() -> str:
 
 
 def test_key_rotation_publishes_the_next_key_at_once_and_it_signs_only_from_activates_at(
-        alice, product, staff, django_assert_num_queries):
+    alice, product, staff, django_assert_num_queries
+):
     licensed(alice, product, staff)
     old_id = ask().json()["key_id"]
     rotated_at = timezone.now()
@@ -92,7 +99,8 @@ def test_key_rotation_notice_is_the_key_notice_hours_setting(db, settings):
 
 @pytest.mark.parametrize("hours", [0, -1])
 def test_key_rotation_refuses_a_notice_that_would_sign_before_the_key_is_published(
-        db, settings, hours):
+    db, settings, hours
+):
     settings.LICENSARY = {**settings.LICENSARY, "KEY_NOTICE_HOURS": hours}
     first_key_id()
 
@@ -108,12 +116,21 @@ def test_key_listing_is_the_canonical_keys_document_signed_by_every_published_ke
 
     answer = listing()
 
-    assert answer["document"] == json.dumps(answer["keys"], sort_keys=True,
-                                            separators=(",", ":"), ensure_ascii=False)
+    assert answer["document"] == json.dumps(
+        answer["keys"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     assert [(k["key_id"], k["status"]) for k in answer["keys"]] == [
-        (old_id, "active"), (new.key_id, "next")]
-    assert set(answer["keys"][0]) == {"key_id", "algorithm", "public_key", "status",
-                                      "activates_at", "created_at"}
+        (old_id, "active"),
+        (new.key_id, "next"),
+    ]
+    assert set(answer["keys"][0]) == {
+        "key_id",
+        "algorithm",
+        "public_key",
+        "status",
+        "activates_at",
+        "created_at",
+    }
     assert answer["keys"][1]["activates_at"] == wire(new.activates_at)
     # The current key vouches for the next one: a client trusting only it can learn it.
     assert signers_of(answer) == {old_id, new.key_id}
@@ -190,14 +207,25 @@ def test_key_rotation_writes_one_audit_entry_per_action(db):
         keys_retire(key_id=first)
         urgent = keys_rotate(now=True)
 
-    entries = list(AuditEntry.objects.order_by("id")[before:].values_list(
-        "action", "object_id", "before", "after"))
+    entries = list(
+        AuditEntry.objects.order_by("id")[before:].values_list(
+            "action", "object_id", "before", "after"
+        )
+    )
     assert entries == [
-        ("key.rotated", staged.key_id, {"signing": first},
-         {"next": staged.key_id, "activates_at": wire(staged.activates_at)}),
+        (
+            "key.rotated",
+            staged.key_id,
+            {"signing": first},
+            {"next": staged.key_id, "activates_at": wire(staged.activates_at)},
+        ),
         ("key.retired", first, {"status": "retiring"}, {"status": "retired"}),
-        ("key.rotated", urgent.key_id, {"signing": staged.key_id},
-         {"signing": urgent.key_id, "retired": [staged.key_id]}),
+        (
+            "key.rotated",
+            urgent.key_id,
+            {"signing": staged.key_id},
+            {"signing": urgent.key_id, "retired": [staged.key_id]},
+        ),
     ]
 
 

@@ -30,19 +30,27 @@ def licensed(alice, product, staff, ip=PUBLIC_IP) -> License:
 
 
 def ask(product="panel", nonce=NONCE, ip=PUBLIC_IP, **headers):
-    return Client().post("/api/v1/verify", data=json.dumps({"product": product, "nonce": nonce}),
-                         content_type="application/json", REMOTE_ADDR=ip, **headers)
+    return Client().post(
+        "/api/v1/verify",
+        data=json.dumps({"product": product, "nonce": nonce}),
+        content_type="application/json",
+        REMOTE_ADDR=ip,
+        **headers,
+    )
 
 
 def public_keys():
     keys = Client().get("/api/v1/verify/keys").json()["keys"]
-    return {k["key_id"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["public_key"]))
-            for k in keys}
+    return {
+        k["key_id"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["public_key"]))
+        for k in keys
+    }
 
 
 def verified(answer: dict) -> dict:
-    public_keys()[answer["key_id"]].verify(base64.b64decode(answer["signature"]),
-                                           answer["document"].encode())
+    public_keys()[answer["key_id"]].verify(
+        base64.b64decode(answer["signature"]), answer["document"].encode()
+    )
     return json.loads(answer["document"])
 
 
@@ -53,9 +61,14 @@ def test_active_license_gets_a_signed_canonical_document(alice, product, staff):
 
     document = verified(answer)
     assert document == {
-        "license": str(lic.pk), "product": "panel", "kind": "own", "ip": PUBLIC_IP,
-        "status": "active", "valid_until": lic.period_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "issued_at": document["issued_at"], "nonce": NONCE,
+        "license": str(lic.pk),
+        "product": "panel",
+        "kind": "own",
+        "ip": PUBLIC_IP,
+        "status": "active",
+        "valid_until": lic.period_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "issued_at": document["issued_at"],
+        "nonce": NONCE,
     }
     assert answer["document"] == json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -76,7 +89,10 @@ def test_any_changed_byte_breaks_the_signature(alice, product, staff):
 def test_no_license_is_a_signed_unknown(product):
     document = verified(ask(ip=OTHER_IP).json())
     assert (document["status"], document["license"], document["valid_until"]) == (
-        "unknown", None, None)
+        "unknown",
+        None,
+        None,
+    )
     assert document["ip"] == OTHER_IP
 
 
@@ -114,30 +130,42 @@ def test_license_lookup_is_one_query(alice, product, staff):
 @pytest.mark.parametrize("nonce", [None, "", "short", "x" * 129, 12345678901234567])
 def test_missing_short_or_oversized_nonce_is_refused(product, nonce):
     body = {"product": "panel"} if nonce is None else {"product": "panel", "nonce": nonce}
-    answer = Client().post("/api/v1/verify", data=json.dumps(body),
-                           content_type="application/json", REMOTE_ADDR=PUBLIC_IP)
+    answer = Client().post(
+        "/api/v1/verify",
+        data=json.dumps(body),
+        content_type="application/json",
+        REMOTE_ADDR=PUBLIC_IP,
+    )
     assert answer.status_code == 422
     assert answer.json()["code"] in {"validation_error", "invalid_nonce"}
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("nonce", "n" * 20 + "\ud800"),
-    ("nonce", "\udfff" * 20),
-    ("nonce", "n" * 20 + "\x00"),
-    ("nonce", "n" * 20 + "\x1b[2J"),
-    ("nonce", "n" * 20 + "\x7f"),
-    ("nonce", "n" * 20 + "\x85"),
-    ("product", "pan\ud800el"),
-    ("product", "pa\x00nel"),
-    ("product", "panel\n"),
-    ("product", "p" * 65),
-    ("product", "p" * 100_000),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("nonce", "n" * 20 + "\ud800"),
+        ("nonce", "\udfff" * 20),
+        ("nonce", "n" * 20 + "\x00"),
+        ("nonce", "n" * 20 + "\x1b[2J"),
+        ("nonce", "n" * 20 + "\x7f"),
+        ("nonce", "n" * 20 + "\x85"),
+        ("product", "pan\ud800el"),
+        ("product", "pa\x00nel"),
+        ("product", "panel\n"),
+        ("product", "p" * 65),
+        ("product", "p" * 100_000),
+    ],
+)
 def test_verify_refuses_lone_surrogates_control_characters_and_oversized_text(
-        product, field, value):
+    product, field, value
+):
     body = {"product": "panel", "nonce": NONCE, field: value}
-    answer = Client().post("/api/v1/verify", data=json.dumps(body),
-                           content_type="application/json", REMOTE_ADDR=PUBLIC_IP)
+    answer = Client().post(
+        "/api/v1/verify",
+        data=json.dumps(body),
+        content_type="application/json",
+        REMOTE_ADDR=PUBLIC_IP,
+    )
     assert (answer.status_code, answer["Content-Type"]) == (422, "application/problem+json")
     problem = answer.json()
     assert problem["code"] == "validation_error"

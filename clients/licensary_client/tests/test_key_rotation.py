@@ -60,9 +60,7 @@ def test_key_rotation_list_signed_only_by_an_unknown_key_is_refused(
     assert trusted(state_dir) == ["k1"]
 
 
-def test_key_rotation_list_whose_signature_by_a_trusted_key_is_forged_is_refused(
-    fake, state_dir
-):
+def test_key_rotation_list_whose_signature_by_a_trusted_key_is_forged_is_refused(fake, state_dir):
     assert run(fake, state_dir).state is State.VALID
     fake.published, fake.signing_key_id = ["k1", "k2"], "k2"
     listing = fake.key_listing()
@@ -88,9 +86,7 @@ def test_key_rotation_list_older_than_a_day_is_fetched_again(fake, state_dir):
     assert fake.key_requests() == 2  # the fresh list counts from when it was fetched
 
 
-def test_key_rotation_a_retired_key_is_no_longer_trusted_once_the_list_drops_it(
-    fake, state_dir
-):
+def test_key_rotation_a_retired_key_is_no_longer_trusted_once_the_list_drops_it(fake, state_dir):
     fake.published = ["k1", "k2"]
     assert run(fake, state_dir).state is State.VALID
     fake.published, fake.signing_key_id = ["k2"], "k2"  # k1 retired

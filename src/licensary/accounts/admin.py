@@ -11,9 +11,20 @@ from licensary.core.admin import ReadOnlyAdminMixin, decide_each
 
 # Shown, never edited here: kind, superuser flag and currency (the credit is kept in it) would
 # change what an account is and hide its credit; the rest each have their own use case.
-ACCOUNT_READ_ONLY = ["kind", "status", "identity", "agent", "currency", "is_staff",
-                     "is_superuser", "is_active", "password", "date_joined", "last_login",
-                     "password_changed_at"]
+ACCOUNT_READ_ONLY = [
+    "kind",
+    "status",
+    "identity",
+    "agent",
+    "currency",
+    "is_staff",
+    "is_superuser",
+    "is_active",
+    "password",
+    "date_joined",
+    "last_login",
+    "password_changed_at",
+]
 
 
 @admin.register(User)
@@ -33,10 +44,12 @@ class UserAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: User, form: ModelForm,
-                   change: bool) -> None:
-        account_update(account=User.objects.get(pk=obj.pk), actor=request.user,
-                       email=form.cleaned_data["email"])
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        account_update(
+            account=User.objects.get(pk=obj.pk),
+            actor=request.user,
+            email=form.cleaned_data["email"],
+        )
 
 
 @admin.register(ApiToken)
@@ -50,8 +63,9 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        decide_each(self, request, queryset,
-                    lambda token: token_revoke(token=token, actor=request.user))
+        decide_each(
+            self, request, queryset, lambda token: token_revoke(token=token, actor=request.user)
+        )
 
 
 @admin.register(TermsVersion)
@@ -64,8 +78,9 @@ class TermsVersionAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: TermsVersion | None = None) -> list[str]:
         return ["text"] if obj is None else ["version", "text", "published_at", "published_by"]
 
-    def get_readonly_fields(self, request: HttpRequest,
-                            obj: TermsVersion | None = None) -> list[str]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: TermsVersion | None = None
+    ) -> list[str]:
         return [] if obj is None else ["version", "text", "published_at", "published_by"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -77,12 +92,16 @@ class TermsVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: TermsVersion, form: ModelForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: TermsVersion, form: ModelForm, change: bool
+    ) -> None:
         published = terms_publish(text=form.cleaned_data["text"], actor=request.user)
         # The admin's own log and redirect name the row the service made.
-        obj.pk, obj.version, obj.published_at = published.pk, published.version, \
-            published.published_at
+        obj.pk, obj.version, obj.published_at = (
+            published.pk,
+            published.version,
+            published.published_at,
+        )
         obj.published_by = published.published_by
 
 

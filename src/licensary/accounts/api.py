@@ -73,24 +73,35 @@ def account_out(user: User) -> dict:
         "status": user.status,
         "agent": str(user.agent_id) if user.agent_id else None,
         # A list annotates both (`with_credit_and_terms`); one account reads them itself.
-        "credit": (Money(user.credit_total or 0, user.currency) if hasattr(user, "credit_total")
-                   else account_credit(user)).as_dict(),
+        "credit": (
+            Money(user.credit_total or 0, user.currency)
+            if hasattr(user, "credit_total")
+            else account_credit(user)
+        ).as_dict(),
         "identity": user.identity,
-        "terms_accepted": (user.terms_version if hasattr(user, "terms_version")
-                           else terms_accepted_version(user)),
+        "terms_accepted": (
+            user.terms_version if hasattr(user, "terms_version") else terms_accepted_version(user)
+        ),
     }
 
 
 def with_credit_and_terms(qs: QuerySet[User]) -> QuerySet[User]:
     """Each account's credit and accepted terms version in the one query (no N+1 in lists)."""
     credit = (
-        Posting.objects.filter(account__owner=OuterRef("pk"),
-                               account__code=LedgerAccount.Code.CREDIT,
-                               account__currency=OuterRef("currency"))
-        .values("account__owner").annotate(total=Sum("amount")).values("total")
+        Posting.objects.filter(
+            account__owner=OuterRef("pk"),
+            account__code=LedgerAccount.Code.CREDIT,
+            account__currency=OuterRef("currency"),
+        )
+        .values("account__owner")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
-    terms = (TermsAcceptance.objects.filter(user=OuterRef("pk")).order_by("-terms__version")
-             .values("terms__version")[:1])
+    terms = (
+        TermsAcceptance.objects.filter(user=OuterRef("pk"))
+        .order_by("-terms__version")
+        .values("terms__version")[:1]
+    )
     return qs.annotate(credit_total=Subquery(credit), terms_version=Subquery(terms))
 
 

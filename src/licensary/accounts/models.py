@@ -21,8 +21,7 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email: str, password: str | None = None,
-                         **extra: object) -> "User":
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
         extra.setdefault("kind", User.Kind.STAFF)
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
@@ -95,8 +94,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 class ApiToken(models.Model):
     """A bearer token: a short public prefix plus a 256-bit secret, stored as SHA-256."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens"
+    )
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64, unique=True)
@@ -114,8 +114,9 @@ class TermsVersion(models.Model):
     version = models.PositiveIntegerField(unique=True)
     text = models.TextField()
     published_at = models.DateTimeField(default=timezone.now)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
-                                     on_delete=models.PROTECT, related_name="+")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-version"]
@@ -127,8 +128,9 @@ class TermsVersion(models.Model):
 class TermsAcceptance(models.Model):
     """Every acceptance is kept: account, version, time, IP."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="terms_acceptances")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
     terms = models.ForeignKey(TermsVersion, on_delete=models.PROTECT, related_name="+")
     accepted_at = models.DateTimeField(default=timezone.now)
     ip = models.CharField(max_length=64, blank=True)

@@ -26,8 +26,14 @@ from licensary.core.money import default_currency
 TOKEN_PREFIX = "lic"
 
 
-def account_create(*, actor: User | None, kind: str, email: str, password: str | None = None,
-                   agent: User | None = None) -> User:
+def account_create(
+    *,
+    actor: User | None,
+    kind: str,
+    email: str,
+    password: str | None = None,
+    agent: User | None = None,
+) -> User:
     """Staff create any account; an agent creates its own customers."""
     if kind not in User.Kind.values:
         raise ValidationFailed(f"kind must be one of {', '.join(User.Kind.values)}.")
@@ -52,19 +58,30 @@ def account_create(*, actor: User | None, kind: str, email: str, password: str |
         try:
             with transaction.atomic():
                 user = User.objects.create_user(
-                    email=email, password=password or None, kind=kind, agent=agent,
-                    currency=default_currency(), is_staff=kind == User.Kind.STAFF,
+                    email=email,
+                    password=password or None,
+                    kind=kind,
+                    agent=agent,
+                    currency=default_currency(),
+                    is_staff=kind == User.Kind.STAFF,
                 )
         except IntegrityError as exc:
-            raise ValidationFailed(f"An account with email {email} exists already.",
-                                   code="email_taken", status=409) from exc
+            raise ValidationFailed(
+                f"An account with email {email} exists already.", code="email_taken", status=409
+            ) from exc
         if not password:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        audit_record(Change(action="account.created", object_type="account", object_id=user.pk,
-                            actor=actor, account_id=user.pk,
-                            after={"kind": kind, "email": user.email,
-                                   "agent": agent.pk if agent else None}))
+        audit_record(
+            Change(
+                action="account.created",
+                object_type="account",
+                object_id=user.pk,
+                actor=actor,
+                account_id=user.pk,
+                after={"kind": kind, "email": user.email, "agent": agent.pk if agent else None},
+            )
+        )
     return user
 
 
@@ -87,11 +104,20 @@ def account_update(*, account: User, actor: User, email: str) -> User:
             with transaction.atomic():
                 locked.save(update_fields=["email"])
         except IntegrityError as exc:
-            raise ValidationFailed(f"An account with email {email} exists already.",
-                                   code="email_taken", status=409) from exc
-        audit_record(Change(action="account.updated", object_type="account",
-                            object_id=locked.pk, actor=actor, account_id=locked.pk,
-                            before=before, after={"email": email}))
+            raise ValidationFailed(
+                f"An account with email {email} exists already.", code="email_taken", status=409
+            ) from exc
+        audit_record(
+            Change(
+                action="account.updated",
+                object_type="account",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.pk,
+                before=before,
+                after={"email": email},
+            )
+        )
     account.email = email
     return locked
 
@@ -107,8 +133,16 @@ def token_create(*, user: User, name: str = "", actor: User | None = None) -> tu
     text = f"{TOKEN_PREFIX}_{prefix}_{secret}"
     with transaction.atomic():
         token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=_digest(text))
-        audit_record(Change(action="token.created", object_type="token", object_id=token.pk,
-                            actor=actor or user, account_id=user.pk, after={"prefix": prefix}))
+        audit_record(
+            Change(
+                action="token.created",
+                object_type="token",
+                object_id=token.pk,
+                actor=actor or user,
+                account_id=user.pk,
+                after={"prefix": prefix},
+            )
+        )
     return token, text
 
 
@@ -118,13 +152,23 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
         require_staff(actor, "revoke other accounts' tokens")
     with transaction.atomic():
         now = timezone.now()
-        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-                revoked_at=now) != 1:
+        if (
+            ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+            != 1
+        ):
             raise InvalidTransition(f"Token {token.prefix} is revoked already.")
         token.revoked_at = now
-        audit_record(Change(action="token.revoked", object_type="token", object_id=token.pk,
-                            actor=actor, account_id=token.user_id,
-                            before={"revoked_at": None}, after={"revoked_at": now}))
+        audit_record(
+            Change(
+                action="token.revoked",
+                object_type="token",
+                object_id=token.pk,
+                actor=actor,
+                account_id=token.user_id,
+                before={"revoked_at": None},
+                after={"revoked_at": now},
+            )
+        )
     return token
 
 
@@ -160,12 +204,20 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
         _lock_terms_versions()
         latest = TermsVersion.objects.order_by("-version").first()
         terms = TermsVersion.objects.create(
-            version=(latest.version + 1) if latest else 1, text=text, published_by=actor,
+            version=(latest.version + 1) if latest else 1,
+            text=text,
+            published_by=actor,
             published_at=timezone.now(),
         )
-        audit_record(Change(action="terms.published", object_type="terms",
-                            object_id=terms.version, actor=actor,
-                            after={"version": terms.version}))
+        audit_record(
+            Change(
+                action="terms.published",
+                object_type="terms",
+                object_id=terms.version,
+                actor=actor,
+                after={"version": terms.version},
+            )
+        )
     return terms
 
 
@@ -181,8 +233,7 @@ def _lock_terms_versions() -> None:
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"LOCK TABLE {TermsVersion._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {TermsVersion._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:
@@ -192,22 +243,32 @@ def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:
     if version != latest.version:
         raise ValidationFailed(
             f"Only the latest terms (version {latest.version}) can be accepted.",
-            code="terms_outdated", status=409,
+            code="terms_outdated",
+            status=409,
         )
     with transaction.atomic():
         acceptance = TermsAcceptance.objects.create(
             user=user, terms=latest, ip=ip, accepted_at=timezone.now()
         )
-        audit_record(Change(action="terms.accepted", object_type="account", object_id=user.pk,
-                            actor=user, account_id=user.pk,
-                            after={"version": latest.version, "ip": ip}))
+        audit_record(
+            Change(
+                action="terms.accepted",
+                object_type="account",
+                object_id=user.pk,
+                actor=user,
+                account_id=user.pk,
+                after={"version": latest.version, "ip": ip},
+            )
+        )
     return acceptance
 
 
 def terms_accepted_version(user: User) -> int | None:
     acceptance = (
-        TermsAcceptance.objects.filter(user=user).order_by("-terms__version")
-        .values_list("terms__version", flat=True).first()
+        TermsAcceptance.objects.filter(user=user)
+        .order_by("-terms__version")
+        .values_list("terms__version", flat=True)
+        .first()
     )
     return acceptance
 

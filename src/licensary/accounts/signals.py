@@ -12,14 +12,27 @@ from licensary.audit.services import Change, audit_record
 @receiver(user_logged_in, dispatch_uid="licensary_signin_audit")
 def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
-        audit_record(Change(action="account.signed_in", object_type="account",
-                            object_id=user.pk, actor=user, account_id=user.pk))
+        audit_record(
+            Change(
+                action="account.signed_in",
+                object_type="account",
+                object_id=user.pk,
+                actor=user,
+                account_id=user.pk,
+            )
+        )
 
 
 @receiver(user_login_failed, dispatch_uid="licensary_signin_failed_audit")
-def _sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
-                    **kwargs: Any) -> None:
+def _sign_in_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     with transaction.atomic():
-        audit_record(Change(action="account.sign_in_failed", object_type="account",
-                            object_id=str(credentials.get("username", ""))[:40],
-                            actor_label="anonymous"))
+        audit_record(
+            Change(
+                action="account.sign_in_failed",
+                object_type="account",
+                object_id=str(credentials.get("username", ""))[:40],
+                actor_label="anonymous",
+            )
+        )

@@ -46,32 +46,71 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 _text = json.JSONEncoder(separators=(",", ":")).encode  # scalars: str, int, None
 
 
-def _hash_body(*, prev: str, created_at: str, actor: int | None, actor_label: str,
-               action: str, object_type: str, object_id: str, account_id: int | None,
-               before: str, after: str, reason: str, ip: str, request_id: str,
-               text: Callable[[object], str] = _text) -> str:
+def _hash_body(
+    *,
+    prev: str,
+    created_at: str,
+    actor: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    account_id: int | None,
+    before: str,
+    after: str,
+    reason: str,
+    ip: str,
+    request_id: str,
+    text: Callable[[object], str] = _text,
+) -> str:
     """The canonical JSON of an entry (keys sorted), assembled from already-canonical parts,
     byte for byte what `json.dumps(sort_keys=True)` makes of the stored entry."""
-    return (f'{{"account_id":{text(account_id)},"action":{text(action)},'
-            f'"actor":{text(actor)},"actor_label":{text(actor_label)},"after":{after},'
-            f'"before":{before},"created_at":{text(created_at)},"ip":{text(ip)},'
-            f'"object_id":{_text(object_id)},"object_type":{text(object_type)},'
-            f'"prev":"{prev}","reason":{text(reason)},'
-            f'"request_id":{text(request_id)}}}')
+    return (
+        f'{{"account_id":{text(account_id)},"action":{text(action)},'
+        f'"actor":{text(actor)},"actor_label":{text(actor_label)},"after":{after},'
+        f'"before":{before},"created_at":{text(created_at)},"ip":{text(ip)},'
+        f'"object_id":{_text(object_id)},"object_type":{text(object_type)},'
+        f'"prev":"{prev}","reason":{text(reason)},'
+        f'"request_id":{text(request_id)}}}'
+    )
 
 
 def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
-    return hashlib.sha256(_hash_body(
-        prev=prev_hash, created_at=entry.created_at.isoformat(), actor=entry.actor_id,
-        actor_label=entry.actor_label, action=entry.action, object_type=entry.object_type,
-        object_id=entry.object_id, account_id=entry.account_id,
-        before=_canonical(entry.before), after=_canonical(entry.after), reason=entry.reason,
-        ip=entry.ip, request_id=entry.request_id,
-    ).encode()).hexdigest()
+    return hashlib.sha256(
+        _hash_body(
+            prev=prev_hash,
+            created_at=entry.created_at.isoformat(),
+            actor=entry.actor_id,
+            actor_label=entry.actor_label,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            account_id=entry.account_id,
+            before=_canonical(entry.before),
+            after=_canonical(entry.after),
+            reason=entry.reason,
+            ip=entry.ip,
+            request_id=entry.request_id,
+        ).encode()
+    ).hexdigest()
 
 
-COLUMNS = ("created_at", "actor_id", "actor_label", "action", "object_type", "object_id",
-           "account_id", "before", "after", "reason", "ip", "request_id", "prev_hash", "hash")
+COLUMNS = (
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "account_id",
+    "before",
+    "after",
+    "reason",
+    "ip",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
 
 
 def audit_append(rows: list[tuple[Any, ...]], *, at: datetime | None = None) -> int:
@@ -103,12 +142,42 @@ def audit_append(rows: list[tuple[Any, ...]], *, at: datetime | None = None) -> 
     records = []
     for actor, label, action, otype, oid, account, before, after, reason in rows:
         oid, reason = str(oid), reason[:200]
-        digest = sha256(_hash_body(
-            prev=prev, created_at=stamp, actor=actor, actor_label=label, action=action,
-            object_type=otype, object_id=oid, account_id=account, before=before, after=after,
-            reason=reason, ip=ip, request_id=request_id, text=text).encode()).hexdigest()
-        records.append((created_at, actor, label, action, otype, oid, account, before, after,
-                        reason, ip, request_id, prev, digest))
+        digest = sha256(
+            _hash_body(
+                prev=prev,
+                created_at=stamp,
+                actor=actor,
+                actor_label=label,
+                action=action,
+                object_type=otype,
+                object_id=oid,
+                account_id=account,
+                before=before,
+                after=after,
+                reason=reason,
+                ip=ip,
+                request_id=request_id,
+                text=text,
+            ).encode()
+        ).hexdigest()
+        records.append(
+            (
+                created_at,
+                actor,
+                label,
+                action,
+                otype,
+                oid,
+                account,
+                before,
+                after,
+                reason,
+                ip,
+                request_id,
+                prev,
+                digest,
+            )
+        )
         prev = digest
     _insert(connection, records)
     AuditHead.objects.filter(pk=1).update(last_hash=prev, count=head.count + len(rows))
@@ -122,15 +191,15 @@ def _insert(connection: Any, records: list[tuple[Any, ...]]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY in its text format, written as one buffer: no per-value adaptation.
-            lines = "".join("\t".join(_copy_field(v) for v in record) + "\n"
-                            for record in records)
+            lines = "".join("\t".join(_copy_field(v) for v in record) + "\n" for record in records)
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 copy.write(lines.encode())
             return
         adapt = connection.ops.adapt_datetimefield_value
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})",
-            [(adapt(r[0]), *r[1:]) for r in records])
+            [(adapt(r[0]), *r[1:]) for r in records],
+        )
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -148,13 +217,22 @@ def _copy_field(value: object) -> str:
 
 def audit_record_many(changes: list[Change]) -> int:
     """Append `changes` to the chain (see `audit_append`)."""
-    return audit_append([
-        (change.actor.pk if getattr(change.actor, "pk", None) else None,
-         change.actor_label or _label(change.actor), change.action, change.object_type,
-         change.object_id, change.account_id, _canonical(change.before),
-         _canonical(change.after), change.reason)
-        for change in changes
-    ])
+    return audit_append(
+        [
+            (
+                change.actor.pk if getattr(change.actor, "pk", None) else None,
+                change.actor_label or _label(change.actor),
+                change.action,
+                change.object_type,
+                change.object_id,
+                change.account_id,
+                _canonical(change.before),
+                _canonical(change.after),
+                change.reason,
+            )
+            for change in changes
+        ]
+    )
 
 
 def audit_record(change: Change) -> None:

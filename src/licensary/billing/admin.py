@@ -36,8 +36,11 @@ class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     @admin.display(description="file")
     def file_link(self, obj: Receipt) -> str:
-        return format_html('<a href="/api/v1/receipts/{}/file">{}</a>', obj.pk,
-                           obj.original_name or f"receipt {obj.pk}")
+        return format_html(
+            '<a href="/api/v1/receipts/{}/file">{}</a>',
+            obj.pk,
+            obj.original_name or f"receipt {obj.pk}",
+        )
 
 
 class DisputeInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -74,29 +77,50 @@ class GatewayEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "invoice", "account", "status", "eligible", "currency", "rule",
-                    "destination", "created_at"]
+    list_display = [
+        "id",
+        "invoice",
+        "account",
+        "status",
+        "eligible",
+        "currency",
+        "rule",
+        "destination",
+        "created_at",
+    ]
     list_filter = ["status", "rule", "destination"]
     readonly_fields = [f.name for f in Refund._meta.fields]
     actions = ["approve_to_credit", "approve_to_original", "reject"]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False  # customers ask through the API; the policy answers
 
     @admin.action(description="Approve: pay to the account's credit")
-    def approve_to_credit(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset, lambda r: refund_approve(
-            refund=r, actor=request.user, destination="credit"))
+    def approve_to_credit(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda r: refund_approve(refund=r, actor=request.user, destination="credit"),
+        )
 
     @admin.action(description="Approve: pay back through the gateway")
-    def approve_to_original(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset, lambda r: refund_approve(
-            refund=r, actor=request.user, destination="original"))
+    def approve_to_original(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda r: refund_approve(refund=r, actor=request.user, destination="original"),
+        )
 
     @admin.action(description="Reject")
-    def reject(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset, lambda r: refund_reject(
-            refund=r, actor=request.user, note="rejected by staff"))
+    def reject(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda r: refund_reject(refund=r, actor=request.user, note="rejected by staff"),
+        )
 
 
 class InvoiceAlreadyPaidFilter(admin.SimpleListFilter):
@@ -105,10 +129,10 @@ class InvoiceAlreadyPaidFilter(admin.SimpleListFilter):
     title = "invoice already paid"
     parameter_name = "invoice_already_paid"
 
-    def lookups(self, request, model_admin) -> list[tuple[str, str]]:  # noqa: ANN001
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
         return [("yes", "Yes: confirming credits the account"), ("no", "No")]
 
-    def queryset(self, request, queryset):  # noqa: ANN001, ANN201
+    def queryset(self, request, queryset):
         flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
         if self.value() == "yes":
             return queryset.filter(flagged)
@@ -122,8 +146,16 @@ class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Bank-transfer receipts waiting for staff: confirm (pays and delivers) or reject. One
     whose invoice is paid already is flagged; only "confirm to credit" turns it into credit."""
 
-    list_display = ["id", "invoice", "reference", "status", "invoice_already_paid", "size",
-                    "created_at", "duplicate_of"]
+    list_display = [
+        "id",
+        "invoice",
+        "reference",
+        "status",
+        "invoice_already_paid",
+        "size",
+        "created_at",
+        "duplicate_of",
+    ]
     list_filter = ["status", InvoiceAlreadyPaidFilter]
     list_select_related = ["invoice"]
     readonly_fields = [f.name for f in Receipt._meta.fields]
@@ -133,24 +165,37 @@ class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def invoice_already_paid(self, obj: Receipt) -> bool:
         return obj.invoice_already_paid
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False  # customers upload through the API or the portal
 
     @admin.action(description="Confirm: record the invoice's total as paid by bank transfer")
-    def confirm(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset,
-                    lambda r: receipt_confirm(receipt=r, actor=request.user))
+    def confirm(self, request, queryset) -> None:
+        decide_each(
+            self, request, queryset, lambda r: receipt_confirm(receipt=r, actor=request.user)
+        )
 
-    @admin.action(description="Confirm to credit: the money goes to the account's credit when "
-                              "the invoice is paid already or void")
-    def confirm_to_credit(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset,
-                    lambda r: receipt_confirm(receipt=r, actor=request.user, to_credit=True))
+    @admin.action(
+        description="Confirm to credit: the money goes to the account's credit when "
+        "the invoice is paid already or void"
+    )
+    def confirm_to_credit(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda r: receipt_confirm(receipt=r, actor=request.user, to_credit=True),
+        )
 
     @admin.action(description="Reject: the receipt does not show the payment")
-    def reject(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset, lambda r: receipt_reject(
-            receipt=r, actor=request.user, reason="The receipt does not show this payment."))
+    def reject(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda r: receipt_reject(
+                receipt=r, actor=request.user, reason="The receipt does not show this payment."
+            ),
+        )
 
 
 @admin.register(Dispute)
@@ -158,8 +203,17 @@ class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Chargebacks and inquiries from the gateways. Those needing staff: answer them in the
     gateway before `evidence_due_at`; a lost one's licenses are staff's to decide on."""
 
-    list_display = ["dispute_id", "gateway", "invoice", "state", "amount", "currency",
-                    "needs_staff", "evidence_due_at", "note"]
+    list_display = [
+        "dispute_id",
+        "gateway",
+        "invoice",
+        "state",
+        "amount",
+        "currency",
+        "needs_staff",
+        "evidence_due_at",
+        "note",
+    ]
     list_filter = ["needs_staff", "state", "gateway"]
     list_select_related = ["invoice"]
     search_fields = ["dispute_id", "payment_reference", "invoice__number"]
@@ -167,6 +221,12 @@ class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["mark_handled"]
 
     @admin.action(description="Handled: answered in the gateway / licenses decided")
-    def mark_handled(self, request, queryset) -> None:  # noqa: ANN001
-        decide_each(self, request, queryset, lambda d: dispute_mark_handled(
-            dispute=d, actor=request.user, note=f"Handled by {request.user.email} in the admin."))
+    def mark_handled(self, request, queryset) -> None:
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda d: dispute_mark_handled(
+                dispute=d, actor=request.user, note=f"Handled by {request.user.email} in the admin."
+            ),
+        )

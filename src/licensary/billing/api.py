@@ -72,13 +72,15 @@ def invoice_out(inv: Invoice) -> dict:
     }
 
 
-def visible_invoices(request: HttpRequest):  # noqa: ANN201
+def visible_invoices(request: HttpRequest):
     return scope(Invoice.objects.prefetch_related("lines"), request.auth)
 
 
 @router.get("/invoices", response=Page[InvoiceOut])
 def list_invoices(
-    request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+    request: HttpRequest,
+    status: StatusFilter | None = None,
+    limit: Limit = 50,
     cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_invoices(request), status)

@@ -6,8 +6,9 @@ from licensary.accounts.models import User
 from licensary.billing.models import Invoice
 
 
-def invoice_on_paid(*, invoice: Invoice, paid_at: datetime, actor: User | None,
-                    check_only: bool) -> None:
+def invoice_on_paid(
+    *, invoice: Invoice, paid_at: datetime, actor: User | None, check_only: bool
+) -> None:
     """Deliver what `invoice` paid for, in the payment's transaction.
 
     With `check_only`, only refuse (raise) when it can no longer be delivered, so that no money
@@ -21,5 +22,6 @@ def invoice_on_paid(*, invoice: Invoice, paid_at: datetime, actor: User | None,
             order_on_paid(order=invoice.order, actor=actor)
     elif invoice.purpose == Invoice.Purpose.RENEWAL:
         for line in invoice.lines.filter(kind="renewal").select_related("license"):
-            license_renew_paid(license=line.license, line=line, paid_at=paid_at, actor=actor,
-                               check_only=check_only)
+            license_renew_paid(
+                license=line.license, line=line, paid_at=paid_at, actor=actor, check_only=check_only
+            )

@@ -33,8 +33,9 @@ class Invoice(models.Model):
         DEPOSIT = "deposit"
 
     number = models.BigIntegerField(unique=True)
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="invoices")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invoices"
+    )
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.UNPAID)
     currency = models.CharField(max_length=3)
@@ -52,9 +53,11 @@ class Invoice(models.Model):
             models.Index(fields=["account", "status"], name="invoice_account_status_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(total__gte=0),
-                                   name="%(app_label)s_%(class)s_total_not_negative",
-                                   violation_error_message="An invoice total is not negative."),
+            models.CheckConstraint(
+                condition=Q(total__gte=0),
+                name="%(app_label)s_%(class)s_total_not_negative",
+                violation_error_message="An invoice total is not negative.",
+            ),
             models.CheckConstraint(
                 condition=Q(status="unpaid") | Q(status="void") | Q(paid_at__isnull=False),
                 name="%(app_label)s_%(class)s_paid_has_time",
@@ -81,17 +84,24 @@ class InvoiceLine(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     description = models.CharField(max_length=300)
     amount = models.BigIntegerField()
-    license = models.ForeignKey("licenses.License", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="invoice_lines")
+    license = models.ForeignKey(
+        "licenses.License",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0),
-                                   name="%(app_label)s_%(class)s_amount_not_negative",
-                                   violation_error_message="A line amount is not negative."),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="%(app_label)s_%(class)s_amount_not_negative",
+                violation_error_message="A line amount is not negative.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -114,14 +124,17 @@ class Payment(models.Model):
     created_at = models.DateTimeField()
     reference = models.CharField(max_length=200, blank=True)  # the gateway's payment id
     gateway = models.CharField(max_length=20, blank=True)
-    ledger_transaction = models.OneToOneField("ledger.LedgerTransaction",
-                                              on_delete=models.PROTECT, related_name="payment")
+    ledger_transaction = models.OneToOneField(
+        "ledger.LedgerTransaction", on_delete=models.PROTECT, related_name="payment"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["invoice"],
-                                    name="%(app_label)s_%(class)s_one_per_invoice",
-                                    violation_error_message="This invoice is paid already."),
+            models.UniqueConstraint(
+                fields=["invoice"],
+                name="%(app_label)s_%(class)s_one_per_invoice",
+                violation_error_message="This invoice is paid already.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,8 +150,9 @@ class Receipt(models.Model):
         REJECTED = "rejected"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="receipts")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     stored_name = models.CharField(max_length=80, unique=True)  # random; never the user's
     original_name = models.CharField(max_length=200, blank=True)
     content_type = models.CharField(max_length=40)
@@ -150,12 +164,14 @@ class Receipt(models.Model):
     reference_key = models.CharField(max_length=200, blank=True)
     # Set only on receipts that were duplicates before the constraints below existed (by
     # migrations 0005 and 0009), so that they could be kept, visibly, for staff to settle.
-    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     amount_received = models.BigIntegerField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
@@ -166,29 +182,35 @@ class Receipt(models.Model):
             # The same evidence is money once (RELIABILITY "Money"). A rejected file stays the
             # same evidence; a rejected receipt's reference may come again with a better file.
             models.UniqueConstraint(
-                fields=["invoice", "sha256"], condition=Q(duplicate_of__isnull=True),
+                fields=["invoice", "sha256"],
+                condition=Q(duplicate_of__isnull=True),
                 name="%(app_label)s_%(class)s_one_per_file_per_invoice",
-                violation_error_message="This file is already a receipt of this invoice."),
+                violation_error_message="This file is already a receipt of this invoice.",
+            ),
             models.UniqueConstraint(
                 fields=["invoice", "reference_key"],
-                condition=Q(duplicate_of__isnull=True) & ~Q(reference_key="")
+                condition=Q(duplicate_of__isnull=True)
+                & ~Q(reference_key="")
                 & ~Q(status="rejected"),
                 name="%(app_label)s_%(class)s_one_per_reference_per_invoice",
-                violation_error_message="This bank reference is already a receipt of this "
-                                        "invoice."),
+                violation_error_message="This bank reference is already a receipt of this invoice.",
+            ),
             # One transfer pays one invoice: across invoices (and accounts), a file or a bank
             # reference is one receipt that is not rejected.
             models.UniqueConstraint(
                 fields=["sha256"],
                 condition=Q(duplicate_of__isnull=True) & ~Q(status="rejected"),
                 name="%(app_label)s_%(class)s_one_per_file",
-                violation_error_message="This file is already a receipt."),
+                violation_error_message="This file is already a receipt.",
+            ),
             models.UniqueConstraint(
                 fields=["reference_key"],
-                condition=Q(duplicate_of__isnull=True) & ~Q(reference_key="")
+                condition=Q(duplicate_of__isnull=True)
+                & ~Q(reference_key="")
                 & ~Q(status="rejected"),
                 name="%(app_label)s_%(class)s_one_per_reference",
-                violation_error_message="This bank reference is already a receipt."),
+                violation_error_message="This bank reference is already a receipt.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -218,12 +240,14 @@ class GatewayEvent(models.Model):
     event_id = models.CharField(max_length=100)
     type = models.CharField(max_length=60)
     payment_reference = models.CharField(max_length=100, blank=True, db_index=True)
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="gateway_events")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="gateway_events"
+    )
     payload = models.JSONField()
     # The dispute the event spoke of (its deferred events are settled with it).
-    dispute = models.ForeignKey("Dispute", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="events")
+    dispute = models.ForeignKey(
+        "Dispute", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     note = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField()
@@ -231,9 +255,11 @@ class GatewayEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["gateway", "event_id"],
-                                    name="%(app_label)s_%(class)s_once_per_event",
-                                    violation_error_message="This event was received already."),
+            models.UniqueConstraint(
+                fields=["gateway", "event_id"],
+                name="%(app_label)s_%(class)s_once_per_event",
+                violation_error_message="This event was received already.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -254,20 +280,24 @@ class Refund(models.Model):
         ORIGINAL = "original"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="refunds")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     eligible = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     rule = models.CharField(max_length=60)
     explanation = models.CharField(max_length=300)
-    destination = models.CharField(max_length=16, choices=Destination.choices,
-                                   default=Destination.CREDIT)
+    destination = models.CharField(
+        max_length=16, choices=Destination.choices, default=Destination.CREDIT
+    )
     reason = models.CharField(max_length=300)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                     related_name="+")
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=300, blank=True)
     gateway_reference = models.CharField(max_length=100, blank=True)
@@ -281,12 +311,17 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(eligible__gte=0),
-                                   name="%(app_label)s_%(class)s_eligible_not_negative",
-                                   violation_error_message="A refund is never negative."),
-            models.UniqueConstraint(fields=["invoice"], condition=Q(status="requested"),
-                                    name="%(app_label)s_%(class)s_one_open_per_invoice",
-                                    violation_error_message="A refund is already requested."),
+            models.CheckConstraint(
+                condition=Q(eligible__gte=0),
+                name="%(app_label)s_%(class)s_eligible_not_negative",
+                violation_error_message="A refund is never negative.",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status="requested"),
+                name="%(app_label)s_%(class)s_one_open_per_invoice",
+                violation_error_message="A refund is already requested.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -319,14 +354,26 @@ class Dispute(models.Model):
     evidence_due_at = models.DateTimeField(null=True, blank=True)
     # Known once its payment is: the invoice it paid, or (payment == None) the invoice whose
     # money went to credit because it was paid already.
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="disputes")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="disputes")
-    held_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
-    settled_by = models.OneToOneField("ledger.LedgerTransaction", null=True, blank=True,
-                                      on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
+    )
+    held_by = models.OneToOneField(
+        "ledger.LedgerTransaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    settled_by = models.OneToOneField(
+        "ledger.LedgerTransaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     needs_staff = models.BooleanField(default=False)
     note = models.CharField(max_length=300, blank=True)
     opened_at = models.DateTimeField()
@@ -335,13 +382,16 @@ class Dispute(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["gateway", "dispute_id"],
-                                    name="%(app_label)s_%(class)s_once_per_dispute",
-                                    violation_error_message="This dispute is recorded already."),
-            models.CheckConstraint(condition=Q(amount__gt=0),
-                                   name="%(app_label)s_%(class)s_amount_positive",
-                                   violation_error_message="A dispute is for a positive "
-                                                           "amount."),
+            models.UniqueConstraint(
+                fields=["gateway", "dispute_id"],
+                name="%(app_label)s_%(class)s_once_per_dispute",
+                violation_error_message="This dispute is recorded already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="%(app_label)s_%(class)s_amount_positive",
+                violation_error_message="A dispute is for a positive amount.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -79,14 +79,24 @@ class WebhookOut(Schema):
 
 
 def refund_out(r: Refund) -> dict:
-    return {"id": str(r.pk), "invoice": str(r.invoice_id), "status": r.status,
-            "eligible": money(r.eligible, r.currency), "rule": r.rule,
-            "explanation": r.explanation, "destination": r.destination, "reason": r.reason,
-            "created_at": r.created_at}
+    return {
+        "id": str(r.pk),
+        "invoice": str(r.invoice_id),
+        "status": r.status,
+        "eligible": money(r.eligible, r.currency),
+        "rule": r.rule,
+        "explanation": r.explanation,
+        "destination": r.destination,
+        "reason": r.reason,
+        "created_at": r.created_at,
+    }
 
 
-@router.post("/invoices/{invoice_id}/checkout", response=CheckoutOut,
-             summary="Start paying an invoice at a gateway; returns the URL to pay at")
+@router.post(
+    "/invoices/{invoice_id}/checkout",
+    response=CheckoutOut,
+    summary="Start paying an invoice at a gateway; returns the URL to pay at",
+)
 def checkout(request: HttpRequest, invoice_id: Id, payload: CheckoutIn) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     account_require_in_good_standing(request.auth)
@@ -95,26 +105,36 @@ def checkout(request: HttpRequest, invoice_id: Id, payload: CheckoutIn) -> dict:
         raise InvalidTransition(f"Invoice {invoice.number} is {invoice.status}.")
     gateway = get_gateway(payload.gateway)
     base = f"{settings.PUBLIC_URL}/api/v1/invoices/{invoice.pk}"
-    return {"url": gateway.checkout(invoice=invoice, success_url=f"{base}?paid=1",
-                                    cancel_url=f"{base}?canceled=1")}
+    return {
+        "url": gateway.checkout(
+            invoice=invoice, success_url=f"{base}?paid=1", cancel_url=f"{base}?canceled=1"
+        )
+    }
 
 
-@router.post("/gateways/{name}/webhook", response=WebhookOut, auth=None,
-             summary="Signed by the gateway; each event is applied once")
+@router.post(
+    "/gateways/{name}/webhook",
+    response=WebhookOut,
+    auth=None,
+    summary="Signed by the gateway; each event is applied once",
+)
 def gateway_webhook(request: HttpRequest, name: Text(20)) -> dict:
     event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
     return {"received": True, "outcome": event.outcome}
 
 
-@router.post("/deposits", response={201: InvoiceOut},
-             summary="An invoice that, once paid, becomes credit (never refundable)")
+@router.post(
+    "/deposits",
+    response={201: InvoiceOut},
+    summary="An invoice that, once paid, becomes credit (never refundable)",
+)
 @idempotent
 def create_deposit(request: HttpRequest, payload: DepositIn) -> Status:
     invoice = deposit_create(account=request.auth, amount=payload.amount, actor=request.auth)
     return Status(201, invoice_out(invoice))
 
 
-def visible_refunds(request: HttpRequest):  # noqa: ANN201
+def visible_refunds(request: HttpRequest):
     return scope(Refund.objects.all(), request.auth)
 
 
@@ -122,13 +142,18 @@ def visible_refunds(request: HttpRequest):  # noqa: ANN201
 @idempotent
 def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
     invoice = get_visible(visible_invoices(request), payload.invoice)
-    return Status(201, refund_out(refund_request(invoice=invoice, reason=payload.reason,
-                                                 actor=request.auth)))
+    return Status(
+        201, refund_out(refund_request(invoice=invoice, reason=payload.reason, actor=request.auth))
+    )
 
 
 @router.get("/refunds", response=Page[RefundOut])
-def list_refunds(request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
-                 cursor: Cursor | None = None) -> dict:
+def list_refunds(
+    request: HttpRequest,
+    status: StatusFilter | None = None,
+    limit: Limit = 50,
+    cursor: Cursor | None = None,
+) -> dict:
     qs = with_status(visible_refunds(request), status)
     return paginate(qs, limit=limit, cursor=cursor, render=refund_out)
 
@@ -139,14 +164,21 @@ def get_refund(request: HttpRequest, refund_id: Id) -> dict:
 
 
 @router.post("/refunds/{refund_id}/approve", response=RefundOut)
-def approve_refund(request: HttpRequest, refund_id: Id,
-                   payload: RefundDecisionIn | None = None) -> dict:
+def approve_refund(
+    request: HttpRequest, refund_id: Id, payload: RefundDecisionIn | None = None
+) -> dict:
     require_staff(request.auth, "decide refunds")
     payload = payload or RefundDecisionIn()
     refund = get_visible(visible_refunds(request), refund_id)
-    return refund_out(refund_approve(refund=refund, actor=request.auth,
-                                     destination=payload.destination, amount=payload.amount,
-                                     note=payload.note))
+    return refund_out(
+        refund_approve(
+            refund=refund,
+            actor=request.auth,
+            destination=payload.destination,
+            amount=payload.amount,
+            note=payload.note,
+        )
+    )
 
 
 @router.post("/refunds/{refund_id}/reject", response=RefundOut)

@@ -112,8 +112,10 @@ def file_kind(head: bytes) -> FileKind | None:
 
 
 def too_large() -> FileTooLarge:
-    return FileTooLarge(f"A receipt is at most {MAX_RECEIPT_BYTES // (1024 * 1024)} MB.",
-                        extra={"max_bytes": MAX_RECEIPT_BYTES})
+    return FileTooLarge(
+        f"A receipt is at most {MAX_RECEIPT_BYTES // (1024 * 1024)} MB.",
+        extra={"max_bytes": MAX_RECEIPT_BYTES},
+    )
 
 
 def receipt_store() -> Path:
@@ -154,6 +156,7 @@ def _clean_name(name: str | None) -> str:
 
 # Reads -------------------------------------------------------------------------------------
 
+
 def receipts_visible_to(user: User) -> QuerySet:
     """Receipts of the invoices `user` may see (own; an agent's customers'; all for staff)."""
     return scope(Receipt.objects.select_related("invoice"), user, field="invoice__account")
@@ -170,9 +173,13 @@ def receipt_files_visible_to(user: User) -> QuerySet:
 
 # Writes ------------------------------------------------------------------------------------
 
+
 def _may_act_for(actor: User, invoice: Invoice) -> bool:
-    return (actor.is_staff_account or actor.pk == invoice.account_id
-            or (actor.kind == User.Kind.AGENT and invoice.account.agent_id == actor.pk))
+    return (
+        actor.is_staff_account
+        or actor.pk == invoice.account_id
+        or (actor.kind == User.Kind.AGENT and invoice.account.agent_id == actor.pk)
+    )
 
 
 def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
@@ -180,8 +187,7 @@ def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     # O_EXCL: never overwrite; O_NOFOLLOW: never write through a planted link.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
@@ -205,32 +211,44 @@ def _same_evidence(invoice: Invoice, *, sha256: str, key: str) -> Receipt | None
     if key:
         same |= Q(reference_key=key) & ~Q(status=Receipt.Status.REJECTED)
     here = Q(invoice=invoice) & same
-    elsewhere = ~Q(invoice=invoice) & ~Q(status=Receipt.Status.REJECTED) & (
-        Q(sha256=sha256) | (Q(reference_key=key) if key else Q(pk__in=[])))
-    return (Receipt.objects.filter(duplicate_of__isnull=True).filter(here | elsewhere)
-            .order_by("id").first())
+    elsewhere = (
+        ~Q(invoice=invoice)
+        & ~Q(status=Receipt.Status.REJECTED)
+        & (Q(sha256=sha256) | (Q(reference_key=key) if key else Q(pk__in=[])))
+    )
+    return (
+        Receipt.objects.filter(duplicate_of__isnull=True)
+        .filter(here | elsewhere)
+        .order_by("id")
+        .first()
+    )
 
 
 def _duplicate(existing: Receipt, *, invoice: Invoice, sha256: str) -> DuplicateReceipt:
     same = "file" if existing.sha256 == sha256 else "bank reference"
     if existing.invoice_id != invoice.pk:
         # Another invoice, perhaps another account's: say what, not whose.
-        return DuplicateReceipt(f"This {same} is already the receipt of another invoice; one "
-                                "bank transfer pays one invoice. Ask billing support if it "
-                                "was sent to the wrong invoice.",
-                                extra={"same": same.replace("bank ", ""),
-                                       "other_invoice": True})
-    detail = (f"This {same} is already receipt {existing.pk} of invoice {invoice.number} "
-              f"({existing.status}).")
+        return DuplicateReceipt(
+            f"This {same} is already the receipt of another invoice; one "
+            "bank transfer pays one invoice. Ask billing support if it "
+            "was sent to the wrong invoice.",
+            extra={"same": same.replace("bank ", ""), "other_invoice": True},
+        )
+    detail = (
+        f"This {same} is already receipt {existing.pk} of invoice {invoice.number} "
+        f"({existing.status})."
+    )
     if existing.status == Receipt.Status.REJECTED:
-        detail += (f" It was rejected: {existing.reason} The same file is the same evidence; "
-                   "upload a corrected receipt.")
-    return DuplicateReceipt(detail, extra={"receipt": str(existing.pk),
-                                           "same": same.replace("bank ", "")})
+        detail += (
+            f" It was rejected: {existing.reason} The same file is the same evidence; "
+            "upload a corrected receipt."
+        )
+    return DuplicateReceipt(
+        detail, extra={"receipt": str(existing.pk), "same": same.replace("bank ", "")}
+    )
 
 
-def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
-                   actor: User) -> Receipt:
+def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str, actor: User) -> Receipt:
     """Keep the receipt `file` for `invoice`.
 
     Refused, with nothing written: not the caller's invoice, not unpaid, an empty, too large
@@ -255,9 +273,10 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
     file.seek(0)
     kind = file_kind(file.read(SNIFF_BYTES))
     if kind is None:
-        raise UnsupportedFileType("A receipt is a PNG, JPEG, WebP or PDF file.",
-                                  extra={"accepted": [k.content_type
-                                                      for k in (PNG, JPEG, WEBP, PDF)]})
+        raise UnsupportedFileType(
+            "A receipt is a PNG, JPEG, WebP or PDF file.",
+            extra={"accepted": [k.content_type for k in (PNG, JPEG, WEBP, PDF)]},
+        )
     file.seek(0)
     stored_name = f"{secrets.token_hex(16)}.{kind.extension}"
     path = receipt_store() / stored_name
@@ -269,34 +288,52 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
         with transaction.atomic():
             locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
             if locked.status != Invoice.Status.UNPAID:
-                raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, "
-                                        "not unpaid.")
+                raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, not unpaid.")
             # The invoice's row lock orders uploads on PostgreSQL; the constraints decide
             # wherever it does not (SQLite's single writer, a row inserted by hand).
             existing = _same_evidence(locked, sha256=sha256, key=key)
             if existing is not None:
                 raise _duplicate(existing, invoice=locked, sha256=sha256)
             if Receipt.objects.filter(invoice=locked).count() >= MAX_RECEIPTS_PER_INVOICE:
-                raise RateLimited(f"An invoice takes at most {MAX_RECEIPTS_PER_INVOICE} "
-                                  "receipts; ask billing support.")
+                raise RateLimited(
+                    f"An invoice takes at most {MAX_RECEIPTS_PER_INVOICE} "
+                    "receipts; ask billing support."
+                )
             try:
                 with transaction.atomic():
                     receipt = Receipt.objects.create(
-                        invoice=locked, uploaded_by=actor, stored_name=stored_name,
+                        invoice=locked,
+                        uploaded_by=actor,
+                        stored_name=stored_name,
                         original_name=_clean_name(file.name),
-                        content_type=kind.content_type, size=size, sha256=sha256,
-                        reference=reference, reference_key=key, created_at=timezone.now())
+                        content_type=kind.content_type,
+                        size=size,
+                        sha256=sha256,
+                        reference=reference,
+                        reference_key=key,
+                        created_at=timezone.now(),
+                    )
             except IntegrityError:
                 existing = _same_evidence(locked, sha256=sha256, key=key)
                 if existing is None:
                     raise
                 raise _duplicate(existing, invoice=locked, sha256=sha256) from None
-            audit_record(Change(action="receipt.uploaded", object_type="receipt",
-                                object_id=receipt.pk, actor=actor,
-                                account_id=locked.account_id,
-                                after={"invoice": locked.number, "size": size,
-                                       "content_type": kind.content_type, "sha256": sha256,
-                                       "reference": reference}))
+            audit_record(
+                Change(
+                    action="receipt.uploaded",
+                    object_type="receipt",
+                    object_id=receipt.pk,
+                    actor=actor,
+                    account_id=locked.account_id,
+                    after={
+                        "invoice": locked.number,
+                        "size": size,
+                        "content_type": kind.content_type,
+                        "sha256": sha256,
+                        "reference": reference,
+                    },
+                )
+            )
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -306,8 +343,9 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str,
 def _lock_pending(receipt: Receipt) -> Receipt:
     # `of=self`: lock the receipt only; the invoice is locked later, by the payment, in the
     # order every payment uses (account, invoice).
-    locked = (Receipt.objects.select_for_update(of=("self",)).select_related("invoice")
-              .get(pk=receipt.pk))
+    locked = (
+        Receipt.objects.select_for_update(of=("self",)).select_related("invoice").get(pk=receipt.pk)
+    )
     if locked.status != Receipt.Status.PENDING:
         raise InvalidTransition(f"Receipt {locked.pk} is {locked.status} already.")
     return locked
@@ -315,19 +353,24 @@ def _lock_pending(receipt: Receipt) -> Receipt:
 
 def _cannot_take(invoice: Invoice, received: int, why: str = "") -> DomainError:
     """The refusal of a plain confirmation whose money the invoice cannot take."""
-    then = (f" This receipt's {received} would go to the account's credit: confirm with "
-            "to_credit to credit it, or reject the receipt.")
+    then = (
+        f" This receipt's {received} would go to the account's credit: confirm with "
+        "to_credit to credit it, or reject the receipt."
+    )
     extra = {"invoice": str(invoice.pk), "invoice_status": invoice.status}
     if invoice.status in INVOICE_PAID:
         paid = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
-        return InvoiceAlreadyPaid(f"Invoice {invoice.number} is paid already{paid}.{then}",
-                                  extra=extra)
-    return InvoiceNotPayable(f"{why or f'Invoice {invoice.number} is {invoice.status}.'}{then}",
-                             extra=extra)
+        return InvoiceAlreadyPaid(
+            f"Invoice {invoice.number} is paid already{paid}.{then}", extra=extra
+        )
+    return InvoiceNotPayable(
+        f"{why or f'Invoice {invoice.number} is {invoice.status}.'}{then}", extra=extra
+    )
 
 
-def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None,
-                    to_credit: bool = False) -> Receipt:
+def receipt_confirm(
+    *, receipt: Receipt, actor: User, amount: int | None = None, to_credit: bool = False
+) -> Receipt:
     """Record the money the receipt shows (default: the invoice total) and mark it confirmed.
 
     The payment goes through `invoice_pay_external`: it pays the invoice (which delivers what it
@@ -339,17 +382,20 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None,
     confirmed once.
     """
     require_staff(actor, "decide receipts")
-    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)
-                               or amount <= 0):
+    if amount is not None and (
+        isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0
+    ):
         raise ValidationFailed("amount is a positive integer of minor units.")
     if not isinstance(to_credit, bool):
         raise ValidationFailed("to_credit is true or false.")
     with transaction.atomic():
         locked = _lock_pending(receipt)
         if locked.duplicate_of_id is not None:
-            raise DuplicateReceipt(f"Receipt {locked.pk} repeats receipt {locked.duplicate_of_id}"
-                                   " (the same file or bank reference); reject it.",
-                                   extra={"receipt": str(locked.duplicate_of_id)})
+            raise DuplicateReceipt(
+                f"Receipt {locked.pk} repeats receipt {locked.duplicate_of_id}"
+                " (the same file or bank reference); reject it.",
+                extra={"receipt": str(locked.duplicate_of_id)},
+            )
         invoice = locked.invoice
         received = invoice.total if amount is None else amount
         if received <= 0:
@@ -357,23 +403,43 @@ def receipt_confirm(*, receipt: Receipt, actor: User, amount: int | None = None,
         if not to_credit and invoice.status != Invoice.Status.UNPAID:
             raise _cannot_take(invoice, received)
         result = invoice_pay_external(
-            invoice=invoice, method=Payment.Method.BANK, gateway="bank",
-            reference=locked.reference or f"receipt {locked.pk}", amount=received, actor=actor)
+            invoice=invoice,
+            method=Payment.Method.BANK,
+            gateway="bank",
+            reference=locked.reference or f"receipt {locked.pk}",
+            amount=received,
+            actor=actor,
+        )
         if result.outcome != "paid" and not to_credit:
             # Paid (or voided) between the check above and the invoice's lock: undo it all.
             invoice.refresh_from_db()
             raise _cannot_take(invoice, received, result.note)
         now = timezone.now()
         Receipt.objects.filter(pk=locked.pk).update(
-            status=Receipt.Status.CONFIRMED, decided_by=actor, decided_at=now,
-            amount_received=received)
-        audit_record(Change(action="receipt.confirmed", object_type="receipt",
-                            object_id=locked.pk, actor=actor, account_id=invoice.account_id,
-                            before={"status": "pending"},
-                            after={"status": "confirmed", "amount": received,
-                                   "currency": invoice.currency, "outcome": result.outcome,
-                                   "credited": result.credited, "to_credit": to_credit},
-                            reason=result.note[:200]))
+            status=Receipt.Status.CONFIRMED,
+            decided_by=actor,
+            decided_at=now,
+            amount_received=received,
+        )
+        audit_record(
+            Change(
+                action="receipt.confirmed",
+                object_type="receipt",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=invoice.account_id,
+                before={"status": "pending"},
+                after={
+                    "status": "confirmed",
+                    "amount": received,
+                    "currency": invoice.currency,
+                    "outcome": result.outcome,
+                    "credited": result.credited,
+                    "to_credit": to_credit,
+                },
+                reason=result.note[:200],
+            )
+        )
     locked.refresh_from_db()
     return locked
 
@@ -389,13 +455,23 @@ def receipt_reject(*, receipt: Receipt, actor: User, reason: str) -> Receipt:
     with transaction.atomic():
         locked = _lock_pending(receipt)
         Receipt.objects.filter(pk=locked.pk).update(
-            status=Receipt.Status.REJECTED, decided_by=actor, decided_at=timezone.now(),
-            reason=reason)
-        audit_record(Change(action="receipt.rejected", object_type="receipt",
-                            object_id=locked.pk, actor=actor,
-                            account_id=locked.invoice.account_id,
-                            before={"status": "pending"}, after={"status": "rejected"},
-                            reason=reason))
+            status=Receipt.Status.REJECTED,
+            decided_by=actor,
+            decided_at=timezone.now(),
+            reason=reason,
+        )
+        audit_record(
+            Change(
+                action="receipt.rejected",
+                object_type="receipt",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.invoice.account_id,
+                before={"status": "pending"},
+                after={"status": "rejected"},
+                reason=reason,
+            )
+        )
         enqueue(notify_receipt_rejected, receipt_id=locked.pk)
     locked.refresh_from_db()
     return locked

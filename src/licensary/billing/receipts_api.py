@@ -92,16 +92,27 @@ _reference = TypeAdapter(Text(column(Receipt, "reference")))
 def receipt_out(r: Receipt) -> dict[str, Any]:
     inv = r.invoice
     return {
-        "id": str(r.pk), "invoice": str(inv.pk), "invoice_number": inv.number,
-        "invoice_status": inv.status, "invoice_already_paid": r.invoice_already_paid,
-        "account": str(inv.account_id), "status": r.status, "reference": r.reference,
-        "original_name": r.original_name, "content_type": r.content_type, "size": r.size,
-        "sha256": r.sha256, "file": f"/api/v1/receipts/{r.pk}/file",
+        "id": str(r.pk),
+        "invoice": str(inv.pk),
+        "invoice_number": inv.number,
+        "invoice_status": inv.status,
+        "invoice_already_paid": r.invoice_already_paid,
+        "account": str(inv.account_id),
+        "status": r.status,
+        "reference": r.reference,
+        "original_name": r.original_name,
+        "content_type": r.content_type,
+        "size": r.size,
+        "sha256": r.sha256,
+        "file": f"/api/v1/receipts/{r.pk}/file",
         "uploaded_by": str(r.uploaded_by_id),
-        "amount_received": (money(r.amount_received, inv.currency)
-                            if r.amount_received is not None else None),
-        "reason": r.reason, "decided_by": str(r.decided_by_id) if r.decided_by_id else None,
-        "decided_at": r.decided_at, "created_at": r.created_at,
+        "amount_received": (
+            money(r.amount_received, inv.currency) if r.amount_received is not None else None
+        ),
+        "reason": r.reason,
+        "decided_by": str(r.decided_by_id) if r.decided_by_id else None,
+        "decided_at": r.decided_at,
+        "created_at": r.created_at,
     }
 
 
@@ -146,28 +157,44 @@ def _limit_upload(request: HttpRequest) -> None:
 UPLOAD_DOC = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {
-                "file": {"type": "string", "format": "binary",
-                         "description": f"PNG, JPEG, WebP or PDF, judged by its content; at "
-                                        f"most {MAX_RECEIPT_BYTES} bytes."},
-                "reference": {"type": "string", "maxLength": 200,
-                              "description": "The bank transfer's reference."},
-            },
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"PNG, JPEG, WebP or PDF, judged by its content; at "
+                            f"most {MAX_RECEIPT_BYTES} bytes.",
+                        },
+                        "reference": {
+                            "type": "string",
+                            "maxLength": 200,
+                            "description": "The bank transfer's reference.",
+                        },
+                    },
+                }
+            }
+        },
     },
 }
 
 
-@router.post("/invoices/{invoice_id}/receipts", response={201: ReceiptOut},
-             openapi_extra=UPLOAD_DOC,
-             summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)")
+@router.post(
+    "/invoices/{invoice_id}/receipts",
+    response={201: ReceiptOut},
+    openapi_extra=UPLOAD_DOC,
+    summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)",
+)
 def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
     if request.content_type != "multipart/form-data":
-        raise UnsupportedMediaType("A receipt is uploaded as multipart/form-data (the fields "
-                                   f"file and reference), not {request.content_type or 'unnamed'}.")
+        raise UnsupportedMediaType(
+            "A receipt is uploaded as multipart/form-data (the fields "
+            f"file and reference), not {request.content_type or 'unnamed'}."
+        )
     _limit_upload(request)
     return _upload_receipt(request, invoice=invoice)
 
@@ -185,21 +212,36 @@ def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
     return Status(201, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
 
 
-@router.get("/invoices/{invoice_id}/receipts", response=Page[ReceiptOut],
-            summary="The receipts uploaded on an invoice, newest first")
-def list_invoice_receipts(request: HttpRequest, invoice_id: Id, limit: Limit = 50,
-                          cursor: Cursor | None = None) -> dict:
+@router.get(
+    "/invoices/{invoice_id}/receipts",
+    response=Page[ReceiptOut],
+    summary="The receipts uploaded on an invoice, newest first",
+)
+def list_invoice_receipts(
+    request: HttpRequest, invoice_id: Id, limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
-    return paginate(receipts_visible_to(request.auth).filter(invoice=invoice), limit=limit,
-                    cursor=cursor, render=receipt_out)
+    return paginate(
+        receipts_visible_to(request.auth).filter(invoice=invoice),
+        limit=limit,
+        cursor=cursor,
+        render=receipt_out,
+    )
 
 
-@router.get("/receipts", response=Page[ReceiptOut],
-            summary="Receipts (staff: all; `?status=pending` is the queue to decide; "
-                    "`?invoice_already_paid=true` the pending ones whose invoice is paid)")
-def list_receipts(request: HttpRequest, status: StatusFilter | None = None,
-                  invoice_already_paid: bool | None = None, limit: Limit = 50,
-                  cursor: Cursor | None = None) -> dict:
+@router.get(
+    "/receipts",
+    response=Page[ReceiptOut],
+    summary="Receipts (staff: all; `?status=pending` is the queue to decide; "
+    "`?invoice_already_paid=true` the pending ones whose invoice is paid)",
+)
+def list_receipts(
+    request: HttpRequest,
+    status: StatusFilter | None = None,
+    invoice_already_paid: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor | None = None,
+) -> dict:
     qs = with_status(receipts_visible_to(request.auth), status)
     if invoice_already_paid is not None:
         flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
@@ -212,12 +254,21 @@ def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
     return receipt_out(get_visible(receipts_visible_to(request.auth), receipt_id))
 
 
-@router.get("/receipts/{receipt_id}/file",
-            summary="The receipt's file, as an attachment (the invoice's owner and staff)",
-            openapi_extra={"responses": {200: {
+@router.get(
+    "/receipts/{receipt_id}/file",
+    summary="The receipt's file, as an attachment (the invoice's owner and staff)",
+    openapi_extra={
+        "responses": {
+            200: {
                 "description": "The file, with the type detected at upload.",
-                "content": {kind.content_type: {"schema": {"type": "string", "format": "binary"}}
-                            for kind in (PNG, JPEG, WEBP, PDF)}}}})
+                "content": {
+                    kind.content_type: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in (PNG, JPEG, WEBP, PDF)
+                },
+            }
+        }
+    },
+)
 def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
     try:
@@ -225,30 +276,44 @@ def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
     except FileNotFoundError:
         raise NotFound("This receipt's file is missing.") from None
     extension = receipt.stored_name.rsplit(".", 1)[1]
-    response = FileResponse(handle, as_attachment=True, content_type=receipt.content_type,
-                            filename=f"receipt-{receipt.pk}.{extension}")
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        content_type=receipt.content_type,
+        filename=f"receipt-{receipt.pk}.{extension}",
+    )
     response["Cache-Control"] = "private, no-store"
     # Opened in a browser anyway, it runs nothing and loads nothing.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 
-@router.post("/receipts/{receipt_id}/confirm", response={200: ReceiptOut},
-             summary="Staff: record the transfer (default: the invoice total) and pay with it; "
-                     "`to_credit: true` when the invoice is paid already or void")
+@router.post(
+    "/receipts/{receipt_id}/confirm",
+    response={200: ReceiptOut},
+    summary="Staff: record the transfer (default: the invoice total) and pay with it; "
+    "`to_credit: true` when the invoice is paid already or void",
+)
 @idempotent
-def confirm_receipt(request: HttpRequest, receipt_id: Id,
-                    payload: ConfirmIn | None = None) -> Status:
+def confirm_receipt(
+    request: HttpRequest, receipt_id: Id, payload: ConfirmIn | None = None
+) -> Status:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
-    receipt_confirm(receipt=receipt, actor=request.auth,
-                    amount=payload.amount if payload else None,
-                    to_credit=payload.to_credit if payload else False)
+    receipt_confirm(
+        receipt=receipt,
+        actor=request.auth,
+        amount=payload.amount if payload else None,
+        to_credit=payload.to_credit if payload else False,
+    )
     return Status(200, receipt_out(get_visible(receipts_visible_to(request.auth), receipt.pk)))
 
 
-@router.post("/receipts/{receipt_id}/reject", response=ReceiptOut,
-             summary="Staff: refuse the receipt with a reason the customer is told")
+@router.post(
+    "/receipts/{receipt_id}/reject",
+    response=ReceiptOut,
+    summary="Staff: refuse the receipt with a reason the customer is told",
+)
 def reject_receipt(request: HttpRequest, receipt_id: Id, payload: RejectIn) -> dict:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)

@@ -38,45 +38,68 @@ def _cap(facts: RefundFacts, amount: int) -> int:
 def refund_policy(facts: RefundFacts) -> RefundDecision:
     """How much of a paid invoice may be refunded, and which part of rule 7 says so."""
     if facts.paid - facts.already_refunded <= 0:
-        return RefundDecision(0, "nothing_left", "Everything paid has been refunded already "
-                              "(or is on its way back).")
+        return RefundDecision(
+            0, "nothing_left", "Everything paid has been refunded already (or is on its way back)."
+        )
     if facts.purpose == "deposit":
         return RefundDecision(0, "deposit_not_refundable", "Credit deposits are never refunded.")
     if facts.order_rejected:
-        return RefundDecision(_cap(facts, facts.paid), "never_delivered",
-                              "The order was never delivered, so all of it is refunded.")
+        return RefundDecision(
+            _cap(facts, facts.paid),
+            "never_delivered",
+            "The order was never delivered, so all of it is refunded.",
+        )
     if not facts.delivered:
-        return RefundDecision(0, "awaiting_delivery",
-                              "The order is not delivered yet; if staff reject it, it is "
-                              "refunded in full.")
+        return RefundDecision(
+            0,
+            "awaiting_delivery",
+            "The order is not delivered yet; if staff reject it, it is refunded in full.",
+        )
     if facts.product_kind == "manufacturer":
         if facts.manufacturer_rule == "within_days":
             if facts.days_since_payment <= facts.manufacturer_days:
                 return RefundDecision(
-                    _cap(facts, facts.paid), "manufacturer_within_days",
-                    f"The manufacturer refunds within {facts.manufacturer_days} days.")
-            return RefundDecision(0, "manufacturer_window_passed",
-                                  f"The manufacturer refunds only within "
-                                  f"{facts.manufacturer_days} days of payment.")
+                    _cap(facts, facts.paid),
+                    "manufacturer_within_days",
+                    f"The manufacturer refunds within {facts.manufacturer_days} days.",
+                )
+            return RefundDecision(
+                0,
+                "manufacturer_window_passed",
+                f"The manufacturer refunds only within {facts.manufacturer_days} days of payment.",
+            )
         if facts.manufacturer_rule == "manual":
-            return RefundDecision(_cap(facts, facts.paid), "manufacturer_manual",
-                                  "The manufacturer decides case by case; staff set the amount.")
-        return RefundDecision(0, "manufacturer_no_refund",
-                              "This manufacturer does not refund its licenses.")
+            return RefundDecision(
+                _cap(facts, facts.paid),
+                "manufacturer_manual",
+                "The manufacturer decides case by case; staff set the amount.",
+            )
+        return RefundDecision(
+            0, "manufacturer_no_refund", "This manufacturer does not refund its licenses."
+        )
     if not facts.unresolvable:
-        return RefundDecision(0, "own_activated_no_refund",
-                              "Own licenses are not refunded once activated.")
+        return RefundDecision(
+            0, "own_activated_no_refund", "Own licenses are not refunded once activated."
+        )
     if facts.periods_elapsed >= 1:
         if not facts.current_period:
-            return RefundDecision(0, "own_unresolvable_not_current_period",
-                                  "A full period has passed, so only the current period is "
-                                  "refunded, on the invoice that paid for it; this invoice paid "
-                                  "another period.")
-        return RefundDecision(_cap(facts, facts.period_price),
-                              "own_unresolvable_current_period",
-                              "The problem is unresolvable and a full period has passed: what "
-                              "was paid for the current period is refunded.")
+            return RefundDecision(
+                0,
+                "own_unresolvable_not_current_period",
+                "A full period has passed, so only the current period is "
+                "refunded, on the invoice that paid for it; this invoice paid "
+                "another period.",
+            )
+        return RefundDecision(
+            _cap(facts, facts.period_price),
+            "own_unresolvable_current_period",
+            "The problem is unresolvable and a full period has passed: what "
+            "was paid for the current period is refunded.",
+        )
     setup_fee = sum(amount for kind, amount in facts.lines if kind == "setup_fee")
-    return RefundDecision(_cap(facts, facts.paid - setup_fee), "own_unresolvable_less_setup_fee",
-                          "The problem is unresolvable within the first period: everything "
-                          "paid less the setup fee is refunded.")
+    return RefundDecision(
+        _cap(facts, facts.paid - setup_fee),
+        "own_unresolvable_less_setup_fee",
+        "The problem is unresolvable within the first period: everything "
+        "paid less the setup fee is refunded.",
+    )

@@ -59,26 +59,34 @@ def refund_facts(invoice: Invoice) -> RefundFacts:
     payment = Payment.objects.filter(invoice=invoice).first()
     paid = payment.amount if payment else (invoice.total if invoice.paid_at else 0)
     # Refunds approved and on their way through a gateway count as refunded already.
-    facts = {"purpose": invoice.purpose, "paid": min(paid, invoice.total),
-             "already_refunded": invoice_refund_spoken_for(invoice), "lines": lines}
+    facts = {
+        "purpose": invoice.purpose,
+        "paid": min(paid, invoice.total),
+        "already_refunded": invoice_refund_spoken_for(invoice),
+        "lines": lines,
+    }
     lic: License | None = None
     if invoice.purpose == Invoice.Purpose.ORDER:
         order = Order.objects.select_related("license", "product").get(invoice=invoice)
         lic = order.license
-        facts |= {"order_rejected": order.status == Order.Status.REJECTED,
-                  "delivered": lic is not None, "product_kind": order.product.kind}
+        facts |= {
+            "order_rejected": order.status == Order.Status.REJECTED,
+            "delivered": lic is not None,
+            "product_kind": order.product.kind,
+        }
         product = order.product
     elif invoice.purpose == Invoice.Purpose.RENEWAL:
         line = invoice.lines.select_related("license__product").filter(kind="renewal").first()
         lic = line.license if line else None
         product = lic.product if lic else None
-        facts |= {"delivered": lic is not None,
-                  "product_kind": product.kind if product else None}
+        facts |= {"delivered": lic is not None, "product_kind": product.kind if product else None}
     else:
         return RefundFacts(**facts)
     if product is not None:
-        facts |= {"manufacturer_rule": product.refund_rule,
-                  "manufacturer_days": product.refund_days}
+        facts |= {
+            "manufacturer_rule": product.refund_rule,
+            "manufacturer_days": product.refund_days,
+        }
     if invoice.paid_at:
         facts["days_since_payment"] = (timezone.now() - invoice.paid_at).total_seconds() / 86400
     if lic is not None:
@@ -98,19 +106,27 @@ def _period_facts(invoice: Invoice, lic: "License") -> dict[str, object]:
     now = timezone.now()
     # A new order's period starts when its license is issued; a renewal's line records its own.
     periods: list[tuple[datetime, int]] = [
-        (lic.created_at, invoice_id) for invoice_id in Order.objects.filter(
-            license=lic, invoice__status__in=PAID_INVOICE).values_list("invoice_id", flat=True)]
+        (lic.created_at, invoice_id)
+        for invoice_id in Order.objects.filter(
+            license=lic, invoice__status__in=PAID_INVOICE
+        ).values_list("invoice_id", flat=True)
+    ]
     periods += InvoiceLine.objects.filter(
-        license=lic, kind=InvoiceLine.Kind.RENEWAL, invoice__status__in=PAID_INVOICE,
-        period_start__isnull=False).values_list("period_start", "invoice_id")
+        license=lic,
+        kind=InvoiceLine.Kind.RENEWAL,
+        invoice__status__in=PAID_INVOICE,
+        period_start__isnull=False,
+    ).values_list("period_start", "invoice_id")
     started = [period for period in periods if period[0] <= now]
     current = max(started)[1] if started else None
     if invoice.purpose == Invoice.Purpose.ORDER:
         paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.LICENSE)
     else:
         paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL, license=lic)
-    return {"period_price": sum(paid_lines.values_list("amount", flat=True)),
-            "current_period": current == invoice.pk}
+    return {
+        "period_price": sum(paid_lines.values_list("amount", flat=True)),
+        "current_period": current == invoice.pk,
+    }
 
 
 def refund_quote(invoice: Invoice) -> RefundDecision:
@@ -129,12 +145,15 @@ def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
         locks = lock_for_money(invoice=invoice)
         locked = locks.invoice
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
-            raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; only paid "
-                                    "invoices are refunded.")
+            raise InvalidTransition(
+                f"Invoice {locked.number} is {locked.status}; only paid invoices are refunded."
+            )
         in_flight = [r for r in locks.open_refunds if r.status == Refund.Status.APPROVED]
         if in_flight:
-            raise RefundInFlight(f"Refund {in_flight[0].pk} of invoice {locked.number} is on "
-                                 "its way back through the gateway; ask again once it is paid.")
+            raise RefundInFlight(
+                f"Refund {in_flight[0].pk} of invoice {locked.number} is on "
+                "its way back through the gateway; ask again once it is paid."
+            )
         if locks.open_refunds:
             raise InvalidTransition("A refund of this invoice is already waiting for staff.")
         invoice_require_no_open_dispute(locked)
@@ -142,22 +161,46 @@ def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
         try:
             with transaction.atomic():
                 refund = Refund.objects.create(
-                    invoice=locked, account=locked.account, eligible=decision.eligible,
-                    currency=locked.currency, rule=decision.rule,
-                    explanation=decision.explanation[:300], reason=reason[:300],
-                    requested_by=actor, created_at=timezone.now())
+                    invoice=locked,
+                    account=locked.account,
+                    eligible=decision.eligible,
+                    currency=locked.currency,
+                    rule=decision.rule,
+                    explanation=decision.explanation[:300],
+                    reason=reason[:300],
+                    requested_by=actor,
+                    created_at=timezone.now(),
+                )
         except IntegrityError as exc:
-            raise InvalidTransition("A refund of this invoice is already waiting for staff.") \
-                from exc
-        audit_record(Change(action="refund.requested", object_type="refund",
-                            object_id=refund.pk, actor=actor, account_id=locked.account_id,
-                            after={"invoice": locked.number, "eligible": decision.eligible,
-                                   "rule": decision.rule}, reason=reason))
+            raise InvalidTransition(
+                "A refund of this invoice is already waiting for staff."
+            ) from exc
+        audit_record(
+            Change(
+                action="refund.requested",
+                object_type="refund",
+                object_id=refund.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                after={
+                    "invoice": locked.number,
+                    "eligible": decision.eligible,
+                    "rule": decision.rule,
+                },
+                reason=reason,
+            )
+        )
     return refund
 
 
-def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
-                   amount: int | None = None, note: str = "") -> Refund:
+def refund_approve(
+    *,
+    refund: Refund,
+    actor: User,
+    destination: str = "credit",
+    amount: int | None = None,
+    note: str = "",
+) -> Refund:
     """Pay the refund to credit, or back through the gateway the invoice was paid with.
 
     Approving a refund already approved to the original payment asks the gateway again with
@@ -166,27 +209,32 @@ def refund_approve(*, refund: Refund, actor: User, destination: str = "credit",
     require_staff(actor, "decide refunds")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
-    decided = with_retries(lambda: _approve(refund=refund, actor=actor, destination=destination,
-                                            amount=amount, note=note))
+    decided = with_retries(
+        lambda: _approve(
+            refund=refund, actor=actor, destination=destination, amount=amount, note=note
+        )
+    )
     if decided.status == Refund.Status.APPROVED:  # on its way: ask the gateway, after commit
         return refund_send_to_gateway(refund=decided, actor=actor)
     return decided
 
 
-def _approve(*, refund: Refund, actor: User, destination: str, amount: int | None,
-             note: str) -> Refund:
+def _approve(
+    *, refund: Refund, actor: User, destination: str, amount: int | None, note: str
+) -> Refund:
     with transaction.atomic():
         locks = lock_for_money(invoice=refund.invoice, refund=refund)
         locked = locks.refund
         assert locked is not None
         if locked.status == Refund.Status.APPROVED:
             if destination != Refund.Destination.ORIGINAL:
-                raise RefundInFlight(f"Refund {locked.pk} was sent to the original payment and "
-                                     "may be paid there already; approve it to the original "
-                                     "payment again to repeat that safely.")
+                raise RefundInFlight(
+                    f"Refund {locked.pk} was sent to the original payment and "
+                    "may be paid there already; approve it to the original "
+                    "payment again to repeat that safely."
+                )
             return locked
-        return _decide(locks=locks, actor=actor, destination=destination, amount=amount,
-                       note=note)
+        return _decide(locks=locks, actor=actor, destination=destination, amount=amount, note=note)
 
 
 def _gateway_payment(invoice: Invoice) -> Payment:
@@ -198,16 +246,18 @@ def _gateway_payment(invoice: Invoice) -> Payment:
             return payment
         except DomainError:
             pass
-    raise ValidationFailed("This invoice was not paid through a gateway that can refund; "
-                           "refund to credit.")
+    raise ValidationFailed(
+        "This invoice was not paid through a gateway that can refund; refund to credit."
+    )
 
 
 def _label(actor: User | None) -> str:
     return "" if actor is not None else "system"
 
 
-def _decide(*, locks: MoneyLocks, actor: User | None, destination: str, amount: int | None,
-            note: str) -> Refund:
+def _decide(
+    *, locks: MoneyLocks, actor: User | None, destination: str, amount: int | None, note: str
+) -> Refund:
     """Approve the locked, requested refund. To credit it is paid at once; to the original
     payment it is approved (on its way, counted as refunded) and the caller asks the gateway
     once this transaction has committed."""
@@ -222,32 +272,55 @@ def _decide(*, locks: MoneyLocks, actor: User | None, destination: str, amount: 
     if quote.rule != "manufacturer_manual" and amount not in (None, quote.eligible):
         raise ValidationFailed("Only a manufacturer's manual rule lets staff set the amount.")
     if not 0 < pay <= quote.eligible:
-        raise InvalidTransition(f"Nothing to pay: {pay} is not within the {quote.eligible} "
-                                f"refundable now ({quote.rule}: {quote.explanation})")
+        raise InvalidTransition(
+            f"Nothing to pay: {pay} is not within the {quote.eligible} "
+            f"refundable now ({quote.rule}: {quote.explanation})"
+        )
     if destination == Refund.Destination.ORIGINAL:
         _gateway_payment(locks.invoice)
     invoice_require_no_open_dispute(locks.invoice)  # a new promise of the invoice's money
     invoice_require_refund_room(invoice=locks.invoice, amount=pay, refund=locked)
     if destination == Refund.Destination.CREDIT:
-        invoice_refund_to_credit(invoice=locks.invoice, amount=pay,
-                                 reason=f"refund {locked.pk}", actor=actor)
+        invoice_refund_to_credit(
+            invoice=locks.invoice, amount=pay, reason=f"refund {locked.pk}", actor=actor
+        )
     Refund.objects.filter(pk=locked.pk).update(
-        status=Refund.Status.PAID if destination == Refund.Destination.CREDIT
+        status=Refund.Status.PAID
+        if destination == Refund.Destination.CREDIT
         else Refund.Status.APPROVED,
-        eligible=pay, rule=quote.rule, explanation=quote.explanation[:300],
-        destination=destination, decided_by=actor, decided_at=timezone.now(),
-        decision_note=note[:300])
-    audit_record(Change(action="refund.approved", object_type="refund", object_id=locked.pk,
-                        actor=actor, actor_label=_label(actor), account_id=locked.account_id,
-                        before={"eligible": locked.eligible, "rule": locked.rule},
-                        after={"amount": pay, "destination": destination,
-                               "quoted": quote.eligible, "rule": quote.rule}, reason=note))
+        eligible=pay,
+        rule=quote.rule,
+        explanation=quote.explanation[:300],
+        destination=destination,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        decision_note=note[:300],
+    )
+    audit_record(
+        Change(
+            action="refund.approved",
+            object_type="refund",
+            object_id=locked.pk,
+            actor=actor,
+            actor_label=_label(actor),
+            account_id=locked.account_id,
+            before={"eligible": locked.eligible, "rule": locked.rule},
+            after={
+                "amount": pay,
+                "destination": destination,
+                "quoted": quote.eligible,
+                "rule": quote.rule,
+            },
+            reason=note,
+        )
+    )
     locked.refresh_from_db()
     return locked
 
 
-def refund_grant(*, locks: MoneyLocks, actor: User | None, destination: str,
-                 reason: str) -> Refund | None:
+def refund_grant(
+    *, locks: MoneyLocks, actor: User | None, destination: str, reason: str
+) -> Refund | None:
     """Staff give what rule 7 allows now, unasked (a held order they rejected), in the
     caller's transaction under `lock_for_money(invoice=...)`; an open request is superseded.
     `actor=None` is the platform itself (an order it refused as an own duplicate): the one
@@ -261,31 +334,68 @@ def refund_grant(*, locks: MoneyLocks, actor: User | None, destination: str,
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
     if any(r.status == Refund.Status.APPROVED for r in locks.open_refunds):
-        raise RefundInFlight(f"A refund of invoice {locks.invoice.number} is on its way back "
-                             "through the gateway already.")
+        raise RefundInFlight(
+            f"A refund of invoice {locks.invoice.number} is on its way back "
+            "through the gateway already."
+        )
     decision = refund_quote(locks.invoice)
     if decision.eligible == 0:
         return None
     now = timezone.now()
     for superseded in locks.open_refunds:
         Refund.objects.filter(pk=superseded.pk, status=Refund.Status.REQUESTED).update(
-            status=Refund.Status.REJECTED, decided_by=actor, decided_at=now,
-            decision_note=f"superseded: {reason}"[:300])
-        audit_record(Change(action="refund.rejected", object_type="refund",
-                            object_id=superseded.pk, actor=actor, actor_label=_label(actor),
-                            account_id=superseded.account_id, reason=f"superseded: {reason}"))
+            status=Refund.Status.REJECTED,
+            decided_by=actor,
+            decided_at=now,
+            decision_note=f"superseded: {reason}"[:300],
+        )
+        audit_record(
+            Change(
+                action="refund.rejected",
+                object_type="refund",
+                object_id=superseded.pk,
+                actor=actor,
+                actor_label=_label(actor),
+                account_id=superseded.account_id,
+                reason=f"superseded: {reason}",
+            )
+        )
     refund = Refund.objects.create(
-        invoice=locks.invoice, account=locks.invoice.account, eligible=decision.eligible,
-        currency=locks.invoice.currency, rule=decision.rule,
-        explanation=decision.explanation[:300], reason=reason[:300],
-        requested_by=actor or locks.invoice.account, created_at=now)
-    audit_record(Change(action="refund.requested", object_type="refund", object_id=refund.pk,
-                        actor=actor, actor_label=_label(actor), account_id=refund.account_id,
-                        after={"invoice": locks.invoice.number, "eligible": decision.eligible,
-                               "rule": decision.rule}, reason=reason))
-    return _decide(locks=MoneyLocks(book=locks.book, invoice=locks.invoice,
-                                    open_refunds=[refund], refund=refund),
-                   actor=actor, destination=destination, amount=None, note=reason)
+        invoice=locks.invoice,
+        account=locks.invoice.account,
+        eligible=decision.eligible,
+        currency=locks.invoice.currency,
+        rule=decision.rule,
+        explanation=decision.explanation[:300],
+        reason=reason[:300],
+        requested_by=actor or locks.invoice.account,
+        created_at=now,
+    )
+    audit_record(
+        Change(
+            action="refund.requested",
+            object_type="refund",
+            object_id=refund.pk,
+            actor=actor,
+            actor_label=_label(actor),
+            account_id=refund.account_id,
+            after={
+                "invoice": locks.invoice.number,
+                "eligible": decision.eligible,
+                "rule": decision.rule,
+            },
+            reason=reason,
+        )
+    )
+    return _decide(
+        locks=MoneyLocks(
+            book=locks.book, invoice=locks.invoice, open_refunds=[refund], refund=refund
+        ),
+        actor=actor,
+        destination=destination,
+        amount=None,
+        note=reason,
+    )
 
 
 def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
@@ -299,15 +409,19 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
     claim = timezone.now()
     claimed = Refund.objects.filter(
         Q(gateway_call_at__isnull=True) | Q(gateway_call_at__lt=claim - GATEWAY_CALL_LEASE),
-        pk=refund.pk, status=Refund.Status.APPROVED, destination=Refund.Destination.ORIGINAL,
+        pk=refund.pk,
+        status=Refund.Status.APPROVED,
+        destination=Refund.Destination.ORIGINAL,
     ).update(gateway_call_at=claim)
     if claimed != 1:
         current = Refund.objects.get(pk=refund.pk)
         if current.status == Refund.Status.PAID:
             return current
         if current.status == Refund.Status.APPROVED:
-            raise RefundInFlight(f"Refund {current.pk} is being sent to the gateway right now; "
-                                 "look again in a few minutes.")
+            raise RefundInFlight(
+                f"Refund {current.pk} is being sent to the gateway right now; "
+                "look again in a few minutes."
+            )
         raise InvalidTransition(f"Refund {current.pk} is {current.status}.")
     current = Refund.objects.get(pk=refund.pk)
     payment = Payment.objects.get(invoice_id=current.invoice_id)
@@ -317,32 +431,44 @@ def refund_send_to_gateway(*, refund: Refund, actor: User | None) -> Refund:
         # The gateway forgets idempotency keys (Stripe: after 24 hours); past that, a repeated
         # call would be a second refund, so first look for the one it may have made.
         if current.decided_at and current.decided_at < claim - IDEMPOTENCY_KEY_LIFETIME:
-            reference = gateway.find_refund(payment_reference=payment.reference,
-                                            tag=current.pk)
+            reference = gateway.find_refund(payment_reference=payment.reference, tag=current.pk)
         if reference is None:
             reference = gateway.refund(
-                payment_reference=payment.reference, amount=current.eligible,
-                idempotency_key=f"licensary-refund-{current.pk}", tag=current.pk)
+                payment_reference=payment.reference,
+                amount=current.eligible,
+                idempotency_key=f"licensary-refund-{current.pk}",
+                tag=current.pk,
+            )
     except Exception as exc:
         refused = isinstance(exc, DomainError) and exc.code == "gateway_unavailable"
         detail = str(exc)
-        with_retries(lambda: _gateway_failed(refund=current, claim=claim, refused=refused,
-                                             detail=detail, actor=actor))
+        with_retries(
+            lambda: _gateway_failed(
+                refund=current, claim=claim, refused=refused, detail=detail, actor=actor
+            )
+        )
         raise
     try:
-        return with_retries(lambda: _book_gateway_refund(refund=current, gateway=payment.gateway,
-                                                         reference=reference, actor=actor))
+        return with_retries(
+            lambda: _book_gateway_refund(
+                refund=current, gateway=payment.gateway, reference=reference, actor=actor
+            )
+        )
     except DomainError as exc:
         # Paid out but refused by the books: flagged for staff to settle; asking again is
         # harmless (the same idempotency key).
         detail = exc.detail
-        with_retries(lambda: _booking_refused(refund=current, claim=claim, reference=reference,
-                                              detail=detail, actor=actor))
+        with_retries(
+            lambda: _booking_refused(
+                refund=current, claim=claim, reference=reference, detail=detail, actor=actor
+            )
+        )
         raise
 
 
-def _booking_refused(*, refund: Refund, claim: datetime, reference: str, detail: str,
-                     actor: User | None) -> None:
+def _booking_refused(
+    *, refund: Refund, claim: datetime, reference: str, detail: str, actor: User | None
+) -> None:
     with transaction.atomic():
         locks = lock_for_money(invoice=refund.invoice, refund=refund)
         locked = locks.refund
@@ -352,14 +478,22 @@ def _booking_refused(*, refund: Refund, claim: datetime, reference: str, detail:
             return
         note = f"Paid by the gateway ({reference}) but not booked: {detail}"
         Refund.objects.filter(pk=locked.pk).update(needs_staff=True, decision_note=note[:300])
-        audit_record(Change(action="refund.booking_refused", object_type="refund",
-                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
-                            after={"status": "approved", "reference": reference,
-                                   "needs_staff": True}, reason=detail[:200]))
+        audit_record(
+            Change(
+                action="refund.booking_refused",
+                object_type="refund",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                after={"status": "approved", "reference": reference, "needs_staff": True},
+                reason=detail[:200],
+            )
+        )
 
 
-def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: str,
-                    actor: User | None) -> None:
+def _gateway_failed(
+    *, refund: Refund, claim: datetime, refused: bool, detail: str, actor: User | None
+) -> None:
     """Refused (a definite 4xx): nothing moved, so the refund goes back to staff's queue (pay
     it to credit, or try again). Unreachable, a 5xx, a key still in use: it may have happened,
     so it stays approved (counted as refunded) and approving it again repeats the same call,
@@ -373,28 +507,39 @@ def _gateway_failed(*, refund: Refund, claim: datetime, refused: bool, detail: s
         if not refused:
             Refund.objects.filter(pk=locked.pk).update(gateway_call_at=None)
             return
-        Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.REQUESTED,
-                                                   gateway_call_at=None)
-        audit_record(Change(action="refund.gateway_refused", object_type="refund",
-                            object_id=locked.pk, actor=actor, account_id=locked.account_id,
-                            before={"status": "approved"}, after={"status": "requested"},
-                            reason=detail))
+        Refund.objects.filter(pk=locked.pk).update(
+            status=Refund.Status.REQUESTED, gateway_call_at=None
+        )
+        audit_record(
+            Change(
+                action="refund.gateway_refused",
+                object_type="refund",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                before={"status": "approved"},
+                after={"status": "requested"},
+                reason=detail,
+            )
+        )
 
 
-def refund_settle_from_gateway(*, refund_id: int, invoice: Invoice, gateway: str,
-                               reference: str) -> Refund | None:
+def refund_settle_from_gateway(
+    *, refund_id: int, invoice: Invoice, gateway: str, reference: str
+) -> Refund | None:
     """The gateway says it paid our approved refund `refund_id` of `invoice` (its webhook
     names it): book it, once. None when it is no approved refund of that invoice."""
-    refund = Refund.objects.filter(pk=refund_id, invoice_id=invoice.pk,
-                                   destination=Refund.Destination.ORIGINAL).first()
+    refund = Refund.objects.filter(
+        pk=refund_id, invoice_id=invoice.pk, destination=Refund.Destination.ORIGINAL
+    ).first()
     if refund is None or refund.status not in (Refund.Status.APPROVED, Refund.Status.PAID):
         return None
-    return _book_gateway_refund(refund=refund, gateway=gateway, reference=reference,
-                                actor=None)
+    return _book_gateway_refund(refund=refund, gateway=gateway, reference=reference, actor=None)
 
 
-def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
-                         actor: User | None) -> Refund:
+def _book_gateway_refund(
+    *, refund: Refund, gateway: str, reference: str, actor: User | None
+) -> Refund:
     with transaction.atomic():
         locks = lock_for_money(invoice=refund.invoice, refund=refund)
         locked = locks.refund
@@ -403,17 +548,31 @@ def _book_gateway_refund(*, refund: Refund, gateway: str, reference: str,
             return locked  # booked by an earlier ask with the same idempotency key
         if locked.status != Refund.Status.APPROVED:
             raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
-        invoice_record_gateway_refund(invoice=locks.invoice, amount=locked.eligible,
-                                      gateway=gateway, reference=reference, actor=actor,
-                                      refund=locked)
-        Refund.objects.filter(pk=locked.pk).update(status=Refund.Status.PAID,
-                                                   gateway_reference=reference,
-                                                   gateway_call_at=None, needs_staff=False)
-        audit_record(Change(action="refund.paid", object_type="refund", object_id=locked.pk,
-                            actor=actor, account_id=locked.account_id,
-                            before={"status": "approved"},
-                            after={"status": "paid", "gateway": gateway,
-                                   "reference": reference}))
+        invoice_record_gateway_refund(
+            invoice=locks.invoice,
+            amount=locked.eligible,
+            gateway=gateway,
+            reference=reference,
+            actor=actor,
+            refund=locked,
+        )
+        Refund.objects.filter(pk=locked.pk).update(
+            status=Refund.Status.PAID,
+            gateway_reference=reference,
+            gateway_call_at=None,
+            needs_staff=False,
+        )
+        audit_record(
+            Change(
+                action="refund.paid",
+                object_type="refund",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                before={"status": "approved"},
+                after={"status": "paid", "gateway": gateway, "reference": reference},
+            )
+        )
     locked.refresh_from_db()
     return locked
 
@@ -433,9 +592,20 @@ def _reject(*, refund: Refund, actor: User, note: str) -> Refund:
         if locked.status != Refund.Status.REQUESTED:
             raise InvalidTransition(f"Refund {locked.pk} is {locked.status}.")
         Refund.objects.filter(pk=locked.pk).update(
-            status=Refund.Status.REJECTED, decided_by=actor, decided_at=timezone.now(),
-            decision_note=note[:300])
-        audit_record(Change(action="refund.rejected", object_type="refund", object_id=locked.pk,
-                            actor=actor, account_id=locked.account_id, reason=note))
+            status=Refund.Status.REJECTED,
+            decided_by=actor,
+            decided_at=timezone.now(),
+            decision_note=note[:300],
+        )
+        audit_record(
+            Change(
+                action="refund.rejected",
+                object_type="refund",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                reason=note,
+            )
+        )
     locked.refresh_from_db()
     return locked

@@ -74,16 +74,23 @@ def lock_for_money(*, invoice: Invoice, refund: Refund | None = None) -> MoneyLo
         raise RuntimeError("row locks are taken inside the use case's transaction")
     book = lock_credit_book(invoice.account, invoice.currency)
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    wanted = Q(status__in=OPEN_REFUND) | Q(pk=refund.pk) if refund is not None else \
-        Q(status__in=OPEN_REFUND)
-    refunds = list(Refund.objects.select_for_update().filter(wanted, invoice_id=locked.pk)
-                   .order_by("pk"))
+    wanted = (
+        Q(status__in=OPEN_REFUND) | Q(pk=refund.pk)
+        if refund is not None
+        else Q(status__in=OPEN_REFUND)
+    )
+    refunds = list(
+        Refund.objects.select_for_update().filter(wanted, invoice_id=locked.pk).order_by("pk")
+    )
     decided = next((r for r in refunds if refund is not None and r.pk == refund.pk), None)
     if refund is not None and decided is None:
         raise InvalidTransition(f"Refund {refund.pk} is not a refund of invoice {locked.number}.")
-    return MoneyLocks(book=book, invoice=locked,
-                      open_refunds=[r for r in refunds if r.status in OPEN_REFUND],
-                      refund=decided)
+    return MoneyLocks(
+        book=book,
+        invoice=locked,
+        open_refunds=[r for r in refunds if r.status in OPEN_REFUND],
+        refund=decided,
+    )
 
 
 @dataclass(frozen=True)
@@ -106,26 +113,50 @@ def next_invoice_numbers(count: int = 1) -> list[int]:
     return list(range(first, first + count))
 
 
-def invoice_issue(*, account: User, purpose: str, currency: str, lines: list[LineSpec],
-                  due_at: datetime, actor: User | None, number: int | None = None) -> Invoice:
+def invoice_issue(
+    *,
+    account: User,
+    purpose: str,
+    currency: str,
+    lines: list[LineSpec],
+    due_at: datetime,
+    actor: User | None,
+    number: int | None = None,
+) -> Invoice:
     """Create an unpaid invoice in the caller's transaction."""
     now = timezone.now()
     invoice = Invoice.objects.create(
         number=number if number is not None else next_invoice_numbers()[0],
-        account=account, purpose=purpose, currency=currency,
-        total=sum(line.amount for line in lines), issued_at=now, due_at=due_at,
+        account=account,
+        purpose=purpose,
+        currency=currency,
+        total=sum(line.amount for line in lines),
+        issued_at=now,
+        due_at=due_at,
     )
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(invoice=invoice, kind=line.kind, description=line.description,
-                    amount=line.amount, license_id=line.license_id,
-                    period_start=line.period_start, period_end=line.period_end)
+        InvoiceLine(
+            invoice=invoice,
+            kind=line.kind,
+            description=line.description,
+            amount=line.amount,
+            license_id=line.license_id,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
         for line in lines
     )
-    audit_record(Change(action="invoice.issued", object_type="invoice", object_id=invoice.pk,
-                        actor=actor, actor_label="" if actor else "system",
-                        account_id=account.pk,
-                        after={"number": invoice.number, "total": invoice.total,
-                               "purpose": purpose}))
+    audit_record(
+        Change(
+            action="invoice.issued",
+            object_type="invoice",
+            object_id=invoice.pk,
+            actor=actor,
+            actor_label="" if actor else "system",
+            account_id=account.pk,
+            after={"number": invoice.number, "total": invoice.total, "purpose": purpose},
+        )
+    )
     return invoice
 
 
@@ -133,10 +164,11 @@ def _lock_unpaid(invoice: Invoice) -> Invoice:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status != Invoice.Status.UNPAID:
         # A renewal voided because its license was deleted: say why (rule 5, `license_deleted`).
-        if locked.status == Invoice.Status.VOID and locked.lines.filter(
-                kind="renewal", license__status="deleted").exists():
-            raise LicenseDeleted("This license is deleted; order it again (the setup fee "
-                                 "applies).")
+        if (
+            locked.status == Invoice.Status.VOID
+            and locked.lines.filter(kind="renewal", license__status="deleted").exists()
+        ):
+            raise LicenseDeleted("This license is deleted; order it again (the setup fee applies).")
         raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, not unpaid.")
     return locked
 
@@ -152,14 +184,23 @@ def invoice_pay_with_credit(*, invoice: Invoice, actor: User) -> Invoice:
     with transaction.atomic():
         book = lock_credit_book(account, invoice.currency)  # lock order: account, invoice
         locked = _lock_unpaid(invoice)
-        txn = post_entry(
-            kind="payment", memo=f"invoice {locked.number} paid with credit", invoice=locked,
-            actor=actor,
-            legs=[Leg(book, -locked.total),
-                  Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total)],
-        ) if locked.total else None
-        _record_payment(invoice=locked, method=Payment.Method.CREDIT, txn=txn, actor=actor,
-                        amount=locked.total)
+        txn = (
+            post_entry(
+                kind="payment",
+                memo=f"invoice {locked.number} paid with credit",
+                invoice=locked,
+                actor=actor,
+                legs=[
+                    Leg(book, -locked.total),
+                    Leg(system_book(LedgerAccount.Code.SALES, locked.currency), locked.total),
+                ],
+            )
+            if locked.total
+            else None
+        )
+        _record_payment(
+            invoice=locked, method=Payment.Method.CREDIT, txn=txn, actor=actor, amount=locked.total
+        )
     return locked
 
 
@@ -173,8 +214,9 @@ class MoneyReceived:
     note: str = ""
 
 
-def invoice_pay_external(*, invoice: Invoice, method: str, gateway: str, reference: str,
-                         amount: int, actor: User | None) -> MoneyReceived:
+def invoice_pay_external(
+    *, invoice: Invoice, method: str, gateway: str, reference: str, amount: int, actor: User | None
+) -> MoneyReceived:
     """Record money received outside the ledger against the invoice; nothing is ever lost.
 
     Paying more than due puts the rest on credit (rule 8); money for an invoice that can no
@@ -190,34 +232,69 @@ def invoice_pay_external(*, invoice: Invoice, method: str, gateway: str, referen
                 if amount < locked.total:
                     raise ValidationFailed(
                         f"{amount} is less than the {locked.total} due; record it only when the "
-                        "whole invoice is paid.", code="amount_short")
+                        "whole invoice is paid.",
+                        code="amount_short",
+                    )
                 # A deposit's money is the account's credit; anything else is a sale.
-                destination = book if locked.purpose == Invoice.Purpose.DEPOSIT else \
-                    system_book(LedgerAccount.Code.SALES, locked.currency)
-                txn = post_entry(
-                    kind="payment", memo=f"invoice {locked.number} paid by {gateway}",
-                    invoice=locked, actor=actor,
-                    legs=[money_in, Leg(destination, locked.total),
-                          Leg(book, amount - locked.total)],
+                destination = (
+                    book
+                    if locked.purpose == Invoice.Purpose.DEPOSIT
+                    else system_book(LedgerAccount.Code.SALES, locked.currency)
                 )
-                _record_payment(invoice=locked, method=method, txn=txn, actor=actor,
-                                amount=amount, reference=reference, gateway=gateway)
+                txn = post_entry(
+                    kind="payment",
+                    memo=f"invoice {locked.number} paid by {gateway}",
+                    invoice=locked,
+                    actor=actor,
+                    legs=[
+                        money_in,
+                        Leg(destination, locked.total),
+                        Leg(book, amount - locked.total),
+                    ],
+                )
+                _record_payment(
+                    invoice=locked,
+                    method=method,
+                    txn=txn,
+                    actor=actor,
+                    amount=amount,
+                    reference=reference,
+                    gateway=gateway,
+                )
                 return MoneyReceived(locked, "paid", amount - locked.total)
         except (InvalidTransition, LicenseDeleted) as exc:
             note = exc.detail
-        post_entry(kind="unapplied_payment", invoice=invoice, actor=actor,
-                   memo=f"{gateway} {reference}: credited, invoice {invoice.number} could not "
-                        f"take it",
-                   legs=[money_in, Leg(book, amount)])
-        audit_record(Change(action="payment.credited", object_type="invoice",
-                            object_id=invoice.pk, actor=actor, account_id=invoice.account_id,
-                            after={"amount": amount, "gateway": gateway,
-                                   "reference": reference}, reason=note))
+        post_entry(
+            kind="unapplied_payment",
+            invoice=invoice,
+            actor=actor,
+            memo=f"{gateway} {reference}: credited, invoice {invoice.number} could not take it",
+            legs=[money_in, Leg(book, amount)],
+        )
+        audit_record(
+            Change(
+                action="payment.credited",
+                object_type="invoice",
+                object_id=invoice.pk,
+                actor=actor,
+                account_id=invoice.account_id,
+                after={"amount": amount, "gateway": gateway, "reference": reference},
+                reason=note,
+            )
+        )
         return MoneyReceived(invoice, "credited", amount, note)
 
 
-def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User | None,
-                    amount: int, reference: str = "", gateway: str = "") -> None:
+def _record_payment(
+    *,
+    invoice: Invoice,
+    method: str,
+    txn: object,
+    actor: User | None,
+    amount: int,
+    reference: str = "",
+    gateway: str = "",
+) -> None:
     from licensary.billing.fulfilment import invoice_on_paid
 
     now = timezone.now()
@@ -225,15 +302,29 @@ def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User |
     # renewed); this raises before anything is committed.
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=True)
     if txn is not None:
-        Payment.objects.create(invoice=invoice, method=method, amount=amount,
-                               currency=invoice.currency, created_at=now, reference=reference,
-                               gateway=gateway, ledger_transaction=txn)
+        Payment.objects.create(
+            invoice=invoice,
+            method=method,
+            amount=amount,
+            currency=invoice.currency,
+            created_at=now,
+            reference=reference,
+            gateway=gateway,
+            ledger_transaction=txn,
+        )
     Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=now)
     invoice.status, invoice.paid_at = Invoice.Status.PAID, now
-    audit_record(Change(action="invoice.paid", object_type="invoice", object_id=invoice.pk,
-                        actor=actor, account_id=invoice.account_id,
-                        before={"status": "unpaid"},
-                        after={"status": "paid", "method": method, "amount": amount}))
+    audit_record(
+        Change(
+            action="invoice.paid",
+            object_type="invoice",
+            object_id=invoice.pk,
+            actor=actor,
+            account_id=invoice.account_id,
+            before={"status": "unpaid"},
+            after={"status": "paid", "method": method, "amount": amount},
+        )
+    )
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=False)
 
 
@@ -244,6 +335,7 @@ def _record_payment(*, invoice: Invoice, method: str, txn: object, actor: User |
 # so the same money is never refunded again), or, for money that had gone to credit, it
 # leaves the credit. A license the money paid for is not touched here: blocking a customer's
 # server is staff's decision, so the dispute is flagged for staff with the licenses it paid.
+
 
 @dataclass(frozen=True)
 class DisputeReport:
@@ -282,17 +374,26 @@ def dispute_record(*, report: DisputeReport) -> tuple[Dispute, str]:
             lock_credit_book(invoice.account, invoice.currency)
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         dispute, created = Dispute.objects.get_or_create(
-            gateway=report.gateway, dispute_id=report.dispute_id,
-            defaults={"payment_reference": report.payment_reference, "state": report.state,
-                      "gateway_status": report.gateway_status, "amount": report.amount,
-                      "currency": report.currency, "opened_at": timezone.now()})
+            gateway=report.gateway,
+            dispute_id=report.dispute_id,
+            defaults={
+                "payment_reference": report.payment_reference,
+                "state": report.state,
+                "gateway_status": report.gateway_status,
+                "amount": report.amount,
+                "currency": report.currency,
+                "opened_at": timezone.now(),
+            },
+        )
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
         advanced = _dispute_merge(dispute, report)
         if invoice is None:
             if created:
                 dispute.needs_staff = True
-                dispute.note = (f"Its payment {report.payment_reference} is not known here "
-                                "yet; settled when it is.")
+                dispute.note = (
+                    f"Its payment {report.payment_reference} is not known here "
+                    "yet; settled when it is."
+                )
             dispute.save()
             return dispute, "deferred"
         outcome = _dispute_apply(dispute, payment=payment, invoice=invoice)
@@ -306,8 +407,11 @@ def disputes_apply_for_payment(*, gateway: str, reference: str) -> list[tuple[Di
     if invoice is None:
         return []
     done = []
-    for dispute in Dispute.objects.select_for_update().filter(
-            gateway=gateway, payment_reference=reference, invoice__isnull=True).order_by("id"):
+    for dispute in (
+        Dispute.objects.select_for_update()
+        .filter(gateway=gateway, payment_reference=reference, invoice__isnull=True)
+        .order_by("id")
+    ):
         done.append((dispute, _dispute_apply(dispute, payment=payment, invoice=invoice)))
     return done
 
@@ -325,13 +429,18 @@ def dispute_mark_handled(*, dispute: Dispute, actor: User, note: str) -> Dispute
             raise InvalidTransition(f"Dispute {locked.dispute_id} is not waiting for staff.")
         Dispute.objects.filter(pk=locked.pk).update(needs_staff=False, note=note)
         invoice = locked.invoice  # none yet when its payment is not known here
-        audit_record(Change(action="dispute.handled",
-                            object_type="invoice" if invoice else "dispute",
-                            object_id=invoice.pk if invoice else locked.pk, actor=actor,
-                            account_id=invoice.account_id if invoice else None,
-                            before={"note": locked.note},
-                            after={"dispute": locked.dispute_id, "state": locked.state},
-                            reason=note[:200]))
+        audit_record(
+            Change(
+                action="dispute.handled",
+                object_type="invoice" if invoice else "dispute",
+                object_id=invoice.pk if invoice else locked.pk,
+                actor=actor,
+                account_id=invoice.account_id if invoice else None,
+                before={"note": locked.note},
+                after={"dispute": locked.dispute_id, "state": locked.state},
+                reason=note[:200],
+            )
+        )
     locked.refresh_from_db()
     return locked
 
@@ -341,13 +450,18 @@ def _disputed_payment(gateway: str, reference: str) -> tuple[Payment | None, Inv
     money went to credit (it was paid already); or neither, when not known yet."""
     if not reference:
         return None, None
-    payment = Payment.objects.select_related("invoice__account").filter(
-        gateway=gateway, reference=reference).first()
+    payment = (
+        Payment.objects.select_related("invoice__account")
+        .filter(gateway=gateway, reference=reference)
+        .first()
+    )
     if payment is not None:
         return payment, payment.invoice
-    credited = GatewayEvent.objects.select_related("invoice__account").filter(
-        gateway=gateway, payment_reference=reference,
-        outcome=GatewayEvent.Outcome.OVERPAID).first()
+    credited = (
+        GatewayEvent.objects.select_related("invoice__account")
+        .filter(gateway=gateway, payment_reference=reference, outcome=GatewayEvent.Outcome.OVERPAID)
+        .first()
+    )
     return None, credited.invoice if credited else None
 
 
@@ -371,28 +485,40 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
     if dispute.invoice_id is None:
         dispute.invoice, dispute.payment = invoice, payment
         dispute.needs_staff, dispute.note = True, "Respond in the gateway before the deadline."
-        _dispute_audit(dispute, "payment.disputed", {
-            "state": dispute.state, "gateway_status": dispute.gateway_status,
-            "reason": dispute.reason, "evidence_due_at": dispute.evidence_due_at,
-            "payment": payment.pk if payment else None})
+        _dispute_audit(
+            dispute,
+            "payment.disputed",
+            {
+                "state": dispute.state,
+                "gateway_status": dispute.gateway_status,
+                "reason": dispute.reason,
+                "evidence_due_at": dispute.evidence_due_at,
+                "payment": payment.pk if payment else None,
+            },
+        )
         did = True
     if dispute.currency != invoice.currency:
         dispute.needs_staff = True
-        dispute.note = (f"Disputed in {dispute.currency}, the payment was in {invoice.currency}:"
-                        " no money moved; for staff.")
+        dispute.note = (
+            f"Disputed in {dispute.currency}, the payment was in {invoice.currency}:"
+            " no money moved; for staff."
+        )
         dispute.save()
         return "mismatch"
     gateway_book = system_book(LedgerAccount.Code.GATEWAY, invoice.currency, dispute.gateway)
-    held_book = system_book(LedgerAccount.Code.GATEWAY, invoice.currency,
-                            f"{dispute.gateway}:disputes")
+    held_book = system_book(
+        LedgerAccount.Code.GATEWAY, invoice.currency, f"{dispute.gateway}:disputes"
+    )
     # The invoice is on the ledger rows only when this payment paid it.
     paid_invoice = invoice if payment is not None else None
     amount = dispute.amount
     if dispute.state in _WITHDRAWN and dispute.held_by_id is None:
         dispute.held_by = post_entry(
-            kind="dispute_hold", invoice=paid_invoice,
+            kind="dispute_hold",
+            invoice=paid_invoice,
             memo=f"{dispute.gateway} dispute {dispute.dispute_id}: withdrawn, held until decided",
-            legs=[Leg(gateway_book, amount), Leg(held_book, -amount)])
+            legs=[Leg(gateway_book, amount), Leg(held_book, -amount)],
+        )
         _dispute_audit(dispute, "payment.dispute_funds_held", {})
         did = True
     outcome = "applied" if did else "ignored"
@@ -401,25 +527,30 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
         outcome = "applied"
         if dispute.state == _STATE.WON:
             dispute.settled_by = post_entry(
-                kind="dispute_won", invoice=paid_invoice,
+                kind="dispute_won",
+                invoice=paid_invoice,
                 memo=f"{dispute.gateway} dispute {dispute.dispute_id}: won, the money is back",
-                legs=[Leg(held_book, amount), Leg(gateway_book, -amount)])
+                legs=[Leg(held_book, amount), Leg(gateway_book, -amount)],
+            )
             dispute.needs_staff, dispute.note = False, "Won: the money came back."
             _dispute_audit(dispute, "payment.dispute_won", {})
         elif dispute.state == _STATE.LOST:
-            outcome = _dispute_lose(dispute, payment=payment, invoice=invoice,
-                                    held_book=held_book)
+            outcome = _dispute_lose(dispute, payment=payment, invoice=invoice, held_book=held_book)
         else:
             dispute.needs_staff = dispute.held_by_id is not None
-            dispute.note = ("Closed while its money is held: check the gateway; for staff."
-                            if dispute.needs_staff else "Closed without money moving.")
+            dispute.note = (
+                "Closed while its money is held: check the gateway; for staff."
+                if dispute.needs_staff
+                else "Closed without money moving."
+            )
             _dispute_audit(dispute, "payment.dispute_closed", {})
     dispute.save()
     return outcome
 
 
-def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice,
-                  held_book: LedgerAccount) -> str:
+def _dispute_lose(
+    dispute: Dispute, *, payment: Payment | None, invoice: Invoice, held_book: LedgerAccount
+) -> str:
     """The held money is gone for good. As far as the invoice this payment paid still has
     money in it, the sale (or the deposit's credit) is undone like a refund, so the same money
     is never refunded again; the rest (all of it when the money had gone to credit) leaves
@@ -433,8 +564,10 @@ def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice
     credit = lock_credit_book(invoice.account, invoice.currency)
     refunded = invoice_refunded_amount(invoice)
     in_flight = invoice_refunds_in_flight(invoice)
-    takes = payment is not None and invoice.status in (Invoice.Status.PAID,
-                                                       Invoice.Status.PARTIALLY_REFUNDED)
+    takes = payment is not None and invoice.status in (
+        Invoice.Status.PAID,
+        Invoice.Status.PARTIALLY_REFUNDED,
+    )
     from_invoice = max(0, min(amount, invoice.total - refunded - in_flight)) if takes else 0
     from_credit = amount - from_invoice
     licenses = _licenses_paid_by(invoice)
@@ -442,32 +575,57 @@ def _dispute_lose(dispute: Dispute, *, payment: Payment | None, invoice: Invoice
         with transaction.atomic():
             txns: list[LedgerTransaction] = []
             if from_invoice:
-                source = credit if invoice.purpose == Invoice.Purpose.DEPOSIT else \
-                    system_book(LedgerAccount.Code.SALES, invoice.currency)
-                txns.append(post_entry(
-                    kind="refund", invoice=invoice,
-                    memo=f"{memo}: chargeback of invoice {invoice.number}",
-                    legs=[Leg(held_book, from_invoice), Leg(source, -from_invoice)]))
-                _set_refund_status(invoice, refunded + from_invoice, None, from_invoice,
-                                   "chargeback")
+                source = (
+                    credit
+                    if invoice.purpose == Invoice.Purpose.DEPOSIT
+                    else system_book(LedgerAccount.Code.SALES, invoice.currency)
+                )
+                txns.append(
+                    post_entry(
+                        kind="refund",
+                        invoice=invoice,
+                        memo=f"{memo}: chargeback of invoice {invoice.number}",
+                        legs=[Leg(held_book, from_invoice), Leg(source, -from_invoice)],
+                    )
+                )
+                _set_refund_status(
+                    invoice, refunded + from_invoice, None, from_invoice, "chargeback"
+                )
             if from_credit:
-                txns.append(post_entry(
-                    kind="dispute_lost", memo=f"{memo}: taken from credit",
-                    legs=[Leg(held_book, from_credit), Leg(credit, -from_credit)]))
+                txns.append(
+                    post_entry(
+                        kind="dispute_lost",
+                        memo=f"{memo}: taken from credit",
+                        legs=[Leg(held_book, from_credit), Leg(credit, -from_credit)],
+                    )
+                )
     except InsufficientCredit:
         dispute.needs_staff = True
-        dispute.note = (f"Lost, but the account's credit is spent: {amount} is still held; "
-                        f"settle it by hand. Licenses it paid: {licenses or 'none'}.")
-        _dispute_audit(dispute, "payment.dispute_lost", {"from_invoice": 0, "from_credit": 0,
-                                                         "licenses": licenses})
+        dispute.note = (
+            f"Lost, but the account's credit is spent: {amount} is still held; "
+            f"settle it by hand. Licenses it paid: {licenses or 'none'}."
+        )
+        _dispute_audit(
+            dispute,
+            "payment.dispute_lost",
+            {"from_invoice": 0, "from_credit": 0, "licenses": licenses},
+        )
         return "mismatch"
     dispute.settled_by = txns[0]
     dispute.needs_staff = True
-    dispute.note = (f"Lost: the money is gone. Decide on the licenses it paid for: "
-                    f"{licenses or 'none'}.")
-    _dispute_audit(dispute, "payment.dispute_lost", {
-        "from_invoice": from_invoice, "from_credit": from_credit, "licenses": licenses,
-        "refunds_in_flight": in_flight})
+    dispute.note = (
+        f"Lost: the money is gone. Decide on the licenses it paid for: {licenses or 'none'}."
+    )
+    _dispute_audit(
+        dispute,
+        "payment.dispute_lost",
+        {
+            "from_invoice": from_invoice,
+            "from_credit": from_credit,
+            "licenses": licenses,
+            "refunds_in_flight": in_flight,
+        },
+    )
     return "applied"
 
 
@@ -486,17 +644,33 @@ def _licenses_paid_by(invoice: Invoice) -> list[int]:
 def _dispute_audit(dispute: Dispute, action: str, after: dict[str, object]) -> None:
     invoice = dispute.invoice
     assert invoice is not None
-    audit_record(Change(
-        action=action, object_type="invoice", object_id=invoice.pk, actor=None,
-        actor_label=f"gateway:{dispute.gateway}", account_id=invoice.account_id,
-        after={"dispute": dispute.dispute_id, "amount": dispute.amount,
-               "currency": dispute.currency, "state": dispute.state, **after},
-        reason=dispute.note[:200]))
+    audit_record(
+        Change(
+            action=action,
+            object_type="invoice",
+            object_id=invoice.pk,
+            actor=None,
+            actor_label=f"gateway:{dispute.gateway}",
+            account_id=invoice.account_id,
+            after={
+                "dispute": dispute.dispute_id,
+                "amount": dispute.amount,
+                "currency": dispute.currency,
+                "state": dispute.state,
+                **after,
+            },
+            reason=dispute.note[:200],
+        )
+    )
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
-    if actor is not None and not actor.is_staff_account and actor.pk != invoice.account_id \
-            and invoice.account.agent_id != actor.pk:  # an agent acts for its customers
+    if (
+        actor is not None
+        and not actor.is_staff_account
+        and actor.pk != invoice.account_id
+        and invoice.account.agent_id != actor.pk
+    ):  # an agent acts for its customers
         raise PermissionDenied("Not your invoice.")
     with transaction.atomic():
         locked = _lock_unpaid(invoice)
@@ -505,35 +679,57 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
             status=Invoice.Status.VOID, voided_at=now, void_reason=reason[:200]
         )
         locked.status, locked.voided_at, locked.void_reason = Invoice.Status.VOID, now, reason
-        audit_record(Change(action="invoice.voided", object_type="invoice", object_id=locked.pk,
-                            actor=actor, account_id=locked.account_id,
-                            before={"status": "unpaid"}, after={"status": "void"},
-                            reason=reason))
+        audit_record(
+            Change(
+                action="invoice.voided",
+                object_type="invoice",
+                object_id=locked.pk,
+                actor=actor,
+                account_id=locked.account_id,
+                before={"status": "unpaid"},
+                after={"status": "void"},
+                reason=reason,
+            )
+        )
     return locked
 
 
-def invoice_refund_to_credit(*, invoice: Invoice, amount: int, reason: str,
-                             actor: User | None) -> Invoice:
+def invoice_refund_to_credit(
+    *, invoice: Invoice, amount: int, reason: str, actor: User | None
+) -> Invoice:
     """Give back `amount` of a paid invoice as credit (sales -> the account's credit)."""
     with transaction.atomic():
         locks = lock_for_money(invoice=invoice)
         book, locked = locks.book, locks.invoice
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
-            raise InvalidTransition(f"Invoice {locked.number} is {locked.status}; "
-                                    "only paid invoices are refunded.")
+            raise InvalidTransition(
+                f"Invoice {locked.number} is {locked.status}; only paid invoices are refunded."
+            )
         invoice_require_no_open_dispute(locked)
         refunded = invoice_require_refund_room(invoice=locked, amount=amount)
-        post_entry(kind="refund", memo=f"refund of invoice {locked.number}: {reason}",
-                   invoice=locked, actor=actor,
-                   legs=[Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
-                         Leg(book, amount)])
+        post_entry(
+            kind="refund",
+            memo=f"refund of invoice {locked.number}: {reason}",
+            invoice=locked,
+            actor=actor,
+            legs=[
+                Leg(system_book(LedgerAccount.Code.SALES, locked.currency), -amount),
+                Leg(book, amount),
+            ],
+        )
         _set_refund_status(locked, refunded + amount, actor, amount, "credit")
     return locked
 
 
-def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str,
-                                  reference: str, actor: User | None = None,
-                                  refund: Refund | None = None) -> Invoice:
+def invoice_record_gateway_refund(
+    *,
+    invoice: Invoice,
+    amount: int,
+    gateway: str,
+    reference: str,
+    actor: User | None = None,
+    refund: Refund | None = None,
+) -> Invoice:
     """Money given back through the gateway: sales -> gateway, and a paid `Refund` row
     (`refund`, the approved one this books, or a new one for a refund made in the gateway).
 
@@ -546,20 +742,36 @@ def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str
         if locked.status not in (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED):
             raise InvalidTransition(f"Invoice {locked.number} is {locked.status}.")
         refunded = invoice_require_refund_room(invoice=locked, amount=amount, refund=refund)
-        source = book if locked.purpose == Invoice.Purpose.DEPOSIT else \
-            system_book(LedgerAccount.Code.SALES, locked.currency)
-        post_entry(kind="refund", memo=f"refund of invoice {locked.number} through {gateway}",
-                   invoice=locked, actor=actor,
-                   legs=[Leg(source, -amount),
-                         Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway),
-                             amount)])
+        source = (
+            book
+            if locked.purpose == Invoice.Purpose.DEPOSIT
+            else system_book(LedgerAccount.Code.SALES, locked.currency)
+        )
+        post_entry(
+            kind="refund",
+            memo=f"refund of invoice {locked.number} through {gateway}",
+            invoice=locked,
+            actor=actor,
+            legs=[
+                Leg(source, -amount),
+                Leg(system_book(LedgerAccount.Code.GATEWAY, locked.currency, gateway), amount),
+            ],
+        )
         if refund is None:
             Refund.objects.create(
-                invoice=locked, account=locked.account, status=Refund.Status.PAID,
-                eligible=amount, currency=locked.currency, rule="refunded_in_gateway",
-                explanation=f"Refunded in {gateway} directly.", reason="gateway refund",
-                destination=Refund.Destination.ORIGINAL, requested_by=locked.account,
-                gateway_reference=reference, created_at=timezone.now())
+                invoice=locked,
+                account=locked.account,
+                status=Refund.Status.PAID,
+                eligible=amount,
+                currency=locked.currency,
+                rule="refunded_in_gateway",
+                explanation=f"Refunded in {gateway} directly.",
+                reason="gateway refund",
+                destination=Refund.Destination.ORIGINAL,
+                requested_by=locked.account,
+                gateway_reference=reference,
+                created_at=timezone.now(),
+            )
         _set_refund_status(locked, refunded + amount, actor, amount, gateway)
     return locked
 
@@ -567,9 +779,14 @@ def invoice_record_gateway_refund(*, invoice: Invoice, amount: int, gateway: str
 def invoice_refunded_amount(invoice: Invoice) -> int:
     """What the ledger has given back of `invoice` (booked refunds only)."""
     # Each refund moves its amount into one book (the credit or the gateway): the positive legs.
-    return Posting.objects.filter(
-        transaction__invoice=invoice, transaction__kind="refund", amount__gt=0,
-    ).aggregate(total=Sum("amount"))["total"] or 0
+    return (
+        Posting.objects.filter(
+            transaction__invoice=invoice,
+            transaction__kind="refund",
+            amount__gt=0,
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
 
 
 def invoice_refunds_in_flight(invoice: Invoice, *, refund: Refund | None = None) -> int:
@@ -591,15 +808,19 @@ def invoice_require_no_open_dispute(invoice: Invoice) -> None:
     is open: the gateway holds that money. Only for new promises (a refund asked, approved,
     granted or given to credit); booking money that already moved never asks this."""
     open_dispute = invoice.disputes.filter(
-        state__in=(Dispute.State.INQUIRY, Dispute.State.OPEN)).first()
+        state__in=(Dispute.State.INQUIRY, Dispute.State.OPEN)
+    ).first()
     if open_dispute is not None:
-        raise InvoiceDisputed(f"The payment of invoice {invoice.number} is disputed at the "
-                              f"gateway ({open_dispute.gateway_status}); refund it once the "
-                              "dispute is decided.")
+        raise InvoiceDisputed(
+            f"The payment of invoice {invoice.number} is disputed at the "
+            f"gateway ({open_dispute.gateway_status}); refund it once the "
+            "dispute is decided."
+        )
 
 
-def invoice_require_refund_room(*, invoice: Invoice, amount: int,
-                                refund: Refund | None = None) -> int:
+def invoice_require_refund_room(
+    *, invoice: Invoice, amount: int, refund: Refund | None = None
+) -> int:
     """Refuse `amount` unless it fits in what is left of the (locked) invoice; `refund` is the
     approved refund being booked, not counted against itself. Returns what the ledger had
     refunded before.
@@ -613,21 +834,31 @@ def invoice_require_refund_room(*, invoice: Invoice, amount: int,
     if refunded + in_flight + amount > invoice.total:
         raise RefundInFlight(
             f"{in_flight} of invoice {invoice.number} is on its way back through the gateway; "
-            f"only {max(0, invoice.total - refunded - in_flight)} more can be refunded.")
+            f"only {max(0, invoice.total - refunded - in_flight)} more can be refunded."
+        )
     return refunded
 
 
-def _set_refund_status(invoice: Invoice, refunded: int, actor: User | None, amount: int,
-                       destination: str) -> None:
-    status = (Invoice.Status.REFUNDED if refunded >= invoice.total
-              else Invoice.Status.PARTIALLY_REFUNDED)
+def _set_refund_status(
+    invoice: Invoice, refunded: int, actor: User | None, amount: int, destination: str
+) -> None:
+    status = (
+        Invoice.Status.REFUNDED if refunded >= invoice.total else Invoice.Status.PARTIALLY_REFUNDED
+    )
     before = invoice.status
     Invoice.objects.filter(pk=invoice.pk).update(status=status)
     invoice.status = status
-    audit_record(Change(action="invoice.refunded", object_type="invoice", object_id=invoice.pk,
-                        actor=actor, account_id=invoice.account_id, before={"status": before},
-                        after={"status": status, "amount": amount,
-                               "destination": destination}))
+    audit_record(
+        Change(
+            action="invoice.refunded",
+            object_type="invoice",
+            object_id=invoice.pk,
+            actor=actor,
+            account_id=invoice.account_id,
+            before={"status": before},
+            after={"status": status, "amount": amount, "destination": destination},
+        )
+    )
 
 
 def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
@@ -644,29 +875,54 @@ def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
     now = timezone.now()
     with transaction.atomic():
         return invoice_issue(
-            account=account, purpose=Invoice.Purpose.DEPOSIT, currency=account.currency,
-            actor=actor, due_at=now + timedelta(days=30),
-            lines=[LineSpec(kind="deposit", amount=amount,
-                            description="Credit deposit (not refundable)")])
+            account=account,
+            purpose=Invoice.Purpose.DEPOSIT,
+            currency=account.currency,
+            actor=actor,
+            due_at=now + timedelta(days=30),
+            lines=[
+                LineSpec(
+                    kind="deposit", amount=amount, description="Credit deposit (not refundable)"
+                )
+            ],
+        )
 
 
-def unapplied_refund_record(*, account: User, currency: str, gateway: str, reference: str,
-                            refunded_total: int) -> int:
+def unapplied_refund_record(
+    *, account: User, currency: str, gateway: str, reference: str, refunded_total: int
+) -> int:
     """Money credited because its invoice could not take it, then refunded in the gateway:
     it leaves the account's credit. Returns the amount taken now (0 when already recorded)."""
     memo = f"{gateway} {reference}: refunded in the gateway"
     with transaction.atomic():
         book = lock_credit_book(account, currency)
-        known = Posting.objects.filter(account=book, amount__lt=0, transaction__memo=memo,
-                                       transaction__kind="unapplied_refund").aggregate(
-            total=Sum("amount"))["total"] or 0
+        known = (
+            Posting.objects.filter(
+                account=book,
+                amount__lt=0,
+                transaction__memo=memo,
+                transaction__kind="unapplied_refund",
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
         delta = refunded_total + known
         if delta <= 0:
             return 0
-        post_entry(kind="unapplied_refund", memo=memo,
-                   legs=[Leg(book, -delta),
-                         Leg(system_book(LedgerAccount.Code.GATEWAY, currency, gateway), delta)])
-        audit_record(Change(action="payment.refunded_in_gateway", object_type="account",
-                            object_id=account.pk, account_id=account.pk,
-                            after={"amount": delta, "gateway": gateway, "reference": reference}))
+        post_entry(
+            kind="unapplied_refund",
+            memo=memo,
+            legs=[
+                Leg(book, -delta),
+                Leg(system_book(LedgerAccount.Code.GATEWAY, currency, gateway), delta),
+            ],
+        )
+        audit_record(
+            Change(
+                action="payment.refunded_in_gateway",
+                object_type="account",
+                object_id=account.pk,
+                account_id=account.pk,
+                after={"amount": delta, "gateway": gateway, "reference": reference},
+            )
+        )
         return delta

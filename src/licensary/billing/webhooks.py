@@ -39,8 +39,10 @@ def _one_payment_at_a_time(gateway: str, reference: str) -> None:
     yet, and neither is ever applied. SQLite runs one writer at a time anyway."""
     if reference and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                           [f"licensary-payment:{gateway}:{reference}"])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"licensary-payment:{gateway}:{reference}"],
+            )
 
 
 def _apply_once(gateway: str, data: GatewayEventData) -> GatewayEvent:
@@ -49,9 +51,14 @@ def _apply_once(gateway: str, data: GatewayEventData) -> GatewayEvent:
         try:
             with transaction.atomic():
                 event = GatewayEvent.objects.create(
-                    gateway=gateway, event_id=data.event_id, type=data.raw.get("type", data.type),
-                    payment_reference=data.payment_reference, payload=data.raw,
-                    outcome=OUT.IGNORED, received_at=timezone.now())
+                    gateway=gateway,
+                    event_id=data.event_id,
+                    type=data.raw.get("type", data.type),
+                    payment_reference=data.payment_reference,
+                    payload=data.raw,
+                    outcome=OUT.IGNORED,
+                    received_at=timezone.now(),
+                )
         except IntegrityError:
             return GatewayEvent.objects.get(gateway=gateway, event_id=data.event_id)
         if data.type == "payment":
@@ -82,31 +89,53 @@ def _apply_payment(event: GatewayEvent, data: GatewayEventData) -> None:
         return
     if data.currency != invoice.currency or data.amount != invoice.total:
         event.outcome = OUT.MISMATCH
-        event.note = (f"received {data.amount} {data.currency}, invoice is {invoice.total} "
-                      f"{invoice.currency}: left for staff")
+        event.note = (
+            f"received {data.amount} {data.currency}, invoice is {invoice.total} "
+            f"{invoice.currency}: left for staff"
+        )
         return
-    result = invoice_pay_external(invoice=invoice, method=Payment.Method.GATEWAY,
-                                  gateway=event.gateway, reference=data.payment_reference,
-                                  amount=data.amount, actor=None)
+    result = invoice_pay_external(
+        invoice=invoice,
+        method=Payment.Method.GATEWAY,
+        gateway=event.gateway,
+        reference=data.payment_reference,
+        amount=data.amount,
+        actor=None,
+    )
     event.outcome = OUT.APPLIED if result.outcome == "paid" else OUT.OVERPAID
     event.note = result.note[:300]
     # Saved now: what came first looks for this payment, credited money included, by its row.
     event.save(update_fields=["outcome", "note", "invoice"])
     # A refund that came first can be applied now that its payment exists.
-    for deferred in GatewayEvent.objects.select_for_update().filter(
-            gateway=event.gateway, payment_reference=data.payment_reference,
-            outcome=OUT.DEFERRED, dispute__isnull=True).order_by("id"):
+    for deferred in (
+        GatewayEvent.objects.select_for_update()
+        .filter(
+            gateway=event.gateway,
+            payment_reference=data.payment_reference,
+            outcome=OUT.DEFERRED,
+            dispute__isnull=True,
+        )
+        .order_by("id")
+    ):
         payload = deferred.payload["data"]["object"]
-        _apply_refund(deferred, GatewayEventData(
-            deferred.event_id, "refund", data.payment_reference,
-            amount=int(payload.get("amount_refunded") or 0),
-            currency=str(payload.get("currency") or "").upper()))
+        _apply_refund(
+            deferred,
+            GatewayEventData(
+                deferred.event_id,
+                "refund",
+                data.payment_reference,
+                amount=int(payload.get("amount_refunded") or 0),
+                currency=str(payload.get("currency") or "").upper(),
+            ),
+        )
         deferred.save(update_fields=["outcome", "note", "invoice"])
     # And so can a dispute that came first; its events say what became of them.
-    for dispute, outcome in disputes_apply_for_payment(gateway=event.gateway,
-                                                       reference=data.payment_reference):
+    for dispute, outcome in disputes_apply_for_payment(
+        gateway=event.gateway, reference=data.payment_reference
+    ):
         GatewayEvent.objects.filter(dispute=dispute, outcome=OUT.DEFERRED).update(
-            outcome=outcome, invoice=dispute.invoice, note=dispute.note[:300])
+            outcome=outcome, invoice=dispute.invoice, note=dispute.note[:300]
+        )
 
 
 def _payment_recorded(event: GatewayEvent, reference: str) -> str:
@@ -116,11 +145,16 @@ def _payment_recorded(event: GatewayEvent, reference: str) -> str:
         return ""
     if Payment.objects.filter(gateway=event.gateway, reference=reference).exists():
         return f"payment {reference} is recorded already"
-    earlier = GatewayEvent.objects.filter(
-        gateway=event.gateway, payment_reference=reference,
-        outcome=OUT.OVERPAID).exclude(pk=event.pk).first()
-    return f"payment {reference} went to credit already (event {earlier.event_id})" \
-        if earlier else ""
+    earlier = (
+        GatewayEvent.objects.filter(
+            gateway=event.gateway, payment_reference=reference, outcome=OUT.OVERPAID
+        )
+        .exclude(pk=event.pk)
+        .first()
+    )
+    return (
+        f"payment {reference} went to credit already (event {earlier.event_id})" if earlier else ""
+    )
 
 
 def _apply_dispute(event: GatewayEvent, data: GatewayEventData) -> None:
@@ -129,23 +163,38 @@ def _apply_dispute(event: GatewayEvent, data: GatewayEventData) -> None:
     if data.amount <= 0 or not data.payment_reference:
         event.outcome, event.note = OUT.MISMATCH, "a dispute without an amount or a payment"
         return
-    dispute, outcome = dispute_record(report=DisputeReport(
-        gateway=event.gateway, dispute_id=facts.dispute_id,
-        payment_reference=data.payment_reference, state=facts.state,
-        gateway_status=facts.gateway_status, amount=data.amount, currency=data.currency,
-        reason=facts.reason, evidence_due_at=facts.evidence_due_at))
+    dispute, outcome = dispute_record(
+        report=DisputeReport(
+            gateway=event.gateway,
+            dispute_id=facts.dispute_id,
+            payment_reference=data.payment_reference,
+            state=facts.state,
+            gateway_status=facts.gateway_status,
+            amount=data.amount,
+            currency=data.currency,
+            reason=facts.reason,
+            evidence_due_at=facts.evidence_due_at,
+        )
+    )
     event.dispute, event.invoice_id = dispute, dispute.invoice_id
     event.outcome = OUT(outcome)
     event.note = (dispute.note or f"dispute {facts.dispute_id}: {dispute.state}")[:300]
 
 
 def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
-    payment = Payment.objects.filter(gateway=event.gateway,
-                                     reference=data.payment_reference).first()
+    payment = Payment.objects.filter(
+        gateway=event.gateway, reference=data.payment_reference
+    ).first()
     if payment is None:
-        credited = GatewayEvent.objects.filter(
-            gateway=event.gateway, payment_reference=data.payment_reference,
-            outcome=OUT.OVERPAID).select_related("invoice").first()
+        credited = (
+            GatewayEvent.objects.filter(
+                gateway=event.gateway,
+                payment_reference=data.payment_reference,
+                outcome=OUT.OVERPAID,
+            )
+            .select_related("invoice")
+            .first()
+        )
         if credited is None:
             event.outcome, event.note = OUT.DEFERRED, "refund before its payment; kept for it"
             return
@@ -154,9 +203,12 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
         try:
             with transaction.atomic():
                 taken = unapplied_refund_record(
-                    account=credited.invoice.account, currency=data.currency,
-                    gateway=event.gateway, reference=data.payment_reference,
-                    refunded_total=data.amount)
+                    account=credited.invoice.account,
+                    currency=data.currency,
+                    gateway=event.gateway,
+                    reference=data.payment_reference,
+                    refunded_total=data.amount,
+                )
         except InsufficientCredit:
             event.outcome = OUT.MISMATCH
             event.note = "refunded in the gateway after the credit was spent: for staff"
@@ -169,27 +221,40 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
     for refund_id, reference in data.refunds_tagged:
         try:
             with transaction.atomic():
-                refund_settle_from_gateway(refund_id=refund_id, invoice=payment.invoice,
-                                           gateway=event.gateway, reference=reference)
+                refund_settle_from_gateway(
+                    refund_id=refund_id,
+                    invoice=payment.invoice,
+                    gateway=event.gateway,
+                    reference=reference,
+                )
         except (InsufficientCredit, InvalidTransition) as exc:
-            event.outcome, event.note = OUT.MISMATCH, f"refund {refund_id}: {exc.detail} " \
-                "For staff."[:300]
+            event.outcome, event.note = (
+                OUT.MISMATCH,
+                f"refund {refund_id}: {exc.detail} For staff."[:300],
+            )
             return
     # Stripe reports the refunded total; what we know of (paid, or approved and on its way
     # through the API) is not counted twice.
-    known = Refund.objects.filter(
-        invoice_id=payment.invoice_id, destination=Refund.Destination.ORIGINAL,
-        status__in=[Refund.Status.PAID, Refund.Status.APPROVED],
-    ).aggregate(total=Sum("eligible"))["total"] or 0
+    known = (
+        Refund.objects.filter(
+            invoice_id=payment.invoice_id,
+            destination=Refund.Destination.ORIGINAL,
+            status__in=[Refund.Status.PAID, Refund.Status.APPROVED],
+        ).aggregate(total=Sum("eligible"))["total"]
+        or 0
+    )
     delta = data.amount - known
     if delta <= 0:
         event.outcome, event.note = OUT.IGNORED, "refund already recorded"
         return
     try:
         with transaction.atomic():
-            invoice_record_gateway_refund(invoice=payment.invoice, amount=delta,
-                                          gateway=event.gateway,
-                                          reference=data.payment_reference)
+            invoice_record_gateway_refund(
+                invoice=payment.invoice,
+                amount=delta,
+                gateway=event.gateway,
+                reference=data.payment_reference,
+            )
     except (InsufficientCredit, InvalidTransition) as exc:
         event.outcome, event.note = OUT.MISMATCH, f"{exc.detail} For staff."[:300]
         return

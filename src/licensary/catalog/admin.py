@@ -18,14 +18,13 @@ class ProductAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
         return list(CREATE_ONLY) if obj is not None else []
 
-    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:  # noqa: ANN001
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         # The admin goes through the same services as the API (one write path).
         fields = EDITABLE if change else EDITABLE + CREATE_ONLY
         values = {k: form.cleaned_data.get(k) for k in fields if k in form.cleaned_data}
         try:
             if change:
-                product_update(product=Product.objects.get(pk=obj.pk), actor=request.user,
-                               **values)
+                product_update(product=Product.objects.get(pk=obj.pk), actor=request.user, **values)
             else:
                 obj.pk = product_create(actor=request.user, **values).pk
         except DomainError as exc:

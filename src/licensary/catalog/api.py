@@ -85,7 +85,7 @@ def product_out(p: Product) -> dict:
     }
 
 
-def visible_products(request: HttpRequest):  # noqa: ANN201
+def visible_products(request: HttpRequest):
     qs = Product.objects.all()
     return qs if request.auth.is_staff_account else qs.filter(active=True)
 

@@ -23,13 +23,16 @@ class Product(models.Model):
     # The platform's currency (LICENSARY_CURRENCY) unless the product names its own.
     currency = models.CharField(max_length=3, default=default_currency)
     requires_identity = models.BooleanField(default=False)
-    suppliers = models.JSONField(default=list, blank=True,
-                                 help_text="supplier names in failover order")
+    suppliers = models.JSONField(
+        default=list, blank=True, help_text="supplier names in failover order"
+    )
     upstream_package = models.CharField(max_length=100, blank=True)
     # The manufacturer's refund rule (rule 7): "none", "within_days" (refund_days) or "manual".
-    refund_rule = models.CharField(max_length=16, default="none",
-                                   choices=[("none", "none"), ("within_days", "within days"),
-                                            ("manual", "manual")])
+    refund_rule = models.CharField(
+        max_length=16,
+        default="none",
+        choices=[("none", "none"), ("within_days", "within days"), ("manual", "manual")],
+    )
     refund_days = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
 

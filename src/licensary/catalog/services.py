@@ -12,9 +12,21 @@ from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
 from licensary.core.money import default_currency, require_amount, require_currency
 
-EDITABLE = ("slug", "name", "kind", "manufacturer", "period_days", "price", "setup_fee",
-            "requires_identity", "suppliers", "upstream_package", "refund_rule", "refund_days",
-            "active")
+EDITABLE = (
+    "slug",
+    "name",
+    "kind",
+    "manufacturer",
+    "period_days",
+    "price",
+    "setup_fee",
+    "requires_identity",
+    "suppliers",
+    "upstream_package",
+    "refund_rule",
+    "refund_days",
+    "active",
+)
 # Chosen when the product is made, never changed: its invoices and credit are in it.
 CREATE_ONLY = ("currency",)
 
@@ -60,8 +72,7 @@ def product_create(*, actor: User, **values: Any) -> Product:
     """A new product; priced in the platform's currency unless `currency` names another."""
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
-    values = {k: v for k, v in values.items()
-              if k in EDITABLE + CREATE_ONLY and v is not None}
+    values = {k: v for k, v in values.items() if k in EDITABLE + CREATE_ONLY and v is not None}
     values["currency"] = require_currency(values.get("currency") or default_currency())
     values["slug"] = _slug(values.get("slug") or values.get("name", ""))
     if not values["slug"] or not values.get("name", "").strip():
@@ -72,10 +83,18 @@ def product_create(*, actor: User, **values: Any) -> Product:
             with transaction.atomic():
                 product = Product.objects.create(**values)
         except IntegrityError as exc:
-            raise ValidationFailed(f"A product with slug {values['slug']!r} exists.",
-                                   code="slug_taken", status=409) from exc
-        audit_record(Change(action="product.created", object_type="product",
-                            object_id=product.pk, actor=actor, after=values))
+            raise ValidationFailed(
+                f"A product with slug {values['slug']!r} exists.", code="slug_taken", status=409
+            ) from exc
+        audit_record(
+            Change(
+                action="product.created",
+                object_type="product",
+                object_id=product.pk,
+                actor=actor,
+                after=values,
+            )
+        )
     return product
 
 
@@ -88,8 +107,11 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
     if changes.get("slug") == "" or ("name" in changes and not changes["name"].strip()):
         raise ValidationFailed("A product keeps a name and a slug.")
     if "kind" in changes and changes["kind"] != product.kind and product.licenses.exists():
-        raise ValidationFailed("A product with licenses keeps its kind (rule 9); make a new "
-                               "product instead.", code="invalid_transition", status=409)
+        raise ValidationFailed(
+            "A product with licenses keeps its kind (rule 9); make a new product instead.",
+            code="invalid_transition",
+            status=409,
+        )
     before = {k: getattr(product, k) for k in changes}
     values = {k: getattr(product, k) for k in EDITABLE} | changes
     _validate(values)
@@ -101,6 +123,14 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
                 product.save()
         except IntegrityError as exc:
             raise ValidationFailed("That slug is taken.", code="slug_taken", status=409) from exc
-        audit_record(Change(action="product.updated", object_type="product",
-                            object_id=product.pk, actor=actor, before=before, after=changes))
+        audit_record(
+            Change(
+                action="product.updated",
+                object_type="product",
+                object_id=product.pk,
+                actor=actor,
+                before=before,
+                after=changes,
+            )
+        )
     return product

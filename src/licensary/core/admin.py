@@ -26,8 +26,12 @@ class ReadOnlyAdminMixin:
         return False
 
 
-def decide_each(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet,
-                decide: Callable[[Any], Any]) -> None:
+def decide_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    decide: Callable[[Any], Any],
+) -> None:
     """Call `decide(obj)` (a service) for each selected object; a refusal is shown, not raised."""
     name = queryset.model._meta.verbose_name.capitalize()
     for obj in queryset:
@@ -36,5 +40,6 @@ def decide_each(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Q
             status = getattr(result, "status", "done")
             model_admin.message_user(request, f"{name} {obj.pk}: {status}.")
         except DomainError as exc:
-            model_admin.message_user(request, f"{name} {obj.pk}: {exc.detail}",
-                                     level=messages.ERROR)
+            model_admin.message_user(
+                request, f"{name} {obj.pk}: {exc.detail}", level=messages.ERROR
+            )

@@ -88,7 +88,8 @@ class JsonParser(Parser):
             return {}
         if not is_json_media_type(request.content_type or ""):
             raise UnsupportedMediaType(
-                f"The body must be application/json, not {request.content_type or 'unnamed'}.")
+                f"The body must be application/json, not {request.content_type or 'unnamed'}."
+            )
         try:
             data = json.loads(request.body, parse_constant=_not_json)
         except ValueError as exc:
@@ -125,7 +126,8 @@ class SessionAuth(APIKeyCookie):
         if check_csrf(request) is not None:
             raise PermissionDenied(
                 "CSRF verification failed: a request signed in by the session cookie must send "
-                "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie).")
+                "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie)."
+            )
         return user
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
@@ -135,24 +137,39 @@ class SessionAuth(APIKeyCookie):
 AUTH = [BearerAuth(), SessionAuth()]
 
 
-def problem(status: int, code: str, title: str, detail: str,
-            extra: dict[str, Any] | None = None) -> HttpResponse:
-    body = {"type": f"https://licensary.dev/problems/{code}", "title": title, "status": status,
-            "detail": detail, "code": code, **(extra or {})}
+def problem(
+    status: int, code: str, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> HttpResponse:
+    body = {
+        "type": f"https://licensary.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **(extra or {}),
+    }
     return JsonResponse(body, status=status, content_type="application/problem+json")
 
 
 def _problem_answer(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
 
 
 PROBLEM_ANSWERS = {
-    "4XX": _problem_answer("Refused, changing nothing: problem+json with a stable `code` "
-                           "(validation_error, unauthenticated, permission_denied, not_found, "
-                           "unsupported_media_type, ... as API.md names them)."),
-    "5XX": _problem_answer("Not done on our side: 502/503 gateway_unavailable, 503 "
-                           "conflict_retry (with Retry-After), 500 server_error."),
+    "4XX": _problem_answer(
+        "Refused, changing nothing: problem+json with a stable `code` "
+        "(validation_error, unauthenticated, permission_denied, not_found, "
+        "unsupported_media_type, ... as API.md names them)."
+    ),
+    "5XX": _problem_answer(
+        "Not done on our side: 502/503 gateway_unavailable, 503 "
+        "conflict_retry (with Retry-After), 500 server_error."
+    ),
 }
 
 
@@ -178,13 +195,18 @@ def install_error_handlers(api: Any) -> None:
             f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}"
             for e in exc.errors
         )
-        return problem(422, "validation_error", "Validation failed", details,
-                       {"errors": exc.errors})
+        return problem(
+            422, "validation_error", "Validation failed", details, {"errors": exc.errors}
+        )
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return problem(401, "unauthenticated", "Authentication required",
-                       "Send 'Authorization: Bearer <token>'.")
+        return problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "Send 'Authorization: Bearer <token>'.",
+        )
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -195,16 +217,21 @@ def install_error_handlers(api: Any) -> None:
         if not is_retryable(exc):
             raise exc
         # RetryConflictsMiddleware runs the request again; this answer is the last resort.
-        response = problem(503, "conflict_retry", "Busy, try again",
-                           "Another change to the same objects won; nothing was changed.")
+        response = problem(
+            503,
+            "conflict_retry",
+            "Busy, try again",
+            "Another change to the same objects won; nothing was changed.",
+        )
         response["Retry-After"] = "1"
         response.licensary_retry = True  # type: ignore[attr-defined]
         return response
 
     @api.exception_handler(MultiPartParserError)
     def bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-        return problem(400, "validation_error", "Unreadable form", f"The multipart body cannot "
-                       f"be read: {exc}")
+        return problem(
+            400, "validation_error", "Unreadable form", f"The multipart body cannot be read: {exc}"
+        )
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
@@ -214,8 +241,14 @@ def install_error_handlers(api: Any) -> None:
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if isinstance(exc.__cause__, DomainError):  # refused by JsonParser
             return domain_error(request, exc.__cause__)
-        codes = {400: "validation_error", 401: "unauthenticated", 403: "permission_denied",
-                 404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
+        codes = {
+            400: "validation_error",
+            401: "unauthenticated",
+            403: "permission_denied",
+            404: "not_found",
+            405: "method_not_allowed",
+            429: "rate_limited",
+        }
         return problem(exc.status_code, codes.get(exc.status_code, "error"), "Error", str(exc))
 
 
@@ -247,9 +280,14 @@ def with_status(qs: QuerySet, status: str | None) -> QuerySet:
     return qs.filter(status=status)
 
 
-def paginate(qs: QuerySet, *, limit: int, cursor: str | None,
-             render: Callable[[Any], dict[str, Any]],
-             order: tuple[str, ...] = ("-pk",)) -> dict[str, Any]:
+def paginate(
+    qs: QuerySet,
+    *,
+    limit: int,
+    cursor: str | None,
+    render: Callable[[Any], dict[str, Any]],
+    order: tuple[str, ...] = ("-pk",),
+) -> dict[str, Any]:
     """Keyset pagination in `order` ("field" ascending, "-field" descending; the primary key
     last, which makes the order total): stable while rows are added. The cursor carries the
     keys of the last row shown, and the next page starts strictly after them."""
@@ -283,8 +321,9 @@ def _cursor_of(row: Any, keys: list[tuple[str, bool]]) -> str:
     if len(values) == 1:  # the common descending-id cursor stays the id's digits
         text = str(values[0])
     else:
-        text = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values],
-                          separators=(",", ":"))
+        text = json.dumps(
+            [v.isoformat() if isinstance(v, datetime) else v for v in values], separators=(",", ":")
+        )
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -316,8 +355,9 @@ def _cursor_values(cursor: str, model: Any, keys: list[tuple[str, bool]]) -> lis
             if moment.tzinfo is None:
                 raise refused
             values.append(moment)
-        elif isinstance(value, str) and len(value) <= (field.max_length or 0) \
-                and value.isprintable():
+        elif (
+            isinstance(value, str) and len(value) <= (field.max_length or 0) and value.isprintable()
+        ):
             values.append(value)
         else:
             raise refused

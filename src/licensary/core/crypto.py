@@ -9,8 +9,9 @@ from django.conf import settings
 
 
 def _fernet(purpose: bytes) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"licensary-" + purpose,
-                   info=b"fernet").derive(settings.SECRET_KEY.encode())
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"licensary-" + purpose, info=b"fernet"
+    ).derive(settings.SECRET_KEY.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
@@ -22,5 +23,6 @@ def unseal(purpose: bytes, token: str) -> bytes:
     try:
         return _fernet(purpose).decrypt(token.encode())
     except InvalidToken as exc:
-        raise RuntimeError("a stored secret cannot be decrypted: was LICENSARY_SECRET_KEY "
-                           "changed?") from exc
+        raise RuntimeError(
+            "a stored secret cannot be decrypted: was LICENSARY_SECRET_KEY changed?"
+        ) from exc

@@ -10,8 +10,14 @@ class DomainError(Exception):
     code = "validation_error"
     title = "Invalid request"
 
-    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:

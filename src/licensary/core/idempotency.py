@@ -35,14 +35,16 @@ def idempotent(handler: Callable[..., Status]) -> Callable[..., Status]:
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(account=account, key=key,
-                                                              request_hash=digest)
+                    record = IdempotencyRecord.objects.create(
+                        account=account, key=key, request_hash=digest
+                    )
             except IntegrityError:
                 # Another request holds (or held) the key: it has committed by now.
                 record = IdempotencyRecord.objects.get(account=account, key=key)
                 if record.request_hash != digest:
                     raise IdempotencyConflict(
-                        "This Idempotency-Key was used with another request.") from None
+                        "This Idempotency-Key was used with another request."
+                    ) from None
                 return Status(record.status_code, record.body)
             answer = handler(request, *args, **kwargs)
             record.status_code, record.body = answer.status_code, _jsonable(answer.value)

@@ -66,9 +66,12 @@ class ApiAnswersJsonMiddleware:
     PROBLEMS = {
         404: ("not_found", "Not found", "No such path in this API."),
         405: ("method_not_allowed", "Method not allowed", "This path does not take {method}."),
-        500: ("server_error", "Server error",
-              "The request failed on our side; nothing is promised about its effect. "
-              "Request id {request_id}."),
+        500: (
+            "server_error",
+            "Server error",
+            "The request failed on our side; nothing is promised about its effect. "
+            "Request id {request_id}.",
+        ),
     }
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -83,11 +86,20 @@ class ApiAnswersJsonMiddleware:
         if known is None:
             return response
         code, title, detail = known
-        detail = detail.format(method=request.method,
-                               request_id=current_request().get("request_id", "unknown"))
-        answer = JsonResponse({"type": f"https://licensary.dev/problems/{code}", "title": title,
-                               "status": status, "detail": detail, "code": code},
-                              status=status, content_type="application/problem+json")
+        detail = detail.format(
+            method=request.method, request_id=current_request().get("request_id", "unknown")
+        )
+        answer = JsonResponse(
+            {
+                "type": f"https://licensary.dev/problems/{code}",
+                "title": title,
+                "status": status,
+                "detail": detail,
+                "code": code,
+            },
+            status=status,
+            content_type="application/problem+json",
+        )
         for header, value in response.items():  # Allow, Vary, X-Request-Id ...
             if header.lower() not in ("content-type", "content-length"):
                 answer[header] = value

@@ -7,8 +7,9 @@ from django.db import models
 class IdempotencyRecord(models.Model):
     """One `Idempotency-Key` of one account, with the answer it got."""
 
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="+")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(default=0)
@@ -17,9 +18,11 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "key"],
-                                    name="%(app_label)s_%(class)s_one_per_account_key",
-                                    violation_error_message="This key was used already."),
+            models.UniqueConstraint(
+                fields=["account", "key"],
+                name="%(app_label)s_%(class)s_one_per_account_key",
+                violation_error_message="This key was used already.",
+            ),
         ]
 
     def __str__(self) -> str:

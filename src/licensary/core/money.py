@@ -13,8 +13,13 @@ def default_currency() -> str:
 
 def is_currency_code(value: object) -> bool:
     """An ISO 4217 alphabetic code as this API spells it: three capital letters."""
-    return isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper() \
+    return (
+        isinstance(value, str)
+        and len(value) == 3
+        and value.isascii()
+        and value.isupper()
         and value.isalpha()
+    )
 
 
 def require_currency(value: object, *, name: str = "currency") -> str:
@@ -22,8 +27,7 @@ def require_currency(value: object, *, name: str = "currency") -> str:
     from licensary.core.errors import ValidationFailed
 
     if not is_currency_code(value):
-        raise ValidationFailed(f"{name} is an ISO 4217 code of three capital letters, "
-                               "e.g. EUR.")
+        raise ValidationFailed(f"{name} is an ISO 4217 code of three capital letters, e.g. EUR.")
     return str(value)
 
 
@@ -44,8 +48,9 @@ class Money:
 MAX_AMOUNT = 10**12  # minor units: far above any real price, well inside a 64-bit column
 
 
-def require_amount(value: object, *, name: str = "amount", allow_negative: bool = False,
-                   allow_zero: bool = False) -> int:
+def require_amount(
+    value: object, *, name: str = "amount", allow_negative: bool = False, allow_zero: bool = False
+) -> int:
     """An integer of minor units within bounds, or `validation_error`."""
     from licensary.core.errors import ValidationFailed
 
@@ -53,6 +58,8 @@ def require_amount(value: object, *, name: str = "amount", allow_negative: bool 
         raise ValidationFailed(f"{name} is an integer of minor units.")
     low = -MAX_AMOUNT if allow_negative else (0 if allow_zero else 1)
     if not low <= value <= MAX_AMOUNT or (value == 0 and not allow_zero):
-        raise ValidationFailed(f"{name} must be between {low} and {MAX_AMOUNT}"
-                               f"{'' if allow_zero else ', and not zero'}.")
+        raise ValidationFailed(
+            f"{name} must be between {low} and {MAX_AMOUNT}"
+            f"{'' if allow_zero else ', and not zero'}."
+        )
     return value

@@ -33,11 +33,12 @@ def _printable(refused: re.Pattern[str], what: str) -> Any:
     return AfterValidator(check)
 
 
-def Text(max_length: int, *, min_length: int = 0, multiline: bool = False) -> Any:  # noqa: N802
+def Text(max_length: int, *, min_length: int = 0, multiline: bool = False) -> Any:
     """A string of at most `max_length` characters without control characters or lone
     surrogates; `multiline` (notes, reasons, terms) also allows tab and line breaks."""
-    refused, pattern = ((_REFUSED_MULTILINE, _PATTERN_MULTILINE) if multiline
-                        else (_REFUSED_LINE, _PATTERN_LINE))
+    refused, pattern = (
+        (_REFUSED_MULTILINE, _PATTERN_MULTILINE) if multiline else (_REFUSED_LINE, _PATTERN_LINE)
+    )
     return Annotated[
         str,
         StringConstraints(min_length=min_length or None, max_length=max_length),
@@ -65,8 +66,9 @@ IpAddressFilter = Annotated[
     str,
     StringConstraints(max_length=45),
     AfterValidator(_ip_address),
-    WithJsonSchema({"type": "string", "maxLength": 45,
-                    "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+    WithJsonSchema(
+        {"type": "string", "maxLength": 45, "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+    ),
 ]
 
 # Ids are strings in the API; `parse_id` turns them into keys (or `not_found`).

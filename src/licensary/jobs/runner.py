@@ -32,10 +32,11 @@ class LeasedWorker(Worker):
                 task_result = db_task_result.task_result
                 sender = type(task.get_backend())
                 task_started.send(sender=sender, task_result=task_result)
-                args = ((TaskContext(task_result=task_result),) if task.takes_context
-                        else ()) + tuple(task_result.args)
+                args = (
+                    (TaskContext(task_result=task_result),) if task.takes_context else ()
+                ) + tuple(task_result.args)
                 value = task.call(*args, **task_result.kwargs)
-            except BaseException as exc:  # noqa: BLE001 - the job's failure, recorded
+            except BaseException as exc:
                 recorded = lease_finish(lease, error=exc)
             else:
                 try:
@@ -43,8 +44,10 @@ class LeasedWorker(Worker):
                 except (TypeError, ValueError) as exc:  # a return value JSON cannot hold
                     recorded = lease_finish(lease, error=exc)
             if not recorded:
-                logger.warning("job %s was taken over by another worker; its outcome is "
-                               "that worker's", db_task_result.pk)
+                logger.warning(
+                    "job %s was taken over by another worker; its outcome is that worker's",
+                    db_task_result.pk,
+                )
             elif sender is not None:
                 db_task_result.refresh_from_db()
                 task_finished.send(sender=sender, task_result=db_task_result.task_result)
@@ -54,12 +57,18 @@ class LeasedWorker(Worker):
             self._run_tasks += 1
 
 
-def make_worker(*, batch: bool, interval: float = 1.0,
-                worker_id: str | None = None) -> LeasedWorker:
+def make_worker(
+    *, batch: bool, interval: float = 1.0, worker_id: str | None = None
+) -> LeasedWorker:
     return LeasedWorker(
-        queue_names=["*"], interval=interval, batch=batch, backend_name="default",
-        startup_delay=not batch, max_tasks=None,
-        worker_id=worker_id or get_random_string(24), excluded_queue_names=[],
+        queue_names=["*"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=not batch,
+        max_tasks=None,
+        worker_id=worker_id or get_random_string(24),
+        excluded_queue_names=[],
     )
 
 

@@ -49,7 +49,8 @@ class LeaseLost(Exception):
 
 
 _current_lease: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
-    "licensary_job_lease", default=None)
+    "licensary_job_lease", default=None
+)
 
 
 def lease_length() -> timedelta:
@@ -69,8 +70,10 @@ def _held(lease: Lease) -> QuerySet[DBTaskResult]:
     # Still ours while nobody claimed it since: running, or given back by a reaper that found
     # the lease expired but not yet claimed by another worker (a claim moves `started_at`).
     return DBTaskResult.objects.filter(
-        pk=lease.job_id, started_at=lease.since,
-        status__in=[TaskResultStatus.RUNNING, TaskResultStatus.READY])
+        pk=lease.job_id,
+        started_at=lease.since,
+        status__in=[TaskResultStatus.RUNNING, TaskResultStatus.READY],
+    )
 
 
 def heartbeat() -> None:
@@ -98,14 +101,20 @@ def lease_held() -> bool:
 def lease_finish(lease: Lease, *, value: Any = None, error: BaseException | None = None) -> bool:
     """Record the job's outcome if the lease is still ours; False when another worker took
     the job over (its outcome is that worker's to record)."""
-    fields: dict[str, Any] = {"finished_at": timezone.now(), "return_value": None,
-                              "exception_class_path": "", "traceback": ""}
+    fields: dict[str, Any] = {
+        "finished_at": timezone.now(),
+        "return_value": None,
+        "exception_class_path": "",
+        "traceback": "",
+    }
     if error is None:
         fields |= {"status": TaskResultStatus.SUCCESSFUL, "return_value": value}
     else:
-        fields |= {"status": TaskResultStatus.FAILED,
-                   "exception_class_path": f"{type(error).__module__}.{type(error).__qualname__}",
-                   "traceback": "".join(traceback.format_exception(error))}
+        fields |= {
+            "status": TaskResultStatus.FAILED,
+            "exception_class_path": f"{type(error).__module__}.{type(error).__qualname__}",
+            "traceback": "".join(traceback.format_exception(error)),
+        }
     return _held(lease).update(**fields) == 1
 
 
@@ -114,8 +123,9 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(10 * 4 ** (attempt - 1), 3600))
 
 
-def durable_task(fn: Callable[..., Any] | None = None, *,
-                 on_give_up: Callable[..., None] | None = None) -> Any:
+def durable_task(
+    fn: Callable[..., Any] | None = None, *, on_give_up: Callable[..., None] | None = None
+) -> Any:
     """A django-tasks task that is retried with backoff and dead-lettered at the last attempt.
 
     Tasks take keyword arguments only (JSON-serialisable), so that a retry re-sends them as is.
@@ -135,7 +145,9 @@ def durable_task(fn: Callable[..., Any] | None = None, *,
             limit = settings.LICENSARY["JOB_MAX_ATTEMPTS"]
             if attempt >= limit:
                 DeadJob.objects.create(
-                    task_path=job.module_path, arguments=kwargs, attempts=attempt,
+                    task_path=job.module_path,
+                    arguments=kwargs,
+                    attempts=attempt,
                     error="".join(traceback.format_exception(exc))[-5000:],
                     created_at=timezone.now(),
                 )
@@ -168,13 +180,18 @@ def jobs_reap_stale() -> int:
         if len(row.worker_ids) >= limit:
             changed = DBTaskResult.objects.filter(
                 pk=row.pk, status="RUNNING", started_at=row.started_at
-            ).update(status="FAILED", finished_at=now,
-                     exception_class_path="licensary.jobs.LeaseExpired",
-                     traceback="worker lost the job too many times")
+            ).update(
+                status="FAILED",
+                finished_at=now,
+                exception_class_path="licensary.jobs.LeaseExpired",
+                traceback="worker lost the job too many times",
+            )
             if changed:
                 DeadJob.objects.create(
-                    task_path=row.task_path, arguments=row.args_kwargs.get("kwargs", {}),
-                    attempts=len(row.worker_ids), error="worker lost the job (lease expired)",
+                    task_path=row.task_path,
+                    arguments=row.args_kwargs.get("kwargs", {}),
+                    attempts=len(row.worker_ids),
+                    error="worker lost the job (lease expired)",
                     created_at=now,
                 )
         else:

@@ -17,8 +17,13 @@ class LedgerAccount(models.Model):
 
     key = models.CharField(max_length=100, unique=True)
     code = models.CharField(max_length=16, choices=Code.choices)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="ledger_accounts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
+    )
     currency = models.CharField(max_length=3)
 
     class Meta:
@@ -40,10 +45,16 @@ class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=32)
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
-    invoice = models.ForeignKey("billing.Invoice", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="ledger_transactions")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_transactions",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"txn {self.pk} {self.kind}"
@@ -52,8 +63,9 @@ class LedgerTransaction(models.Model):
 class Posting(models.Model):
     """One side of a transaction: a signed amount in minor units on one book."""
 
-    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT,
-                                    related_name="postings")
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="postings"
+    )
     account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="postings")
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)

@@ -55,8 +55,9 @@ def lock_credit_book(user: User, currency: str | None = None) -> LedgerAccount:
     return LedgerAccount.objects.select_for_update().get(pk=book.pk)
 
 
-def post_entry(*, kind: str, legs: list[Leg], memo: str = "", invoice: object = None,
-               actor: User | None = None) -> LedgerTransaction:
+def post_entry(
+    *, kind: str, legs: list[Leg], memo: str = "", invoice: object = None, actor: User | None = None
+) -> LedgerTransaction:
     """Write one balanced transaction inside the caller's database transaction.
 
     Credit books may not go below zero: callers lock the credit book first
@@ -76,19 +77,26 @@ def post_entry(*, kind: str, legs: list[Leg], memo: str = "", invoice: object = 
         kind=kind, memo=memo[:200], created_at=timezone.now(), invoice=invoice, actor=actor
     )
     Posting.objects.bulk_create(
-        Posting(transaction=txn, account=leg.account, amount=leg.amount,
-                currency=leg.account.currency)
+        Posting(
+            transaction=txn, account=leg.account, amount=leg.amount, currency=leg.account.currency
+        )
         for leg in legs
     )
     # The database's own word (on PostgreSQL a deferred trigger checks it again at commit).
     if (
-        Posting.objects.filter(transaction=txn).values("currency")
-        .annotate(total=Sum("amount")).exclude(total=0).exists()
+        Posting.objects.filter(transaction=txn)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .exists()
     ):
         raise UnbalancedTransaction("postings do not sum to zero")
     for leg in legs:
-        if leg.account.code == LedgerAccount.Code.CREDIT and leg.amount < 0 and \
-                balance(leg.account) < 0:
+        if (
+            leg.account.code == LedgerAccount.Code.CREDIT
+            and leg.amount < 0
+            and balance(leg.account) < 0
+        ):
             raise InsufficientCredit(
                 f"Credit is short by {Money(-balance(leg.account), leg.account.currency)}."
             )
@@ -106,15 +114,27 @@ def account_credit_adjust(*, account: User, amount: int, note: str, actor: User)
         with transaction.atomic():
             book = lock_credit_book(account)
             post_entry(
-                kind="adjustment", memo=note, actor=actor,
-                legs=[Leg(book, amount),
-                      Leg(system_book(LedgerAccount.Code.ADJUSTMENTS, book.currency), -amount)],
+                kind="adjustment",
+                memo=note,
+                actor=actor,
+                legs=[
+                    Leg(book, amount),
+                    Leg(system_book(LedgerAccount.Code.ADJUSTMENTS, book.currency), -amount),
+                ],
             )
             after = balance(book)
-            audit_record(Change(action="credit.adjusted", object_type="account",
-                                object_id=account.pk, actor=actor, account_id=account.pk,
-                                before={"credit": after - amount}, after={"credit": after},
-                                reason=note))
+            audit_record(
+                Change(
+                    action="credit.adjusted",
+                    object_type="account",
+                    object_id=account.pk,
+                    actor=actor,
+                    account_id=account.pk,
+                    before={"credit": after - amount},
+                    after={"credit": after},
+                    reason=note,
+                )
+            )
     except IntegrityError as exc:  # pragma: no cover - the database refused an unbalanced txn
         raise UnbalancedTransaction(str(exc)) from exc
     return Money(after, book.currency)

@@ -81,14 +81,19 @@ def license_out(lic: License) -> dict:
         "deleted_at": state.deleted_at,
         "renewable_until": state.renewable_until,
         "cancel_reason": state.cancel_reason or None,
-        "upstream": {"supplier": lic.upstream_supplier, "reference": lic.upstream_reference,
-                     "status": lic.upstream_status, "in_step": lic.upstream_in_step,
-                     "error": lic.upstream_error}
-        if lic.kind == License.Kind.MANUFACTURER else None,
+        "upstream": {
+            "supplier": lic.upstream_supplier,
+            "reference": lic.upstream_reference,
+            "status": lic.upstream_status,
+            "in_step": lic.upstream_in_step,
+            "error": lic.upstream_error,
+        }
+        if lic.kind == License.Kind.MANUFACTURER
+        else None,
     }
 
 
-def visible_licenses(request: HttpRequest):  # noqa: ANN201
+def visible_licenses(request: HttpRequest):
     return scope(License.objects.select_related("product"), request.auth)
 
 
@@ -128,8 +133,11 @@ def renew_license(request: HttpRequest, license_id: Id) -> Status:
     return Status(200, invoice_out(license_renewal_invoice(license=lic, actor=request.auth)))
 
 
-@router.post("/licenses/{license_id}/change-ip", response=LicenseOut,
-             summary="Move the license to another IP (at most 3 times per period)")
+@router.post(
+    "/licenses/{license_id}/change-ip",
+    response=LicenseOut,
+    summary="Move the license to another IP (at most 3 times per period)",
+)
 def change_ip(request: HttpRequest, license_id: Id, payload: ChangeIpIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
@@ -140,24 +148,39 @@ class UnresolvableIn(Schema):
     ticket: Text(column(UnresolvableProblem, "ticket")) = ""
 
 
-@router.post("/licenses/{license_id}/unresolvable", response=LicenseOut,
-             summary="Staff: the licensing problem cannot be solved (makes it refundable)")
+@router.post(
+    "/licenses/{license_id}/unresolvable",
+    response=LicenseOut,
+    summary="Staff: the licensing problem cannot be solved (makes it refundable)",
+)
 def mark_unresolvable(request: HttpRequest, license_id: Id, payload: UnresolvableIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
-    license_mark_unresolvable(license=lic, actor=request.auth, note=payload.note,
-                              ticket=payload.ticket)
+    license_mark_unresolvable(
+        license=lic, actor=request.auth, note=payload.note, ticket=payload.ticket
+    )
     return license_out(lic)
 
 
 def history_out(e: AuditEntry) -> dict:
-    return {"id": str(e.pk), "at": e.created_at, "actor": e.actor_label, "action": e.action,
-            "before": e.before, "after": e.after, "reason": e.reason}
+    return {
+        "id": str(e.pk),
+        "at": e.created_at,
+        "actor": e.actor_label,
+        "action": e.action,
+        "before": e.before,
+        "after": e.after,
+        "reason": e.reason,
+    }
 
 
-@router.get("/licenses/{license_id}/history", response=Page[HistoryOut],
-            summary="The license's audit entries, oldest first")
-def license_history(request: HttpRequest, license_id: Id, limit: Limit = 50,
-                    cursor: Cursor | None = None) -> dict:
+@router.get(
+    "/licenses/{license_id}/history",
+    response=Page[HistoryOut],
+    summary="The license's audit entries, oldest first",
+)
+def license_history(
+    request: HttpRequest, license_id: Id, limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk))
     return paginate(entries, limit=limit, cursor=cursor, render=history_out, order=("pk",))

@@ -56,9 +56,13 @@ def check_transition(old: str, new: str) -> str:
 
 def license_snapshot(lic: License) -> dict[str, object]:
     return {
-        "status": lic.status, "period_start": lic.period_start, "period_end": lic.period_end,
-        "blocked_at": lic.blocked_at, "canceled_at": lic.canceled_at,
-        "deleted_at": lic.deleted_at, "renewable_until": lic.renewable_until,
+        "status": lic.status,
+        "period_start": lic.period_start,
+        "period_end": lic.period_end,
+        "blocked_at": lic.blocked_at,
+        "canceled_at": lic.canceled_at,
+        "deleted_at": lic.deleted_at,
+        "renewable_until": lic.renewable_until,
         "ip": lic.ip,
     }
 
@@ -72,12 +76,15 @@ def _due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
     if status == S.ACTIVE and now >= lic.period_end:
         status, blocked_at = S.BLOCKED, lic.period_end
         moves.append((status, blocked_at))
-    if status == S.BLOCKED and now >= (cancel_at := blocked_at + timedelta(
-            days=settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"])):
+    if status == S.BLOCKED and now >= (
+        cancel_at := blocked_at + timedelta(days=settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"])
+    ):
         status = S.CANCELED
         moves.append((status, cancel_at))
-    if status == S.CANCELED and now >= (delete_at := renewable_until or add_months(
-            blocked_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"])):
+    if status == S.CANCELED and now >= (
+        delete_at := renewable_until
+        or add_months(blocked_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"])
+    ):
         moves.append((S.DELETED, delete_at))
     return moves
 
@@ -103,14 +110,24 @@ class EffectiveState:
 def effective_state(lic: License, now: datetime) -> EffectiveState:
     """`effective_status` with the dates the due moves set (as the sweep sets them), for the
     reads that show a license: they say what verification says, before any sweep."""
-    state = EffectiveState(status=lic.status, blocked_at=lic.blocked_at,
-                           canceled_at=lic.canceled_at, deleted_at=lic.deleted_at,
-                           renewable_until=lic.renewable_until, cancel_reason=lic.cancel_reason)
+    state = EffectiveState(
+        status=lic.status,
+        blocked_at=lic.blocked_at,
+        canceled_at=lic.canceled_at,
+        deleted_at=lic.deleted_at,
+        renewable_until=lic.renewable_until,
+        cancel_reason=lic.cancel_reason,
+    )
     for status, moved_at in _due_moves(lic, now):
         if status == S.BLOCKED:
-            state = replace(state, status=status, blocked_at=moved_at,
-                            renewable_until=add_months(
-                                moved_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]))
+            state = replace(
+                state,
+                status=status,
+                blocked_at=moved_at,
+                renewable_until=add_months(
+                    moved_at, settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]
+                ),
+            )
         elif status == S.CANCELED:
             state = replace(state, status=status, canceled_at=moved_at, cancel_reason="unpaid")
         else:
@@ -130,8 +147,7 @@ def license_catch_up(*, license: License) -> License:
 def license_live_holder(*, product_id: int, ip: str) -> License | None:
     """The live license of (product, ip), brought up to date first: one past its deletion
     date frees the slot even if no sweep has run (rule 3 with rule 5)."""
-    holder = License.objects.filter(product_id=product_id, ip=ip).exclude(
-        status=S.DELETED).first()
+    holder = License.objects.filter(product_id=product_id, ip=ip).exclude(status=S.DELETED).first()
     if holder is None or license_catch_up(license=holder).status == S.DELETED:
         return None
     return holder
@@ -151,8 +167,14 @@ def license_require_renewable(lic: License) -> None:
         raise InvalidTransition("This license was canceled by a ban and cannot be renewed.")
 
 
-def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime,
-                       actor: User | None, check_only: bool = False) -> License:
+def license_renew_paid(
+    *,
+    license: License,
+    line: InvoiceLine,
+    paid_at: datetime,
+    actor: User | None,
+    check_only: bool = False,
+) -> License:
     """Apply a paid renewal; with `check_only`, refuse without changing the license."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("renewals are applied in the payment's transaction")
@@ -165,10 +187,16 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     new = S.ACTIVE
     reason = check_transition(lic.status, new)
     before = license_snapshot(lic)
-    changed = License.objects.filter(pk=lic.pk, status=lic.status,
-                                     period_end=lic.period_end).update(
-        status=new, period_start=start, period_end=end, blocked_at=None, canceled_at=None,
-        renewable_until=None, cancel_reason="",
+    changed = License.objects.filter(
+        pk=lic.pk, status=lic.status, period_end=lic.period_end
+    ).update(
+        status=new,
+        period_start=start,
+        period_end=end,
+        blocked_at=None,
+        canceled_at=None,
+        renewable_until=None,
+        cancel_reason="",
     )
     assert changed == 1, "the license changed under its row lock"
     InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)
@@ -176,7 +204,16 @@ def license_renew_paid(*, license: License, line: InvoiceLine, paid_at: datetime
     from licensary.suppliers.sync import upstream_sync_enqueue
 
     upstream_sync_enqueue([lic.pk], renew=True)
-    audit_record(Change(action="license.renewed", object_type="license", object_id=lic.pk,
-                        actor=actor, account_id=lic.account_id, before=before,
-                        after=license_snapshot(lic), reason=reason))
+    audit_record(
+        Change(
+            action="license.renewed",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before=before,
+            after=license_snapshot(lic),
+            reason=reason,
+        )
+    )
     return lic

@@ -18,10 +18,12 @@ class License(models.Model):
         OWN = "own"
         MANUFACTURER = "manufacturer"
 
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="licenses")
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT,
-                                related_name="licenses")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="licenses"
+    )
+    product = models.ForeignKey(
+        "catalog.Product", on_delete=models.PROTECT, related_name="licenses"
+    )
     # Copied from the product when issued: an agent cannot restate what it sells (rule 9).
     kind = models.CharField(max_length=16, choices=Kind.choices, editable=False)
     ip = models.GenericIPAddressField()
@@ -53,7 +55,8 @@ class License(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["product", "ip"], condition=~Q(status="deleted"),
+                fields=["product", "ip"],
+                condition=~Q(status="deleted"),
                 name="%(app_label)s_%(class)s_one_live_per_product_ip",
                 violation_error_message="This product already has a license on this IP.",
             ),
@@ -61,8 +64,7 @@ class License(models.Model):
                 fields=["upstream_supplier", "upstream_reference"],
                 condition=~Q(status="deleted") & ~Q(upstream_reference=""),
                 name="%(app_label)s_%(class)s_one_live_holder_per_upstream_reference",
-                violation_error_message="That upstream license already belongs to a live "
-                                        "license.",
+                violation_error_message="That upstream license already belongs to a live license.",
             ),
             models.CheckConstraint(
                 condition=Q(period_end__gt=models.F("period_start")),
@@ -78,12 +80,21 @@ class License(models.Model):
         indexes = [
             # Partial indexes on due rows keep every sweep step an index range scan.
             # (deadline, id): the sweep's `ORDER BY deadline, id LIMIT n` reads them in order.
-            models.Index(fields=["period_end", "id"], condition=Q(status="active"),
-                         name="license_active_due_idx"),
-            models.Index(fields=["blocked_at", "id"], condition=Q(status="blocked"),
-                         name="license_blocked_due_idx"),
-            models.Index(fields=["renewable_until", "id"], condition=Q(status="canceled"),
-                         name="license_canceled_due_idx"),
+            models.Index(
+                fields=["period_end", "id"],
+                condition=Q(status="active"),
+                name="license_active_due_idx",
+            ),
+            models.Index(
+                fields=["blocked_at", "id"],
+                condition=Q(status="blocked"),
+                name="license_blocked_due_idx",
+            ),
+            models.Index(
+                fields=["renewable_until", "id"],
+                condition=Q(status="canceled"),
+                name="license_canceled_due_idx",
+            ),
             models.Index(fields=["ip", "product"], name="license_ip_product_idx"),
             models.Index(fields=["account", "status"], name="license_account_status_idx"),
         ]
@@ -99,25 +110,34 @@ class License(models.Model):
     @property
     def upstream_in_step(self) -> bool:
         # A license that released its reference has nothing upstream left to keep in step.
-        return (self.kind == self.Kind.OWN or not self.upstream_reference
-                or self.upstream_status == self.upstream_wanted)
+        return (
+            self.kind == self.Kind.OWN
+            or not self.upstream_reference
+            or self.upstream_status == self.upstream_wanted
+        )
 
 
 class UnresolvableProblem(models.Model):
     """Staff's mark that a licensing problem of an own license cannot be solved (rule 7);
     it makes the license's payments refundable by the policy."""
 
-    license = models.ForeignKey(License, on_delete=models.PROTECT,
-                                related_name="unresolvable_problems")
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="unresolvable_problems"
+    )
     ticket = models.CharField(max_length=100, blank=True, help_text="the support ticket")
     note = models.CharField(max_length=300)
-    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                  related_name="+")
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     marked_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"unresolvable problem on license {self.license_id}"
 
 
-UPSTREAM_WANTED = {"active": "active", "blocked": "suspended", "canceled": "suspended",
-                   "deleted": "terminated"}
+UPSTREAM_WANTED = {
+    "active": "active",
+    "blocked": "suspended",
+    "canceled": "suspended",
+    "deleted": "terminated",
+}

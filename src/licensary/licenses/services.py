@@ -57,12 +57,16 @@ class UpstreamReferenceTaken(SlotTaken):
 
 
 def _live_upstream_holder(*, supplier: str, reference: str) -> License | None:
-    return License.objects.filter(upstream_supplier=supplier, upstream_reference=reference) \
-        .exclude(status=License.Status.DELETED).first()
+    return (
+        License.objects.filter(upstream_supplier=supplier, upstream_reference=reference)
+        .exclude(status=License.Status.DELETED)
+        .first()
+    )
 
 
-def license_issue(*, order: "object", actor: User | None,
-                  upstream: "tuple[str, Any] | None" = None) -> License:
+def license_issue(
+    *, order: "object", actor: User | None, upstream: "tuple[str, Any] | None" = None
+) -> License:
     """Create the active license an order paid for; raises `SlotTaken` if the IP is held.
 
     `upstream` is (supplier name, UpstreamLicense) for a manufacturer license. An upstream
@@ -86,14 +90,30 @@ def license_issue(*, order: "object", actor: User | None,
         with transaction.atomic():
             # Locked before the new row exists: a late sync job of a deleted holder checks its
             # row under this lock before calling the supplier, so it sees the release.
-            former = list(License.objects.select_for_update().filter(
-                status=License.Status.DELETED, upstream_supplier=supplier,
-                upstream_reference=reference).order_by("pk")) if reference else []
+            former = (
+                list(
+                    License.objects.select_for_update()
+                    .filter(
+                        status=License.Status.DELETED,
+                        upstream_supplier=supplier,
+                        upstream_reference=reference,
+                    )
+                    .order_by("pk")
+                )
+                if reference
+                else []
+            )
             lic = License.objects.create(
-                account_id=order.account_id, product_id=order.product_id,
-                kind=order.product.kind, ip=order.ip, status=License.Status.ACTIVE,
-                created_at=now, period_start=now, period_end=now + period(),
-                upstream_supplier=supplier, upstream_reference=reference,
+                account_id=order.account_id,
+                product_id=order.product_id,
+                kind=order.product.kind,
+                ip=order.ip,
+                status=License.Status.ACTIVE,
+                created_at=now,
+                period_start=now,
+                period_end=now + period(),
+                upstream_supplier=supplier,
+                upstream_reference=reference,
                 upstream_status=str(upstream[1].status) if upstream else "",
             )
     except IntegrityError as exc:  # lost the race for the slot (or the reference)
@@ -102,10 +122,18 @@ def license_issue(*, order: "object", actor: User | None,
             if holder is not None:
                 raise UpstreamReferenceTaken(holder) from exc
         raise SlotTaken(None) from exc
-    audit_record(Change(action="license.issued", object_type="license", object_id=lic.pk,
-                        actor=actor, actor_label="" if actor else "system:delivery",
-                        account_id=lic.account_id, after=license_snapshot(lic),
-                        reason=f"order {order.pk} paid"))
+    audit_record(
+        Change(
+            action="license.issued",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            actor_label="" if actor else "system:delivery",
+            account_id=lic.account_id,
+            after=license_snapshot(lic),
+            reason=f"order {order.pk} paid",
+        )
+    )
     for old in former:
         _license_release_upstream(license=old, to=lic, actor=actor)
     return lic
@@ -115,19 +143,32 @@ def _license_release_upstream(*, license: License, to: License, actor: User | No
     """A deleted license lets go of the upstream reference `to` now holds (in the caller's
     transaction, the row locked)."""
     reference = license.upstream_reference
-    License.objects.filter(pk=license.pk, status=License.Status.DELETED,
-                           upstream_reference=reference).update(
-        upstream_reference="", upstream_former_reference=reference, upstream_status="released",
-        upstream_error="")
-    audit_record(Change(action="license.upstream_released", object_type="license",
-                        object_id=license.pk, actor=actor,
-                        actor_label="" if actor else "system:delivery",
-                        account_id=license.account_id,
-                        before={"upstream_reference": reference},
-                        after={"upstream_reference": "", "upstream_former_reference": reference,
-                               "held_by": to.pk},
-                        reason=f"upstream license {reference} at {license.upstream_supplier} "
-                               f"now belongs to license {to.pk}"))
+    License.objects.filter(
+        pk=license.pk, status=License.Status.DELETED, upstream_reference=reference
+    ).update(
+        upstream_reference="",
+        upstream_former_reference=reference,
+        upstream_status="released",
+        upstream_error="",
+    )
+    audit_record(
+        Change(
+            action="license.upstream_released",
+            object_type="license",
+            object_id=license.pk,
+            actor=actor,
+            actor_label="" if actor else "system:delivery",
+            account_id=license.account_id,
+            before={"upstream_reference": reference},
+            after={
+                "upstream_reference": "",
+                "upstream_former_reference": reference,
+                "held_by": to.pk,
+            },
+            reason=f"upstream license {reference} at {license.upstream_supplier} "
+            f"now belongs to license {to.pk}",
+        )
+    )
 
 
 def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
@@ -136,11 +177,15 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
     account_require_in_good_standing(license.account)
     with transaction.atomic():
         license_catch_up(license=license)
-        lic = License.objects.select_for_update().select_related("product", "account").get(
-            pk=license.pk)
+        lic = (
+            License.objects.select_for_update()
+            .select_related("product", "account")
+            .get(pk=license.pk)
+        )
         license_require_renewable(lic)
         open_invoice = Invoice.objects.filter(
-            status=Invoice.Status.UNPAID, lines__kind="renewal", lines__license=lic).first()
+            status=Invoice.Status.UNPAID, lines__kind="renewal", lines__license=lic
+        ).first()
         if open_invoice is not None:
             return open_invoice
         from licensary.licenses.sweep import issue_renewal_invoices
@@ -177,8 +222,9 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
         moved = ip_change_call(op=op, license=lic, new_ip=new_ip)
     except SupplierError as exc:
         raise _ip_change_refused(lic, new_ip=new_ip, actor=actor, exc=exc) from exc
-    return _ip_change_apply(license_id=lic.pk, old_ip=old_ip, new_ip=new_ip, actor=actor,
-                            upstream=(op.op_id, moved))
+    return _ip_change_apply(
+        license_id=lic.pk, old_ip=old_ip, new_ip=new_ip, actor=actor, upstream=(op.op_id, moved)
+    )
 
 
 def _ip_change_check(lic: License, *, new_ip: str) -> None:
@@ -186,12 +232,12 @@ def _ip_change_check(lic: License, *, new_ip: str) -> None:
     if lic.status != License.Status.ACTIVE:
         raise InvalidTransition(f"Only an active license changes IP; this one is {lic.status}.")
     if new_ip == lic.ip:
-        raise DomainError("The license is on that IP already.", code="validation_error",
-                          status=422)
+        raise DomainError("The license is on that IP already.", code="validation_error", status=422)
     used, _ = _ip_changes_used(lic)
     if used >= limit:
-        raise DomainError(f"At most {limit} IP changes per period.", code="ip_change_limit",
-                          status=409)
+        raise DomainError(
+            f"At most {limit} IP changes per period.", code="ip_change_limit", status=409
+        )
 
 
 def _ip_changes_used(lic: License) -> tuple[int, datetime]:
@@ -203,8 +249,14 @@ def _ip_changes_used(lic: License) -> tuple[int, datetime]:
     return used, counted_from
 
 
-def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
-                     upstream: "tuple[str, Any] | None" = None) -> License:
+def _ip_change_apply(
+    *,
+    license_id: int,
+    old_ip: str,
+    new_ip: str,
+    actor: User,
+    upstream: "tuple[str, Any] | None" = None,
+) -> License:
     """Make the IP change here and count it, under the row lock, with its audit entry.
 
     `upstream` is (op_id, UpstreamLicense) when the supplier has already moved the license:
@@ -224,20 +276,25 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
             refusal = DomainError(
                 f"The change took too long to complete and was abandoned; the license stays on "
                 f"{old_ip} and the supplier is put back there. Try again.",
-                code="ip_change_abandoned", status=409)
+                code="ip_change_abandoned",
+                status=409,
+            )
         elif lic.ip != old_ip:
             refusal = InvalidTransition("The license changed IP meanwhile; try again.")
         elif lic.status != License.Status.ACTIVE:  # blocked or banned while the supplier moved it
-            refusal = InvalidTransition(f"The license became {lic.status} meanwhile; it stays "
-                                        f"on {old_ip}.")
+            refusal = InvalidTransition(
+                f"The license became {lic.status} meanwhile; it stays on {old_ip}."
+            )
         else:
             used, counted_from = _ip_changes_used(lic)
             try:
                 with transaction.atomic():
                     License.objects.filter(pk=lic.pk, ip=old_ip).update(
-                        ip=new_ip, ip_changes_in_period=used + 1,
+                        ip=new_ip,
+                        ip_changes_in_period=used + 1,
                         ip_changes_period_start=counted_from,
-                        **({"upstream_reference": upstream[1].reference} if upstream else {}))
+                        **({"upstream_reference": upstream[1].reference} if upstream else {}),
+                    )
             except IntegrityError:
                 refusal = IpTaken(f"{new_ip} already has a license for this product.")
         if refusal is not None:
@@ -245,17 +302,24 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
                 raise refusal
             # The supplier moved it, but it cannot move here: upstream follows the license.
             ip_change_abandon(op_id=upstream[0], reason=f"not made here: {refusal.detail}")
-            _audit_ip_change_refused(lic, new_ip=new_ip, actor=actor, code=refusal.code,
-                                     reason=refusal.detail)
+            _audit_ip_change_refused(
+                lic, new_ip=new_ip, actor=actor, code=refusal.code, reason=refusal.detail
+            )
         else:
             lic.refresh_from_db()
             if upstream is not None:
                 ip_change_done(op_id=upstream[0], moved=upstream[1])
-            audit_record(Change(action="license.ip_changed", object_type="license",
-                                object_id=lic.pk, actor=actor, account_id=lic.account_id,
-                                before={"ip": old_ip},
-                                after={"ip": new_ip,
-                                       "changes_in_period": lic.ip_changes_in_period}))
+            audit_record(
+                Change(
+                    action="license.ip_changed",
+                    object_type="license",
+                    object_id=lic.pk,
+                    actor=actor,
+                    account_id=lic.account_id,
+                    before={"ip": old_ip},
+                    after={"ip": new_ip, "changes_in_period": lic.ip_changes_in_period},
+                )
+            )
     if refusal is not None:
         raise refusal
     return lic
@@ -263,41 +327,70 @@ def _ip_change_apply(*, license_id: int, old_ip: str, new_ip: str, actor: User,
 
 # What a supplier's refusal of an IP change tells the caller: (code, HTTP status, detail).
 IP_CHANGE_REFUSALS: list[tuple[type[SupplierError], str, int, str]] = [
-    (IpTakenUpstream, "ip_registered_upstream", 409,
-     "The manufacturer says {ip} is registered by someone else: {reason}"),
-    (SupplierUnavailable, "supplier_unavailable", 503,
-     "The supplier cannot move the license now ({reason}); nothing changed. Try again later."),
-    (Transient, "supplier_unavailable", 503,
-     "The supplier could not be reached ({reason}); nothing changed. Try again."),
-    (UnknownOutcome, "supplier_unavailable", 503,
-     "The supplier did not confirm the change ({reason}); the license stays on its IP. "
-     "Try again."),
-    (SupplierError, "ip_change_refused", 409,
-     "The supplier refused to move the license: {reason}"),
+    (
+        IpTakenUpstream,
+        "ip_registered_upstream",
+        409,
+        "The manufacturer says {ip} is registered by someone else: {reason}",
+    ),
+    (
+        SupplierUnavailable,
+        "supplier_unavailable",
+        503,
+        "The supplier cannot move the license now ({reason}); nothing changed. Try again later.",
+    ),
+    (
+        Transient,
+        "supplier_unavailable",
+        503,
+        "The supplier could not be reached ({reason}); nothing changed. Try again.",
+    ),
+    (
+        UnknownOutcome,
+        "supplier_unavailable",
+        503,
+        "The supplier did not confirm the change ({reason}); the license stays on its IP. "
+        "Try again.",
+    ),
+    (SupplierError, "ip_change_refused", 409, "The supplier refused to move the license: {reason}"),
 ]
 
 
-def _ip_change_refused(lic: License, *, new_ip: str, actor: User,
-                       exc: SupplierError) -> DomainError:
+def _ip_change_refused(
+    lic: License, *, new_ip: str, actor: User, exc: SupplierError
+) -> DomainError:
     """The answer to a refused IP change, its history entry written (the license unchanged)."""
-    code, status, text = next((code, status, text) for kind, code, status, text
-                              in IP_CHANGE_REFUSALS if isinstance(exc, kind))
+    code, status, text = next(
+        (code, status, text)
+        for kind, code, status, text in IP_CHANGE_REFUSALS
+        if isinstance(exc, kind)
+    )
     reason = exc.reason
     with transaction.atomic():
         _audit_ip_change_refused(lic, new_ip=new_ip, actor=actor, code=code, reason=reason)
     return DomainError(text.format(ip=new_ip, reason=reason), code=code, status=status)
 
 
-def _audit_ip_change_refused(lic: License, *, new_ip: str, actor: User, code: str,
-                             reason: str) -> None:
-    audit_record(Change(action="license.ip_change_refused", object_type="license",
-                        object_id=lic.pk, actor=actor, account_id=lic.account_id,
-                        before={"ip": lic.ip}, after={"ip": new_ip, "code": code},
-                        reason=reason[:300]))
+def _audit_ip_change_refused(
+    lic: License, *, new_ip: str, actor: User, code: str, reason: str
+) -> None:
+    audit_record(
+        Change(
+            action="license.ip_change_refused",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before={"ip": lic.ip},
+            after={"ip": new_ip, "code": code},
+            reason=reason[:300],
+        )
+    )
 
 
-def license_mark_unresolvable(*, license: License, actor: User, note: str,
-                              ticket: str = "") -> UnresolvableProblem:
+def license_mark_unresolvable(
+    *, license: License, actor: User, note: str, ticket: str = ""
+) -> UnresolvableProblem:
     """Staff record that a licensing problem of an own license cannot be solved (rule 7)."""
     if not actor.is_staff_account:
         raise PermissionDenied("Only staff mark problems unresolvable.")
@@ -306,10 +399,22 @@ def license_mark_unresolvable(*, license: License, actor: User, note: str,
     if not note.strip():
         raise ValidationFailed("Describe the problem.")
     with transaction.atomic():
-        mark = UnresolvableProblem.objects.create(license=license, ticket=ticket[:100],
-                                                  note=note[:300], marked_by=actor,
-                                                  marked_at=timezone.now())
-        audit_record(Change(action="license.problem_unresolvable", object_type="license",
-                            object_id=license.pk, actor=actor, account_id=license.account_id,
-                            after={"ticket": ticket}, reason=note))
+        mark = UnresolvableProblem.objects.create(
+            license=license,
+            ticket=ticket[:100],
+            note=note[:300],
+            marked_by=actor,
+            marked_at=timezone.now(),
+        )
+        audit_record(
+            Change(
+                action="license.problem_unresolvable",
+                object_type="license",
+                object_id=license.pk,
+                actor=actor,
+                account_id=license.account_id,
+                after={"ticket": ticket},
+                reason=note,
+            )
+        )
     return mark

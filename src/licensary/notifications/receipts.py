@@ -10,8 +10,11 @@ from licensary.jobs.tasks import durable_task
 
 @durable_task
 def notify_receipt_rejected(*, receipt_id: int) -> int:
-    receipt = (Receipt.objects.select_related("invoice__account", "uploaded_by")
-               .filter(pk=receipt_id, status=Receipt.Status.REJECTED).first())
+    receipt = (
+        Receipt.objects.select_related("invoice__account", "uploaded_by")
+        .filter(pk=receipt_id, status=Receipt.Status.REJECTED)
+        .first()
+    )
     if receipt is None:
         return 0
     invoice = receipt.invoice
@@ -27,5 +30,10 @@ def notify_receipt_rejected(*, receipt_id: int) -> int:
         f"While invoice {invoice.number} ({invoice.total_money}) is unpaid, you can upload "
         "another receipt on it or pay it another way.\n"
     )
-    return send_mail(f"Invoice {invoice.number}: your payment receipt was not accepted", body,
-                     settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    return send_mail(
+        f"Invoice {invoice.number}: your payment receipt was not accepted",
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+        fail_silently=False,
+    )

@@ -23,27 +23,38 @@ def notify_license_event(*, license_ids: str | list[int], event: str) -> int:
         license_ids = [int(pk) for pk in license_ids.split(",") if pk]
     messages: list[Message] = []
     for lic in License.objects.filter(pk__in=license_ids).select_related("account", "product"):
-        body = (f"{lic.product.name} ({lic.kind} license) on {lic.ip} is now {lic.status}.\n")
+        body = f"{lic.product.name} ({lic.kind} license) on {lic.ip} is now {lic.status}.\n"
         if lic.renewable_until and lic.status != License.Status.DELETED:
-            body += ("It can be renewed without the setup fee until "
-                     f"{lic.renewable_until:%Y-%m-%d}.\n")
-        messages.append((SUBJECTS.get(event, f"License {event}"), body,
-                         settings.DEFAULT_FROM_EMAIL, [lic.account.email]))
+            body += (
+                f"It can be renewed without the setup fee until {lic.renewable_until:%Y-%m-%d}.\n"
+            )
+        messages.append(
+            (
+                SUBJECTS.get(event, f"License {event}"),
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [lic.account.email],
+            )
+        )
     return send_each(messages)
 
 
 @durable_task
 def send_invoice_reminders(*, invoice_ids: list[int], stage: int) -> int:
     messages: list[Message] = []
-    for invoice in Invoice.objects.filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID) \
-            .select_related("account"):
-        messages.append((
-            f"Invoice {invoice.number}: renewal due {invoice.due_at:%Y-%m-%d}"
-            + (" (reminder)" if stage > 1 else ""),
-            f"Invoice {invoice.number} for {invoice.total_money} is due on "
-            f"{invoice.due_at:%Y-%m-%d %H:%M} UTC. Unpaid licenses are blocked at that time.\n",
-            settings.DEFAULT_FROM_EMAIL, [invoice.account.email],
-        ))
+    for invoice in Invoice.objects.filter(
+        pk__in=invoice_ids, status=Invoice.Status.UNPAID
+    ).select_related("account"):
+        messages.append(
+            (
+                f"Invoice {invoice.number}: renewal due {invoice.due_at:%Y-%m-%d}"
+                + (" (reminder)" if stage > 1 else ""),
+                f"Invoice {invoice.number} for {invoice.total_money} is due on "
+                f"{invoice.due_at:%Y-%m-%d %H:%M} UTC. Unpaid licenses are blocked at that time.\n",
+                settings.DEFAULT_FROM_EMAIL,
+                [invoice.account.email],
+            )
+        )
     return send_each(messages)
 
 
@@ -58,5 +69,6 @@ def send_each(messages: list[Message]) -> int:
         for subject, body, sender, recipients in messages:
             heartbeat()
             sent += connection.send_messages(
-                [EmailMessage(subject, body, sender, recipients, connection=connection)])
+                [EmailMessage(subject, body, sender, recipients, connection=connection)]
+            )
     return sent

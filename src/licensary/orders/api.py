@@ -112,7 +112,7 @@ def held_order_out(o: Order) -> dict:
     }
 
 
-def visible_orders(request: HttpRequest):  # noqa: ANN201
+def visible_orders(request: HttpRequest):
     return scope(Order.objects.select_related("product"), request.auth)
 
 
@@ -139,7 +139,9 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status:
 
 @router.get("/orders", response=Page[OrderOut])
 def list_orders(
-    request: HttpRequest, status: StatusFilter | None = None, limit: Limit = 50,
+    request: HttpRequest,
+    status: StatusFilter | None = None,
+    limit: Limit = 50,
     cursor: Cursor | None = None,
 ) -> dict:
     qs = with_status(visible_orders(request), status)
@@ -167,8 +169,9 @@ def cancel_order(request: HttpRequest, order_id: Id) -> dict:
 def review_queue(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     require_staff(request.auth, "review held orders")
     held = Order.objects.filter(status=Order.Status.ON_HOLD).select_related("product")
-    return paginate(held, limit=limit, cursor=cursor, render=held_order_out,
-                    order=("held_at", "pk"))
+    return paginate(
+        held, limit=limit, cursor=cursor, render=held_order_out, order=("held_at", "pk")
+    )
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])

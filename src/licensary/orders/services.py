@@ -41,8 +41,14 @@ from licensary.suppliers.sync import upstream_holder_recheck
 OS = Order.Status
 
 
-def order_create(*, actor: User, product: Product, ip: str, account: User | None = None,
-                 kind: str = Order.Kind.NEW) -> Order:
+def order_create(
+    *,
+    actor: User,
+    product: Product,
+    ip: str,
+    account: User | None = None,
+    kind: str = Order.Kind.NEW,
+) -> Order:
     """Place an order and issue its invoice: the license for one period plus the setup fee."""
     account = account or actor
     if account.pk != actor.pk and not actor.is_staff_account and account.agent_id != actor.pk:
@@ -56,38 +62,71 @@ def order_create(*, actor: User, product: Product, ip: str, account: User | None
         raise ValidationFailed(f"{product.name} is not on sale.", code="product_inactive")
     if product.requires_identity and account.identity != User.Identity.VERIFIED:
         raise IdentityRequired(f"{product.name} requires a verified identity.")
-    if actor.kind == User.Kind.AGENT and actor.identity != User.Identity.VERIFIED and \
-            settings.LICENSARY.get("AGENTS_MUST_BE_VERIFIED", False):
+    if (
+        actor.kind == User.Kind.AGENT
+        and actor.identity != User.Identity.VERIFIED
+        and settings.LICENSARY.get("AGENTS_MUST_BE_VERIFIED", False)
+    ):
         raise IdentityRequired("Agents must be verified before selling.")
     held = license_live_holder(product_id=product.pk, ip=ip)
     if held is not None and held.account_id == account.pk:
-        raise IpTaken(f"You already hold license {held.pk} ({product.name} on {ip}); renew it "
-                      f"instead (POST /api/v1/licenses/{held.pk}/renew).",
-                      extra={"license": str(held.pk)})
+        raise IpTaken(
+            f"You already hold license {held.pk} ({product.name} on {ip}); renew it "
+            f"instead (POST /api/v1/licenses/{held.pk}/renew).",
+            extra={"license": str(held.pk)},
+        )
     now = timezone.now()
     with transaction.atomic():
         invoice = invoice_issue(
-            account=account, purpose=Invoice.Purpose.ORDER, currency=product.currency,
-            actor=actor, due_at=now + timedelta(days=settings.LICENSARY["NEW_ORDER_DUE_DAYS"]),
+            account=account,
+            purpose=Invoice.Purpose.ORDER,
+            currency=product.currency,
+            actor=actor,
+            due_at=now + timedelta(days=settings.LICENSARY["NEW_ORDER_DUE_DAYS"]),
             lines=[
-                LineSpec(kind="license", amount=product.price,
-                         description=f"{product.name} ({product.kind} license) on {ip}, "
-                                     f"{settings.LICENSARY['PERIOD_DAYS']} days"),
-                LineSpec(kind="setup_fee", amount=product.setup_fee,
-                         description=f"{product.name} setup fee"),
+                LineSpec(
+                    kind="license",
+                    amount=product.price,
+                    description=f"{product.name} ({product.kind} license) on {ip}, "
+                    f"{settings.LICENSARY['PERIOD_DAYS']} days",
+                ),
+                LineSpec(
+                    kind="setup_fee",
+                    amount=product.setup_fee,
+                    description=f"{product.name} setup fee",
+                ),
             ],
         )
-        order = Order.objects.create(account=account, created_by=actor, product=product, ip=ip,
-                                     kind=kind, created_at=now, invoice=invoice)
-        audit_record(Change(action="order.created", object_type="order", object_id=order.pk,
-                            actor=actor, account_id=account.pk,
-                            after={"product": product.slug, "ip": ip, "invoice": invoice.number,
-                                   "status": order.status}))
+        order = Order.objects.create(
+            account=account,
+            created_by=actor,
+            product=product,
+            ip=ip,
+            kind=kind,
+            created_at=now,
+            invoice=invoice,
+        )
+        audit_record(
+            Change(
+                action="order.created",
+                object_type="order",
+                object_id=order.pk,
+                actor=actor,
+                account_id=account.pk,
+                after={
+                    "product": product.slug,
+                    "ip": ip,
+                    "invoice": invoice.number,
+                    "status": order.status,
+                },
+            )
+        )
     return order
 
 
-def _set_status(order: Order, *, new: str, actor: User | None, reason: str = "",
-                **fields: object) -> Order:
+def _set_status(
+    order: Order, *, new: str, actor: User | None, reason: str = "", **fields: object
+) -> Order:
     """Compare-and-swap the order's status, with its audit entry."""
     old = order.status
     updated = Order.objects.filter(pk=order.pk, status=old).update(status=new, **fields)
@@ -96,12 +135,19 @@ def _set_status(order: Order, *, new: str, actor: User | None, reason: str = "",
     for key, value in fields.items():
         setattr(order, key, value)
     order.status = new
-    audit_record(Change(action=f"order.{new}", object_type="order", object_id=order.pk,
-                        actor=actor, actor_label="" if actor else "system:delivery",
-                        account_id=order.account_id, before={"status": old},
-                        after={"status": new,
-                               **{k: getattr(v, "pk", v) for k, v in fields.items() if v}},
-                        reason=reason))
+    audit_record(
+        Change(
+            action=f"order.{new}",
+            object_type="order",
+            object_id=order.pk,
+            actor=actor,
+            actor_label="" if actor else "system:delivery",
+            account_id=order.account_id,
+            before={"status": old},
+            after={"status": new, **{k: getattr(v, "pk", v) for k, v in fields.items() if v}},
+            reason=reason,
+        )
+    )
     return order
 
 
@@ -118,9 +164,13 @@ def order_on_paid(*, order: Order, actor: User | None) -> Order:
 def _give_up_delivery(*, order_id: int) -> None:
     def hold() -> Order:
         with transaction.atomic():
-            return hold_order(order_id=order_id, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                              detail="the suppliers could not be reached after every retry",
-                              actor=None)
+            return hold_order(
+                order_id=order_id,
+                reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+                detail="the suppliers could not be reached after every retry",
+                actor=None,
+            )
+
     with_retries(hold)
 
 
@@ -131,29 +181,33 @@ def deliver_order(*, order_id: int) -> str:
     return f"order {order_id} {order.status}"
 
 
-def order_deliver_now(*, order_id: int, actor: User | None,
-                      only_supplier: str | None = None) -> Order:
+def order_deliver_now(
+    *, order_id: int, actor: User | None, only_supplier: str | None = None
+) -> Order:
     """Deliver a paid (processing or held) order now, or hold it with its cause."""
     from licensary.suppliers.delivery import order_deliver_upstream
 
     order = Order.objects.select_related("product").get(pk=order_id)
     if order.product.kind == Product.Kind.MANUFACTURER:
-        return order_deliver_upstream(order_id=order_id, actor=actor,
-                                      only_supplier=only_supplier)
+        return order_deliver_upstream(order_id=order_id, actor=actor, only_supplier=only_supplier)
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
         if order.status not in (OS.PROCESSING, OS.ON_HOLD):
             return order
         holder = license_live_holder(product_id=order.product_id, ip=order.ip)
         if holder is not None:
-            return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
-                              detail=f"license {holder.pk} ({holder.status}) of account "
-                                     f"{holder.account_id}", actor=actor)
+            return hold_order(
+                order_id=order.pk,
+                reason=Order.HoldReason.IP_REGISTERED_HERE,
+                detail=f"license {holder.pk} ({holder.status}) of account {holder.account_id}",
+                actor=actor,
+            )
         return order_complete(order_id=order.pk, actor=actor)
 
 
-def order_complete(*, order_id: int, actor: User | None,
-                   upstream: tuple[str, Any] | None = None) -> Order:
+def order_complete(
+    *, order_id: int, actor: User | None, upstream: tuple[str, Any] | None = None
+) -> Order:
     """Issue the license of a locked, deliverable order (in the caller's transaction).
 
     When the slot was taken meanwhile the order is held instead (`ip_registered_here`).
@@ -169,23 +223,44 @@ def order_complete(*, order_id: int, actor: User | None,
         assert upstream is not None and taken.holder is not None
         # The supplier has the holder's license on this order's IP, not on the holder's own:
         # its upstream state is put right (moved back to its IP, status made what it wants).
-        upstream_holder_recheck(supplier=upstream[0], reference=upstream[1].reference,
-                                old_ip=upstream[1].ip,
-                                cause=f"order {order.pk} for {order.ip} was offered its "
-                                      f"upstream license {upstream[1].reference}")
-        return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
-                          detail=f"upstream license {upstream[1].reference} at {upstream[0]} "
-                                 f"belongs to license {taken.holder.pk} of account "
-                                 f"{taken.holder.account_id}", actor=actor)
+        upstream_holder_recheck(
+            supplier=upstream[0],
+            reference=upstream[1].reference,
+            old_ip=upstream[1].ip,
+            cause=f"order {order.pk} for {order.ip} was offered its "
+            f"upstream license {upstream[1].reference}",
+        )
+        return hold_order(
+            order_id=order.pk,
+            reason=Order.HoldReason.IP_REGISTERED_HERE,
+            detail=f"upstream license {upstream[1].reference} at {upstream[0]} "
+            f"belongs to license {taken.holder.pk} of account "
+            f"{taken.holder.account_id}",
+            actor=actor,
+        )
     except SlotTaken as taken:
-        detail = (f"license {taken.holder.pk} of account {taken.holder.account_id}"
-                  if taken.holder else "taken by a concurrent order")
+        detail = (
+            f"license {taken.holder.pk} of account {taken.holder.account_id}"
+            if taken.holder
+            else "taken by a concurrent order"
+        )
         if upstream is not None:
             detail += f"; upstream license {upstream[1].reference} at {upstream[0]} was bought"
-        return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
-                          detail=detail, actor=actor)
-    return _set_status(order, new=OS.COMPLETED, actor=actor, reason="delivered",
-                       license=lic, completed_at=timezone.now(), hold_reason=None)
+        return hold_order(
+            order_id=order.pk,
+            reason=Order.HoldReason.IP_REGISTERED_HERE,
+            detail=detail,
+            actor=actor,
+        )
+    return _set_status(
+        order,
+        new=OS.COMPLETED,
+        actor=actor,
+        reason="delivered",
+        license=lic,
+        completed_at=timezone.now(),
+        hold_reason=None,
+    )
 
 
 def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -> Order:
@@ -197,8 +272,10 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
     there is nothing for staff to decide, so it is refunded in full instead of held.
     """
     order = Order.objects.select_for_update().get(pk=order_id)
-    if reason == Order.HoldReason.IP_REGISTERED_HERE and order.status in (OS.PROCESSING,
-                                                                          OS.ON_HOLD):
+    if reason == Order.HoldReason.IP_REGISTERED_HERE and order.status in (
+        OS.PROCESSING,
+        OS.ON_HOLD,
+    ):
         holder = license_live_holder(product_id=order.product_id, ip=order.ip)
         if holder is not None and holder.account_id == order.account_id:
             return _refuse_own_duplicate(order, holder=holder, detail=detail, actor=actor)
@@ -208,13 +285,20 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
         return order
     if order.status != OS.PROCESSING:
         return order
-    return _set_status(order, new=OS.ON_HOLD, actor=actor, reason=f"{reason}: {detail}",
-                       hold_reason=reason, held_at=order.held_at or timezone.now(),
-                       hold_detail=detail[:300])
+    return _set_status(
+        order,
+        new=OS.ON_HOLD,
+        actor=actor,
+        reason=f"{reason}: {detail}",
+        hold_reason=reason,
+        held_at=order.held_at or timezone.now(),
+        hold_detail=detail[:300],
+    )
 
 
-def _refuse_own_duplicate(order: Order, *, holder: License, detail: str,
-                          actor: User | None) -> Order:
+def _refuse_own_duplicate(
+    order: Order, *, holder: License, detail: str, actor: User | None
+) -> Order:
     """Reject a locked, paid order for what its account already holds; its refund follows.
 
     The refund is a job queued with the rejection, not made here: the delivery holds the
@@ -222,11 +306,18 @@ def _refuse_own_duplicate(order: Order, *, holder: License, detail: str,
     invoice, refunds, then the order), so taking it here could deadlock; and a refund that
     cannot be made now (a dispute is open) must not fail the delivery.
     """
-    note = (f"You already hold license {holder.pk} for this product on {order.ip}; this order "
-            "is refunded in full to your credit. Renew that license instead.")
-    rejected = _set_status(order, new=OS.REJECTED, actor=actor,
-                           reason=f"own duplicate: {detail}", hold_reason=None,
-                           decision_note=note[:300])
+    note = (
+        f"You already hold license {holder.pk} for this product on {order.ip}; this order "
+        "is refunded in full to your credit. Renew that license instead."
+    )
+    rejected = _set_status(
+        order,
+        new=OS.REJECTED,
+        actor=actor,
+        reason=f"own duplicate: {detail}",
+        hold_reason=None,
+        decision_note=note[:300],
+    )
     enqueue(refund_never_delivered, order_id=order.pk)
     return rejected
 
@@ -236,8 +327,9 @@ def refund_never_delivered(*, order_id: int) -> str:
     """Refund, in full to credit, an order the platform rejected (rule 7, `never_delivered`),
     through the same service as staff's rejection; running it again refunds nothing more."""
     refund = with_retries(lambda: _grant_never_delivered(order_id=order_id))
-    return f"order {order_id}: " + (f"refund {refund.pk} {refund.status}" if refund
-                                    else "nothing (more) to refund")
+    return f"order {order_id}: " + (
+        f"refund {refund.pk} {refund.status}" if refund else "nothing (more) to refund"
+    )
 
 
 def _grant_never_delivered(*, order_id: int) -> Refund | None:
@@ -247,8 +339,12 @@ def _grant_never_delivered(*, order_id: int) -> Refund | None:
         locked = Order.objects.select_for_update().get(pk=order_id)
         if locked.status != OS.REJECTED:
             return None
-        return refund_grant(locks=locks, actor=None, destination=Refund.Destination.CREDIT,
-                            reason=f"order {order_id} rejected: {locked.decision_note}"[:300])
+        return refund_grant(
+            locks=locks,
+            actor=None,
+            destination=Refund.Destination.CREDIT,
+            reason=f"order {order_id} rejected: {locked.decision_note}"[:300],
+        )
 
 
 def _locked_held(order: Order) -> Order:
@@ -268,15 +364,23 @@ def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Or
     if supplier is not None and supplier not in order.product.suppliers:
         raise ValidationFailed(f"{supplier!r} is not one of this product's suppliers.")
     try:
-        return with_retries(lambda: order_deliver_now(order_id=order.pk, actor=actor,
-                                                      only_supplier=supplier))
+        return with_retries(
+            lambda: order_deliver_now(order_id=order.pk, actor=actor, only_supplier=supplier)
+        )
     except SupplierError as exc:
-        raise DomainError(f"The supplier could not be reached: {exc}", code="supplier_unavailable",
-                          status=503) from exc
+        raise DomainError(
+            f"The supplier could not be reached: {exc}", code="supplier_unavailable", status=503
+        ) from exc
 
 
-def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | None = None,
-                  upstream_reference: str | None = None) -> Order:
+def order_approve(
+    *,
+    order: Order,
+    actor: User,
+    note: str = "",
+    supplier: str | None = None,
+    upstream_reference: str | None = None,
+) -> Order:
     """Staff deliver a held order; rule 3 still holds (`ip_taken` if the slot is live).
 
     A manufacturer order is approved with the upstream license staff registered by hand.
@@ -290,26 +394,44 @@ def order_approve(*, order: Order, actor: User, note: str = "", supplier: str | 
         upstream = None
         if locked.product.kind == Product.Kind.MANUFACTURER:
             if not supplier or not upstream_reference:
-                raise ValidationFailed("Approving a manufacturer order needs the supplier and "
-                                       "the upstream reference registered by hand.")
-            upstream = (supplier, UpstreamLicense(reference=upstream_reference, ip=locked.ip,
-                                                  package=locked.product.upstream_package,
-                                                  status=UpstreamStatus.ACTIVE))
+                raise ValidationFailed(
+                    "Approving a manufacturer order needs the supplier and "
+                    "the upstream reference registered by hand."
+                )
+            upstream = (
+                supplier,
+                UpstreamLicense(
+                    reference=upstream_reference,
+                    ip=locked.ip,
+                    package=locked.product.upstream_package,
+                    status=UpstreamStatus.ACTIVE,
+                ),
+            )
         try:
             lic = license_issue(order=locked, actor=actor, upstream=upstream)
         except UpstreamReferenceTaken as taken:
             assert taken.holder is not None
-            raise ValidationFailed(f"Upstream license {upstream_reference} at {supplier} "
-                                   f"already belongs to license {taken.holder.pk}.") from None
+            raise ValidationFailed(
+                f"Upstream license {upstream_reference} at {supplier} "
+                f"already belongs to license {taken.holder.pk}."
+            ) from None
         except SlotTaken:
             raise IpTaken("The IP still holds a live license for this product.") from None
-        return _set_status(locked, new=OS.COMPLETED, actor=actor, reason=note or "approved",
-                           license=lic, completed_at=timezone.now(), hold_reason=None,
-                           decision_note=note[:300])
+        return _set_status(
+            locked,
+            new=OS.COMPLETED,
+            actor=actor,
+            reason=note or "approved",
+            license=lic,
+            completed_at=timezone.now(),
+            hold_reason=None,
+            decision_note=note[:300],
+        )
 
 
-def order_reject(*, order: Order, actor: User, note: str = "",
-                 destination: str = Refund.Destination.CREDIT) -> Order:
+def order_reject(
+    *, order: Order, actor: User, note: str = "", destination: str = Refund.Destination.CREDIT
+) -> Order:
     """Staff reject a held order: it is refunded in full (rule 7), to the account's credit or,
     by staff's choice, back through the gateway it was paid with.
 
@@ -320,29 +442,45 @@ def order_reject(*, order: Order, actor: User, note: str = "",
     require_staff(actor, "review held orders")
     if destination not in Refund.Destination.values:
         raise ValidationFailed("destination is 'credit' or 'original'.")
-    rejected, refund = with_retries(lambda: _reject_held(order=order, actor=actor, note=note,
-                                                         destination=destination))
+    rejected, refund = with_retries(
+        lambda: _reject_held(order=order, actor=actor, note=note, destination=destination)
+    )
     if refund is not None and refund.status == Refund.Status.APPROVED:
         try:
             refund_send_to_gateway(refund=refund, actor=actor)
         except DomainError as exc:
-            raise DomainError(f"Order {rejected.pk} is rejected; its refund {refund.pk} is not "
-                              f"paid yet: {exc.detail}", code=exc.code, status=exc.status,
-                              extra={"refund": str(refund.pk)}) from exc
+            raise DomainError(
+                f"Order {rejected.pk} is rejected; its refund {refund.pk} is not "
+                f"paid yet: {exc.detail}",
+                code=exc.code,
+                status=exc.status,
+                extra={"refund": str(refund.pk)},
+            ) from exc
     return rejected
 
 
-def _reject_held(*, order: Order, actor: User, note: str,
-                 destination: str) -> tuple[Order, Refund | None]:
+def _reject_held(
+    *, order: Order, actor: User, note: str, destination: str
+) -> tuple[Order, Refund | None]:
     with transaction.atomic():
         # The money paths' lock order: credit book, invoice, its refunds, then the order.
         locks = lock_for_money(invoice=order.invoice)
         locked = _locked_held(order)
-        rejected = _set_status(locked, new=OS.REJECTED, actor=actor, reason=note or "rejected",
-                               hold_reason=None, decision_note=note[:300])
+        rejected = _set_status(
+            locked,
+            new=OS.REJECTED,
+            actor=actor,
+            reason=note or "rejected",
+            hold_reason=None,
+            decision_note=note[:300],
+        )
         # Rejected, the order is "never delivered": the policy refunds all of it.
-        refund = refund_grant(locks=locks, actor=actor, destination=destination,
-                              reason=note or f"order {locked.pk} rejected")
+        refund = refund_grant(
+            locks=locks,
+            actor=actor,
+            destination=destination,
+            reason=note or f"order {locked.pk} rejected",
+        )
         return rejected, refund
 
 
@@ -354,7 +492,8 @@ def order_cancel(*, order: Order, actor: User) -> Order:
         Invoice.objects.select_for_update().get(pk=order.invoice_id)
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != OS.AWAITING_PAYMENT:
-            raise InvalidTransition(f"Order {locked.pk} is {locked.status}; only unpaid orders "
-                                    "can be canceled.")
+            raise InvalidTransition(
+                f"Order {locked.pk} is {locked.status}; only unpaid orders can be canceled."
+            )
         invoice_void(invoice=locked.invoice, reason=f"order {locked.pk} canceled", actor=actor)
         return _set_status(locked, new=OS.CANCELED, actor=actor, reason="canceled by the buyer")

@@ -14,5 +14,5 @@ class UpstreamOperationAdmin(admin.ModelAdmin):
     list_display = ["op_id", "supplier", "operation", "ip", "status", "attempts", "created_at"]
     list_filter = ["status", "operation", "supplier"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

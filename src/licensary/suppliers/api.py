@@ -53,9 +53,17 @@ class SupplierOut(Schema):
 
 
 def supplier_out(s: SupplierAccount) -> dict:
-    return {"name": s.name, "kind": s.kind, "base_url": s.base_url, "username": s.username,
-            "has_password": bool(s.password_sealed), "timeout_seconds": s.timeout_seconds,
-            "active": s.active, "last_alert": s.last_alert, "last_alert_at": s.last_alert_at}
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "base_url": s.base_url,
+        "username": s.username,
+        "has_password": bool(s.password_sealed),
+        "timeout_seconds": s.timeout_seconds,
+        "active": s.active,
+        "last_alert": s.last_alert,
+        "last_alert_at": s.last_alert_at,
+    }
 
 
 def _validate(values: dict) -> None:
@@ -72,8 +80,13 @@ def _validate(values: dict) -> None:
 @router.get("/suppliers", response=Page[SupplierOut], summary="Staff: suppliers, by name")
 def list_suppliers(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
     require_staff(request.auth, "manage suppliers")
-    return paginate(SupplierAccount.objects.all(), limit=limit, cursor=cursor,
-                    render=supplier_out, order=("name", "pk"))
+    return paginate(
+        SupplierAccount.objects.all(),
+        limit=limit,
+        cursor=cursor,
+        render=supplier_out,
+        order=("name", "pk"),
+    )
 
 
 @router.post("/suppliers", response={201: SupplierOut})
@@ -88,12 +101,19 @@ def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status:
     try:
         with transaction.atomic():
             account.save()
-            audit_record(Change(action="supplier.created", object_type="supplier",
-                                object_id=account.name, actor=request.auth,
-                                after={"base_url": account.base_url, "kind": account.kind}))
+            audit_record(
+                Change(
+                    action="supplier.created",
+                    object_type="supplier",
+                    object_id=account.name,
+                    actor=request.auth,
+                    after={"base_url": account.base_url, "kind": account.kind},
+                )
+            )
     except IntegrityError as exc:
-        raise ValidationFailed(f"A supplier named {account.name} exists.", code="name_taken",
-                               status=409) from exc
+        raise ValidationFailed(
+            f"A supplier named {account.name} exists.", code="name_taken", status=409
+        ) from exc
     return Status(201, supplier_out(account))
 
 
@@ -112,8 +132,13 @@ def update_supplier(request: HttpRequest, name: Name, payload: SupplierPatch) ->
             else:
                 setattr(account, key, value)
         account.save()
-        audit_record(Change(action="supplier.updated", object_type="supplier",
-                            object_id=account.name, actor=request.auth,
-                            after={k: ("***" if k == "password" else v)
-                                   for k, v in changes.items()}))
+        audit_record(
+            Change(
+                action="supplier.updated",
+                object_type="supplier",
+                object_id=account.name,
+                actor=request.auth,
+                after={k: ("***" if k == "password" else v) for k, v in changes.items()},
+            )
+        )
     return supplier_out(account)

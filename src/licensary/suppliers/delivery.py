@@ -30,33 +30,61 @@ from licensary.suppliers.registry import supplier_adapter, supplier_alert
 DELIVERABLE = (Order.Status.PROCESSING, Order.Status.ON_HOLD)
 
 
-def operation_start(*, supplier: str, operation: str, ip: str, order: Order | None = None,
-                    license: License | None = None, reference: str = "") -> UpstreamOperation:
+def operation_start(
+    *,
+    supplier: str,
+    operation: str,
+    ip: str,
+    order: Order | None = None,
+    license: License | None = None,
+    reference: str = "",
+) -> UpstreamOperation:
     """The pending intent for this call, reusing one left by a previous attempt.
 
     `reference` is the upstream license the call is about, when it is about one.
     """
     with transaction.atomic():
-        op = UpstreamOperation.objects.select_for_update().filter(
-            supplier=supplier, operation=operation, status=UpstreamOperation.Status.PENDING,
-            order=order, license=license, ip=ip).first()
+        op = (
+            UpstreamOperation.objects.select_for_update()
+            .filter(
+                supplier=supplier,
+                operation=operation,
+                status=UpstreamOperation.Status.PENDING,
+                order=order,
+                license=license,
+                ip=ip,
+            )
+            .first()
+        )
         if op is None:
             op = UpstreamOperation.objects.create(
-                op_id=uuid.uuid4().hex, supplier=supplier, operation=operation, order=order,
-                license=license, ip=ip, reference=reference, created_at=timezone.now())
+                op_id=uuid.uuid4().hex,
+                supplier=supplier,
+                operation=operation,
+                order=order,
+                license=license,
+                ip=ip,
+                reference=reference,
+                created_at=timezone.now(),
+            )
         UpstreamOperation.objects.filter(pk=op.pk).update(attempts=op.attempts + 1)
     return op
 
 
-def operation_finish(op: UpstreamOperation, *, ok: bool, reference: str = "",
-                     error: str = "") -> None:
+def operation_finish(
+    op: UpstreamOperation, *, ok: bool, reference: str = "", error: str = ""
+) -> None:
     UpstreamOperation.objects.filter(pk=op.pk).update(
         status=UpstreamOperation.Status.SUCCEEDED if ok else UpstreamOperation.Status.FAILED,
-        reference=reference, error=error[:500], finished_at=timezone.now())
+        reference=reference,
+        error=error[:500],
+        finished_at=timezone.now(),
+    )
 
 
-def order_deliver_upstream(*, order_id: int, actor: User | None,
-                           only_supplier: str | None = None) -> Order:
+def order_deliver_upstream(
+    *, order_id: int, actor: User | None, only_supplier: str | None = None
+) -> Order:
     """Try each supplier in order; hold the order with its cause when none delivers.
 
     Raises `Transient` (the job retries with backoff) when a supplier could not be reached;
@@ -71,9 +99,12 @@ def order_deliver_upstream(*, order_id: int, actor: User | None,
     holder = license_live_holder(product_id=product.pk, ip=order.ip)
     if holder is not None:
         with transaction.atomic():
-            return hold_order(order_id=order.pk, reason=Order.HoldReason.IP_REGISTERED_HERE,
-                              detail=f"license {holder.pk} of account {holder.account_id}",
-                              actor=actor)
+            return hold_order(
+                order_id=order.pk,
+                reason=Order.HoldReason.IP_REGISTERED_HERE,
+                detail=f"license {holder.pk} of account {holder.account_id}",
+                actor=actor,
+            )
     names = [only_supplier] if only_supplier else list(product.suppliers)
     failures: list[str] = []
     for name in names:
@@ -85,14 +116,18 @@ def order_deliver_upstream(*, order_id: int, actor: User | None,
             except UnknownOutcome:
                 upstream = adapter.find(product, order.ip)  # did the lost call act?
                 if upstream is None:
-                    raise Transient("outcome unknown and nothing found upstream; retrying",
-                                    supplier=name) from None
+                    raise Transient(
+                        "outcome unknown and nothing found upstream; retrying", supplier=name
+                    ) from None
         except IpTakenUpstream as exc:
             operation_finish(op, ok=False, error=str(exc))
             with transaction.atomic():
-                return hold_order(order_id=order.pk,
-                                  reason=Order.HoldReason.IP_REGISTERED_UPSTREAM,
-                                  detail=f"{name}: {exc.reason}", actor=actor)
+                return hold_order(
+                    order_id=order.pk,
+                    reason=Order.HoldReason.IP_REGISTERED_UPSTREAM,
+                    detail=f"{name}: {exc.reason}",
+                    actor=actor,
+                )
         except SupplierUnavailable as exc:
             operation_finish(op, ok=False, error=str(exc))
             supplier_alert(name, exc.reason)
@@ -104,12 +139,14 @@ def order_deliver_upstream(*, order_id: int, actor: User | None,
             continue
         with transaction.atomic():  # the intent closes with the order, or not at all
             operation_finish(op, ok=True, reference=upstream.reference)
-            return order_complete(order_id=order.pk, actor=actor,
-                                  upstream=(name, upstream))
+            return order_complete(order_id=order.pk, actor=actor, upstream=(name, upstream))
     with transaction.atomic():
-        return hold_order(order_id=order.pk, reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                          detail="; ".join(failures) or "no supplier is listed for the product",
-                          actor=actor)
+        return hold_order(
+            order_id=order.pk,
+            reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
+            detail="; ".join(failures) or "no supplier is listed for the product",
+            actor=actor,
+        )
 
 
 __all__ = ["UpstreamLicense", "order_deliver_upstream", "operation_finish", "operation_start"]

@@ -37,8 +37,13 @@ SETTLE_AFTER = timedelta(minutes=5)
 def ip_change_intent(*, license: License, new_ip: str) -> UpstreamOperation:
     """Record that `license` is being moved to `new_ip` upstream (in the caller's transaction,
     which commits before the supplier is called)."""
-    op = operation_start(supplier=license.upstream_supplier, operation="change_ip", ip=new_ip,
-                         license=license, reference=license.upstream_reference)
+    op = operation_start(
+        supplier=license.upstream_supplier,
+        operation="change_ip",
+        ip=new_ip,
+        license=license,
+        reference=license.upstream_reference,
+    )
     ip_change_settle.using(run_after=timezone.now() + SETTLE_AFTER).enqueue(op_id=op.op_id)
     return op
 
@@ -57,8 +62,9 @@ def ip_change_call(*, op: UpstreamOperation, license: License, new_ip: str) -> U
     try:
         adapter = supplier_adapter(name)
         try:
-            return adapter.change_ip(op.op_id, license.upstream_reference, license.product,
-                                     license.ip, new_ip)
+            return adapter.change_ip(
+                op.op_id, license.upstream_reference, license.product, license.ip, new_ip
+            )
         except UnknownOutcome as lost:
             try:
                 moved = adapter.find(license.product, new_ip)  # did the lost call act?
@@ -119,14 +125,23 @@ def ip_change_settle(*, op_id: str) -> str:
         if op.status != UpstreamOperation.Status.PENDING:
             return f"{op_id} {op.status}"
         UpstreamOperation.objects.filter(pk=op.pk).update(
-            status=UpstreamOperation.Status.FAILED, finished_at=timezone.now(),
-            error="never completed here: upstream follows the license's IP")
-        audit_record(Change(action="license.ip_change_abandoned", object_type="license",
-                            object_id=lic.pk, actor_label="system:supplier",
-                            account_id=lic.account_id, before={"ip": lic.ip},
-                            after={"ip": op.ip},
-                            reason="the supplier was asked to move it, but the change never "
-                                   "completed here; upstream follows the license's IP"))
+            status=UpstreamOperation.Status.FAILED,
+            finished_at=timezone.now(),
+            error="never completed here: upstream follows the license's IP",
+        )
+        audit_record(
+            Change(
+                action="license.ip_change_abandoned",
+                object_type="license",
+                object_id=lic.pk,
+                actor_label="system:supplier",
+                account_id=lic.account_id,
+                before={"ip": lic.ip},
+                after={"ip": op.ip},
+                reason="the supplier was asked to move it, but the change never "
+                "completed here; upstream follows the license's IP",
+            )
+        )
         # Queued with the intent's close, not called here: the intent is no longer pending
         # once this commits, so a failed call here would never be retried.
         upstream_sync_enqueue([lic.pk], old_ip=op.ip)

@@ -26,8 +26,11 @@ class SupplierAccount(models.Model):
 
     @property
     def password(self) -> str:
-        return unseal(b"supplier-passwords", self.password_sealed).decode() \
-            if self.password_sealed else ""
+        return (
+            unseal(b"supplier-passwords", self.password_sealed).decode()
+            if self.password_sealed
+            else ""
+        )
 
     def set_password(self, password: str) -> None:
         self.password_sealed = seal(b"supplier-passwords", password.encode())
@@ -45,10 +48,20 @@ class UpstreamOperation(models.Model):
     op_id = models.CharField(max_length=40, unique=True)
     supplier = models.CharField(max_length=50)
     operation = models.CharField(max_length=20)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="upstream_operations")
-    license = models.ForeignKey("licenses.License", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="upstream_operations")
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="upstream_operations",
+    )
+    license = models.ForeignKey(
+        "licenses.License",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="upstream_operations",
+    )
     ip = models.GenericIPAddressField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reference = models.CharField(max_length=100, blank=True)
@@ -59,8 +72,9 @@ class UpstreamOperation(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["order", "supplier", "operation"],
-                                name="upstream_op_order_idx")]
+        indexes = [
+            models.Index(fields=["order", "supplier", "operation"], name="upstream_op_order_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.op_id} {self.status}"

@@ -41,13 +41,16 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
     upstream = {u.reference: u for u in adapter.list_all()}
     differences: list[Difference] = []
     ours = License.objects.filter(upstream_supplier=supplier).exclude(upstream_reference="")
-    held_live = set(ours.exclude(status=License.Status.DELETED)
-                    .values_list("upstream_reference", flat=True))
+    held_live = set(
+        ours.exclude(status=License.Status.DELETED).values_list("upstream_reference", flat=True)
+    )
     # Read after the listing: an IP change records its intent before it asks the supplier, so
     # a move the listing shows that is not made here yet has its intent here still pending.
-    changing = set(UpstreamOperation.objects.filter(
-        supplier=supplier, operation="change_ip", status=UpstreamOperation.Status.PENDING)
-        .values_list("license_id", flat=True))
+    changing = set(
+        UpstreamOperation.objects.filter(
+            supplier=supplier, operation="change_ip", status=UpstreamOperation.Status.PENDING
+        ).values_list("license_id", flat=True)
+    )
     for lic in ours.select_related("product").order_by("pk"):
         if lic.status == License.Status.DELETED and lic.upstream_reference in held_live:
             continue  # not its holder: a deleted row naming a reference a live license holds
@@ -55,8 +58,16 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
         wanted = lic.upstream_wanted
         if up is None:
             if wanted != "terminated":
-                differences.append(Difference("missing_upstream", lic.upstream_reference, lic.ip,
-                                              lic.pk, lic.status, "absent"))
+                differences.append(
+                    Difference(
+                        "missing_upstream",
+                        lic.upstream_reference,
+                        lic.ip,
+                        lic.pk,
+                        lic.status,
+                        "absent",
+                    )
+                )
             continue
         problem = None
         if wanted == "active" and up.status != UP.ACTIVE:
@@ -81,8 +92,11 @@ def reconcile(*, supplier: str, fix: bool = False) -> list[Difference]:
                 license_sync_upstream(license_id=lic.pk, old_ip=up.ip)
                 diff.fixed = f"moved upstream to {lic.ip}"
             differences.append(diff)
-    in_flight = set(UpstreamOperation.objects.filter(
-        supplier=supplier, status=UpstreamOperation.Status.PENDING).values_list("ip", flat=True))
+    in_flight = set(
+        UpstreamOperation.objects.filter(
+            supplier=supplier, status=UpstreamOperation.Status.PENDING
+        ).values_list("ip", flat=True)
+    )
     for up in upstream.values():
         if up.status != UP.ACTIVE:
             continue
@@ -100,29 +114,38 @@ def _terminate_unheld(*, supplier: str, up: UpstreamLicense) -> str:
     listing (checked again with the intent; a delivery that reuses it while the call is on
     its way has its new license checked after)."""
     with transaction.atomic():
-        held = License.objects.filter(upstream_supplier=supplier,
-                                      upstream_reference=up.reference).exists()
-        busy = UpstreamOperation.objects.filter(supplier=supplier, ip=up.ip,
-                                                status=UpstreamOperation.Status.PENDING).exists()
+        held = License.objects.filter(
+            upstream_supplier=supplier, upstream_reference=up.reference
+        ).exists()
+        busy = UpstreamOperation.objects.filter(
+            supplier=supplier, ip=up.ip, status=UpstreamOperation.Status.PENDING
+        ).exists()
         if held or busy:
             return "left alone: taken up here since the listing"
-        op = operation_start(supplier=supplier, operation="terminate", ip=up.ip,
-                             reference=up.reference)
+        op = operation_start(
+            supplier=supplier, operation="terminate", ip=up.ip, reference=up.reference
+        )
     supplier_adapter(supplier).terminate(op.op_id, up.reference)
     with transaction.atomic():
         operation_finish(op, ok=True, reference=up.reference)
-        upstream_holder_recheck(supplier=supplier, reference=up.reference,
-                                cause="reconcile terminated it as held by no license")
+        upstream_holder_recheck(
+            supplier=supplier,
+            reference=up.reference,
+            cause="reconcile terminated it as held by no license",
+        )
     return "terminated upstream"
 
 
 def differences_table(differences: list[Difference]) -> str:
     rows = [("problem", "reference", "ip", "license", "here", "upstream", "fixed")]
-    rows += [(d.problem, d.reference, d.ip, str(d.license_id or "-"), d.here, d.upstream,
-              d.fixed or "-") for d in differences]
+    rows += [
+        (d.problem, d.reference, d.ip, str(d.license_id or "-"), d.here, d.upstream, d.fixed or "-")
+        for d in differences
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 @dataclass
@@ -144,31 +167,43 @@ def shared_references(*, supplier: str | None = None) -> list[SharedReference]:
     live = License.objects.exclude(status=License.Status.DELETED).exclude(upstream_reference="")
     if supplier:
         live = live.filter(upstream_supplier=supplier)
-    twice = (live.order_by().values("upstream_supplier", "upstream_reference")
-             .annotate(n=Count("id")).filter(n__gt=1)
-             .order_by("upstream_supplier", "upstream_reference"))
+    twice = (
+        live.order_by()
+        .values("upstream_supplier", "upstream_reference")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("upstream_supplier", "upstream_reference")
+    )
     listings: dict[str, dict[str, str]] = {}
     shared = []
     for row in twice:
         supplier, reference = row["upstream_supplier"], row["upstream_reference"]
         if supplier not in listings:
             try:
-                listings[supplier] = {u.reference: u.ip
-                                      for u in supplier_adapter(supplier).list_all()}
+                listings[supplier] = {
+                    u.reference: u.ip for u in supplier_adapter(supplier).list_all()
+                }
             except SupplierError:
                 listings[supplier] = {}
-        holders = list(live.filter(upstream_supplier=supplier, upstream_reference=reference)
-                       .order_by("pk").values_list("pk", "account_id", "ip", "status"))
-        shared.append(SharedReference(supplier, reference, holders,
-                                      listings[supplier].get(reference, "")))
+        holders = list(
+            live.filter(upstream_supplier=supplier, upstream_reference=reference)
+            .order_by("pk")
+            .values_list("pk", "account_id", "ip", "status")
+        )
+        shared.append(
+            SharedReference(supplier, reference, holders, listings[supplier].get(reference, ""))
+        )
     return shared
 
 
 def shared_references_table(shared: list[SharedReference]) -> str:
     lines = [f"== {len(shared)} upstream license(s) held by more than one live license"]
     for item in shared:
-        where = (f"{item.supplier} has it on {item.upstream_ip}" if item.upstream_ip else
-                 f"{item.supplier} could not say where it is: look it up in its panel")
+        where = (
+            f"{item.supplier} has it on {item.upstream_ip}"
+            if item.upstream_ip
+            else f"{item.supplier} could not say where it is: look it up in its panel"
+        )
         lines.append(f"{item.supplier} {item.reference}: {where}")
         for pk, account, ip, status in item.holders:
             if not item.upstream_ip:
@@ -176,7 +211,9 @@ def shared_references_table(shared: list[SharedReference]) -> str:
             elif ip == item.upstream_ip:
                 verdict = "keeps it"
             else:
-                verdict = ("give it its own upstream license on its IP (its id in "
-                           "upstream_reference), or clear upstream_reference")
+                verdict = (
+                    "give it its own upstream license on its IP (its id in "
+                    "upstream_reference), or clear upstream_reference"
+                )
             lines.append(f"  license {pk}  account {account}  {ip}  {status}  {verdict}")
     return "\n".join(lines)

@@ -27,5 +27,6 @@ def supplier_adapter(name: str) -> Supplier:
 def supplier_alert(name: str, reason: str) -> None:
     """Staff see the last alert on the supplier (API and admin) and in the log."""
     logger.error("supplier %s cannot deliver: %s", name, reason)
-    SupplierAccount.objects.filter(name=name).update(last_alert=reason[:300],
-                                                      last_alert_at=timezone.now())
+    SupplierAccount.objects.filter(name=name).update(
+        last_alert=reason[:300], last_alert_at=timezone.now()
+    )

@@ -306,8 +306,7 @@ class Manage2Handler(BaseHTTPRequestHandler):
             skip = int(body.get("skip", 0))
             seconds = float(body["seconds"]) if body.get("seconds") is not None else None
         except (TypeError, ValueError):
-            self._send_json(400, {"error": "count and skip must be integers and seconds a "
-                                           "number"})
+            self._send_json(400, {"error": "count and skip must be integers and seconds a number"})
             return
         if count < 1 or skip < 0:
             self._send_json(400, {"error": "count must be at least 1 and skip at least 0"})
@@ -431,8 +430,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--username", default="sim")
     parser.add_argument("--password", default="sim")
-    parser.add_argument("--package", action="append", default=[], metavar="ID=NAME",
-                        help="a package to sell (repeatable; default P1 and P2)")
+    parser.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="ID=NAME",
+        help="a package to sell (repeatable; default P1 and P2)",
+    )
     parser.add_argument("--slow-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
     try:

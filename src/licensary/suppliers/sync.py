@@ -48,42 +48,52 @@ CALLS = {
 DONE = {"resume": "active", "renew": "active", "suspend": "suspended", "terminate": "terminated"}
 
 
-def upstream_sync_enqueue(license_ids: list[int], *, renew: bool = False,
-                          old_ip: str | None = None) -> None:
+def upstream_sync_enqueue(
+    license_ids: list[int], *, renew: bool = False, old_ip: str | None = None
+) -> None:
     """Queue the sync for those of `license_ids` that live upstream (in the caller's txn)."""
-    ids = list(License.objects.filter(pk__in=license_ids, kind=License.Kind.MANUFACTURER)
-               .exclude(upstream_supplier="").exclude(upstream_reference="")
-               .values_list("pk", flat=True))
+    ids = list(
+        License.objects.filter(pk__in=license_ids, kind=License.Kind.MANUFACTURER)
+        .exclude(upstream_supplier="")
+        .exclude(upstream_reference="")
+        .values_list("pk", flat=True)
+    )
     if ids:
         enqueue(sync_upstream, license_ids=ids, renew=renew, old_ip=old_ip)
 
 
 @durable_task
-def sync_upstream(*, license_ids: list[int], renew: bool = False,
-                  old_ip: str | None = None) -> int:
-    return sum(license_sync_upstream(license_id=pk, renew=renew, old_ip=old_ip)
-               for pk in license_ids)
+def sync_upstream(*, license_ids: list[int], renew: bool = False, old_ip: str | None = None) -> int:
+    return sum(
+        license_sync_upstream(license_id=pk, renew=renew, old_ip=old_ip) for pk in license_ids
+    )
 
 
 def upstream_live_holder(*, supplier: str, reference: str, lock: bool = False) -> License | None:
     """The live license that holds `reference` at `supplier` (at most one: a constraint)."""
-    holders = License.objects.filter(upstream_supplier=supplier, upstream_reference=reference) \
-        .exclude(status=License.Status.DELETED)
+    holders = License.objects.filter(
+        upstream_supplier=supplier, upstream_reference=reference
+    ).exclude(status=License.Status.DELETED)
     return (holders.select_for_update() if lock else holders).first()
 
 
 def license_acts_upstream(lic: License) -> bool:
     """Whether `lic` may call its supplier about its reference: a manufacturer license that
     holds one and, when deleted, not one a live license holds."""
-    if lic.kind != License.Kind.MANUFACTURER or not (lic.upstream_supplier and
-                                                    lic.upstream_reference):
+    if lic.kind != License.Kind.MANUFACTURER or not (
+        lic.upstream_supplier and lic.upstream_reference
+    ):
         return False
-    return lic.status != License.Status.DELETED or upstream_live_holder(
-        supplier=lic.upstream_supplier, reference=lic.upstream_reference) is None
+    return (
+        lic.status != License.Status.DELETED
+        or upstream_live_holder(supplier=lic.upstream_supplier, reference=lic.upstream_reference)
+        is None
+    )
 
 
-def upstream_holder_recheck(*, supplier: str, reference: str, cause: str,
-                            old_ip: str | None = None) -> License | None:
+def upstream_holder_recheck(
+    *, supplier: str, reference: str, cause: str, old_ip: str | None = None
+) -> License | None:
     """A call about `reference` (a terminate, as a rule) was made for a license that no longer
     holds it: the live holder's upstream state becomes unknown, with an entry in its history,
     and its sync is queued, which puts it back as its own status wants (in the caller's
@@ -92,22 +102,30 @@ def upstream_holder_recheck(*, supplier: str, reference: str, cause: str,
     holder = upstream_live_holder(supplier=supplier, reference=reference, lock=True)
     if holder is not None:
         error = cause[:300]
-        License.objects.filter(pk=holder.pk).update(upstream_status=UNKNOWN,
-                                                    upstream_error=error)
-        audit_record(Change(action="license.upstream_recheck", object_type="license",
-                            object_id=holder.pk, actor_label="system:supplier",
-                            account_id=holder.account_id,
-                            before={"upstream_status": holder.upstream_status,
-                                    "upstream_error": holder.upstream_error},
-                            after={"upstream_status": UNKNOWN, "upstream_error": error},
-                            reason=cause))
+        License.objects.filter(pk=holder.pk).update(upstream_status=UNKNOWN, upstream_error=error)
+        audit_record(
+            Change(
+                action="license.upstream_recheck",
+                object_type="license",
+                object_id=holder.pk,
+                actor_label="system:supplier",
+                account_id=holder.account_id,
+                before={
+                    "upstream_status": holder.upstream_status,
+                    "upstream_error": holder.upstream_error,
+                },
+                after={"upstream_status": UNKNOWN, "upstream_error": error},
+                reason=cause,
+            )
+        )
         logger.warning("license %s: %s; checking it upstream", holder.pk, cause)
         upstream_sync_enqueue([holder.pk], old_ip=old_ip if old_ip != holder.ip else None)
     return holder
 
 
-def license_sync_upstream(*, license_id: int, renew: bool = False,
-                          old_ip: str | None = None) -> int:
+def license_sync_upstream(
+    *, license_id: int, renew: bool = False, old_ip: str | None = None
+) -> int:
     """Make the calls that bring one license's upstream state in step; returns how many.
 
     With `old_ip` (where upstream has the license) the license is first moved upstream to its
@@ -134,14 +152,23 @@ def _close_stranded(lic: License) -> None:
     """Calls of `lic` left pending (a worker died, an answer was lost) before it stopped acting
     upstream may still have reached the supplier: close them, and have whoever holds their
     reference now checked (in the caller's transaction)."""
-    stranded = UpstreamOperation.objects.select_for_update().filter(
-        license=lic, status=UpstreamOperation.Status.PENDING).exclude(reference="")
+    stranded = (
+        UpstreamOperation.objects.select_for_update()
+        .filter(license=lic, status=UpstreamOperation.Status.PENDING)
+        .exclude(reference="")
+    )
     for op in stranded:
-        operation_finish(op, ok=False, reference=op.reference,
-                         error="superseded: the reference passed to a live license")
-        upstream_holder_recheck(supplier=op.supplier, reference=op.reference,
-                                cause=f"a {op.operation} for deleted license {lic.pk} may have "
-                                      "reached it")
+        operation_finish(
+            op,
+            ok=False,
+            reference=op.reference,
+            error="superseded: the reference passed to a live license",
+        )
+        upstream_holder_recheck(
+            supplier=op.supplier,
+            reference=op.reference,
+            cause=f"a {op.operation} for deleted license {lic.pk} may have reached it",
+        )
 
 
 def _sync_step(*, license_id: int, renew: bool = False, move_from: str | None = None) -> int:
@@ -155,14 +182,16 @@ def _sync_step(*, license_id: int, renew: bool = False, move_from: str | None = 
         if call is None:
             return 0
         supplier, reference, target = lic.upstream_supplier, lic.upstream_reference, lic.ip
-        op = operation_start(supplier=supplier, operation=call, ip=target, license=lic,
-                             reference=reference)
+        op = operation_start(
+            supplier=supplier, operation=call, ip=target, license=lic, reference=reference
+        )
     try:
         adapter = supplier_adapter(supplier)
         if call == "change_ip":
             assert move_from is not None
-            reached = adapter.change_ip(op.op_id, reference, lic.product, move_from,
-                                        target).reference
+            reached = adapter.change_ip(
+                op.op_id, reference, lic.product, move_from, target
+            ).reference
         else:
             getattr(adapter, call)(op.op_id, reference)
             reached = reference
@@ -179,18 +208,18 @@ def _sync_step(*, license_id: int, renew: bool = False, move_from: str | None = 
         operation_finish(op, ok=True, reference=reached)
         if lic.upstream_reference != reference or not license_acts_upstream(lic):
             # Released while the call was on its way: it was no longer this license's to make.
-            upstream_holder_recheck(supplier=supplier, reference=reference,
-                                    cause=f"a {call} for license {lic.pk} reached it after the "
-                                          "reference passed on")
+            upstream_holder_recheck(
+                supplier=supplier,
+                reference=reference,
+                cause=f"a {call} for license {lic.pk} reached it after the reference passed on",
+            )
             return 1
         if call == "change_ip":
-            License.objects.filter(pk=lic.pk).update(upstream_reference=reached,
-                                                     upstream_error="")
+            License.objects.filter(pk=lic.pk).update(upstream_reference=reached, upstream_error="")
             if lic.ip != target:  # the license moved on meanwhile: upstream follows it
                 upstream_sync_enqueue([lic.pk], old_ip=target)
         else:
             # The license may have moved on meanwhile; record what upstream now is, and let
             # the sync queued by that later change close any new gap.
-            License.objects.filter(pk=lic.pk).update(upstream_status=DONE[call],
-                                                     upstream_error="")
+            License.objects.filter(pk=lic.pk).update(upstream_status=DONE[call], upstream_error="")
     return 1

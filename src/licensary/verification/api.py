@@ -63,7 +63,8 @@ class KeysOut(Schema):
     keys: list[KeyOut]
     document: str = Field(description="The canonical JSON text of `keys`, which is signed.")
     signatures: list[KeySignatureOut] = Field(
-        description="A signature over `document` by each published key.")
+        description="A signature over `document` by each published key."
+    )
 
 
 def throttle_bucket(ip: str) -> str:
@@ -78,21 +79,28 @@ def throttle_bucket(ip: str) -> str:
         return ip
 
 
-@router.post("/verify", response=VerifyOut,
-             summary="A licensed server asks for its signed license document")
+@router.post(
+    "/verify", response=VerifyOut, summary="A licensed server asks for its signed license document"
+)
 def verify(request: HttpRequest, payload: VerifyIn) -> HttpResponse:
     ip = client_ip(request)
     bucket = throttle_bucket(ip)
-    if is_ratelimited(request, group="verify", key=lambda group, request: bucket,
-                      increment=True, rate=settings.LICENSARY["VERIFY_RATE"]):
+    if is_ratelimited(
+        request,
+        group="verify",
+        key=lambda group, request: bucket,
+        increment=True,
+        rate=settings.LICENSARY["VERIFY_RATE"],
+    ):
         raise RateLimited("Too many verification requests from this address; slow down.")
     answer = verify_license(product=payload.product, nonce=payload.nonce, ip=ip)
     # Three strings we made ourselves: answered as is, without validating them again.
     return JsonResponse(answer)
 
 
-@router.get("/verify/keys", response=KeysOut,
-            summary="The public keys by key_id, signed by each of them")
+@router.get(
+    "/verify/keys", response=KeysOut, summary="The public keys by key_id, signed by each of them"
+)
 def verify_keys(request: HttpRequest) -> HttpResponse:
     # `document` must be byte for byte the text that was signed: answered as is.
     return JsonResponse(keys_listing())

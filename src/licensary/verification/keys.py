@@ -40,18 +40,20 @@ def canonical_json(data: object) -> str:
 
 def _new_key_row(*, generation: int, activates_at: datetime) -> SigningKey:
     private = Ed25519PrivateKey.generate()
-    raw_private = private.private_bytes(serialization.Encoding.Raw,
-                                        serialization.PrivateFormat.Raw,
-                                        serialization.NoEncryption())
-    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw)
+    raw_private = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    raw_public = private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
     now = timezone.now()
     return SigningKey.objects.create(
         key_id=f"k{now:%Y%m%d}{secrets.token_hex(4)}",
         generation=generation,
         public_key=base64.b64encode(raw_public).decode(),
         private_key_encrypted=seal(b"signing-keys", raw_private),
-        created_at=now, activates_at=activates_at,
+        created_at=now,
+        activates_at=activates_at,
     )
 
 
@@ -80,8 +82,14 @@ def keys_ensure() -> None:
     try:
         with transaction.atomic():
             key = _new_key_row(generation=1, activates_at=timezone.now())
-            audit_record(Change(action="key.created", object_type="signing_key",
-                                object_id=key.key_id, actor_label="system"))
+            audit_record(
+                Change(
+                    action="key.created",
+                    object_type="signing_key",
+                    object_id=key.key_id,
+                    actor_label="system",
+                )
+            )
     except IntegrityError:  # another process made the first key at the same time
         pass
 
@@ -108,30 +116,42 @@ def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
             raise InvalidTransition(
                 f"Key {pending[0].key_id} is already next; it signs from "
                 f"{utc_text(pending[0].activates_at)}. Rotate again after that, or use --now if "
-                "a key is compromised.")
+                "a key is compromised."
+            )
         generation = (SigningKey.objects.aggregate(top=Max("generation"))["top"] or 0) + 1
         before = {"signing": signing.key_id if signing else None}
         if now:
             key = _new_key_row(generation=generation, activates_at=moment)
             SigningKey.objects.filter(pk__in=[k.pk for k in live]).update(
-                retired_at=moment, private_key_encrypted="")
-            after: dict[str, object] = {"signing": key.key_id,
-                                        "retired": [k.key_id for k in live]}
+                retired_at=moment, private_key_encrypted=""
+            )
+            after: dict[str, object] = {"signing": key.key_id, "retired": [k.key_id for k in live]}
         else:
             notice = timedelta(hours=settings.LICENSARY["KEY_NOTICE_HOURS"])
             if notice <= timedelta(0):
                 # Zero would sign before any client or any server process's key cache (30 s)
                 # could have seen the key; `--now` is the one way to sign at once.
-                raise ImproperlyConfigured("LICENSARY_KEY_NOTICE_HOURS must be at least 1: a "
-                                           "key must be published before it signs (use "
-                                           "`keys rotate --now` for a compromised key).")
-            key = _new_key_row(generation=generation,
-                               activates_at=(moment + notice).replace(microsecond=0))
+                raise ImproperlyConfigured(
+                    "LICENSARY_KEY_NOTICE_HOURS must be at least 1: a "
+                    "key must be published before it signs (use "
+                    "`keys rotate --now` for a compromised key)."
+                )
+            key = _new_key_row(
+                generation=generation, activates_at=(moment + notice).replace(microsecond=0)
+            )
             after = {"next": key.key_id, "activates_at": utc_text(key.activates_at)}
-        audit_record(Change(action="key.rotated", object_type="signing_key",
-                            object_id=key.key_id, actor=actor, actor_label=_actor_label(actor),
-                            before=before, after=after,
-                            reason="compromised" if now else ""))
+        audit_record(
+            Change(
+                action="key.rotated",
+                object_type="signing_key",
+                object_id=key.key_id,
+                actor=actor,
+                actor_label=_actor_label(actor),
+                before=before,
+                after=after,
+                reason="compromised" if now else "",
+            )
+        )
     # Only this process learns of it at once; the others within CACHE_SECONDS, which is long
     # before a staged key activates. (--now: see the command's message.)
     _signer_cache.clear()
@@ -152,16 +172,29 @@ def keys_retire(*, key_id: str, actor: User | None = None) -> SigningKey:
         status = key_status(key, signer_of(live, moment), moment)
         if status == ACTIVE:
             pending = [k for k in live if k.activates_at > moment]
-            when = (f"once {pending[0].key_id} signs, from {utc_text(pending[0].activates_at)}"
-                    if pending else "once a rotation's next key signs")
+            when = (
+                f"once {pending[0].key_id} signs, from {utc_text(pending[0].activates_at)}"
+                if pending
+                else "once a rotation's next key signs"
+            )
             raise InvalidTransition(f"Key {key_id} signs now: it can be retired {when}.")
         if status == NEXT:
-            raise InvalidTransition(f"Key {key_id} signs from {utc_text(key.activates_at)}; "
-                                    "only a retiring key can be retired.")
+            raise InvalidTransition(
+                f"Key {key_id} signs from {utc_text(key.activates_at)}; "
+                "only a retiring key can be retired."
+            )
         SigningKey.objects.filter(pk=key.pk).update(retired_at=moment, private_key_encrypted="")
-        audit_record(Change(action="key.retired", object_type="signing_key", object_id=key_id,
-                            actor=actor, actor_label=_actor_label(actor),
-                            before={"status": status}, after={"status": RETIRED}))
+        audit_record(
+            Change(
+                action="key.retired",
+                object_type="signing_key",
+                object_id=key_id,
+                actor=actor,
+                actor_label=_actor_label(actor),
+                before={"status": status},
+                after={"status": RETIRED},
+            )
+        )
     key.refresh_from_db()
     return key
 
@@ -207,15 +240,16 @@ class _SignerCache:
         with self._lock:
             if self._schedule and time.monotonic() - self._loaded <= CACHE_SECONDS:
                 return self._schedule  # another thread reloaded while this one waited
-            keys = list(SigningKey.objects.filter(retired_at__isnull=True)
-                        .order_by("-generation"))
+            keys = list(SigningKey.objects.filter(retired_at__isnull=True).order_by("-generation"))
             if not keys:
                 keys_ensure()
-                keys = list(SigningKey.objects.filter(retired_at__isnull=True)
-                            .order_by("-generation"))
+                keys = list(
+                    SigningKey.objects.filter(retired_at__isnull=True).order_by("-generation")
+                )
             known = {s.key_id: s for _, s in self._schedule}
-            self._schedule = tuple((k.activates_at, known.get(k.key_id) or _decrypt(k))
-                                   for k in keys)
+            self._schedule = tuple(
+                (k.activates_at, known.get(k.key_id) or _decrypt(k)) for k in keys
+            )
             self._loaded = time.monotonic()
             return self._schedule
 
@@ -250,10 +284,17 @@ def keys_listing(now: datetime | None = None) -> dict[str, object]:
     next one and a client can follow the rotation)."""
     now = now or timezone.now()
     published = keys_published(now)
-    keys = [{"key_id": k.key_id, "algorithm": "Ed25519", "public_key": k.public_key,
-             "status": status, "activates_at": utc_text(k.activates_at),
-             "created_at": utc_text(k.created_at)}
-            for k, status in published]
+    keys = [
+        {
+            "key_id": k.key_id,
+            "algorithm": "Ed25519",
+            "public_key": k.public_key,
+            "status": status,
+            "activates_at": utc_text(k.activates_at),
+            "created_at": utc_text(k.created_at),
+        }
+        for k, status in published
+    ]
     document = canonical_json(keys)
     payload = document.encode()
     signatures = []

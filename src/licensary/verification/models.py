@@ -26,15 +26,16 @@ class SigningKey(models.Model):
         ordering = ["generation"]
         constraints = [
             # Two processes creating the first key, or rotating at once, cannot both succeed.
-            models.UniqueConstraint(fields=["generation"],
-                                    name="%(app_label)s_%(class)s_one_key_per_generation",
-                                    violation_error_message="Another key was made at the same "
-                                                            "time; try again."),
-            models.CheckConstraint(condition=Q(retired_at__isnull=True)
-                                   | Q(private_key_encrypted=""),
-                                   name="%(app_label)s_%(class)s_retired_key_cannot_sign",
-                                   violation_error_message="A retired key keeps no private "
-                                                           "half."),
+            models.UniqueConstraint(
+                fields=["generation"],
+                name="%(app_label)s_%(class)s_one_key_per_generation",
+                violation_error_message="Another key was made at the same time; try again.",
+            ),
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(private_key_encrypted=""),
+                name="%(app_label)s_%(class)s_retired_key_cannot_sign",
+                violation_error_message="A retired key keeps no private half.",
+            ),
         ]
 
     def __str__(self) -> str:

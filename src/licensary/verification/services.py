@@ -31,8 +31,9 @@ class _ProductCache:
             if time.monotonic() - self._loaded > PRODUCT_CACHE_SECONDS or slug not in self._items:
                 if slug not in self._items and time.monotonic() - self._loaded < 1.0:
                     return None  # unknown slugs cannot force a query per request
-                self._items = {p.slug: (p.pk, p.kind) for p in Product.objects.only(
-                    "pk", "slug", "kind")}
+                self._items = {
+                    p.slug: (p.pk, p.kind) for p in Product.objects.only("pk", "slug", "kind")
+                }
                 self._loaded = time.monotonic()
             return self._items.get(slug)
 
@@ -45,17 +46,23 @@ class _ProductCache:
 product_cache = _ProductCache()
 
 
-LOOKUP = ("SELECT id, kind, status, period_end, blocked_at, renewable_until "
-          "FROM licenses_license WHERE product_id = %s AND ip = %s AND status <> 'deleted' "
-          "LIMIT 1")  # at most one live license per (product, ip): the partial unique index
+LOOKUP = (
+    "SELECT id, kind, status, period_end, blocked_at, renewable_until "
+    "FROM licenses_license WHERE product_id = %s AND ip = %s AND status <> 'deleted' "
+    "LIMIT 1"
+)  # at most one live license per (product, ip): the partial unique index
 
 
-def verify_license(*, product: str, nonce: str, ip: str,
-                   now: datetime | None = None) -> dict[str, str]:
+def verify_license(
+    *, product: str, nonce: str, ip: str, now: datetime | None = None
+) -> dict[str, str]:
     """The signed answer for `product` on `ip`; status `unknown` when there is no license."""
     if not isinstance(nonce, str) or not NONCE_MIN <= len(nonce) <= NONCE_MAX:
-        raise ValidationFailed(f"nonce must be a string of {NONCE_MIN} to {NONCE_MAX} characters.",
-                               code="invalid_nonce", status=422)
+        raise ValidationFailed(
+            f"nonce must be a string of {NONCE_MIN} to {NONCE_MAX} characters.",
+            code="invalid_nonce",
+            status=422,
+        )
     found = product_cache.get(product) if isinstance(product, str) else None
     if found is None:
         raise NotFound(f"No product {product!r}.")

@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 # The version is set before these imports because client.py reads it for the User-Agent.
-from .client import (  # noqa: E402
+from .client import (
     CheckResult,
     Client,
     InsecureFirstUse,
@@ -18,7 +18,7 @@ from .client import (  # noqa: E402
     State,
     check,
 )
-from .document import (  # noqa: E402
+from .document import (
     BadSignature,
     MalformedDocument,
     MalformedKeys,

@@ -618,9 +618,7 @@ class Client:
         try:
             keys = self._cached_keys()
         except KeysFileError as exc:
-            return CheckResult(
-                State.INVALID, exc.code, f"{prefix}; {exc}", now, from_cache=True
-            )
+            return CheckResult(State.INVALID, exc.code, f"{prefix}; {exc}", now, from_cache=True)
         if keys is None:
             return CheckResult(
                 State.UNREACHABLE_PAST_GRACE,

@@ -57,8 +57,9 @@ class Gateway(ABC):
         """Verify the signature and freshness, and translate the event (or WebhookRejected)."""
 
     @abstractmethod
-    def refund(self, *, payment_reference: str, amount: int, idempotency_key: str,
-               tag: int | None = None) -> str:
+    def refund(
+        self, *, payment_reference: str, amount: int, idempotency_key: str, tag: int | None = None
+    ) -> str:
         """Give `amount` back to the original payment, tagged with our refund id `tag`;
         returns the gateway's refund id."""
 

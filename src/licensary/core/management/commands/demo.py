@@ -14,17 +14,30 @@ from licensary.orders.services import order_create
 class Command(BaseCommand):
     help = "Load demo data: products, a customer, an agent with a customer, a delivered license."
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         if User.objects.filter(email="alice@demo.test").exists():
             self.stdout.write("Demo data is loaded already.")
             return
         with transaction.atomic():
             staff = User.objects.filter(kind=User.Kind.STAFF).first() or account_create(
-                actor=None, kind="staff", email="staff@demo.test")
-            panel = product_create(actor=staff, slug="licensary-panel", name="Licensary Panel",
-                                   kind=Product.Kind.OWN, price=1500, setup_fee=1000)
-            product_create(actor=staff, slug="licensary-firewall", name="Licensary Firewall",
-                           kind=Product.Kind.OWN, price=900, setup_fee=0)
+                actor=None, kind="staff", email="staff@demo.test"
+            )
+            panel = product_create(
+                actor=staff,
+                slug="licensary-panel",
+                name="Licensary Panel",
+                kind=Product.Kind.OWN,
+                price=1500,
+                setup_fee=1000,
+            )
+            product_create(
+                actor=staff,
+                slug="licensary-firewall",
+                name="Licensary Firewall",
+                kind=Product.Kind.OWN,
+                price=900,
+                setup_fee=0,
+            )
             alice = account_create(actor=None, kind="customer", email="alice@demo.test")
             carol = account_create(actor=None, kind="agent", email="carol@demo.test")
             account_create(actor=carol, kind="customer", email="dave@demo.test")
@@ -35,5 +48,7 @@ class Command(BaseCommand):
         run_pending_jobs()
         for user in (alice, carol):
             self.stdout.write(f"{user.email}: API token {token_create(user=user)[1]}")
-        self.stdout.write("Demo data loaded: 2 products, alice (1 active license), agent carol "
-                          "with customer dave.")
+        self.stdout.write(
+            "Demo data loaded: 2 products, alice (1 active license), agent carol "
+            "with customer dave."
+        )

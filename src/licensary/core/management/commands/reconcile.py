@@ -11,23 +11,33 @@ from licensary.suppliers.reconcile import (
 
 
 class Command(BaseCommand):
-    help = ("Compare our manufacturer licenses with each supplier's list; --fix repairs. "
-            "--shared-references lists upstream licenses more than one live license holds.")
+    help = (
+        "Compare our manufacturer licenses with each supplier's list; --fix repairs. "
+        "--shared-references lists upstream licenses more than one live license holds."
+    )
 
-    def add_arguments(self, parser):  # noqa: ANN001, ANN201
+    def add_arguments(self, parser):
         parser.add_argument("--supplier", default=None)
         parser.add_argument("--fix", action="store_true")
-        parser.add_argument("--shared-references", action="store_true", dest="list_shared",
-                            help="list upstream licenses held by more than one live license "
-                                 "(migration licenses.0006 stops on them) and change nothing")
+        parser.add_argument(
+            "--shared-references",
+            action="store_true",
+            dest="list_shared",
+            help="list upstream licenses held by more than one live license "
+            "(migration licenses.0006 stops on them) and change nothing",
+        )
 
-    def handle(self, *args, supplier: str | None, fix: bool, list_shared: bool = False,  # noqa: ANN002, ANN003
-               **options) -> None:
+    def handle(
+        self, *args, supplier: str | None, fix: bool, list_shared: bool = False, **options
+    ) -> None:
         if list_shared:
             self.stdout.write(shared_references_table(shared_references(supplier=supplier)))
             return
-        names = [supplier] if supplier else list(
-            SupplierAccount.objects.filter(active=True).values_list("name", flat=True))
+        names = (
+            [supplier]
+            if supplier
+            else list(SupplierAccount.objects.filter(active=True).values_list("name", flat=True))
+        )
         if supplier and not SupplierAccount.objects.filter(name=supplier).exists():
             raise CommandError(f"No supplier {supplier}.")
         for name in names:

@@ -9,12 +9,13 @@ from licensary.licenses.sweep import sweep
 class Command(BaseCommand):
     help = "Run every lifecycle transition that is due (renewal invoices, block, cancel, delete)."
 
-    def add_arguments(self, parser):  # noqa: ANN001, ANN201
-        parser.add_argument("--dry-run", action="store_true",
-                            help="Print what would change and change nothing.")
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what would change and change nothing."
+        )
         parser.add_argument("--batch", type=int, default=None, help="Rows per transaction.")
 
-    def handle(self, *args, dry_run: bool, batch: int | None, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, dry_run: bool, batch: int | None, **options) -> None:
         stop = threading.Event()
         # SIGTERM finishes the batch in hand, then stops; the next run carries on from there.
         signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())

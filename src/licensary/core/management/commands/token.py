@@ -7,12 +7,12 @@ from licensary.accounts.services import token_create
 class Command(BaseCommand):
     help = "API tokens: `licensary token create EMAIL` prints a new token once."
 
-    def add_arguments(self, parser):  # noqa: ANN001, ANN201
+    def add_arguments(self, parser):
         parser.add_argument("action", choices=["create"])
         parser.add_argument("email")
         parser.add_argument("--name", default="cli")
 
-    def handle(self, *args, action: str, email: str, name: str, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, action: str, email: str, name: str, **options) -> None:
         user = User.objects.filter(email=email.lower()).first()
         if user is None:
             raise CommandError(f"No account with email {email}.")

@@ -15,12 +15,12 @@ from licensary.core.management.commands.serve import gunicorn_argv
 class Command(BaseCommand):
     help = "Migrate, create the first admin if none, then serve the web app and the worker."
 
-    def add_arguments(self, parser):  # noqa: ANN001, ANN201
+    def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=2)
 
-    def handle(self, *args, host: str, port: int, workers: int, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, host: str, port: int, workers: int, **options) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self.ensure_admin()
@@ -29,8 +29,10 @@ class Command(BaseCommand):
             subprocess.Popen([*manage, "worker"]),
             subprocess.Popen(gunicorn_argv(host, port, workers)),
         ]
-        self.stdout.write(f"Licensary is up at http://{host}:{port}/ (API docs at /api/docs, "
-                          "admin at /admin/). Ctrl+C stops it.")
+        self.stdout.write(
+            f"Licensary is up at http://{host}:{port}/ (API docs at /api/docs, "
+            "admin at /admin/). Ctrl+C stops it."
+        )
 
         def stop(signum: int, frame: object) -> None:
             for child in children:
@@ -57,5 +59,6 @@ class Command(BaseCommand):
         email = os.environ.get("LICENSARY_ADMIN_EMAIL", "admin@licensary.localhost")
         password = os.environ.get("LICENSARY_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(email=email, password=password)
-        self.stdout.write(self.style.WARNING(
-            f"First admin created (shown once): {email} / {password}"))
+        self.stdout.write(
+            self.style.WARNING(f"First admin created (shown once): {email} / {password}")
+        )
