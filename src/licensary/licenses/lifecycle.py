@@ -18,6 +18,7 @@ from django.db import transaction
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import InvoiceLine
+from licensary.billing.services import invoice_line_set_period
 from licensary.core.dates import add_months
 from licensary.core.errors import InvalidTransition, LicenseDeleted
 from licensary.licenses.models import License
@@ -199,7 +200,7 @@ def license_renew_paid(
         cancel_reason="",
     )
     assert changed == 1, "the license changed under its row lock"
-    InvoiceLine.objects.filter(pk=line.pk).update(period_start=start, period_end=end)
+    invoice_line_set_period(line_id=line.pk, start=start, end=end)
     lic.refresh_from_db()
     from licensary.suppliers.sync import upstream_sync_enqueue
 

@@ -19,6 +19,7 @@ from licensary.core.errors import (
     ValidationFailed,
 )
 from licensary.core.ip import normalize_license_ip
+from licensary.licenses.invoicing import issue_renewal_invoices
 from licensary.licenses.lifecycle import (
     current_period_start,
     license_catch_up,
@@ -188,8 +189,6 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
         ).first()
         if open_invoice is not None:
             return open_invoice
-        from licensary.licenses.sweep import issue_renewal_invoices
-
         invoice_id = issue_renewal_invoices([lic], now=timezone.now())[0]
         return Invoice.objects.get(pk=invoice_id)
 
