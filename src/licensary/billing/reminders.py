@@ -5,16 +5,10 @@ run twice, or after a gap, announces nothing twice, and never a stage whose day 
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 
 from licensary.billing import events as billing_events
 from licensary.billing.models import Invoice
-
-
-def reminder_stages() -> list[tuple[int, int]]:
-    """(stage, days before the due time) of the reminders after the notice at issue."""
-    return list(enumerate(settings.LICENSARY["REMINDER_DAYS"][1:], start=2))
 
 
 def invoices_notice_issued(invoice_ids: list[int]) -> None:
@@ -24,12 +18,17 @@ def invoices_notice_issued(invoice_ids: list[int]) -> None:
 
 
 def invoice_reminders_due(
-    *, now: datetime, batch: int, license_ids: list[int] | None = None
+    *,
+    now: datetime,
+    batch: int,
+    stages: list[tuple[int, int]],
+    license_ids: list[int] | None = None,
 ) -> list[int]:
-    """Announce the reminder stages due by `now` (a batch per stage; `license_ids` limits
-    them to those licenses' renewals). Returns the invoices reminded."""
+    """Announce the reminder `stages` (stage, days before due; the lifecycle's rules say
+    which) due by `now`, a batch per stage; `license_ids` limits them to those licenses'
+    renewals. Returns the invoices reminded."""
     sent: list[int] = []
-    for stage, days in reminder_stages():
+    for stage, days in stages:
         due = Invoice.objects.filter(
             purpose=Invoice.Purpose.RENEWAL,
             status=Invoice.Status.UNPAID,

@@ -15,8 +15,9 @@ from licensary.accounts.models import User
 from licensary.billing.models import INVOICE_PAID, Invoice, InvoiceLine
 from licensary.billing.services import InvoiceSpec, LineSpec, invoices_issue
 from licensary.catalog.models import Product
-from licensary.licenses.lifecycle import license_renew_paid, period
+from licensary.licenses.lifecycle import license_renew_paid
 from licensary.licenses.models import License
+from licensary.licenses.rules import period
 
 S = License.Status
 SWEEP_ACTOR = "system:sweep"

@@ -23,16 +23,13 @@ from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.reminders import invoice_reminders_due, invoices_notice_issued
 from licensary.billing.services import invoices_void
 from licensary.jobs.tasks import enqueue
+from licensary.licenses import rules
 from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
-from licensary.licenses.lifecycle import TRANSITIONS
 from licensary.licenses.models import License
+from licensary.licenses.rules import TRANSITIONS
 
 logger = logging.getLogger(__name__)
 S = License.Status
-
-
-def _days(name: str) -> timedelta:
-    return timedelta(days=settings.LICENSARY[name])
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ STEPS = [
         set_sql=lambda: (
             "status = 'blocked', blocked_at = period_end, "
             "renewable_until = licensary_add_months(period_end, %s)",
-            [settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]],
+            [rules.delete_after_block_months()],
         ),
         action="license.blocked",
     ),
@@ -67,11 +64,11 @@ STEPS = [
         source=S.BLOCKED,
         target=S.CANCELED,
         due_field="blocked_at",
-        delay=lambda: _days("CANCEL_AFTER_BLOCK_DAYS"),
+        delay=rules.cancel_after_block,
         set_sql=lambda: (
             "status = 'canceled', canceled_at = licensary_add_days(blocked_at, %s),"
             " cancel_reason = 'unpaid'",
-            [settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"]],
+            [rules.cancel_after_block().days],
         ),
         action="license.canceled",
     ),
@@ -274,7 +271,7 @@ def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> 
     # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
     due = _scoped(
         License.objects.filter(
-            status=S.ACTIVE, period_end__lte=now + _days("RENEWAL_NOTICE_DAYS")
+            status=S.ACTIVE, period_end__lte=now + rules.renewal_notice()
         ).filter(Q(renewal_invoiced_for__isnull=True) | ~Q(renewal_invoiced_for=F("period_end"))),
         license_ids,
     )
@@ -320,7 +317,12 @@ def run_steps(
             if len(ids) < batch:
                 break
     if not should_stop():
-        report.add("reminder", invoice_reminders_due(now=now, batch=batch, license_ids=license_ids))
+        report.add(
+            "reminder",
+            invoice_reminders_due(
+                now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
+            ),
+        )
     return report
 
 
