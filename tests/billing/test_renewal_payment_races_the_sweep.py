@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from licensary.billing import fulfilment
+from licensary.billing import services as billing_services
 from licensary.billing.models import Invoice, Payment
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.ledger.services import account_credit
@@ -45,7 +45,7 @@ def test_a_renewal_paid_while_the_sweep_deletes_its_license_is_refused_without_d
         sweep_holds_license, payment_holds_invoice = threading.Event(), threading.Event()
         void_open_renewals, invoice_on_paid = (
             sweep_module._void_open_renewals,
-            fulfilment.invoice_on_paid,
+            billing_services.invoice_on_paid,
         )
 
         def void_after_the_payment_locked_its_invoice(ids):
@@ -62,7 +62,9 @@ def test_a_renewal_paid_while_the_sweep_deletes_its_license_is_refused_without_d
         monkeypatch.setattr(
             sweep_module, "_void_open_renewals", void_after_the_payment_locked_its_invoice
         )
-        monkeypatch.setattr(fulfilment, "invoice_on_paid", check_after_the_sweep_locked_the_license)
+        monkeypatch.setattr(
+            billing_services, "invoice_on_paid", check_after_the_sweep_locked_the_license
+        )
 
         def work(i: int):
             if i == 0:

@@ -19,7 +19,7 @@ from licensary.billing.services import invoice_pay_with_credit
 from licensary.core.errors import DomainError, IpTaken
 from licensary.ledger.models import LedgerAccount, Posting
 from licensary.ledger.services import account_credit, account_credit_adjust, balance
-from licensary.licenses.lifecycle import effective_status
+from licensary.licenses.rules import effective_status
 from licensary.licenses.sweep import sweep
 from licensary.orders.models import Order
 from licensary.orders.services import order_create, order_reject

@@ -33,6 +33,7 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing, scope
 from licensary.audit.services import Change, audit_record
+from licensary.billing import events as billing_events
 from licensary.billing.models import INVOICE_PAID, Invoice, Payment, Receipt
 from licensary.billing.services import invoice_pay_external
 from licensary.core.errors import (
@@ -44,8 +45,6 @@ from licensary.core.errors import (
     ValidationFailed,
     require_staff,
 )
-from licensary.jobs.tasks import enqueue
-from licensary.notifications.receipts import notify_receipt_rejected
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
 # Room for the multipart framing and the `reference` field around the file itself.
@@ -460,18 +459,6 @@ def receipt_reject(*, receipt: Receipt, actor: User, reason: str) -> Receipt:
             decided_at=timezone.now(),
             reason=reason,
         )
-        audit_record(
-            Change(
-                action="receipt.rejected",
-                object_type="receipt",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.invoice.account_id,
-                before={"status": "pending"},
-                after={"status": "rejected"},
-                reason=reason,
-            )
-        )
-        enqueue(notify_receipt_rejected, receipt_id=locked.pk)
+        billing_events.receipt_rejected(locked, actor=actor, reason=reason)
     locked.refresh_from_db()
     return locked

@@ -7,9 +7,8 @@ the refund's status. Every step locks in the order `billing.services.lock_for_mo
 """
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +16,8 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.audit.services import Change, audit_record
 from licensary.billing.gateways import get_gateway
-from licensary.billing.models import Invoice, InvoiceLine, Payment, Refund
+from licensary.billing.lines import invoice_bought_facts
+from licensary.billing.models import Invoice, Payment, Refund
 from licensary.billing.refund_policy import RefundDecision, RefundFacts, refund_policy
 from licensary.billing.services import (
     MoneyLocks,
@@ -38,95 +38,31 @@ from licensary.core.errors import (
 )
 from licensary.core.money import require_amount
 
-if TYPE_CHECKING:
-    from licensary.licenses.models import License
-
 # Longer than the gateway client's own timeout and retries: a claim older than this belongs to
 # a process that died mid-call, and the call may be asked again (same idempotency key).
 GATEWAY_CALL_LEASE = timedelta(minutes=5)
 # How long the gateway remembers an idempotency key (Stripe prunes them after 24 hours), less
 # a margin for clocks.
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)
-PAID_INVOICE = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED)
 
 
 def refund_facts(invoice: Invoice) -> RefundFacts:
-    """What rule 7 needs to know about `invoice`, read from the database."""
-    from licensary.licenses.models import License, UnresolvableProblem
-    from licensary.orders.models import Order
-
+    """What rule 7 needs to know about `invoice`: the money here, what it bought from the
+    handler of its lines (`billing.lines`)."""
     lines = tuple(invoice.lines.values_list("kind", "amount"))
     payment = Payment.objects.filter(invoice=invoice).first()
     paid = payment.amount if payment else (invoice.total if invoice.paid_at else 0)
     # Refunds approved and on their way through a gateway count as refunded already.
-    facts = {
+    facts: dict[str, Any] = {
         "purpose": invoice.purpose,
         "paid": min(paid, invoice.total),
         "already_refunded": invoice_refund_spoken_for(invoice),
         "lines": lines,
     }
-    lic: License | None = None
-    if invoice.purpose == Invoice.Purpose.ORDER:
-        order = Order.objects.select_related("license", "product").get(invoice=invoice)
-        lic = order.license
-        facts |= {
-            "order_rejected": order.status == Order.Status.REJECTED,
-            "delivered": lic is not None,
-            "product_kind": order.product.kind,
-        }
-        product = order.product
-    elif invoice.purpose == Invoice.Purpose.RENEWAL:
-        line = invoice.lines.select_related("license__product").filter(kind="renewal").first()
-        lic = line.license if line else None
-        product = lic.product if lic else None
-        facts |= {"delivered": lic is not None, "product_kind": product.kind if product else None}
-    else:
-        return RefundFacts(**facts)
-    if product is not None:
-        facts |= {
-            "manufacturer_rule": product.refund_rule,
-            "manufacturer_days": product.refund_days,
-        }
-    if invoice.paid_at:
+    bought = invoice_bought_facts(invoice)
+    if bought and invoice.paid_at:
         facts["days_since_payment"] = (timezone.now() - invoice.paid_at).total_seconds() / 86400
-    if lic is not None:
-        period_days = settings.LICENSARY["PERIOD_DAYS"]
-        facts["periods_elapsed"] = int((timezone.now() - lic.created_at).days // period_days)
-        facts["unresolvable"] = UnresolvableProblem.objects.filter(license=lic).exists()
-        facts |= _period_facts(invoice, lic)
-    return RefundFacts(**facts)
-
-
-def _period_facts(invoice: Invoice, lic: "License") -> dict[str, object]:
-    """What `invoice` paid for its period of `lic` (its line, not today's price), and whether
-    that period is the current one: of the license's paid periods, the one that started last
-    and not in the future. Each period is paid by one invoice, so it is refunded once."""
-    from licensary.orders.models import Order
-
-    now = timezone.now()
-    # A new order's period starts when its license is issued; a renewal's line records its own.
-    periods: list[tuple[datetime, int]] = [
-        (lic.created_at, invoice_id)
-        for invoice_id in Order.objects.filter(
-            license=lic, invoice__status__in=PAID_INVOICE
-        ).values_list("invoice_id", flat=True)
-    ]
-    periods += InvoiceLine.objects.filter(
-        license=lic,
-        kind=InvoiceLine.Kind.RENEWAL,
-        invoice__status__in=PAID_INVOICE,
-        period_start__isnull=False,
-    ).values_list("period_start", "invoice_id")
-    started = [period for period in periods if period[0] <= now]
-    current = max(started)[1] if started else None
-    if invoice.purpose == Invoice.Purpose.ORDER:
-        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.LICENSE)
-    else:
-        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL, license=lic)
-    return {
-        "period_price": sum(paid_lines.values_list("amount", flat=True)),
-        "current_period": current == invoice.pk,
-    }
+    return RefundFacts(**facts, **bought)
 
 
 def refund_quote(invoice: Invoice) -> RefundDecision:

@@ -11,6 +11,8 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.audit.services import Change, audit_record
+from licensary.billing import events as billing_events
+from licensary.billing.lines import invoice_on_paid
 from licensary.billing.models import (
     Dispute,
     GatewayEvent,
@@ -113,6 +115,70 @@ def next_invoice_numbers(count: int = 1) -> list[int]:
     return list(range(first, first + count))
 
 
+@dataclass(frozen=True)
+class InvoiceSpec:
+    """One invoice to issue: whose, for what, and its lines (`invoices_issue`)."""
+
+    account_id: int
+    purpose: str
+    currency: str
+    due_at: datetime
+    lines: tuple[LineSpec, ...]
+    # What else the `invoice.issued` entry says (a renewal names its license).
+    about: tuple[tuple[str, object], ...] = ()
+
+
+def invoices_issue(
+    specs: list[InvoiceSpec],
+    *,
+    actor: User | None,
+    actor_label: str = "system",
+    issued_at: datetime | None = None,
+) -> list[Invoice]:
+    """Create unpaid invoices in the caller's transaction, numbered in one go, each with its
+    `invoice.issued` event: the only way an invoice comes to be (an order's, a deposit's, a
+    renewal's, or the sweep's thousands of renewals in one batch)."""
+    if not specs:
+        return []
+    now = issued_at or timezone.now()
+    numbers = next_invoice_numbers(len(specs))
+    invoices = Invoice.objects.bulk_create(
+        [
+            Invoice(
+                number=number,
+                account_id=spec.account_id,
+                purpose=spec.purpose,
+                currency=spec.currency,
+                total=sum(line.amount for line in spec.lines),
+                issued_at=now,
+                due_at=spec.due_at,
+            )
+            for number, spec in zip(numbers, specs, strict=True)
+        ]
+    )
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                kind=line.kind,
+                description=line.description,
+                amount=line.amount,
+                license_id=line.license_id,
+                period_start=line.period_start,
+                period_end=line.period_end,
+            )
+            for invoice, spec in zip(invoices, specs, strict=True)
+            for line in spec.lines
+        ]
+    )
+    billing_events.invoices_issued(
+        [(invoice, dict(spec.about)) for invoice, spec in zip(invoices, specs, strict=True)],
+        actor=actor,
+        actor_label="" if actor else actor_label,
+    )
+    return invoices
+
+
 def invoice_issue(
     *,
     account: User,
@@ -121,43 +187,23 @@ def invoice_issue(
     lines: list[LineSpec],
     due_at: datetime,
     actor: User | None,
-    number: int | None = None,
 ) -> Invoice:
-    """Create an unpaid invoice in the caller's transaction."""
-    now = timezone.now()
-    invoice = Invoice.objects.create(
-        number=number if number is not None else next_invoice_numbers()[0],
-        account=account,
+    """Create one unpaid invoice in the caller's transaction (see `invoices_issue`)."""
+    spec = InvoiceSpec(
+        account_id=account.pk,
         purpose=purpose,
         currency=currency,
-        total=sum(line.amount for line in lines),
-        issued_at=now,
         due_at=due_at,
+        lines=tuple(lines),
     )
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            kind=line.kind,
-            description=line.description,
-            amount=line.amount,
-            license_id=line.license_id,
-            period_start=line.period_start,
-            period_end=line.period_end,
-        )
-        for line in lines
+    return invoices_issue([spec], actor=actor)[0]
+
+
+def invoice_line_set_period(*, line_id: int, start: datetime, end: datetime) -> None:
+    """Record the period a paid renewal line bought (in the payment's transaction)."""
+    InvoiceLine.objects.filter(pk=line_id, kind=InvoiceLine.Kind.RENEWAL).update(
+        period_start=start, period_end=end
     )
-    audit_record(
-        Change(
-            action="invoice.issued",
-            object_type="invoice",
-            object_id=invoice.pk,
-            actor=actor,
-            actor_label="" if actor else "system",
-            account_id=account.pk,
-            after={"number": invoice.number, "total": invoice.total, "purpose": purpose},
-        )
-    )
-    return invoice
 
 
 def _lock_unpaid(invoice: Invoice) -> Invoice:
@@ -295,8 +341,6 @@ def _record_payment(
     reference: str = "",
     gateway: str = "",
 ) -> None:
-    from licensary.billing.fulfilment import invoice_on_paid
-
     now = timezone.now()
     # Whatever the invoice pays for must still be possible (e.g. a deleted license cannot be
     # renewed); this raises before anything is committed.
@@ -314,17 +358,7 @@ def _record_payment(
         )
     Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=now)
     invoice.status, invoice.paid_at = Invoice.Status.PAID, now
-    audit_record(
-        Change(
-            action="invoice.paid",
-            object_type="invoice",
-            object_id=invoice.pk,
-            actor=actor,
-            account_id=invoice.account_id,
-            before={"status": "unpaid"},
-            after={"status": "paid", "method": method, "amount": amount},
-        )
-    )
+    billing_events.invoice_paid(invoice, method=method, amount=amount, actor=actor)
     invoice_on_paid(invoice=invoice, paid_at=now, actor=actor, check_only=False)
 
 
@@ -665,6 +699,7 @@ def _dispute_audit(dispute: Dispute, action: str, after: dict[str, object]) -> N
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
+    """Void one unpaid invoice (its buyer, its agent or staff)."""
     if (
         actor is not None
         and not actor.is_staff_account
@@ -674,24 +709,31 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
         raise PermissionDenied("Not your invoice.")
     with transaction.atomic():
         locked = _lock_unpaid(invoice)
-        now = timezone.now()
-        Invoice.objects.filter(pk=locked.pk).update(
-            status=Invoice.Status.VOID, voided_at=now, void_reason=reason[:200]
-        )
-        locked.status, locked.voided_at, locked.void_reason = Invoice.Status.VOID, now, reason
-        audit_record(
-            Change(
-                action="invoice.voided",
-                object_type="invoice",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                before={"status": "unpaid"},
-                after={"status": "void"},
-                reason=reason,
-            )
-        )
+        invoices_void(invoice_ids=[locked.pk], reason=reason, actor=actor)
+        locked.refresh_from_db()
     return locked
+
+
+def invoices_void(
+    *, invoice_ids: list[int], reason: str, actor: User | None, actor_label: str = "system"
+) -> list[int]:
+    """Void those of `invoice_ids` that are unpaid, each with its `invoice.voided` event, in
+    the caller's transaction (which has locked them: the sweep voids a batch of renewals of
+    deleted licenses at once). Returns the ids voided."""
+    voided = list(
+        Invoice.objects.filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
+        .order_by("pk")
+        .values_list("pk", "account_id")
+    )
+    if not voided:
+        return []
+    Invoice.objects.filter(pk__in=[pk for pk, _ in voided], status=Invoice.Status.UNPAID).update(
+        status=Invoice.Status.VOID, voided_at=timezone.now(), void_reason=reason[:200]
+    )
+    billing_events.invoices_voided(
+        voided, reason=reason, actor=actor, actor_label="" if actor else actor_label
+    )
+    return [pk for pk, _ in voided]
 
 
 def invoice_refund_to_credit(

@@ -13,8 +13,8 @@ from licensary.catalog.models import Product
 from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
 from licensary.core.db import with_retries
 from licensary.core.text import Id, IpAddressFilter, Text, column
-from licensary.licenses.lifecycle import effective_state
 from licensary.licenses.models import License, UnresolvableProblem
+from licensary.licenses.rules import effective_state
 from licensary.licenses.services import (
     license_change_ip,
     license_mark_unresolvable,

@@ -19,15 +19,15 @@ from licensary.core.errors import (
     ValidationFailed,
 )
 from licensary.core.ip import normalize_license_ip
+from licensary.licenses.invoicing import issue_renewal_invoices
 from licensary.licenses.lifecycle import (
-    current_period_start,
     license_catch_up,
     license_live_holder,
-    license_require_renewable,
+    license_slot_catch_up,
     license_snapshot,
-    period,
 )
 from licensary.licenses.models import License, UnresolvableProblem
+from licensary.licenses.rules import current_period_start, license_require_renewable, period
 from licensary.suppliers.base import (
     IpTakenUpstream,
     SupplierError,
@@ -81,6 +81,7 @@ def license_issue(
     holder = license_live_holder(product_id=order.product_id, ip=order.ip)
     if holder is not None:
         raise SlotTaken(holder)
+    license_slot_catch_up(product_id=order.product_id, ip=order.ip)
     supplier, reference = (upstream[0], upstream[1].reference) if upstream else ("", "")
     if reference:
         holder = _live_upstream_holder(supplier=supplier, reference=reference)
@@ -188,8 +189,6 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
         ).first()
         if open_invoice is not None:
             return open_invoice
-        from licensary.licenses.sweep import issue_renewal_invoices
-
         invoice_id = issue_renewal_invoices([lic], now=timezone.now())[0]
         return Invoice.objects.get(pk=invoice_id)
 
@@ -211,6 +210,8 @@ def license_change_ip(*, license: License, ip: str, actor: User) -> License:
     holder = license_live_holder(product_id=license.product_id, ip=new_ip)
     if holder is not None and holder.pk != license.pk:  # itself: "on that IP already", below
         raise IpTaken(f"{new_ip} already has a license for this product.")
+    if holder is None:
+        license_slot_catch_up(product_id=license.product_id, ip=new_ip)
     with transaction.atomic():
         lic = License.objects.select_for_update().select_related("product").get(pk=license.pk)
         _ip_change_check(lic, new_ip=new_ip)

@@ -18,20 +18,18 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from licensary.audit.services import Change, audit_append, audit_record_many
+from licensary.audit.bus import record_rows
 from licensary.billing.models import Invoice, InvoiceLine
-from licensary.billing.services import LineSpec, next_invoice_numbers
+from licensary.billing.reminders import invoice_reminders_due, invoices_notice_issued
+from licensary.billing.services import invoices_void
 from licensary.jobs.tasks import enqueue
-from licensary.licenses.lifecycle import TRANSITIONS, period
+from licensary.licenses import rules
+from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
 from licensary.licenses.models import License
+from licensary.licenses.rules import TRANSITIONS
 
 logger = logging.getLogger(__name__)
 S = License.Status
-SWEEP_ACTOR = "system:sweep"
-
-
-def _days(name: str) -> timedelta:
-    return timedelta(days=settings.LICENSARY[name])
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ STEPS = [
         set_sql=lambda: (
             "status = 'blocked', blocked_at = period_end, "
             "renewable_until = licensary_add_months(period_end, %s)",
-            [settings.LICENSARY["DELETE_AFTER_BLOCK_MONTHS"]],
+            [rules.delete_after_block_months()],
         ),
         action="license.blocked",
     ),
@@ -66,11 +64,11 @@ STEPS = [
         source=S.BLOCKED,
         target=S.CANCELED,
         due_field="blocked_at",
-        delay=lambda: _days("CANCEL_AFTER_BLOCK_DAYS"),
+        delay=rules.cancel_after_block,
         set_sql=lambda: (
             "status = 'canceled', canceled_at = licensary_add_days(blocked_at, %s),"
             " cancel_reason = 'unpaid'",
-            [settings.LICENSARY["CANCEL_AFTER_BLOCK_DAYS"]],
+            [rules.cancel_after_block().days],
         ),
         action="license.canceled",
     ),
@@ -222,7 +220,8 @@ def _transition_batch(
             return []
         before = f'{{"status":"{step.source}"}}'
         reason = TRANSITIONS[(step.source, step.target)]
-        audit_append(
+        # One `license.<target>` announcement for the batch (notifications queue one job).
+        record_rows(
             [
                 (
                     None,
@@ -246,43 +245,22 @@ def _transition_batch(
             from licensary.suppliers.sync import sync_upstream
 
             enqueue(sync_upstream, license_ids=upstream, renew=False, old_ip=None)
-        from licensary.notifications.tasks import notify_license_event
-
-        # The ids as one text: a list of thousands is costly for the task library to check.
-        enqueue(notify_license_event, license_ids=",".join(map(str, ids)), event=step.target)
     return ids
 
 
 def _void_open_renewals(license_ids: list[int]) -> None:
-    invoices = list(
+    """The deleted licenses' unpaid renewal invoices are void (locked by the caller)."""
+    invoice_ids = list(
         Invoice.objects.filter(
             status=Invoice.Status.UNPAID,
             lines__kind="renewal",
             lines__license_id__in=license_ids,
         )
-        .values_list("pk", "account_id")
+        .values_list("pk", flat=True)
         .distinct()
     )
-    if not invoices:
-        return
-    now = timezone.now()
-    Invoice.objects.filter(pk__in=[pk for pk, _ in invoices], status=Invoice.Status.UNPAID).update(
-        status=Invoice.Status.VOID, voided_at=now, void_reason="license deleted"
-    )
-    audit_record_many(
-        [
-            Change(
-                action="invoice.voided",
-                object_type="invoice",
-                object_id=pk,
-                actor_label=SWEEP_ACTOR,
-                account_id=account_id,
-                before={"status": "unpaid"},
-                after={"status": "void"},
-                reason="license deleted",
-            )
-            for pk, account_id in invoices
-        ]
+    invoices_void(
+        invoice_ids=invoice_ids, reason="license deleted", actor=None, actor_label=SWEEP_ACTOR
     )
 
 
@@ -293,7 +271,7 @@ def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> 
     # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
     due = _scoped(
         License.objects.filter(
-            status=S.ACTIVE, period_end__lte=now + _days("RENEWAL_NOTICE_DAYS")
+            status=S.ACTIVE, period_end__lte=now + rules.renewal_notice()
         ).filter(Q(renewal_invoiced_for__isnull=True) | ~Q(renewal_invoiced_for=F("period_end"))),
         license_ids,
     )
@@ -307,110 +285,8 @@ def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> 
             .order_by("period_end", "pk")
         )
         invoice_ids = issue_renewal_invoices(licenses, now=now)
-        from licensary.notifications.tasks import send_invoice_reminders
-
-        enqueue(send_invoice_reminders, invoice_ids=invoice_ids, stage=1)
-        # Stage 1 is the notice at issue; later stages count on it being recorded.
-        Invoice.objects.filter(pk__in=invoice_ids).update(reminders_sent=1)
+        invoices_notice_issued(invoice_ids)
     return ids
-
-
-def renewal_line(lic: License) -> LineSpec:
-    start = lic.period_end if lic.status == S.ACTIVE else timezone.now()
-    end = start + period()
-    return LineSpec(
-        kind="renewal",
-        amount=lic.product.price,
-        license_id=lic.pk,
-        period_start=start,
-        period_end=end,
-        description=f"{lic.product.name} ({lic.kind} license) on {lic.ip}: renewal "
-        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}",
-    )
-
-
-def issue_renewal_invoices(licenses: list[License], *, now: datetime) -> list[int]:
-    """One renewal invoice per license (locked by the caller), numbered in one go."""
-    License.objects.filter(pk__in=[lic.pk for lic in licenses]).update(
-        renewal_invoiced_for=F("period_end")
-    )
-    numbers = next_invoice_numbers(len(licenses))
-    invoices = Invoice.objects.bulk_create(
-        [
-            Invoice(
-                number=number,
-                account=lic.account,
-                purpose=Invoice.Purpose.RENEWAL,
-                currency=lic.product.currency,
-                total=lic.product.price,
-                issued_at=now,
-                due_at=max(lic.period_end, now) if lic.status == S.ACTIVE else now,
-            )
-            for number, lic in zip(numbers, licenses, strict=True)
-        ]
-    )
-    lines = [renewal_line(lic) for lic in licenses]
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                kind=spec.kind,
-                description=spec.description,
-                amount=spec.amount,
-                license_id=spec.license_id,
-                period_start=spec.period_start,
-                period_end=spec.period_end,
-            )
-            for invoice, spec in zip(invoices, lines, strict=True)
-        ]
-    )
-    audit_record_many(
-        [
-            Change(
-                action="invoice.issued",
-                object_type="invoice",
-                object_id=invoice.pk,
-                actor_label=SWEEP_ACTOR,
-                account_id=invoice.account_id,
-                after={
-                    "number": invoice.number,
-                    "total": invoice.total,
-                    "purpose": "renewal",
-                    "license": lic.pk,
-                },
-            )
-            for invoice, lic in zip(invoices, licenses, strict=True)
-        ]
-    )
-    return [invoice.pk for invoice in invoices]
-
-
-def _reminder_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
-    """Reminders 3 days and 1 day before the period ends (the first went out at issue)."""
-    sent: list[int] = []
-    for stage, days in ((2, 3), (3, 1)):
-        due = _scoped(
-            Invoice.objects.filter(
-                purpose=Invoice.Purpose.RENEWAL,
-                status=Invoice.Status.UNPAID,
-                reminders_sent__lt=stage,
-                due_at__gt=now,
-                due_at__lte=now + timedelta(days=days),
-            ),
-            license_ids,
-            "lines__license_id",
-        )
-        with transaction.atomic():
-            ids = _lock_due(due, "due_at", batch)
-            if ids:
-                Invoice.objects.filter(pk__in=ids, reminders_sent__lt=stage).update(
-                    reminders_sent=stage
-                )
-                from licensary.notifications.tasks import send_invoice_reminders
-
-                enqueue(send_invoice_reminders, invoice_ids=ids, stage=stage)
-                sent.extend(ids)
-    return sent
 
 
 def run_steps(
@@ -441,7 +317,12 @@ def run_steps(
             if len(ids) < batch:
                 break
     if not should_stop():
-        report.add("reminder", _reminder_batch(now, license_ids, batch))
+        report.add(
+            "reminder",
+            invoice_reminders_due(
+                now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
+            ),
+        )
     return report
 
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from licensary.catalog.models import Product
 from licensary.core.db import utc_text
 from licensary.core.errors import NotFound, ValidationFailed
-from licensary.licenses.lifecycle import effective_status
 from licensary.licenses.models import License
+from licensary.licenses.rules import effective_status
 from licensary.verification.keys import canonical_json, signer_at, signer_cache_clear
 
 NONCE_MIN, NONCE_MAX = 16, 128

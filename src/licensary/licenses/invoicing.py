@@ -1,0 +1,136 @@
+"""Licenses and billing's invoices: renewal invoices, what a paid renewal line sets in
+motion, and what rule 7 reads about the periods a license was paid for.
+
+Billing writes every invoice (`billing.services.invoices_issue`); licenses says what a renewal
+line is. The `renewal` line handler is registered with billing in `LicensesConfig.ready`.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from licensary.accounts.models import User
+from licensary.billing.models import INVOICE_PAID, Invoice, InvoiceLine
+from licensary.billing.services import InvoiceSpec, LineSpec, invoices_issue
+from licensary.catalog.models import Product
+from licensary.licenses.lifecycle import license_renew_paid
+from licensary.licenses.models import License
+from licensary.licenses.rules import period
+
+S = License.Status
+SWEEP_ACTOR = "system:sweep"
+
+
+def renewal_line(lic: License) -> LineSpec:
+    start = lic.period_end if lic.status == S.ACTIVE else timezone.now()
+    end = start + period()
+    return LineSpec(
+        kind=InvoiceLine.Kind.RENEWAL,
+        amount=lic.product.price,
+        license_id=lic.pk,
+        period_start=start,
+        period_end=end,
+        description=f"{lic.product.name} ({lic.kind} license) on {lic.ip}: renewal "
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}",
+    )
+
+
+def issue_renewal_invoices(
+    licenses: list[License], *, now: datetime, actor: User | None = None
+) -> list[int]:
+    """One renewal invoice per license (each locked by the caller), numbered in one go; the
+    license remembers the period end it was invoiced for, so it is never invoiced twice."""
+    License.objects.filter(pk__in=[lic.pk for lic in licenses]).update(
+        renewal_invoiced_for=F("period_end")
+    )
+    invoices = invoices_issue(
+        [
+            InvoiceSpec(
+                account_id=lic.account_id,
+                purpose=Invoice.Purpose.RENEWAL,
+                currency=lic.product.currency,
+                due_at=max(lic.period_end, now) if lic.status == S.ACTIVE else now,
+                lines=(renewal_line(lic),),
+                about=(("license", lic.pk),),
+            )
+            for lic in licenses
+        ],
+        actor=actor,
+        actor_label=SWEEP_ACTOR,
+        issued_at=now,
+    )
+    return [invoice.pk for invoice in invoices]
+
+
+class RenewalLines:
+    """Billing's handler for `renewal` lines: a paid one renews its license (rule 4)."""
+
+    def on_paid(
+        self, *, invoice: Invoice, paid_at: datetime, actor: User | None, check_only: bool
+    ) -> None:
+        for line in invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL).select_related("license"):
+            assert line.license is not None, f"renewal line {line.pk} names no license"
+            license_renew_paid(
+                license=line.license, line=line, paid_at=paid_at, actor=actor, check_only=check_only
+            )
+
+    def refund_facts(self, invoice: Invoice) -> dict[str, object]:
+        line = (
+            invoice.lines.select_related("license__product")
+            .filter(kind=InvoiceLine.Kind.RENEWAL)
+            .first()
+        )
+        lic = line.license if line else None
+        if lic is None:
+            return {"delivered": False, "product_kind": None}
+        facts: dict[str, object] = {"delivered": True, "product_kind": lic.product.kind}
+        facts |= product_refund_terms(lic.product)
+        return facts | license_refund_facts(invoice, lic)
+
+
+def product_refund_terms(product: Product) -> dict[str, object]:
+    """The manufacturer's refund terms of a catalog product, as rule 7 reads them."""
+    return {"manufacturer_rule": product.refund_rule, "manufacturer_days": product.refund_days}
+
+
+def license_refund_facts(invoice: Invoice, lic: License) -> dict[str, object]:
+    """What rule 7 reads about `lic` as paid by `invoice` (an order's or a renewal's)."""
+    period_days = settings.LICENSARY["PERIOD_DAYS"]
+    return {
+        "periods_elapsed": int((timezone.now() - lic.created_at).days // period_days),
+        "unresolvable": lic.unresolvable_problems.exists(),
+        **_period_facts(invoice, lic),
+    }
+
+
+def _period_facts(invoice: Invoice, lic: License) -> dict[str, object]:
+    """What `invoice` paid for its period of `lic` (its line, not today's price), and whether
+    that period is the current one: of the license's paid periods, the one that started last
+    and not in the future. Each period is paid by one invoice, so it is refunded once."""
+    now = timezone.now()
+    # A new order's period starts when its license is issued (its invoice is the order's, the
+    # one the license's order names); a renewal's line records its own.
+    periods: list[tuple[datetime, int]] = [
+        (lic.created_at, invoice_id)
+        for invoice_id in Invoice.objects.filter(
+            order__license=lic, status__in=INVOICE_PAID
+        ).values_list("pk", flat=True)
+    ]
+    periods += InvoiceLine.objects.filter(
+        license=lic,
+        kind=InvoiceLine.Kind.RENEWAL,
+        invoice__status__in=INVOICE_PAID,
+        period_start__isnull=False,
+    ).values_list("period_start", "invoice_id")
+    started = [period for period in periods if period[0] <= now]
+    current = max(started)[1] if started else None
+    if invoice.purpose == Invoice.Purpose.ORDER:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.LICENSE)
+    else:
+        paid_lines = invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL, license=lic)
+    return {
+        "period_price": sum(paid_lines.values_list("amount", flat=True)),
+        "current_period": current == invoice.pk,
+    }

@@ -1,0 +1,38 @@
+"""Which events send which mail: each handler queues the mail job in the event's transaction
+(the job runs after commit, so a rolled-back change sends nothing). Subscribed in
+`NotificationsConfig.ready`."""
+
+from licensary.audit.bus import Announcement, subscribe
+from licensary.jobs.tasks import enqueue
+from licensary.notifications.receipts import notify_receipt_rejected
+from licensary.notifications.tasks import notify_license_event, send_invoice_reminders
+
+LICENSE_MAIL = ("license.blocked", "license.canceled", "license.deleted")
+
+
+def license_changed(event: Announcement) -> None:
+    # The ids as one text: a list of thousands (a sweep batch) is costly for the task library
+    # to check.
+    enqueue(
+        notify_license_event,
+        license_ids=",".join(event.object_ids),
+        event=event.name.removeprefix("license."),
+    )
+
+
+def reminder_due(event: Announcement) -> None:
+    stage = event.data["stage"]
+    assert isinstance(stage, int)
+    enqueue(send_invoice_reminders, invoice_ids=[int(pk) for pk in event.object_ids], stage=stage)
+
+
+def receipt_rejected(event: Announcement) -> None:
+    for pk in event.object_ids:
+        enqueue(notify_receipt_rejected, receipt_id=int(pk))
+
+
+def subscribe_all() -> None:
+    for name in LICENSE_MAIL:
+        subscribe(name, license_changed)
+    subscribe("invoice.reminder_due", reminder_due)
+    subscribe("receipt.rejected", receipt_rejected)
