@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: install run test test-postgres lint bench-sweep
+.PHONY: install run test test-postgres lint typecheck bench-sweep
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -21,6 +21,9 @@ test-postgres: install
 
 lint: install
 	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+typecheck: install
+	$(UV) run mypy
 
 bench-sweep: install
 	$(UV) run python bench/sweep.py

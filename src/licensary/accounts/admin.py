@@ -45,6 +45,7 @@ class UserAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        assert request.user.is_authenticated  # the admin site lets no one in signed out
         account_update(
             account=User.objects.get(pk=obj.pk),
             actor=request.user,
@@ -63,9 +64,9 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        decide_each(
-            self, request, queryset, lambda token: token_revoke(token=token, actor=request.user)
-        )
+        actor = request.user
+        assert actor.is_authenticated  # the admin site lets no one in signed out
+        decide_each(self, request, queryset, lambda token: token_revoke(token=token, actor=actor))
 
 
 @admin.register(TermsVersion)
@@ -75,8 +76,8 @@ class TermsVersionAdmin(admin.ModelAdmin):
 
     list_display = ["version", "published_at", "published_by"]
 
-    def get_fields(self, request: HttpRequest, obj: TermsVersion | None = None) -> list[str]:
-        return ["text"] if obj is None else ["version", "text", "published_at", "published_by"]
+    def get_fields(self, request: HttpRequest, obj: TermsVersion | None = None) -> tuple[str, ...]:
+        return ("text",) if obj is None else ("version", "text", "published_at", "published_by")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: TermsVersion | None = None
@@ -95,6 +96,7 @@ class TermsVersionAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: TermsVersion, form: ModelForm, change: bool
     ) -> None:
+        assert request.user.is_authenticated  # the admin site lets no one in signed out
         published = terms_publish(text=form.cleaned_data["text"], actor=request.user)
         # The admin's own log and redirect name the row the service made.
         obj.pk, obj.version, obj.published_at = (

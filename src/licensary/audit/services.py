@@ -26,7 +26,7 @@ class Change:
 
     action: str
     object_type: str
-    object_id: str
+    object_id: str | int  # a primary key as given; the entry stores its text
     actor: Any = None
     actor_label: str = ""
     account_id: int | None = None

@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from licensary.billing.models import (
@@ -31,8 +34,7 @@ class ReceiptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Receipt
     extra = 0
     can_delete = False
-    fields = ["file_link", "reference", "status", "size", "created_at", "reason"]
-    readonly_fields = fields
+    readonly_fields = fields = ("file_link", "reference", "status", "size", "created_at", "reason")
 
     @admin.display(description="file")
     def file_link(self, obj: Receipt) -> str:
@@ -49,8 +51,15 @@ class DisputeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Dispute
     extra = 0
     can_delete = False
-    fields = ["dispute_id", "state", "amount", "currency", "needs_staff", "note", "opened_at"]
-    readonly_fields = fields
+    readonly_fields = fields = (
+        "dispute_id",
+        "state",
+        "amount",
+        "currency",
+        "needs_staff",
+        "note",
+        "opened_at",
+    )
 
 
 @admin.register(Invoice)
@@ -92,7 +101,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in Refund._meta.fields]
     actions = ["approve_to_credit", "approve_to_original", "reject"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # customers ask through the API; the policy answers
 
     @admin.action(description="Approve: pay to the account's credit")
@@ -165,7 +174,7 @@ class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def invoice_already_paid(self, obj: Receipt) -> bool:
         return obj.invoice_already_paid
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # customers upload through the API or the portal
 
     @admin.action(description="Confirm: record the invoice's total as paid by bank transfer")

@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.db.models import QuerySet
 from ninja import Router, Schema, Status
 
+from licensary.accounts.models import User
 from licensary.accounts.services import scope
 from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
@@ -19,6 +20,7 @@ from licensary.core.api import (
     paginate,
     with_status,
 )
+from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id
 
@@ -72,13 +74,13 @@ def invoice_out(inv: Invoice) -> dict:
     }
 
 
-def visible_invoices(request: HttpRequest):
+def visible_invoices(request: AuthedRequest[User]) -> QuerySet[Invoice]:
     return scope(Invoice.objects.prefetch_related("lines"), request.auth)
 
 
 @router.get("/invoices", response=Page[InvoiceOut])
 def list_invoices(
-    request: HttpRequest,
+    request: AuthedRequest[User],
     status: StatusFilter | None = None,
     limit: Limit = 50,
     cursor: Cursor | None = None,
@@ -88,13 +90,13 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response=InvoiceOut)
-def get_invoice(request: HttpRequest, invoice_id: Id) -> dict:
+def get_invoice(request: AuthedRequest[User], invoice_id: Id) -> dict:
     return invoice_out(get_visible(visible_invoices(request), invoice_id))
 
 
 @router.post("/invoices/{invoice_id}/pay-with-credit", response={200: InvoiceOut})
 @idempotent
-def pay_with_credit(request: HttpRequest, invoice_id: Id) -> Status:
+def pay_with_credit(request: AuthedRequest[User], invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
     paid = invoice_pay_with_credit(invoice=invoice, actor=request.auth)
     return Status(200, invoice_out(get_visible(visible_invoices(request), paid.pk)))

@@ -1,12 +1,15 @@
 """Paying at a gateway, its webhooks, deposits and refunds."""
 
 from datetime import datetime
+from typing import Annotated
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import StrictInt
 
+from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing, scope
 from licensary.billing.api import InvoiceOut, invoice_out, visible_invoices
 from licensary.billing.gateways import get_gateway
@@ -26,16 +29,17 @@ from licensary.core.api import (
     with_status,
 )
 from licensary.core.errors import InvalidTransition, require_staff
+from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id, Text
+from licensary.core.text import Id, Printable
 
-Note = Text(300, multiline=True)
+Note = Annotated[str, Printable(300, multiline=True)]
 
 router = Router(tags=["payments"])
 
 
 class CheckoutIn(Schema):
-    gateway: Text(20)
+    gateway: Annotated[str, Printable(20)]
 
 
 class CheckoutOut(Schema):
@@ -52,7 +56,7 @@ class RefundIn(Schema):
 
 
 class RefundDecisionIn(Schema):
-    destination: Text(16) = "credit"
+    destination: Annotated[str, Printable(16)] = "credit"
     amount: StrictInt | None = None
     note: Note = ""
 
@@ -97,7 +101,7 @@ def refund_out(r: Refund) -> dict:
     response=CheckoutOut,
     summary="Start paying an invoice at a gateway; returns the URL to pay at",
 )
-def checkout(request: HttpRequest, invoice_id: Id, payload: CheckoutIn) -> dict:
+def checkout(request: AuthedRequest[User], invoice_id: Id, payload: CheckoutIn) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     account_require_in_good_standing(request.auth)
     account_require_in_good_standing(invoice.account)
@@ -118,7 +122,7 @@ def checkout(request: HttpRequest, invoice_id: Id, payload: CheckoutIn) -> dict:
     auth=None,
     summary="Signed by the gateway; each event is applied once",
 )
-def gateway_webhook(request: HttpRequest, name: Text(20)) -> dict:
+def gateway_webhook(request: HttpRequest, name: Annotated[str, Printable(20)]) -> dict:
     event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
     return {"received": True, "outcome": event.outcome}
 
@@ -129,18 +133,18 @@ def gateway_webhook(request: HttpRequest, name: Text(20)) -> dict:
     summary="An invoice that, once paid, becomes credit (never refundable)",
 )
 @idempotent
-def create_deposit(request: HttpRequest, payload: DepositIn) -> Status:
+def create_deposit(request: AuthedRequest[User], payload: DepositIn) -> Status:
     invoice = deposit_create(account=request.auth, amount=payload.amount, actor=request.auth)
     return Status(201, invoice_out(invoice))
 
 
-def visible_refunds(request: HttpRequest):
+def visible_refunds(request: AuthedRequest[User]) -> QuerySet[Refund]:
     return scope(Refund.objects.all(), request.auth)
 
 
 @router.post("/refunds", response={201: RefundOut})
 @idempotent
-def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
+def create_refund(request: AuthedRequest[User], payload: RefundIn) -> Status:
     invoice = get_visible(visible_invoices(request), payload.invoice)
     return Status(
         201, refund_out(refund_request(invoice=invoice, reason=payload.reason, actor=request.auth))
@@ -149,7 +153,7 @@ def create_refund(request: HttpRequest, payload: RefundIn) -> Status:
 
 @router.get("/refunds", response=Page[RefundOut])
 def list_refunds(
-    request: HttpRequest,
+    request: AuthedRequest[User],
     status: StatusFilter | None = None,
     limit: Limit = 50,
     cursor: Cursor | None = None,
@@ -159,13 +163,13 @@ def list_refunds(
 
 
 @router.get("/refunds/{refund_id}", response=RefundOut)
-def get_refund(request: HttpRequest, refund_id: Id) -> dict:
+def get_refund(request: AuthedRequest[User], refund_id: Id) -> dict:
     return refund_out(get_visible(visible_refunds(request), refund_id))
 
 
 @router.post("/refunds/{refund_id}/approve", response=RefundOut)
 def approve_refund(
-    request: HttpRequest, refund_id: Id, payload: RefundDecisionIn | None = None
+    request: AuthedRequest[User], refund_id: Id, payload: RefundDecisionIn | None = None
 ) -> dict:
     require_staff(request.auth, "decide refunds")
     payload = payload or RefundDecisionIn()
@@ -182,7 +186,7 @@ def approve_refund(
 
 
 @router.post("/refunds/{refund_id}/reject", response=RefundOut)
-def reject_refund(request: HttpRequest, refund_id: Id, payload: RefundRejectIn) -> dict:
+def reject_refund(request: AuthedRequest[User], refund_id: Id, payload: RefundRejectIn) -> dict:
     require_staff(request.auth, "decide refunds")
     refund = get_visible(visible_refunds(request), refund_id)
     return refund_out(refund_reject(refund=refund, actor=request.auth, note=payload.note))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from io import BytesIO
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Q
@@ -11,6 +11,7 @@ from ninja import Router, Schema, Status
 from pydantic import StrictBool, StrictInt, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from licensary.accounts.models import User
 from licensary.billing.api import visible_invoices
 from licensary.billing.models import INVOICE_PAID, Invoice, Receipt
 from licensary.billing.receipts import (
@@ -45,8 +46,9 @@ from licensary.core.errors import (
     ValidationFailed,
     require_staff,
 )
+from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id, Text, column
+from licensary.core.text import Id, Printable, column
 
 router = Router(tags=["receipts"])
 
@@ -82,11 +84,11 @@ class ConfirmIn(Schema):
 
 
 class RejectIn(Schema):
-    reason: Text(column(Receipt, "reason"), multiline=True)
+    reason: Annotated[str, Printable(column(Receipt, "reason"), multiline=True)]
 
 
 # The multipart form's `reference`, held to the same rule as a JSON field.
-_reference = TypeAdapter(Text(column(Receipt, "reference")))
+_reference = TypeAdapter(Annotated[str, Printable(column(Receipt, "reference"))])
 
 
 def receipt_out(r: Receipt) -> dict[str, Any]:
@@ -188,7 +190,7 @@ UPLOAD_DOC = {
     openapi_extra=UPLOAD_DOC,
     summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)",
 )
-def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
+def upload_receipt(request: AuthedRequest[User], invoice_id: Id) -> Status:
     invoice = get_visible(visible_invoices(request), invoice_id)
     if request.content_type != "multipart/form-data":
         raise UnsupportedMediaType(
@@ -200,7 +202,7 @@ def upload_receipt(request: HttpRequest, invoice_id: Id) -> Status:
 
 
 @idempotent
-def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
+def _upload_receipt(request: AuthedRequest[User], *, invoice: Invoice) -> Status:
     file = request.FILES.get("file")
     if file is None:
         raise ValidationFailed("file: a receipt file is required (multipart field 'file').")
@@ -218,7 +220,7 @@ def _upload_receipt(request: HttpRequest, *, invoice: Invoice) -> Status:
     summary="The receipts uploaded on an invoice, newest first",
 )
 def list_invoice_receipts(
-    request: HttpRequest, invoice_id: Id, limit: Limit = 50, cursor: Cursor | None = None
+    request: AuthedRequest[User], invoice_id: Id, limit: Limit = 50, cursor: Cursor | None = None
 ) -> dict:
     invoice = get_visible(visible_invoices(request), invoice_id)
     return paginate(
@@ -236,7 +238,7 @@ def list_invoice_receipts(
     "`?invoice_already_paid=true` the pending ones whose invoice is paid)",
 )
 def list_receipts(
-    request: HttpRequest,
+    request: AuthedRequest[User],
     status: StatusFilter | None = None,
     invoice_already_paid: bool | None = None,
     limit: Limit = 50,
@@ -250,7 +252,7 @@ def list_receipts(
 
 
 @router.get("/receipts/{receipt_id}", response=ReceiptOut)
-def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
+def get_receipt(request: AuthedRequest[User], receipt_id: Id) -> dict:
     return receipt_out(get_visible(receipts_visible_to(request.auth), receipt_id))
 
 
@@ -269,7 +271,7 @@ def get_receipt(request: HttpRequest, receipt_id: Id) -> dict:
         }
     },
 )
-def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
+def get_receipt_file(request: AuthedRequest[User], receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
     try:
         handle = receipt_path(receipt).open("rb")
@@ -296,7 +298,7 @@ def get_receipt_file(request: HttpRequest, receipt_id: Id) -> FileResponse:
 )
 @idempotent
 def confirm_receipt(
-    request: HttpRequest, receipt_id: Id, payload: ConfirmIn | None = None
+    request: AuthedRequest[User], receipt_id: Id, payload: ConfirmIn | None = None
 ) -> Status:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
@@ -314,7 +316,7 @@ def confirm_receipt(
     response=ReceiptOut,
     summary="Staff: refuse the receipt with a reason the customer is told",
 )
-def reject_receipt(request: HttpRequest, receipt_id: Id, payload: RejectIn) -> dict:
+def reject_receipt(request: AuthedRequest[User], receipt_id: Id, payload: RejectIn) -> dict:
     require_staff(request.auth, "decide receipts")
     receipt = get_visible(receipts_visible_to(request.auth), receipt_id)
     receipt_reject(receipt=receipt, actor=request.auth, reason=payload.reason)

@@ -199,6 +199,7 @@ def _apply_refund(event: GatewayEvent, data: GatewayEventData) -> None:
             event.outcome, event.note = OUT.DEFERRED, "refund before its payment; kept for it"
             return
         # The payment went to credit (its invoice could not take it): take it back from there.
+        assert credited.invoice is not None  # an overpaid event names the invoice it overpaid
         event.invoice_id = credited.invoice_id
         try:
             with transaction.atomic():

@@ -20,6 +20,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         # The admin goes through the same services as the API (one write path).
+        assert request.user.is_authenticated  # the admin site lets no one in signed out
         fields = EDITABLE if change else EDITABLE + CREATE_ONLY
         values = {k: form.cleaned_data.get(k) for k in fields if k in form.cleaned_data}
         try:

@@ -2,15 +2,17 @@
 
 from typing import Annotated
 
-from django.http import HttpRequest
+from django.db.models import QuerySet
 from ninja import Router, Schema, Status
 from pydantic import Field, StrictBool, StrictInt
 
+from licensary.accounts.models import User
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create, product_update
 from licensary.core.api import Cursor, Limit, MoneyOut, Page, get_visible, paginate
 from licensary.core.errors import PermissionDenied
-from licensary.core.text import Id, Text, column
+from licensary.core.http import AuthedRequest
+from licensary.core.text import Id, Printable, column
 
 router = Router(tags=["catalog"])
 
@@ -30,25 +32,25 @@ class ProductOut(Schema):
     active: bool
 
 
-Slug = Text(column(Product, "slug"))
-Name = Text(column(Product, "name"), min_length=1)
-Manufacturer = Text(column(Product, "manufacturer"))
-Package = Text(column(Product, "upstream_package"))
+Slug = Annotated[str, Printable(column(Product, "slug"))]
+Name = Annotated[str, Printable(column(Product, "name"), min_length=1)]
+Manufacturer = Annotated[str, Printable(column(Product, "manufacturer"))]
+Package = Annotated[str, Printable(column(Product, "upstream_package"))]
 # Supplier names in failover order ("own" for own products); a name is a slug of at most 50
 # characters (suppliers sit above the catalog, which therefore does not import them).
-Suppliers = Annotated[list[Text(50)], Field(max_length=20)]
+Suppliers = Annotated[list[Annotated[str, Printable(50)]], Field(max_length=20)]
 
 
 class ProductIn(Schema):
     slug: Slug | None = None
     name: Name
-    kind: Text(16)
+    kind: Annotated[str, Printable(16)]
     manufacturer: Manufacturer = ""
     period_days: StrictInt = 30
     price: StrictInt  # minor units: `true` or "500" are not prices
     setup_fee: StrictInt = 0
     # The platform's (LICENSARY_CURRENCY) when left out; checked by the service.
-    currency: Text(3) | None = None
+    currency: Annotated[str, Printable(3)] | None = None
     requires_identity: StrictBool = False  # `0` or "no" are not booleans
     suppliers: Suppliers = []
     upstream_package: Package = ""
@@ -85,28 +87,30 @@ def product_out(p: Product) -> dict:
     }
 
 
-def visible_products(request: HttpRequest):
+def visible_products(request: AuthedRequest[User]) -> QuerySet[Product]:
     qs = Product.objects.all()
     return qs if request.auth.is_staff_account else qs.filter(active=True)
 
 
 @router.get("/products", response=Page[ProductOut])
-def list_products(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
+def list_products(
+    request: AuthedRequest[User], limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     return paginate(visible_products(request), limit=limit, cursor=cursor, render=product_out)
 
 
 @router.get("/products/{product_id}", response=ProductOut)
-def get_product(request: HttpRequest, product_id: Id) -> dict:
+def get_product(request: AuthedRequest[User], product_id: Id) -> dict:
     return product_out(get_visible(visible_products(request), product_id))
 
 
 @router.post("/products", response={201: ProductOut})
-def create_product(request: HttpRequest, payload: ProductIn) -> Status:
+def create_product(request: AuthedRequest[User], payload: ProductIn) -> Status:
     return Status(201, product_out(product_create(actor=request.auth, **payload.dict())))
 
 
 @router.patch("/products/{product_id}", response=ProductOut)
-def update_product(request: HttpRequest, product_id: Id, payload: ProductPatch) -> dict:
+def update_product(request: AuthedRequest[User], product_id: Id, payload: ProductPatch) -> dict:
     if not request.auth.is_staff_account:
         raise PermissionDenied("Only staff edit the catalog.")
     product = get_visible(Product.objects.all(), product_id)

@@ -11,6 +11,7 @@ from licensary.audit.services import Change, audit_record
 from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
 from licensary.core.money import default_currency, require_amount, require_currency
+from licensary.core.text import column
 
 EDITABLE = (
     "slug",
@@ -61,7 +62,7 @@ def _slug(text: str) -> str:
     """The slug of a name or a given slug, cut at a word to fit its column (a 200-character
     name makes a longer slug, and NFKD can lengthen text: "\ufb00" is "ff")."""
     slug = slugify(text)
-    limit = Product._meta.get_field("slug").max_length
+    limit = column(Product, "slug")
     if len(slug) > limit:
         cut = slug[: limit + 1]
         slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:limit]

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import dj_database_url
 
@@ -226,8 +227,35 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE")
 LICENSARY_BENCH_VIEWS = env_bool("LICENSARY_BENCH_VIEWS", False)
 PUBLIC_URL = env_str("LICENSARY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
+
+class DomainSettings(TypedDict):
+    """What LICENSARY holds, typed: mypy's django-stubs reads this module, so every
+    `settings.LICENSARY[...]` has its type where it is read."""
+
+    CURRENCY: str
+    PERIOD_DAYS: int
+    RENEWAL_NOTICE_DAYS: int
+    REMINDER_DAYS: list[int]
+    CANCEL_AFTER_BLOCK_DAYS: int
+    DELETE_AFTER_BLOCK_MONTHS: int
+    REVIEW_TARGET_HOURS: int
+    NEW_ORDER_DUE_DAYS: int
+    IP_CHANGES_PER_PERIOD: int
+    SWEEP_BATCH: int
+    JOB_MAX_ATTEMPTS: int
+    JOB_LEASE_SECONDS: int
+    ALLOW_PRIVATE_IPS: bool
+    TRUSTED_PROXIES: list[str]
+    AUDIT_HEAD_FILE: str
+    VERIFY_RATE: str
+    KEY_NOTICE_HOURS: int
+    MAX_DEPOSIT: int
+    # Not set here: orders read it with a default of False.
+    AGENTS_MUST_BE_VERIFIED: NotRequired[bool]
+
+
 # Domain settings (DESIGN.md "every number below is a setting with this default").
-LICENSARY = {
+LICENSARY: DomainSettings = {
     "CURRENCY": env_currency("LICENSARY_CURRENCY", "USD"),
     "PERIOD_DAYS": env_int("LICENSARY_PERIOD_DAYS", 30),
     "RENEWAL_NOTICE_DAYS": env_int("LICENSARY_RENEWAL_NOTICE_DAYS", 7),

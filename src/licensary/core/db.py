@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import DateTimeField, Func
 from django.utils.dateparse import parse_datetime
@@ -44,9 +45,11 @@ def _sqlite_add_days(value: str | None, days: int) -> str | None:
     return str(moment + timedelta(days=int(days)))
 
 
-def _install_sqlite_functions(sender: object, connection: object, **kwargs: object) -> None:
-    if getattr(connection, "vendor", "") == "sqlite":
-        raw = connection.connection  # type: ignore[attr-defined]
+def _install_sqlite_functions(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
+) -> None:
+    if connection.vendor == "sqlite":
+        raw = connection.connection
         raw.create_function("licensary_add_months", 2, _sqlite_add_months, deterministic=True)
         raw.create_function("licensary_add_days", 2, _sqlite_add_days, deterministic=True)
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.db.models import Model
 from ninja import Status
 
 from licensary.core.errors import IdempotencyConflict, ValidationFailed
+from licensary.core.http import AuthedRequest
 from licensary.core.models import IdempotencyRecord
 
 
@@ -22,25 +23,25 @@ def idempotent(handler: Callable[..., Status]) -> Callable[..., Status]:
     """
 
     @functools.wraps(handler)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Status:
+    def wrapper(request: AuthedRequest[Model], *args: Any, **kwargs: Any) -> Status:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return handler(request, *args, **kwargs)
         if not key or len(key) > 200 or not key.isprintable():
             raise ValidationFailed("Idempotency-Key must be 1 to 200 printable characters.")
         digest = hashlib.sha256(
-            b"%s %s\n" % (request.method.encode(), request.path.encode()) + request.body
+            b"%s %s\n" % ((request.method or "").encode(), request.path.encode()) + request.body
         ).hexdigest()
-        account = request.auth
+        account_id = request.auth.pk
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(
-                        account=account, key=key, request_hash=digest
+                        account_id=account_id, key=key, request_hash=digest
                     )
             except IntegrityError:
                 # Another request holds (or held) the key: it has committed by now.
-                record = IdempotencyRecord.objects.get(account=account, key=key)
+                record = IdempotencyRecord.objects.get(account_id=account_id, key=key)
                 if record.request_hash != digest:
                     raise IdempotencyConflict(
                         "This Idempotency-Key was used with another request."

@@ -36,12 +36,20 @@ class ProductLike(Protocol):
 
 
 class SupplierConfigLike(Protocol):
-    """What a supplier needs to connect (the core passes its Supplier model)."""
+    """What a supplier needs to connect (the core passes its Supplier model); read only, so a
+    computed value (the model's unsealed `password`) qualifies."""
 
-    name: str
-    base_url: str
-    username: str
-    password: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password(self) -> str: ...
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from stripe.params import RefundCreateParams
 
 from licensary.billing.gateways.base import (
     DisputeFacts,
@@ -153,7 +154,7 @@ class StripeGateway(Gateway):
     def refund(
         self, *, payment_reference: str, amount: int, idempotency_key: str, tag: int | None = None
     ) -> str:
-        params: dict[str, Any] = {"payment_intent": payment_reference, "amount": amount}
+        params: RefundCreateParams = {"payment_intent": payment_reference, "amount": amount}
         if tag is not None:  # how its webhook, or a later look-up, names our refund
             params["metadata"] = {REFUND_TAG: str(tag)}
         try:
