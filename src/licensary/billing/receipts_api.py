@@ -222,7 +222,8 @@ def _upload_receipt(request: AuthedRequest[User], *, invoice: Invoice) -> Status
 def list_invoice_receipts(
     request: AuthedRequest[User], invoice_id: Id, limit: Limit = 50, cursor: Cursor | None = None
 ) -> dict:
-    invoice = get_visible(visible_invoices(request), invoice_id)
+    # Only whether the caller may see the invoice: its lines are not shown, so not fetched.
+    invoice = get_visible(visible_invoices(request).prefetch_related(None), invoice_id)
     return paginate(
         receipts_visible_to(request.auth).filter(invoice=invoice),
         limit=limit,
