@@ -35,15 +35,23 @@ class Announcement:
 
 Handler = Callable[[Announcement], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+EVERY = "*"  # the name to subscribe to for every announcement, whatever its name
 
 
 def subscribe(name: str, handler: Handler) -> None:
-    """Call `handler` for every announcement of `name` (from an `AppConfig.ready`).
+    """Call `handler` for every announcement of `name` (from an `AppConfig.ready`), or of
+    every name for `EVERY`.
 
     Subscribing the same handler twice (a second `ready()`, as tests may cause) is a no-op.
     """
     if handler not in _handlers[name]:
         _handlers[name].append(handler)
+
+
+def unsubscribe(name: str, handler: Handler) -> None:
+    """Stop calling `handler` for `name` (a test's listener, once the test is done)."""
+    if handler in _handlers.get(name, ()):
+        _handlers[name].remove(handler)
 
 
 def announce(name: str, object_type: str, object_ids: Iterable[object], **data: object) -> None:
@@ -53,7 +61,7 @@ def announce(name: str, object_type: str, object_ids: Iterable[object], **data: 
     if not ids:
         return
     announcement = Announcement(name, object_type, ids, MappingProxyType(dict(data)))
-    for handler in tuple(_handlers.get(name, ())):
+    for handler in (*_handlers.get(name, ()), *_handlers.get(EVERY, ())):
         handler(announcement)
 
 

@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing, scope
-from licensary.audit.services import Change, audit_record
 from licensary.billing import events as billing_events
 from licensary.billing.models import INVOICE_PAID, Invoice, Payment, Receipt
 from licensary.billing.services import invoice_pay_external
@@ -317,22 +316,7 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str, acto
                 if existing is None:
                     raise
                 raise _duplicate(existing, invoice=locked, sha256=sha256) from None
-            audit_record(
-                Change(
-                    action="receipt.uploaded",
-                    object_type="receipt",
-                    object_id=receipt.pk,
-                    actor=actor,
-                    account_id=locked.account_id,
-                    after={
-                        "invoice": locked.number,
-                        "size": size,
-                        "content_type": kind.content_type,
-                        "sha256": sha256,
-                        "reference": reference,
-                    },
-                )
-            )
+            billing_events.receipt_uploaded(receipt, actor=actor)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -420,24 +404,14 @@ def receipt_confirm(
             decided_at=now,
             amount_received=received,
         )
-        audit_record(
-            Change(
-                action="receipt.confirmed",
-                object_type="receipt",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=invoice.account_id,
-                before={"status": "pending"},
-                after={
-                    "status": "confirmed",
-                    "amount": received,
-                    "currency": invoice.currency,
-                    "outcome": result.outcome,
-                    "credited": result.credited,
-                    "to_credit": to_credit,
-                },
-                reason=result.note[:200],
-            )
+        billing_events.receipt_confirmed(
+            locked,
+            amount=received,
+            outcome=result.outcome,
+            credited=result.credited,
+            to_credit=to_credit,
+            note=result.note,
+            actor=actor,
         )
     locked.refresh_from_db()
     return locked

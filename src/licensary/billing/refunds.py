@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.audit.services import Change, audit_record
+from licensary.billing import events as billing_events
 from licensary.billing.gateways import get_gateway
 from licensary.billing.lines import invoice_bought_facts
 from licensary.billing.models import Invoice, Payment, Refund
@@ -111,21 +111,7 @@ def _request(*, invoice: Invoice, reason: str, actor: User) -> Refund:
             raise InvalidTransition(
                 "A refund of this invoice is already waiting for staff."
             ) from exc
-        audit_record(
-            Change(
-                action="refund.requested",
-                object_type="refund",
-                object_id=refund.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                after={
-                    "invoice": locked.number,
-                    "eligible": decision.eligible,
-                    "rule": decision.rule,
-                },
-                reason=reason,
-            )
-        )
+        billing_events.refund_requested(refund, actor=actor)
     return refund
 
 
@@ -187,10 +173,6 @@ def _gateway_payment(invoice: Invoice) -> Payment:
     )
 
 
-def _label(actor: User | None) -> str:
-    return "" if actor is not None else "system"
-
-
 def _decide(
     *, locks: MoneyLocks, actor: User | None, destination: str, amount: int | None, note: str
 ) -> Refund:
@@ -232,23 +214,8 @@ def _decide(
         decided_at=timezone.now(),
         decision_note=note[:300],
     )
-    audit_record(
-        Change(
-            action="refund.approved",
-            object_type="refund",
-            object_id=locked.pk,
-            actor=actor,
-            actor_label=_label(actor),
-            account_id=locked.account_id,
-            before={"eligible": locked.eligible, "rule": locked.rule},
-            after={
-                "amount": pay,
-                "destination": destination,
-                "quoted": quote.eligible,
-                "rule": quote.rule,
-            },
-            reason=note,
-        )
+    billing_events.refund_approved(
+        locked, quote=quote, amount=pay, destination=destination, actor=actor, note=note
     )
     locked.refresh_from_db()
     return locked
@@ -285,17 +252,7 @@ def refund_grant(
             decided_at=now,
             decision_note=f"superseded: {reason}"[:300],
         )
-        audit_record(
-            Change(
-                action="refund.rejected",
-                object_type="refund",
-                object_id=superseded.pk,
-                actor=actor,
-                actor_label=_label(actor),
-                account_id=superseded.account_id,
-                reason=f"superseded: {reason}",
-            )
-        )
+        billing_events.refund_rejected(superseded, actor=actor, reason=f"superseded: {reason}")
     refund = Refund.objects.create(
         invoice=locks.invoice,
         account=locks.invoice.account,
@@ -307,22 +264,7 @@ def refund_grant(
         requested_by=actor or locks.invoice.account,
         created_at=now,
     )
-    audit_record(
-        Change(
-            action="refund.requested",
-            object_type="refund",
-            object_id=refund.pk,
-            actor=actor,
-            actor_label=_label(actor),
-            account_id=refund.account_id,
-            after={
-                "invoice": locks.invoice.number,
-                "eligible": decision.eligible,
-                "rule": decision.rule,
-            },
-            reason=reason,
-        )
-    )
+    billing_events.refund_requested(refund, actor=actor)
     return _decide(
         locks=MoneyLocks(
             book=locks.book, invoice=locks.invoice, open_refunds=[refund], refund=refund
@@ -414,16 +356,8 @@ def _booking_refused(
             return
         note = f"Paid by the gateway ({reference}) but not booked: {detail}"
         Refund.objects.filter(pk=locked.pk).update(needs_staff=True, decision_note=note[:300])
-        audit_record(
-            Change(
-                action="refund.booking_refused",
-                object_type="refund",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                after={"status": "approved", "reference": reference, "needs_staff": True},
-                reason=detail[:200],
-            )
+        billing_events.refund_booking_refused(
+            locked, reference=reference, actor=actor, detail=detail
         )
 
 
@@ -446,18 +380,7 @@ def _gateway_failed(
         Refund.objects.filter(pk=locked.pk).update(
             status=Refund.Status.REQUESTED, gateway_call_at=None
         )
-        audit_record(
-            Change(
-                action="refund.gateway_refused",
-                object_type="refund",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                before={"status": "approved"},
-                after={"status": "requested"},
-                reason=detail,
-            )
-        )
+        billing_events.refund_gateway_refused(locked, actor=actor, detail=detail)
 
 
 def refund_settle_from_gateway(
@@ -498,17 +421,7 @@ def _book_gateway_refund(
             gateway_call_at=None,
             needs_staff=False,
         )
-        audit_record(
-            Change(
-                action="refund.paid",
-                object_type="refund",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                before={"status": "approved"},
-                after={"status": "paid", "gateway": gateway, "reference": reference},
-            )
-        )
+        billing_events.refund_paid(locked, gateway=gateway, reference=reference, actor=actor)
     locked.refresh_from_db()
     return locked
 
@@ -533,15 +446,6 @@ def _reject(*, refund: Refund, actor: User, note: str) -> Refund:
             decided_at=timezone.now(),
             decision_note=note[:300],
         )
-        audit_record(
-            Change(
-                action="refund.rejected",
-                object_type="refund",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.account_id,
-                reason=note,
-            )
-        )
+        billing_events.refund_rejected(locked, actor=actor, reason=note)
     locked.refresh_from_db()
     return locked

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
-from licensary.audit.services import Change, audit_record
 from licensary.billing import events as billing_events
 from licensary.billing.lines import invoice_on_paid
 from licensary.billing.models import (
@@ -56,7 +55,8 @@ class RefundInFlight(InvalidTransition):
 #   3. the invoice's open refunds (requested or approved, by id) and the refund decided
 #   4. what the invoice pays for: its order, then the license   (locked by the caller, after)
 # A path may skip a level but never lock an earlier level after a later one. The audit head is
-# locked last of all by `audit_record`, so every row lock is taken before the first audit entry.
+# locked last of all by the events' audit entries (`billing.events`), so every row lock is taken
+# before the first audit entry.
 @dataclass(frozen=True)
 class MoneyLocks:
     """The rows `lock_for_money` holds for the rest of the caller's transaction."""
@@ -317,16 +317,8 @@ def invoice_pay_external(
             memo=f"{gateway} {reference}: credited, invoice {invoice.number} could not take it",
             legs=[money_in, Leg(book, amount)],
         )
-        audit_record(
-            Change(
-                action="payment.credited",
-                object_type="invoice",
-                object_id=invoice.pk,
-                actor=actor,
-                account_id=invoice.account_id,
-                after={"amount": amount, "gateway": gateway, "reference": reference},
-                reason=note,
-            )
+        billing_events.payment_credited(
+            invoice, amount=amount, gateway=gateway, reference=reference, actor=actor, why=note
         )
         return MoneyReceived(invoice, "credited", amount, note)
 
@@ -462,19 +454,7 @@ def dispute_mark_handled(*, dispute: Dispute, actor: User, note: str) -> Dispute
         if not locked.needs_staff:
             raise InvalidTransition(f"Dispute {locked.dispute_id} is not waiting for staff.")
         Dispute.objects.filter(pk=locked.pk).update(needs_staff=False, note=note)
-        invoice = locked.invoice  # none yet when its payment is not known here
-        audit_record(
-            Change(
-                action="dispute.handled",
-                object_type="invoice" if invoice else "dispute",
-                object_id=invoice.pk if invoice else locked.pk,
-                actor=actor,
-                account_id=invoice.account_id if invoice else None,
-                before={"note": locked.note},
-                after={"dispute": locked.dispute_id, "state": locked.state},
-                reason=note[:200],
-            )
-        )
+        billing_events.dispute_handled(locked, note_before=locked.note, note=note, actor=actor)
     locked.refresh_from_db()
     return locked
 
@@ -519,17 +499,7 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
     if dispute.invoice_id is None:
         dispute.invoice, dispute.payment = invoice, payment
         dispute.needs_staff, dispute.note = True, "Respond in the gateway before the deadline."
-        _dispute_audit(
-            dispute,
-            "payment.disputed",
-            {
-                "state": dispute.state,
-                "gateway_status": dispute.gateway_status,
-                "reason": dispute.reason,
-                "evidence_due_at": dispute.evidence_due_at,
-                "payment": payment.pk if payment else None,
-            },
-        )
+        billing_events.payment_disputed(dispute, payment=payment)
         did = True
     if dispute.currency != invoice.currency:
         dispute.needs_staff = True
@@ -553,7 +523,7 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
             memo=f"{dispute.gateway} dispute {dispute.dispute_id}: withdrawn, held until decided",
             legs=[Leg(gateway_book, amount), Leg(held_book, -amount)],
         )
-        _dispute_audit(dispute, "payment.dispute_funds_held", {})
+        billing_events.payment_dispute_funds_held(dispute)
         did = True
     outcome = "applied" if did else "ignored"
     if dispute.closed_at is None and dispute.state in (_STATE.WON, _STATE.LOST, _STATE.CLOSED):
@@ -567,7 +537,7 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
                 legs=[Leg(held_book, amount), Leg(gateway_book, -amount)],
             )
             dispute.needs_staff, dispute.note = False, "Won: the money came back."
-            _dispute_audit(dispute, "payment.dispute_won", {})
+            billing_events.payment_dispute_won(dispute)
         elif dispute.state == _STATE.LOST:
             outcome = _dispute_lose(dispute, payment=payment, invoice=invoice, held_book=held_book)
         else:
@@ -577,7 +547,7 @@ def _dispute_apply(dispute: Dispute, *, payment: Payment | None, invoice: Invoic
                 if dispute.needs_staff
                 else "Closed without money moving."
             )
-            _dispute_audit(dispute, "payment.dispute_closed", {})
+            billing_events.payment_dispute_closed(dispute)
     dispute.save()
     return outcome
 
@@ -639,10 +609,8 @@ def _dispute_lose(
             f"Lost, but the account's credit is spent: {amount} is still held; "
             f"settle it by hand. Licenses it paid: {licenses or 'none'}."
         )
-        _dispute_audit(
-            dispute,
-            "payment.dispute_lost",
-            {"from_invoice": 0, "from_credit": 0, "licenses": licenses},
+        billing_events.payment_dispute_lost(
+            dispute, from_invoice=0, from_credit=0, licenses=licenses, refunds_in_flight=None
         )
         return "mismatch"
     dispute.settled_by = txns[0]
@@ -650,15 +618,12 @@ def _dispute_lose(
     dispute.note = (
         f"Lost: the money is gone. Decide on the licenses it paid for: {licenses or 'none'}."
     )
-    _dispute_audit(
+    billing_events.payment_dispute_lost(
         dispute,
-        "payment.dispute_lost",
-        {
-            "from_invoice": from_invoice,
-            "from_credit": from_credit,
-            "licenses": licenses,
-            "refunds_in_flight": in_flight,
-        },
+        from_invoice=from_invoice,
+        from_credit=from_credit,
+        licenses=licenses,
+        refunds_in_flight=in_flight,
     )
     return "applied"
 
@@ -673,29 +638,6 @@ def _licenses_paid_by(invoice: Invoice) -> list[int]:
     if order_license:
         found.add(order_license)
     return sorted(found)
-
-
-def _dispute_audit(dispute: Dispute, action: str, after: dict[str, object]) -> None:
-    invoice = dispute.invoice
-    assert invoice is not None
-    audit_record(
-        Change(
-            action=action,
-            object_type="invoice",
-            object_id=invoice.pk,
-            actor=None,
-            actor_label=f"gateway:{dispute.gateway}",
-            account_id=invoice.account_id,
-            after={
-                "dispute": dispute.dispute_id,
-                "amount": dispute.amount,
-                "currency": dispute.currency,
-                "state": dispute.state,
-                **after,
-            },
-            reason=dispute.note[:200],
-        )
-    )
 
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
@@ -890,16 +832,8 @@ def _set_refund_status(
     before = invoice.status
     Invoice.objects.filter(pk=invoice.pk).update(status=status)
     invoice.status = status
-    audit_record(
-        Change(
-            action="invoice.refunded",
-            object_type="invoice",
-            object_id=invoice.pk,
-            actor=actor,
-            account_id=invoice.account_id,
-            before={"status": before},
-            after={"status": status, "amount": amount, "destination": destination},
-        )
+    billing_events.invoice_refunded(
+        invoice, before=before, amount=amount, destination=destination, actor=actor
     )
 
 
@@ -958,13 +892,7 @@ def unapplied_refund_record(
                 Leg(system_book(LedgerAccount.Code.GATEWAY, currency, gateway), delta),
             ],
         )
-        audit_record(
-            Change(
-                action="payment.refunded_in_gateway",
-                object_type="account",
-                object_id=account.pk,
-                account_id=account.pk,
-                after={"amount": delta, "gateway": gateway, "reference": reference},
-            )
+        billing_events.payment_refunded_in_gateway(
+            account, amount=delta, gateway=gateway, reference=reference
         )
         return delta

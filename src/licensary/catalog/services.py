@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from licensary.accounts.models import User
-from licensary.audit.services import Change, audit_record
+from licensary.catalog import events as catalog_events
 from licensary.catalog.models import Product
 from licensary.core.errors import PermissionDenied, ValidationFailed
 from licensary.core.money import default_currency, require_amount, require_currency
@@ -87,15 +87,7 @@ def product_create(*, actor: User, **values: Any) -> Product:
             raise ValidationFailed(
                 f"A product with slug {values['slug']!r} exists.", code="slug_taken", status=409
             ) from exc
-        audit_record(
-            Change(
-                action="product.created",
-                object_type="product",
-                object_id=product.pk,
-                actor=actor,
-                after=values,
-            )
-        )
+        catalog_events.product_created(product, values=values, actor=actor)
     return product
 
 
@@ -124,14 +116,5 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
                 product.save()
         except IntegrityError as exc:
             raise ValidationFailed("That slug is taken.", code="slug_taken", status=409) from exc
-        audit_record(
-            Change(
-                action="product.updated",
-                object_type="product",
-                object_id=product.pk,
-                actor=actor,
-                before=before,
-                after=changes,
-            )
-        )
+        catalog_events.product_updated(product, before=before, changes=changes, actor=actor)
     return product

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.audit.services import Change, audit_record
 from licensary.billing.models import InvoiceLine
 from licensary.billing.services import invoice_line_set_period
+from licensary.licenses import events as license_events
 from licensary.licenses.models import License
 from licensary.licenses.rules import (
     check_transition,
@@ -24,19 +24,6 @@ from licensary.licenses.rules import (
 )
 
 S = License.Status
-
-
-def license_snapshot(lic: License) -> dict[str, object]:
-    return {
-        "status": lic.status,
-        "period_start": lic.period_start,
-        "period_end": lic.period_end,
-        "blocked_at": lic.blocked_at,
-        "canceled_at": lic.canceled_at,
-        "deleted_at": lic.deleted_at,
-        "renewable_until": lic.renewable_until,
-        "ip": lic.ip,
-    }
 
 
 def license_catch_up(*, license: License) -> License:
@@ -84,7 +71,7 @@ def license_renew_paid(
     start, end = renewal_terms(lic, paid_at)
     new = S.ACTIVE
     reason = check_transition(lic.status, new)
-    before = license_snapshot(lic)
+    before = license_events.license_snapshot(lic)
     changed = License.objects.filter(
         pk=lic.pk, status=lic.status, period_end=lic.period_end
     ).update(
@@ -102,16 +89,5 @@ def license_renew_paid(
     from licensary.suppliers.sync import upstream_sync_enqueue
 
     upstream_sync_enqueue([lic.pk], renew=True)
-    audit_record(
-        Change(
-            action="license.renewed",
-            object_type="license",
-            object_id=lic.pk,
-            actor=actor,
-            account_id=lic.account_id,
-            before=before,
-            after=license_snapshot(lic),
-            reason=reason,
-        )
-    )
+    license_events.license_renewed(lic, before=before, why=reason, actor=actor)
     return lic

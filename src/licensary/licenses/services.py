@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
-from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice
 from licensary.core.errors import (
     DomainError,
@@ -19,12 +18,12 @@ from licensary.core.errors import (
     ValidationFailed,
 )
 from licensary.core.ip import normalize_license_ip
+from licensary.licenses import events as license_events
 from licensary.licenses.invoicing import issue_renewal_invoices
 from licensary.licenses.lifecycle import (
     license_catch_up,
     license_live_holder,
     license_slot_catch_up,
-    license_snapshot,
 )
 from licensary.licenses.models import License, UnresolvableProblem
 from licensary.licenses.rules import current_period_start, license_require_renewable, period
@@ -123,18 +122,7 @@ def license_issue(
             if holder is not None:
                 raise UpstreamReferenceTaken(holder) from exc
         raise SlotTaken(None) from exc
-    audit_record(
-        Change(
-            action="license.issued",
-            object_type="license",
-            object_id=lic.pk,
-            actor=actor,
-            actor_label="" if actor else "system:delivery",
-            account_id=lic.account_id,
-            after=license_snapshot(lic),
-            reason=f"order {order.pk} paid",
-        )
-    )
+    license_events.license_issued(lic, order_id=order.pk, actor=actor)
     for old in former:
         _license_release_upstream(license=old, to=lic, actor=actor)
     return lic
@@ -152,24 +140,7 @@ def _license_release_upstream(*, license: License, to: License, actor: User | No
         upstream_status="released",
         upstream_error="",
     )
-    audit_record(
-        Change(
-            action="license.upstream_released",
-            object_type="license",
-            object_id=license.pk,
-            actor=actor,
-            actor_label="" if actor else "system:delivery",
-            account_id=license.account_id,
-            before={"upstream_reference": reference},
-            after={
-                "upstream_reference": "",
-                "upstream_former_reference": reference,
-                "held_by": to.pk,
-            },
-            reason=f"upstream license {reference} at {license.upstream_supplier} "
-            f"now belongs to license {to.pk}",
-        )
-    )
+    license_events.license_upstream_released(license, reference=reference, held_by=to, actor=actor)
 
 
 def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
@@ -303,24 +274,14 @@ def _ip_change_apply(
                 raise refusal
             # The supplier moved it, but it cannot move here: upstream follows the license.
             ip_change_abandon(op_id=upstream[0], reason=f"not made here: {refusal.detail}")
-            _audit_ip_change_refused(
-                lic, new_ip=new_ip, actor=actor, code=refusal.code, reason=refusal.detail
+            license_events.license_ip_change_refused(
+                lic, new_ip=new_ip, code=refusal.code, why=refusal.detail, actor=actor
             )
         else:
             lic.refresh_from_db()
             if upstream is not None:
                 ip_change_done(op_id=upstream[0], moved=upstream[1])
-            audit_record(
-                Change(
-                    action="license.ip_changed",
-                    object_type="license",
-                    object_id=lic.pk,
-                    actor=actor,
-                    account_id=lic.account_id,
-                    before={"ip": old_ip},
-                    after={"ip": new_ip, "changes_in_period": lic.ip_changes_in_period},
-                )
-            )
+            license_events.license_ip_changed(lic, old_ip=old_ip, actor=actor)
     if refusal is not None:
         raise refusal
     return lic
@@ -368,25 +329,10 @@ def _ip_change_refused(
     )
     reason = exc.reason
     with transaction.atomic():
-        _audit_ip_change_refused(lic, new_ip=new_ip, actor=actor, code=code, reason=reason)
-    return DomainError(text.format(ip=new_ip, reason=reason), code=code, status=status)
-
-
-def _audit_ip_change_refused(
-    lic: License, *, new_ip: str, actor: User, code: str, reason: str
-) -> None:
-    audit_record(
-        Change(
-            action="license.ip_change_refused",
-            object_type="license",
-            object_id=lic.pk,
-            actor=actor,
-            account_id=lic.account_id,
-            before={"ip": lic.ip},
-            after={"ip": new_ip, "code": code},
-            reason=reason[:300],
+        license_events.license_ip_change_refused(
+            lic, new_ip=new_ip, code=code, why=reason, actor=actor
         )
-    )
+    return DomainError(text.format(ip=new_ip, reason=reason), code=code, status=status)
 
 
 def license_mark_unresolvable(
@@ -407,15 +353,5 @@ def license_mark_unresolvable(
             marked_by=actor,
             marked_at=timezone.now(),
         )
-        audit_record(
-            Change(
-                action="license.problem_unresolvable",
-                object_type="license",
-                object_id=license.pk,
-                actor=actor,
-                account_id=license.account_id,
-                after={"ticket": ticket},
-                reason=note,
-            )
-        )
+        license_events.license_problem_unresolvable(license, ticket=ticket, note=note, actor=actor)
     return mark

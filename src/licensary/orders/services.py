@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
-from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, Refund
 from licensary.billing.refunds import refund_grant, refund_send_to_gateway
 from licensary.billing.services import (
@@ -34,6 +33,7 @@ from licensary.jobs.tasks import durable_task, enqueue
 from licensary.ledger.services import lock_credit_book
 from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
+from licensary.orders import events as order_events
 from licensary.orders.models import Order
 from licensary.suppliers.base import SupplierError
 from licensary.suppliers.sync import upstream_holder_recheck
@@ -106,28 +106,13 @@ def order_create(
             created_at=now,
             invoice=invoice,
         )
-        audit_record(
-            Change(
-                action="order.created",
-                object_type="order",
-                object_id=order.pk,
-                actor=actor,
-                account_id=account.pk,
-                after={
-                    "product": product.slug,
-                    "ip": ip,
-                    "invoice": invoice.number,
-                    "status": order.status,
-                },
-            )
-        )
+        order_events.order_created(order, actor=actor)
     return order
 
 
-def _set_status(
-    order: Order, *, new: str, actor: User | None, reason: str = "", **fields: object
-) -> Order:
-    """Compare-and-swap the order's status, with its audit entry."""
+def _set_status(order: Order, *, new: str, **fields: object) -> str:
+    """Compare-and-swap the order's status (and `fields`, set on `order` too); returns the
+    status it had. The caller records the transition's event (`orders.events`)."""
     old = order.status
     updated = Order.objects.filter(pk=order.pk, status=old).update(status=new, **fields)
     if updated != 1:
@@ -135,20 +120,7 @@ def _set_status(
     for key, value in fields.items():
         setattr(order, key, value)
     order.status = new
-    audit_record(
-        Change(
-            action=f"order.{new}",
-            object_type="order",
-            object_id=order.pk,
-            actor=actor,
-            actor_label="" if actor else "system:delivery",
-            account_id=order.account_id,
-            before={"status": old},
-            after={"status": new, **{k: getattr(v, "pk", v) for k, v in fields.items() if v}},
-            reason=reason,
-        )
-    )
-    return order
+    return old
 
 
 def order_on_paid(*, order: Order, actor: User | None) -> Order:
@@ -156,7 +128,8 @@ def order_on_paid(*, order: Order, actor: User | None) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status != OS.AWAITING_PAYMENT:
         raise InvalidTransition(f"Order {order.pk} is {order.status}.")
-    _set_status(order, new=OS.PROCESSING, actor=actor, reason="invoice paid")
+    before = _set_status(order, new=OS.PROCESSING)
+    order_events.order_processing(order, before=before, actor=actor)
     enqueue(deliver_order, order_id=order.pk)
     return order
 
@@ -252,15 +225,11 @@ def order_complete(
             detail=detail,
             actor=actor,
         )
-    return _set_status(
-        order,
-        new=OS.COMPLETED,
-        actor=actor,
-        reason="delivered",
-        license=lic,
-        completed_at=timezone.now(),
-        hold_reason=None,
+    before = _set_status(
+        order, new=OS.COMPLETED, license=lic, completed_at=timezone.now(), hold_reason=None
     )
+    order_events.order_completed(order, before=before, actor=actor, reason="delivered")
+    return order
 
 
 def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -> Order:
@@ -285,15 +254,15 @@ def hold_order(*, order_id: int, reason: str, detail: str, actor: User | None) -
         return order
     if order.status != OS.PROCESSING:
         return order
-    return _set_status(
+    before = _set_status(
         order,
         new=OS.ON_HOLD,
-        actor=actor,
-        reason=f"{reason}: {detail}",
         hold_reason=reason,
         held_at=order.held_at or timezone.now(),
         hold_detail=detail[:300],
     )
+    order_events.order_on_hold(order, before=before, actor=actor)
+    return order
 
 
 def _refuse_own_duplicate(
@@ -310,16 +279,12 @@ def _refuse_own_duplicate(
         f"You already hold license {holder.pk} for this product on {order.ip}; this order "
         "is refunded in full to your credit. Renew that license instead."
     )
-    rejected = _set_status(
-        order,
-        new=OS.REJECTED,
-        actor=actor,
-        reason=f"own duplicate: {detail}",
-        hold_reason=None,
-        decision_note=note[:300],
+    before = _set_status(order, new=OS.REJECTED, hold_reason=None, decision_note=note[:300])
+    order_events.order_rejected(
+        order, before=before, actor=actor, reason=f"own duplicate: {detail}"
     )
     enqueue(refund_never_delivered, order_id=order.pk)
-    return rejected
+    return order
 
 
 @durable_task
@@ -417,16 +382,16 @@ def order_approve(
             ) from None
         except SlotTaken:
             raise IpTaken("The IP still holds a live license for this product.") from None
-        return _set_status(
+        before = _set_status(
             locked,
             new=OS.COMPLETED,
-            actor=actor,
-            reason=note or "approved",
             license=lic,
             completed_at=timezone.now(),
             hold_reason=None,
             decision_note=note[:300],
         )
+        order_events.order_completed(locked, before=before, actor=actor, reason=note or "approved")
+        return locked
 
 
 def order_reject(
@@ -466,14 +431,8 @@ def _reject_held(
         # The money paths' lock order: credit book, invoice, its refunds, then the order.
         locks = lock_for_money(invoice=order.invoice)
         locked = _locked_held(order)
-        rejected = _set_status(
-            locked,
-            new=OS.REJECTED,
-            actor=actor,
-            reason=note or "rejected",
-            hold_reason=None,
-            decision_note=note[:300],
-        )
+        before = _set_status(locked, new=OS.REJECTED, hold_reason=None, decision_note=note[:300])
+        order_events.order_rejected(locked, before=before, actor=actor, reason=note or "rejected")
         # Rejected, the order is "never delivered": the policy refunds all of it.
         refund = refund_grant(
             locks=locks,
@@ -481,7 +440,7 @@ def _reject_held(
             destination=destination,
             reason=note or f"order {locked.pk} rejected",
         )
-        return rejected, refund
+        return locked, refund
 
 
 def order_cancel(*, order: Order, actor: User) -> Order:
@@ -496,4 +455,6 @@ def order_cancel(*, order: Order, actor: User) -> Order:
                 f"Order {locked.pk} is {locked.status}; only unpaid orders can be canceled."
             )
         invoice_void(invoice=locked.invoice, reason=f"order {locked.pk} canceled", actor=actor)
-        return _set_status(locked, new=OS.CANCELED, actor=actor, reason="canceled by the buyer")
+        before = _set_status(locked, new=OS.CANCELED)
+        order_events.order_canceled(locked, before=before, actor=actor)
+        return locked

@@ -23,10 +23,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.audit.services import Change, audit_record
 from licensary.core.crypto import seal, unseal
 from licensary.core.db import utc_text
 from licensary.core.errors import InvalidTransition, NotFound
+from licensary.verification import events as key_events
 from licensary.verification.models import SigningKey
 
 CACHE_SECONDS = 30.0
@@ -71,10 +71,6 @@ def key_status(key: SigningKey, signer: SigningKey | None, now: datetime) -> str
     return NEXT if key.activates_at > now else RETIRING
 
 
-def _actor_label(actor: User | None) -> str:
-    return "" if actor else "cli"
-
-
 def keys_ensure() -> None:
     """Make the first key on first use; a key not retired always exists after it."""
     if SigningKey.objects.filter(retired_at__isnull=True).exists():
@@ -82,14 +78,7 @@ def keys_ensure() -> None:
     try:
         with transaction.atomic():
             key = _new_key_row(generation=1, activates_at=timezone.now())
-            audit_record(
-                Change(
-                    action="key.created",
-                    object_type="signing_key",
-                    object_id=key.key_id,
-                    actor_label="system",
-                )
-            )
+            key_events.key_created(key)
     except IntegrityError:  # another process made the first key at the same time
         pass
 
@@ -119,13 +108,11 @@ def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
                 "a key is compromised."
             )
         generation = (SigningKey.objects.aggregate(top=Max("generation"))["top"] or 0) + 1
-        before = {"signing": signing.key_id if signing else None}
         if now:
             key = _new_key_row(generation=generation, activates_at=moment)
             SigningKey.objects.filter(pk__in=[k.pk for k in live]).update(
                 retired_at=moment, private_key_encrypted=""
             )
-            after: dict[str, object] = {"signing": key.key_id, "retired": [k.key_id for k in live]}
         else:
             notice = timedelta(hours=settings.LICENSARY["KEY_NOTICE_HOURS"])
             if notice <= timedelta(0):
@@ -139,18 +126,8 @@ def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
             key = _new_key_row(
                 generation=generation, activates_at=(moment + notice).replace(microsecond=0)
             )
-            after = {"next": key.key_id, "activates_at": utc_text(key.activates_at)}
-        audit_record(
-            Change(
-                action="key.rotated",
-                object_type="signing_key",
-                object_id=key.key_id,
-                actor=actor,
-                actor_label=_actor_label(actor),
-                before=before,
-                after=after,
-                reason="compromised" if now else "",
-            )
+        key_events.key_rotated(
+            key, signing_before=signing, retired=live if now else None, actor=actor
         )
     # Only this process learns of it at once; the others within CACHE_SECONDS, which is long
     # before a staged key activates. (--now: see the command's message.)
@@ -184,17 +161,7 @@ def keys_retire(*, key_id: str, actor: User | None = None) -> SigningKey:
                 "only a retiring key can be retired."
             )
         SigningKey.objects.filter(pk=key.pk).update(retired_at=moment, private_key_encrypted="")
-        audit_record(
-            Change(
-                action="key.retired",
-                object_type="signing_key",
-                object_id=key_id,
-                actor=actor,
-                actor_label=_actor_label(actor),
-                before={"status": status},
-                after={"status": RETIRED},
-            )
-        )
+        key_events.key_retired(key, was=status, actor=actor)
     key.refresh_from_db()
     return key
 

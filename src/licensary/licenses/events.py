@@ -1,0 +1,137 @@
+"""What happens to licenses one at a time, as events: each writes its audit entry and is
+announced to the apps that react (`audit.bus`), in the caller's transaction. The sweep's
+time-driven moves (blocked, canceled, deleted, ...) are announced in bulk by `licenses.sweep`.
+
+`actor` None is the platform: delivery (`system:delivery`) or the payment that renews.
+"""
+
+from licensary.accounts.models import User
+from licensary.audit.bus import record
+from licensary.audit.services import Change
+from licensary.licenses.models import License
+
+
+def license_snapshot(lic: License) -> dict[str, object]:
+    """What a license's entries say of its state (before and after a lifecycle move)."""
+    return {
+        "status": lic.status,
+        "period_start": lic.period_start,
+        "period_end": lic.period_end,
+        "blocked_at": lic.blocked_at,
+        "canceled_at": lic.canceled_at,
+        "deleted_at": lic.deleted_at,
+        "renewable_until": lic.renewable_until,
+        "ip": lic.ip,
+    }
+
+
+def license_issued(lic: License, *, order_id: int, actor: User | None) -> None:
+    """`license.issued`: the active license order `order_id` paid for."""
+    record(
+        Change(
+            action="license.issued",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            actor_label=_label(actor),
+            account_id=lic.account_id,
+            after=license_snapshot(lic),
+            reason=f"order {order_id} paid",
+        )
+    )
+
+
+def license_upstream_released(
+    lic: License, *, reference: str, held_by: License, actor: User | None
+) -> None:
+    """`license.upstream_released`: deleted `lic` let go of the upstream license `reference`,
+    which `held_by` holds now."""
+    record(
+        Change(
+            action="license.upstream_released",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            actor_label=_label(actor),
+            account_id=lic.account_id,
+            before={"upstream_reference": reference},
+            after={
+                "upstream_reference": "",
+                "upstream_former_reference": reference,
+                "held_by": held_by.pk,
+            },
+            reason=f"upstream license {reference} at {lic.upstream_supplier} "
+            f"now belongs to license {held_by.pk}",
+        )
+    )
+
+
+def license_renewed(
+    lic: License, *, before: dict[str, object], why: str, actor: User | None
+) -> None:
+    """`license.renewed`: a paid renewal moved it on (from its snapshot `before`, the
+    transition's reason `why`)."""
+    record(
+        Change(
+            action="license.renewed",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before=before,
+            after=license_snapshot(lic),
+            reason=why,
+        )
+    )
+
+
+def license_ip_changed(lic: License, *, old_ip: str, actor: User) -> None:
+    """`license.ip_changed`: moved from `old_ip` to its IP now, and counted."""
+    record(
+        Change(
+            action="license.ip_changed",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before={"ip": old_ip},
+            after={"ip": lic.ip, "changes_in_period": lic.ip_changes_in_period},
+        )
+    )
+
+
+def license_ip_change_refused(
+    lic: License, *, new_ip: str, code: str, why: str, actor: User
+) -> None:
+    """`license.ip_change_refused`: it stays on its IP; `code` is the answer's error code."""
+    record(
+        Change(
+            action="license.ip_change_refused",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before={"ip": lic.ip},
+            after={"ip": new_ip, "code": code},
+            reason=why,
+        )
+    )
+
+
+def license_problem_unresolvable(lic: License, *, ticket: str, note: str, actor: User) -> None:
+    """`license.problem_unresolvable`: staff say its licensing problem cannot be solved."""
+    record(
+        Change(
+            action="license.problem_unresolvable",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            after={"ticket": ticket},
+            reason=note,
+        )
+    )
+
+
+def _label(actor: User | None) -> str:
+    return "" if actor else "system:delivery"
