@@ -62,7 +62,7 @@ def refund_facts(invoice: Invoice) -> RefundFacts:
     bought = invoice_bought_facts(invoice)
     if bought and invoice.paid_at:
         facts["days_since_payment"] = (timezone.now() - invoice.paid_at).total_seconds() / 86400
-    return RefundFacts(**facts, **bought)
+    return RefundFacts(**(facts | bought))
 
 
 def refund_quote(invoice: Invoice) -> RefundDecision:

@@ -327,7 +327,7 @@ def _record_payment(
     *,
     invoice: Invoice,
     method: str,
-    txn: object,
+    txn: LedgerTransaction | None,
     actor: User | None,
     amount: int,
     reference: str = "",
@@ -632,7 +632,7 @@ def _licenses_paid_by(invoice: Invoice) -> list[int]:
     """The licenses `invoice` paid for (renewal lines name theirs; an order delivers one)."""
     found = {line.license_id for line in invoice.lines.all() if line.license_id}
     try:
-        order_license = invoice.order.license_id  # type: ignore[attr-defined]
+        order_license = invoice.order.license_id
     except ObjectDoesNotExist:
         order_license = None
     if order_license:

@@ -28,4 +28,6 @@ class LicensaryAdminSite(AdminSite):
         if not super().has_permission(request):
             return False
         # A staff member with a device must have used it in this session.
-        return user.is_verified() or not user_has_device(user, confirmed=True)
+        # django-otp's middleware puts `is_verified` on the user; it ships no types.
+        is_verified = getattr(user, "is_verified", None)
+        return bool(is_verified and is_verified()) or not user_has_device(user, confirmed=True)

@@ -1,18 +1,20 @@
 """Licenses: reading them, their history, and asking to renew."""
 
 from datetime import datetime
+from typing import Annotated
 
-from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
+from licensary.accounts.models import User
 from licensary.accounts.services import scope
 from licensary.audit.models import AuditEntry
 from licensary.billing.api import InvoiceOut, invoice_out
 from licensary.catalog.models import Product
 from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
 from licensary.core.db import with_retries
-from licensary.core.text import Id, IpAddressFilter, Text, column
+from licensary.core.http import AuthedRequest
+from licensary.core.text import Id, IpAddressFilter, Printable, column
 from licensary.licenses.models import License, UnresolvableProblem
 from licensary.licenses.rules import effective_state
 from licensary.licenses.services import (
@@ -34,7 +36,7 @@ class UpstreamOut(Schema):
 
 
 class ChangeIpIn(Schema):
-    ip: Text(64)  # checked and made canonical by the service (`invalid_ip`)
+    ip: Annotated[str, Printable(64)]  # checked and made canonical by the service (`invalid_ip`)
 
 
 class LicenseOut(Schema):
@@ -93,16 +95,16 @@ def license_out(lic: License) -> dict:
     }
 
 
-def visible_licenses(request: HttpRequest):
+def visible_licenses(request: AuthedRequest[User]):
     return scope(License.objects.select_related("product"), request.auth)
 
 
 @router.get("/licenses", response=Page[LicenseOut])
 def list_licenses(
-    request: HttpRequest,
+    request: AuthedRequest[User],
     status: StatusFilter | None = None,
     ip: IpAddressFilter | None = None,
-    product: Text(column(Product, "slug")) | None = None,
+    product: Annotated[str, Printable(column(Product, "slug"))] | None = None,
     limit: Limit = 50,
     cursor: Cursor | None = None,
 ) -> dict:
@@ -119,7 +121,7 @@ def list_licenses(
 
 
 @router.get("/licenses/{license_id}", response=LicenseOut)
-def get_license(request: HttpRequest, license_id: Id) -> dict:
+def get_license(request: AuthedRequest[User], license_id: Id) -> dict:
     return license_out(get_visible(visible_licenses(request), license_id))
 
 
@@ -128,7 +130,7 @@ def get_license(request: HttpRequest, license_id: Id) -> dict:
     response={200: InvoiceOut},
     summary="The license's unpaid renewal invoice (issued if there is none)",
 )
-def renew_license(request: HttpRequest, license_id: Id) -> Status:
+def renew_license(request: AuthedRequest[User], license_id: Id) -> Status:
     lic = get_visible(visible_licenses(request), license_id)
     return Status(200, invoice_out(license_renewal_invoice(license=lic, actor=request.auth)))
 
@@ -138,14 +140,14 @@ def renew_license(request: HttpRequest, license_id: Id) -> Status:
     response=LicenseOut,
     summary="Move the license to another IP (at most 3 times per period)",
 )
-def change_ip(request: HttpRequest, license_id: Id, payload: ChangeIpIn) -> dict:
+def change_ip(request: AuthedRequest[User], license_id: Id, payload: ChangeIpIn) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
 
 
 class UnresolvableIn(Schema):
-    note: Text(column(UnresolvableProblem, "note"), multiline=True)
-    ticket: Text(column(UnresolvableProblem, "ticket")) = ""
+    note: Annotated[str, Printable(column(UnresolvableProblem, "note"), multiline=True)]
+    ticket: Annotated[str, Printable(column(UnresolvableProblem, "ticket"))] = ""
 
 
 @router.post(
@@ -153,7 +155,9 @@ class UnresolvableIn(Schema):
     response=LicenseOut,
     summary="Staff: the licensing problem cannot be solved (makes it refundable)",
 )
-def mark_unresolvable(request: HttpRequest, license_id: Id, payload: UnresolvableIn) -> dict:
+def mark_unresolvable(
+    request: AuthedRequest[User], license_id: Id, payload: UnresolvableIn
+) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     license_mark_unresolvable(
         license=lic, actor=request.auth, note=payload.note, ticket=payload.ticket
@@ -179,7 +183,7 @@ def history_out(e: AuditEntry) -> dict:
     summary="The license's audit entries, oldest first",
 )
 def license_history(
-    request: HttpRequest, license_id: Id, limit: Limit = 50, cursor: Cursor | None = None
+    request: AuthedRequest[User], license_id: Id, limit: Limit = 50, cursor: Cursor | None = None
 ) -> dict:
     lic = get_visible(visible_licenses(request), license_id)
     entries = AuditEntry.objects.filter(object_type="license", object_id=str(lic.pk))

@@ -118,12 +118,16 @@ def _period_facts(invoice: Invoice, lic: License) -> dict[str, object]:
             order__license=lic, status__in=INVOICE_PAID
         ).values_list("pk", flat=True)
     ]
-    periods += InvoiceLine.objects.filter(
-        license=lic,
-        kind=InvoiceLine.Kind.RENEWAL,
-        invoice__status__in=INVOICE_PAID,
-        period_start__isnull=False,
-    ).values_list("period_start", "invoice_id")
+    periods += [
+        (start, invoice_id)
+        for start, invoice_id in InvoiceLine.objects.filter(
+            license=lic,
+            kind=InvoiceLine.Kind.RENEWAL,
+            invoice__status__in=INVOICE_PAID,
+            period_start__isnull=False,
+        ).values_list("period_start", "invoice_id")
+        if start is not None
+    ]
     started = [period for period in periods if period[0] <= now]
     current = max(started)[1] if started else None
     if invoice.purpose == Invoice.Purpose.ORDER:

@@ -83,6 +83,10 @@ def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
     if status == S.ACTIVE and now >= lic.period_end:
         status, blocked_at = S.BLOCKED, lic.period_end
         moves.append((status, blocked_at))
+    if status == S.ACTIVE:
+        return moves
+    # A license that is not active records its blocking (a check constraint).
+    assert blocked_at is not None, f"license {lic.pk} is {status} with no blocked_at"
     if status == S.BLOCKED and now >= (cancel_at := blocked_at + cancel_after_block()):
         status = S.CANCELED
         moves.append((status, cancel_at))

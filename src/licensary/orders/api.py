@@ -2,9 +2,9 @@
 
 import math
 from datetime import datetime
+from typing import Annotated
 
 from django.conf import settings
-from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
@@ -22,8 +22,9 @@ from licensary.core.api import (
     with_status,
 )
 from licensary.core.errors import NotFound, require_staff
+from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id, Text, column
+from licensary.core.text import Id, Printable, column
 from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import (
@@ -37,11 +38,11 @@ from licensary.orders.services import (
 router = Router(tags=["orders"])
 
 
-Note = Text(column(Order, "decision_note"), multiline=True)
-Supplier = Text(column(License, "upstream_supplier"))
+Note = Annotated[str, Printable(column(Order, "decision_note"), multiline=True)]
+Supplier = Annotated[str, Printable(column(License, "upstream_supplier"))]
 # A product by slug or id; an address (checked and made canonical by the service).
-ProductRef = Text(column(Product, "slug"))
-Ip = Text(64)
+ProductRef = Annotated[str, Printable(column(Product, "slug"))]
+Ip = Annotated[str, Printable(64)]
 
 
 class OrderIn(Schema):
@@ -72,17 +73,24 @@ class HeldOrderOut(OrderOut):
 
 class OrderRejectIn(Schema):
     note: Note = ""
-    destination: Text(16) = "credit"  # or "original": back through the gateway it was paid with
+    destination: Annotated[str, Printable(16)] = (
+        "credit"  # or "original": back through the gateway it was paid with
+    )
 
 
 class RetryIn(Schema):
     supplier: Supplier | None = None
 
 
+UpstreamReference = Annotated[str, Printable(column(License, "upstream_reference"))]
+
+
 class ApproveIn(Schema):
     note: Note = ""
     supplier: Supplier | None = None
-    upstream_reference: Text(column(License, "upstream_reference")) | None = None
+    upstream_reference: Annotated[str, Printable(column(License, "upstream_reference"))] | None = (
+        None
+    )
 
 
 def order_out(o: Order) -> dict:
@@ -102,6 +110,7 @@ def order_out(o: Order) -> dict:
 
 
 def held_order_out(o: Order) -> dict:
+    assert o.held_at is not None, "a held order records when it was held"
     age = timezone.now() - o.held_at
     target = settings.LICENSARY["REVIEW_TARGET_HOURS"] * 3600
     return order_out(o) | {
@@ -112,7 +121,7 @@ def held_order_out(o: Order) -> dict:
     }
 
 
-def visible_orders(request: HttpRequest):
+def visible_orders(request: AuthedRequest[User]):
     return scope(Order.objects.select_related("product"), request.auth)
 
 
@@ -127,7 +136,7 @@ def _product(ref: str) -> Product:
 
 @router.post("/orders", response={201: OrderOut})
 @idempotent
-def create_order(request: HttpRequest, payload: OrderIn) -> Status:
+def create_order(request: AuthedRequest[User], payload: OrderIn) -> Status:
     account: User | None = None
     if payload.account is not None:
         account = account_get_visible(user=request.auth, account_id=payload.account)
@@ -139,7 +148,7 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status:
 
 @router.get("/orders", response=Page[OrderOut])
 def list_orders(
-    request: HttpRequest,
+    request: AuthedRequest[User],
     status: StatusFilter | None = None,
     limit: Limit = 50,
     cursor: Cursor | None = None,
@@ -149,12 +158,12 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}", response=OrderOut)
-def get_order(request: HttpRequest, order_id: Id) -> dict:
+def get_order(request: AuthedRequest[User], order_id: Id) -> dict:
     return order_out(get_visible(visible_orders(request), order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response=OrderOut)
-def cancel_order(request: HttpRequest, order_id: Id) -> dict:
+def cancel_order(request: AuthedRequest[User], order_id: Id) -> dict:
     return order_out(
         order_cancel(order=get_visible(visible_orders(request), order_id), actor=request.auth)
     )
@@ -166,7 +175,9 @@ def cancel_order(request: HttpRequest, order_id: Id) -> dict:
     tags=["review"],
     summary="Staff: held orders, oldest first, with their age against the target",
 )
-def review_queue(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
+def review_queue(
+    request: AuthedRequest[User], limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     require_staff(request.auth, "review held orders")
     held = Order.objects.filter(status=Order.Status.ON_HOLD).select_related("product")
     return paginate(
@@ -175,7 +186,7 @@ def review_queue(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None 
 
 
 @router.post("/orders/{order_id}/retry", response=OrderOut, tags=["review"])
-def retry_order(request: HttpRequest, order_id: Id, payload: RetryIn | None = None) -> dict:
+def retry_order(request: AuthedRequest[User], order_id: Id, payload: RetryIn | None = None) -> dict:
     order = get_visible(visible_orders(request), order_id)
     return order_out(
         order_retry(order=order, actor=request.auth, supplier=payload.supplier if payload else None)
@@ -183,7 +194,9 @@ def retry_order(request: HttpRequest, order_id: Id, payload: RetryIn | None = No
 
 
 @router.post("/orders/{order_id}/approve", response=OrderOut, tags=["review"])
-def approve_order(request: HttpRequest, order_id: Id, payload: ApproveIn | None = None) -> dict:
+def approve_order(
+    request: AuthedRequest[User], order_id: Id, payload: ApproveIn | None = None
+) -> dict:
     order = get_visible(visible_orders(request), order_id)
     payload = payload or ApproveIn()
     return order_out(
@@ -198,7 +211,9 @@ def approve_order(request: HttpRequest, order_id: Id, payload: ApproveIn | None 
 
 
 @router.post("/orders/{order_id}/reject", response=OrderOut, tags=["review"])
-def reject_order(request: HttpRequest, order_id: Id, payload: OrderRejectIn | None = None) -> dict:
+def reject_order(
+    request: AuthedRequest[User], order_id: Id, payload: OrderRejectIn | None = None
+) -> dict:
     order = get_visible(visible_orders(request), order_id)
     payload = payload or OrderRejectIn()
     return order_out(

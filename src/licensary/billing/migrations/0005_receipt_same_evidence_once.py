@@ -27,7 +27,8 @@ def mark_legacy_duplicates(apps, schema_editor):
     that became money) if there is one, else the earliest; a receipt that shares evidence with
     a duplicate points at the same original. Nothing is deleted: staff settle them."""
     Receipt = apps.get_model("billing", "Receipt")
-    files, references = {}, {}
+    files: dict[tuple[int, str], int] = {}
+    references: dict[tuple[int, str], int] = {}
     receipts = sorted(Receipt.objects.all(),
                       key=lambda r: (r.invoice_id, r.status != "confirmed", r.pk))
     for receipt in receipts:

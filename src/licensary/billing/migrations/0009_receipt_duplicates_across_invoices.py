@@ -14,7 +14,8 @@ def mark_duplicates_across_invoices(apps, schema_editor):
     rows = list(Receipt.objects.filter(duplicate_of__isnull=True).exclude(status="rejected")
                 .values_list("pk", "sha256", "reference_key", "status"))
     rows.sort(key=lambda row: (row[3] != "confirmed", row[0]))
-    files, references = {}, {}
+    files: dict[str, int] = {}
+    references: dict[str, int] = {}
     for pk, sha256, key, _status in rows:
         first = files.get(sha256) or (references.get(key) if key else None)
         original = first or pk
