@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
 from licensary.audit.services import Change, audit_record
+from licensary.core.api import parse_id
 from licensary.core.errors import (
     AccountBanned,
     InvalidTransition,
@@ -299,8 +300,6 @@ def scope(queryset: QuerySet, user: User, field: str = "account") -> QuerySet:
 
 
 def account_get_visible(*, user: User, account_id: object) -> User:
-    from licensary.core.api import parse_id
-
     pk = parse_id(account_id)
     qs = User.objects.filter(pk=pk)
     if not user.is_staff_account:
