@@ -2,6 +2,8 @@ from collections.abc import Callable
 
 from django.apps import AppConfig
 
+from licensary.jobs import periodic
+
 SWEEP_EVERY_SECONDS = 60.0
 
 
@@ -21,7 +23,6 @@ class LicensesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: services need the app registry, which is ready only now.
         from licensary.billing.lines import register_line_handler
-        from licensary.jobs import periodic
         from licensary.licenses.invoicing import RenewalLines
 
         register_line_handler(("renewal",), RenewalLines())
