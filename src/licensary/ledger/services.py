@@ -16,7 +16,7 @@ from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 
 
 class Identified(Protocol):
-    """Anything the ledger records by id alone: the actor of a transaction."""
+    """Anything the ledger records by id alone: a transaction's actor and invoice."""
 
     @property
     def pk(self) -> Any: ...
@@ -76,7 +76,7 @@ def post_entry(
     kind: str,
     legs: list[Leg],
     memo: str = "",
-    invoice: object = None,
+    invoice: Identified | None = None,
     actor: Identified | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction inside the caller's database transaction.
@@ -98,7 +98,7 @@ def post_entry(
         kind=kind,
         memo=memo[:200],
         created_at=timezone.now(),
-        invoice=invoice,
+        invoice_id=invoice.pk if invoice is not None else None,
         actor_id=actor.pk if actor is not None else None,
     )
     Posting.objects.bulk_create(
