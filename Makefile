@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: install run test test-postgres lint typecheck bench-sweep
+.PHONY: install run test test-postgres lint typecheck lint-imports bench-sweep
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -24,6 +24,9 @@ lint: install
 
 typecheck: install
 	$(UV) run mypy
+
+lint-imports: install
+	$(UV) run lint-imports
 
 bench-sweep: install
 	$(UV) run python bench/sweep.py

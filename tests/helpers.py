@@ -7,9 +7,8 @@ from django.db import connection
 from django.test import Client
 
 from licensary.accounts.models import User
-from licensary.accounts.services import account_create, token_create
+from licensary.accounts.services import account_create, account_credit_adjust, token_create
 from licensary.jobs.runner import run_pending_jobs
-from licensary.ledger.services import account_credit_adjust
 
 
 def on_postgres() -> bool:

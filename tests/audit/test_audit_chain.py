@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from licensary.accounts.services import account_credit_adjust
 from licensary.audit.models import AuditEntry
 from licensary.audit.services import Change, audit_record, audit_verify
-from licensary.ledger.services import account_credit_adjust
 from tests.concurrency import errors, require_postgres, run_concurrently
 
 

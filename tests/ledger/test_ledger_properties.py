@@ -14,11 +14,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from licensary.accounts.services import account_credit_adjust
 from licensary.billing.models import Invoice, Payment
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.core.errors import DomainError, IpTaken
 from licensary.ledger.models import LedgerAccount, Posting
-from licensary.ledger.services import account_credit, account_credit_adjust, balance
+from licensary.ledger.services import account_credit, balance
 from licensary.licenses.rules import effective_status
 from licensary.licenses.sweep import sweep
 from licensary.orders.models import Order

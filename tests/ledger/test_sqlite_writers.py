@@ -6,10 +6,11 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.models import Sum
 
+from licensary.accounts.services import account_credit_adjust
 from licensary.audit.models import AuditEntry
 from licensary.audit.services import audit_verify
 from licensary.ledger.models import Posting
-from licensary.ledger.services import account_credit, account_credit_adjust
+from licensary.ledger.services import account_credit
 from tests.concurrency import run_concurrently
 from tests.helpers import make_account
 

@@ -10,6 +10,7 @@ from pydantic import StrictInt
 from licensary.accounts.models import TermsAcceptance, User
 from licensary.accounts.services import (
     account_create,
+    account_credit_adjust,
     account_get_visible,
     scope,
     terms_accept,
@@ -23,7 +24,7 @@ from licensary.core.ip import client_ip
 from licensary.core.money import Money
 from licensary.core.text import Id, Text, column
 from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
-from licensary.ledger.services import account_credit, account_credit_adjust
+from licensary.ledger.services import account_credit
 
 router = Router(tags=["accounts"])
 

@@ -1,4 +1,4 @@
-"""Every change to accounts, tokens and terms."""
+"""Every change to accounts, their credit (through the ledger), tokens and terms."""
 
 import hashlib
 import secrets
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
 from licensary.audit.services import Change, audit_record
+from licensary.core.api import parse_id
 from licensary.core.errors import (
     AccountBanned,
     InvalidTransition,
@@ -21,7 +22,16 @@ from licensary.core.errors import (
     ValidationFailed,
     require_staff,
 )
-from licensary.core.money import default_currency
+from licensary.core.money import Money, default_currency, require_amount
+from licensary.ledger.models import LedgerAccount
+from licensary.ledger.services import (
+    Leg,
+    UnbalancedTransaction,
+    balance,
+    lock_credit_book,
+    post_entry,
+    system_book,
+)
 
 TOKEN_PREFIX = "lic"
 
@@ -120,6 +130,43 @@ def account_update(*, account: User, actor: User, email: str) -> User:
         )
     account.email = email
     return locked
+
+
+def account_credit_adjust(*, account: User, amount: int, note: str, actor: User) -> Money:
+    """Staff put credit on (or take it off) an account; the other side is `adjustments`."""
+    if not actor.is_staff_account:
+        raise PermissionDenied("Only staff adjust credit.")
+    require_amount(amount, allow_negative=True)
+    if not note.strip():
+        raise ValidationFailed("A credit adjustment needs a note saying why.")
+    try:
+        with transaction.atomic():
+            book = lock_credit_book(account)
+            post_entry(
+                kind="adjustment",
+                memo=note,
+                actor=actor,
+                legs=[
+                    Leg(book, amount),
+                    Leg(system_book(LedgerAccount.Code.ADJUSTMENTS, book.currency), -amount),
+                ],
+            )
+            after = balance(book)
+            audit_record(
+                Change(
+                    action="credit.adjusted",
+                    object_type="account",
+                    object_id=account.pk,
+                    actor=actor,
+                    account_id=account.pk,
+                    before={"credit": after - amount},
+                    after={"credit": after},
+                    reason=note,
+                )
+            )
+    except IntegrityError as exc:  # pragma: no cover - the database refused an unbalanced txn
+        raise UnbalancedTransaction(str(exc)) from exc
+    return Money(after, book.currency)
 
 
 def _digest(secret: str) -> str:
@@ -299,8 +346,6 @@ def scope(queryset: QuerySet, user: User, field: str = "account") -> QuerySet:
 
 
 def account_get_visible(*, user: User, account_id: object) -> User:
-    from licensary.core.api import parse_id
-
     pk = parse_id(account_id)
     qs = User.objects.filter(pk=pk)
     if not user.is_staff_account:

@@ -5,11 +5,12 @@ from typing import Any
 from ninja import NinjaAPI
 
 from licensary.accounts.api import router as accounts_router
+from licensary.accounts.auth import AUTH
 from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
 from licensary.billing.receipts_api import router as receipts_router
 from licensary.catalog.api import router as catalog_router
-from licensary.core.api import AUTH, JsonParser, document_problems, install_error_handlers
+from licensary.core.api import JsonParser, document_problems, install_error_handlers
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router

@@ -1,4 +1,5 @@
-"""Shared API pieces: authentication, problem+json errors, cursor pagination, money."""
+"""Shared API pieces: problem+json errors, cursor pagination, money (authentication is
+accounts' own: `accounts/auth.py`)."""
 
 import base64
 import functools
@@ -8,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.db.models import DateTimeField, Q, QuerySet
@@ -18,15 +18,12 @@ from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
-from ninja.security import APIKeyCookie, HttpBearer
-from ninja.utils import check_csrf
 from pydantic import Field
 
 from licensary.core.db import is_retryable
 from licensary.core.errors import (
     DomainError,
     NotFound,
-    PermissionDenied,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -98,43 +95,6 @@ class JsonParser(Parser):
             # ninja would read `[1, 2]` as an empty object and run the action with defaults.
             raise ValidationFailed("The body must be a JSON object.", status=400)
         return data
-
-
-class BearerAuth(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from licensary.accounts.services import token_authenticate
-
-        return token_authenticate(token)
-
-
-class SessionAuth(APIKeyCookie):
-    """The session cookie of a browser signed in to the console or a portal. A write made with
-    it must carry Django's CSRF token (ASVS 3.5.1): a page elsewhere can make the browser send
-    the cookie, never the token. A bearer token needs none, and is tried first."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def __init__(self) -> None:
-        super().__init__(csrf=True)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not user.is_active:
-            return None
-        # Django's own check (CsrfViewMiddleware): safe methods pass; otherwise the
-        # X-CSRFToken header must match the csrftoken cookie, and the Origin must be ours.
-        if check_csrf(request) is not None:
-            raise PermissionDenied(
-                "CSRF verification failed: a request signed in by the session cookie must send "
-                "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie)."
-            )
-        return user
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        return None  # `__call__` decides from the session, not from the cookie's value
-
-
-AUTH = [BearerAuth(), SessionAuth()]
 
 
 def problem(

@@ -9,7 +9,7 @@ AuthT = TypeVar("AuthT")
 
 class AuthedRequest(HttpRequest, Generic[AuthT]):
     """An `HttpRequest` with ninja's `auth` set: what the operation's authenticator returned
-    (for `licensary.core.api.AUTH`, the signed-in `User`: `AuthedRequest[User]`). It only types
-    handlers' signatures; ninja sets `auth` on the request Django made."""
+    (for `licensary.accounts.auth.AUTH`, the signed-in `User`: `AuthedRequest[User]`). It
+    only types handlers' signatures; ninja sets `auth` on the request Django made."""
 
     auth: AuthT

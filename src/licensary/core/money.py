@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from licensary.core.errors import ValidationFailed
+
 
 def default_currency() -> str:
     """The platform's currency (`LICENSARY_CURRENCY`): products, accounts and invoices use it
@@ -24,8 +26,6 @@ def is_currency_code(value: object) -> bool:
 
 def require_currency(value: object, *, name: str = "currency") -> str:
     """`value` when it is an ISO 4217 code (three capital letters), or `validation_error`."""
-    from licensary.core.errors import ValidationFailed
-
     if not is_currency_code(value):
         raise ValidationFailed(f"{name} is an ISO 4217 code of three capital letters, e.g. EUR.")
     return str(value)
@@ -52,8 +52,6 @@ def require_amount(
     value: object, *, name: str = "amount", allow_negative: bool = False, allow_zero: bool = False
 ) -> int:
     """An integer of minor units within bounds, or `validation_error`."""
-    from licensary.core.errors import ValidationFailed
-
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(f"{name} is an integer of minor units.")
     low = -MAX_AMOUNT if allow_negative else (0 if allow_zero else 1)

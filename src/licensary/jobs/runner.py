@@ -1,15 +1,17 @@
-"""Running jobs: the worker loop with its periodic sweep, and a drain for tests and commands."""
+"""Running jobs: the worker loop with the registered periodic work beside it, and a drain for
+tests and commands."""
 
 import logging
 import threading
+from collections.abc import Mapping
 
-from django.db import close_old_connections
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import TaskContext, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
+from licensary.jobs import periodic
 from licensary.jobs.tasks import Lease, lease_begin, lease_end, lease_finish
 
 logger = logging.getLogger(__name__)
@@ -92,26 +94,20 @@ def run_pending_jobs() -> int:
         ran += 1
 
 
-def run_worker(*, sweep_every: float = 60.0, interval: float = 1.0) -> None:
-    """The long-running worker: jobs in this thread, the lifecycle sweep every minute beside."""
-    from licensary.licenses.sweep import sweep
-
+def run_worker(*, interval: float = 1.0, every: Mapping[str, float] | None = None) -> None:
+    """The long-running worker: jobs in this thread, and beside them one thread for each
+    registered periodic work (the lifecycle sweep every minute); `every` overrides a work's
+    interval by its name."""
     stop = threading.Event()
-
-    def sweeper() -> None:
-        while not stop.is_set():
-            try:
-                report = sweep(should_stop=stop.is_set)
-                if report.total:
-                    logger.info("sweep: %s", report.summary())
-            except Exception:
-                logger.exception("sweep failed; retrying next round")
-            finally:
-                close_old_connections()
-            stop.wait(sweep_every)
-
-    thread = threading.Thread(target=sweeper, name="licensary-sweep", daemon=True)
-    thread.start()
+    for work in periodic.registered():
+        seconds = (every or {}).get(work.name, work.every_seconds)
+        threading.Thread(
+            target=periodic.run_every,
+            args=(work,),
+            kwargs={"seconds": seconds, "stop": stop},
+            name=f"licensary-{work.name}",
+            daemon=True,
+        ).start()
     worker = make_worker(batch=False, interval=interval)
     worker.configure_signals()
     try:

@@ -1,16 +1,32 @@
-"""`post_entry` is the only writer of the ledger; balances are computed from postings."""
+"""`post_entry` is the only writer of the ledger; balances are computed from postings.
+
+The ledger sits below accounts: it knows a book's holder and a transaction's actor only by
+their id (and the holder's currency), never by the User model."""
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from licensary.accounts.models import User
-from licensary.audit.services import Change, audit_record
-from licensary.core.errors import InsufficientCredit, PermissionDenied, ValidationFailed
-from licensary.core.money import Money, require_amount
+from licensary.core.errors import InsufficientCredit
+from licensary.core.money import Money
 from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
+
+
+class Identified(Protocol):
+    """Anything the ledger records by id alone: a transaction's actor and invoice."""
+
+    @property
+    def pk(self) -> Any: ...
+
+
+class BookHolder(Identified, Protocol):
+    """Whoever holds a credit book (an account): its id, and the currency it is billed in."""
+
+    @property
+    def currency(self) -> str: ...
 
 
 class UnbalancedTransaction(Exception):
@@ -23,11 +39,11 @@ class Leg:
     amount: int
 
 
-def credit_book(user: User, currency: str | None = None) -> LedgerAccount:
-    currency = currency or user.currency
+def credit_book(holder: BookHolder, currency: str | None = None) -> LedgerAccount:
+    currency = currency or holder.currency
     book, _ = LedgerAccount.objects.get_or_create(
-        key=f"credit:{user.pk}:{currency}",
-        defaults={"code": LedgerAccount.Code.CREDIT, "owner": user, "currency": currency},
+        key=f"credit:{holder.pk}:{currency}",
+        defaults={"code": LedgerAccount.Code.CREDIT, "owner_id": holder.pk, "currency": currency},
     )
     return book
 
@@ -44,19 +60,24 @@ def balance(book: LedgerAccount) -> int:
     return Posting.objects.filter(account=book).aggregate(total=Sum("amount"))["total"] or 0
 
 
-def account_credit(user: User) -> Money:
-    book = LedgerAccount.objects.filter(key=f"credit:{user.pk}:{user.currency}").first()
-    return Money(balance(book) if book else 0, user.currency)
+def account_credit(holder: BookHolder) -> Money:
+    book = LedgerAccount.objects.filter(key=f"credit:{holder.pk}:{holder.currency}").first()
+    return Money(balance(book) if book else 0, holder.currency)
 
 
-def lock_credit_book(user: User, currency: str | None = None) -> LedgerAccount:
+def lock_credit_book(holder: BookHolder, currency: str | None = None) -> LedgerAccount:
     """Lock the account's credit book: the first lock of every money-moving transaction."""
-    book = credit_book(user, currency)
+    book = credit_book(holder, currency)
     return LedgerAccount.objects.select_for_update().get(pk=book.pk)
 
 
 def post_entry(
-    *, kind: str, legs: list[Leg], memo: str = "", invoice: object = None, actor: User | None = None
+    *,
+    kind: str,
+    legs: list[Leg],
+    memo: str = "",
+    invoice: Identified | None = None,
+    actor: Identified | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction inside the caller's database transaction.
 
@@ -74,7 +95,11 @@ def post_entry(
     if any(totals.values()):
         raise UnbalancedTransaction(f"postings do not sum to zero: {totals}")
     txn = LedgerTransaction.objects.create(
-        kind=kind, memo=memo[:200], created_at=timezone.now(), invoice=invoice, actor=actor
+        kind=kind,
+        memo=memo[:200],
+        created_at=timezone.now(),
+        invoice_id=invoice.pk if invoice is not None else None,
+        actor_id=actor.pk if actor is not None else None,
     )
     Posting.objects.bulk_create(
         Posting(
@@ -101,40 +126,3 @@ def post_entry(
                 f"Credit is short by {Money(-balance(leg.account), leg.account.currency)}."
             )
     return txn
-
-
-def account_credit_adjust(*, account: User, amount: int, note: str, actor: User) -> Money:
-    """Staff put credit on (or take it off) an account; the other side is `adjustments`."""
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff adjust credit.")
-    require_amount(amount, allow_negative=True)
-    if not note.strip():
-        raise ValidationFailed("A credit adjustment needs a note saying why.")
-    try:
-        with transaction.atomic():
-            book = lock_credit_book(account)
-            post_entry(
-                kind="adjustment",
-                memo=note,
-                actor=actor,
-                legs=[
-                    Leg(book, amount),
-                    Leg(system_book(LedgerAccount.Code.ADJUSTMENTS, book.currency), -amount),
-                ],
-            )
-            after = balance(book)
-            audit_record(
-                Change(
-                    action="credit.adjusted",
-                    object_type="account",
-                    object_id=account.pk,
-                    actor=actor,
-                    account_id=account.pk,
-                    before={"credit": after - amount},
-                    after={"credit": after},
-                    reason=note,
-                )
-            )
-    except IntegrityError as exc:  # pragma: no cover - the database refused an unbalanced txn
-        raise UnbalancedTransaction(str(exc)) from exc
-    return Money(after, book.currency)

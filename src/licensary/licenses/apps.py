@@ -1,4 +1,19 @@
+from collections.abc import Callable
+
 from django.apps import AppConfig
+
+from licensary.jobs import periodic
+
+SWEEP_EVERY_SECONDS = 60.0
+
+
+def sweep_round(should_stop: Callable[[], bool]) -> str | None:
+    """One round of the lifecycle sweep in the worker: what it changed, or None."""
+    # Imported here, not at the top: the sweep needs the app registry, which apps.py precedes.
+    from licensary.licenses.sweep import sweep
+
+    report = sweep(should_stop=should_stop)
+    return report.summary() if report.total else None
 
 
 class LicensesConfig(AppConfig):
@@ -11,3 +26,4 @@ class LicensesConfig(AppConfig):
         from licensary.licenses.invoicing import RenewalLines
 
         register_line_handler(("renewal",), RenewalLines())
+        periodic.register(name="sweep", run=sweep_round, every_seconds=SWEEP_EVERY_SECONDS)

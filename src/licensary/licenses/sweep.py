@@ -22,7 +22,7 @@ from licensary.audit.bus import record_rows
 from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.reminders import invoice_reminders_due, invoices_notice_issued
 from licensary.billing.services import invoices_void
-from licensary.jobs.tasks import enqueue
+from licensary.jobs.tasks import enqueue, jobs_reap_stale
 from licensary.licenses import rules
 from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
 from licensary.licenses.models import License
@@ -354,8 +354,6 @@ def sweep(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SweepReport:
     """Run every due transition; with `dry_run`, compute the same report and roll it back."""
-    from licensary.jobs.tasks import jobs_reap_stale
-
     if not dry_run:
         jobs_reap_stale()
         return run_steps(batch=batch, should_stop=should_stop)

@@ -10,6 +10,9 @@ from licensary.core.errors import NotFound
 
 
 def get_gateway(name: str) -> Gateway:
+    # Imported on first use, not at the top: the Stripe SDK takes about a second to import,
+    # which every process (each `licensary` command, each web worker) would pay at start-up
+    # whether or not it ever takes a payment. There is no import cycle to dodge here.
     from licensary.billing.gateways.stripe import StripeGateway
 
     gateways: dict[str, type[Gateway]] = {"stripe": StripeGateway}

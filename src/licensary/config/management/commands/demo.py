@@ -2,12 +2,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from licensary.accounts.models import User
-from licensary.accounts.services import account_create, token_create
+from licensary.accounts.services import account_create, account_credit_adjust, token_create
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
 from licensary.jobs.runner import run_pending_jobs
-from licensary.ledger.services import account_credit_adjust
 from licensary.orders.services import order_create
 
 

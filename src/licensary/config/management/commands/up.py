@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from licensary.accounts.models import User
-from licensary.core.management.commands.serve import gunicorn_argv
+from licensary.config.management.commands.serve import gunicorn_argv
 
 
 class Command(BaseCommand):

@@ -1,0 +1,46 @@
+"""How an API request says who it is: a bearer token, or a signed-in browser's session."""
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
+
+from licensary.accounts.services import token_authenticate
+from licensary.core.errors import PermissionDenied
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return token_authenticate(token)
+
+
+class SessionAuth(APIKeyCookie):
+    """The session cookie of a browser signed in to the console or a portal. A write made with
+    it must carry Django's CSRF token (ASVS 3.5.1): a page elsewhere can make the browser send
+    the cookie, never the token. A bearer token needs none, and is tried first."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        # Django's own check (CsrfViewMiddleware): safe methods pass; otherwise the
+        # X-CSRFToken header must match the csrftoken cookie, and the Origin must be ours.
+        if check_csrf(request) is not None:
+            raise PermissionDenied(
+                "CSRF verification failed: a request signed in by the session cookie must send "
+                "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie)."
+            )
+        return user
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return None  # `__call__` decides from the session, not from the cookie's value
+
+
+AUTH = [BearerAuth(), SessionAuth()]
