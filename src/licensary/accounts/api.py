@@ -8,11 +8,10 @@ from ninja import Router, Schema, Status
 from pydantic import StrictInt
 
 from licensary.accounts.models import TermsAcceptance, User
+from licensary.accounts.policy import account_get_visible, accounts_listed, require_staff
 from licensary.accounts.services import (
     account_create,
     account_credit_adjust,
-    account_get_visible,
-    scope,
     terms_accept,
     terms_accepted_version,
     terms_latest,
@@ -116,7 +115,7 @@ def list_accounts(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None
     user = request.auth
     if user.kind == User.Kind.CUSTOMER:
         raise PermissionDenied("Customers see only their own account (GET /api/v1/account).")
-    qs = User.objects.all() if user.is_staff_account else User.objects.filter(agent=user)
+    qs = accounts_listed(user)
     return paginate(with_credit_and_terms(qs), limit=limit, cursor=cursor, render=account_out)
 
 
@@ -148,8 +147,7 @@ def get_account(request: HttpRequest, account_id: Id) -> dict:
     summary="Staff: adjust an account's credit through the ledger",
 )
 def adjust_credit(request: HttpRequest, account_id: Id, payload: CreditIn) -> dict:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff adjust credit.")
+    require_staff(request.auth, "adjust credit")
     account = account_get_visible(user=request.auth, account_id=account_id)
     account_credit_adjust(
         account=account, amount=payload.amount, note=payload.note, actor=request.auth
@@ -179,4 +177,4 @@ def accept_terms(request: HttpRequest, payload: AcceptIn) -> dict:
     return account_out(request.auth)
 
 
-__all__ = ["router", "scope"]
+__all__ = ["router"]

@@ -7,12 +7,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
+from licensary.accounts.policy import require_staff
 from licensary.audit.services import Change, audit_record
-from licensary.core.api import parse_id
 from licensary.core.errors import (
     AccountBanned,
     InvalidTransition,
@@ -20,7 +19,6 @@ from licensary.core.errors import (
     PermissionDenied,
     TermsNotAccepted,
     ValidationFailed,
-    require_staff,
 )
 from licensary.core.money import Money, default_currency, require_amount
 from licensary.ledger.models import LedgerAccount
@@ -134,8 +132,7 @@ def account_update(*, account: User, actor: User, email: str) -> User:
 
 def account_credit_adjust(*, account: User, amount: int, note: str, actor: User) -> Money:
     """Staff put credit on (or take it off) an account; the other side is `adjustments`."""
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff adjust credit.")
+    require_staff(actor, "adjust credit")
     require_amount(amount, allow_negative=True)
     if not note.strip():
         raise ValidationFailed("A credit adjustment needs a note saying why.")
@@ -243,8 +240,7 @@ def terms_latest() -> TermsVersion | None:
 
 
 def terms_publish(*, text: str, actor: User) -> TermsVersion:
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff publish terms.")
+    require_staff(actor, "publish terms")
     if not text.strip():
         raise ValidationFailed("The terms need a text.")
     with transaction.atomic():
@@ -334,23 +330,3 @@ def account_require_in_good_standing(user: User) -> None:
             f"Accept the terms version {latest.version} first (POST /api/v1/terms/accept).",
             extra={"version": latest.version},
         )
-
-
-def scope(queryset: QuerySet, user: User, field: str = "account") -> QuerySet:
-    """`queryset` narrowed to the objects `user` may see (own; an agent's customers; all)."""
-    if user.is_staff_account:
-        return queryset
-    if user.kind == User.Kind.AGENT:
-        return queryset.filter(Q(**{field: user}) | Q(**{f"{field}__agent": user}))
-    return queryset.filter(**{field: user})
-
-
-def account_get_visible(*, user: User, account_id: object) -> User:
-    pk = parse_id(account_id)
-    qs = User.objects.filter(pk=pk)
-    if not user.is_staff_account:
-        qs = qs.filter(Q(pk=user.pk) | Q(agent=user))
-    account = qs.first()
-    if account is None:
-        raise NotFound("No such account.")
-    return account

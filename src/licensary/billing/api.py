@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from ninja import Router, Schema, Status
 
 from licensary.accounts.models import User
-from licensary.accounts.services import scope
+from licensary.accounts.policy import visible
 from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.core.api import (
@@ -75,7 +75,7 @@ def invoice_out(inv: Invoice) -> dict:
 
 
 def visible_invoices(request: AuthedRequest[User]) -> QuerySet[Invoice]:
-    return scope(Invoice.objects.prefetch_related("lines"), request.auth)
+    return visible(Invoice.objects.prefetch_related("lines"), request.auth)
 
 
 @router.get("/invoices", response=Page[InvoiceOut])

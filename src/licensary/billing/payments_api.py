@@ -10,7 +10,8 @@ from ninja import Router, Schema, Status
 from pydantic import StrictInt
 
 from licensary.accounts.models import User
-from licensary.accounts.services import account_require_in_good_standing, scope
+from licensary.accounts.policy import require_staff, visible
+from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing.api import InvoiceOut, invoice_out, visible_invoices
 from licensary.billing.gateways import get_gateway
 from licensary.billing.models import Invoice, Refund
@@ -28,7 +29,7 @@ from licensary.core.api import (
     paginate,
     with_status,
 )
-from licensary.core.errors import InvalidTransition, require_staff
+from licensary.core.errors import InvalidTransition
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id, Printable
@@ -139,7 +140,7 @@ def create_deposit(request: AuthedRequest[User], payload: DepositIn) -> Status:
 
 
 def visible_refunds(request: AuthedRequest[User]) -> QuerySet[Refund]:
-    return scope(Refund.objects.all(), request.auth)
+    return visible(Refund.objects.all(), request.auth)
 
 
 @router.post("/refunds", response={201: RefundOut})

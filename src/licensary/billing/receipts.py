@@ -31,7 +31,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.accounts.services import account_require_in_good_standing, scope
+from licensary.accounts.policy import is_staff, may_act_for, require_staff, visible
+from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing import events as billing_events
 from licensary.billing.models import INVOICE_PAID, Invoice, Payment, Receipt
 from licensary.billing.services import invoice_pay_external
@@ -42,7 +43,6 @@ from licensary.core.errors import (
     PermissionDenied,
     RateLimited,
     ValidationFailed,
-    require_staff,
 )
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
@@ -157,14 +157,14 @@ def _clean_name(name: str | None) -> str:
 
 def receipts_visible_to(user: User) -> QuerySet:
     """Receipts of the invoices `user` may see (own; an agent's customers'; all for staff)."""
-    return scope(Receipt.objects.select_related("invoice"), user, field="invoice__account")
+    return visible(Receipt.objects.select_related("invoice"), user, field="invoice__account")
 
 
 def receipt_files_visible_to(user: User) -> QuerySet:
     """Receipts whose file `user` may download: the invoice's owner (and whoever uploaded it)
     and staff."""
     qs = Receipt.objects.select_related("invoice")
-    if user.is_staff_account:
+    if is_staff(user):
         return qs
     return qs.filter(Q(invoice__account=user) | Q(uploaded_by=user))
 
@@ -173,11 +173,7 @@ def receipt_files_visible_to(user: User) -> QuerySet:
 
 
 def _may_act_for(actor: User, invoice: Invoice) -> bool:
-    return (
-        actor.is_staff_account
-        or actor.pk == invoice.account_id
-        or (actor.kind == User.Kind.AGENT and invoice.account.agent_id == actor.pk)
-    )
+    return may_act_for(actor, invoice.account_id, invoice.account.agent_id)
 
 
 def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from pydantic import StrictBool, StrictInt, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
 from licensary.billing.api import visible_invoices
 from licensary.billing.models import INVOICE_PAID, Invoice, Receipt
 from licensary.billing.receipts import (
@@ -44,7 +45,6 @@ from licensary.core.errors import (
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
-    require_staff,
 )
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent

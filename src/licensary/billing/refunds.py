@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
 from licensary.billing import events as billing_events
 from licensary.billing.gateways import get_gateway
 from licensary.billing.lines import invoice_bought_facts
@@ -34,7 +35,6 @@ from licensary.core.errors import (
     DomainError,
     InvalidTransition,
     ValidationFailed,
-    require_staff,
 )
 from licensary.core.money import require_amount
 

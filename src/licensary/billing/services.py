@@ -9,6 +9,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_act_for, require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing import events as billing_events
 from licensary.billing.lines import invoice_on_paid
@@ -25,9 +26,7 @@ from licensary.core.errors import (
     InsufficientCredit,
     InvalidTransition,
     LicenseDeleted,
-    PermissionDenied,
     ValidationFailed,
-    require_staff,
 )
 from licensary.core.money import require_amount
 from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
@@ -642,13 +641,8 @@ def _licenses_paid_by(invoice: Invoice) -> list[int]:
 
 def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoice:
     """Void one unpaid invoice (its buyer, its agent or staff)."""
-    if (
-        actor is not None
-        and not actor.is_staff_account
-        and actor.pk != invoice.account_id
-        and invoice.account.agent_id != actor.pk
-    ):  # an agent acts for its customers
-        raise PermissionDenied("Not your invoice.")
+    if actor is not None:
+        require_act_for(actor, invoice.account, refusal="Not your invoice.")
     with transaction.atomic():
         locked = _lock_unpaid(invoice)
         invoices_void(invoice_ids=[locked.pk], reason=reason, actor=actor)
@@ -841,8 +835,7 @@ def deposit_create(*, account: User, amount: int, actor: User) -> Invoice:
     """An invoice whose one line is a deposit: once paid, the amount is the account's credit."""
     from django.conf import settings
 
-    if not actor.is_staff_account and actor.pk != account.pk and account.agent_id != actor.pk:
-        raise PermissionDenied("Deposits are made for your own account.")
+    require_act_for(actor, account, refusal="Deposits are made for your own account.")
     account_require_in_good_standing(actor)
     account_require_in_good_standing(account)
     require_amount(amount)

@@ -7,10 +7,10 @@ from ninja import Router, Schema, Status
 from pydantic import Field, StrictBool, StrictInt
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create, product_update
 from licensary.core.api import Cursor, Limit, MoneyOut, Page, get_visible, paginate
-from licensary.core.errors import PermissionDenied
 from licensary.core.http import AuthedRequest
 from licensary.core.text import Id, Printable, column
 
@@ -111,8 +111,7 @@ def create_product(request: AuthedRequest[User], payload: ProductIn) -> Status:
 
 @router.patch("/products/{product_id}", response=ProductOut)
 def update_product(request: AuthedRequest[User], product_id: Id, payload: ProductPatch) -> dict:
-    if not request.auth.is_staff_account:
-        raise PermissionDenied("Only staff edit the catalog.")
+    require_staff(request.auth, "edit the catalog")
     product = get_visible(Product.objects.all(), product_id)
     return product_out(
         product_update(product=product, actor=request.auth, **payload.dict(exclude_unset=True))

@@ -7,9 +7,10 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
 from licensary.catalog import events as catalog_events
 from licensary.catalog.models import Product
-from licensary.core.errors import PermissionDenied, ValidationFailed
+from licensary.core.errors import ValidationFailed
 from licensary.core.money import default_currency, require_amount, require_currency
 from licensary.core.text import column
 
@@ -71,8 +72,7 @@ def _slug(text: str) -> str:
 
 def product_create(*, actor: User, **values: Any) -> Product:
     """A new product; priced in the platform's currency unless `currency` names another."""
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff edit the catalog.")
+    require_staff(actor, "edit the catalog")
     values = {k: v for k, v in values.items() if k in EDITABLE + CREATE_ONLY and v is not None}
     values["currency"] = require_currency(values.get("currency") or default_currency())
     values["slug"] = _slug(values.get("slug") or values.get("name", ""))
@@ -92,8 +92,7 @@ def product_create(*, actor: User, **values: Any) -> Product:
 
 
 def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff edit the catalog.")
+    require_staff(actor, "edit the catalog")
     changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
     if "slug" in changes:  # made a slug as on creation; "" or "!!!" make none
         changes["slug"] = _slug(changes["slug"])

@@ -109,10 +109,3 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
-
-
-def require_staff(actor: Any, doing: str) -> Any:
-    """`actor` when it is a staff account; otherwise `permission_denied` ("Only staff ...")."""
-    if not getattr(actor, "is_staff_account", False):
-        raise PermissionDenied(f"Only staff {doing}.")
-    return actor

@@ -7,7 +7,7 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 
 from licensary.accounts.models import User
-from licensary.accounts.services import scope
+from licensary.accounts.policy import visible
 from licensary.audit.models import AuditEntry
 from licensary.billing.api import InvoiceOut, invoice_out
 from licensary.catalog.models import Product
@@ -96,7 +96,7 @@ def license_out(lic: License) -> dict:
 
 
 def visible_licenses(request: AuthedRequest[User]):
-    return scope(License.objects.select_related("product"), request.auth)
+    return visible(License.objects.select_related("product"), request.auth)
 
 
 @router.get("/licenses", response=Page[LicenseOut])

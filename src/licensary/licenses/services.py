@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing.models import Invoice
 from licensary.core.errors import (
     DomainError,
     InvalidTransition,
     IpTaken,
-    PermissionDenied,
     ValidationFailed,
 )
 from licensary.core.ip import normalize_license_ip
@@ -339,8 +339,7 @@ def license_mark_unresolvable(
     *, license: License, actor: User, note: str, ticket: str = ""
 ) -> UnresolvableProblem:
     """Staff record that a licensing problem of an own license cannot be solved (rule 7)."""
-    if not actor.is_staff_account:
-        raise PermissionDenied("Only staff mark problems unresolvable.")
+    require_staff(actor, "mark problems unresolvable")
     if license.kind != License.Kind.OWN:
         raise ValidationFailed("Only own licenses are refunded for unresolvable problems.")
     if not note.strip():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 
 from licensary.accounts.models import User
-from licensary.accounts.services import account_get_visible, scope
+from licensary.accounts.policy import account_get_visible, require_staff, visible
 from licensary.catalog.models import Product
 from licensary.core.api import (
     Cursor,
@@ -21,7 +21,7 @@ from licensary.core.api import (
     parse_id,
     with_status,
 )
-from licensary.core.errors import NotFound, require_staff
+from licensary.core.errors import NotFound
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id, Printable, column
@@ -122,7 +122,7 @@ def held_order_out(o: Order) -> dict:
 
 
 def visible_orders(request: AuthedRequest[User]):
-    return scope(Order.objects.select_related("product"), request.auth)
+    return visible(Order.objects.select_related("product"), request.auth)
 
 
 def _product(ref: str) -> Product:

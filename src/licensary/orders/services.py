@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
+from licensary.accounts.policy import require_act_for, require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing.models import Invoice, Refund
 from licensary.billing.refunds import refund_grant, refund_send_to_gateway
@@ -24,9 +25,7 @@ from licensary.core.errors import (
     IdentityRequired,
     InvalidTransition,
     IpTaken,
-    PermissionDenied,
     ValidationFailed,
-    require_staff,
 )
 from licensary.core.ip import normalize_license_ip
 from licensary.jobs.tasks import durable_task, enqueue
@@ -51,8 +50,9 @@ def order_create(
 ) -> Order:
     """Place an order and issue its invoice: the license for one period plus the setup fee."""
     account = account or actor
-    if account.pk != actor.pk and not actor.is_staff_account and account.agent_id != actor.pk:
-        raise PermissionDenied("You can order only for yourself or your own customers.")
+    require_act_for(
+        actor, account, refusal="You can order only for yourself or your own customers."
+    )
     if account.is_staff_account:
         raise ValidationFailed("Staff accounts do not hold licenses.")
     account_require_in_good_standing(actor)

@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import StrictBool, StrictFloat
 
+from licensary.accounts.policy import require_staff
 from licensary.audit.services import Change, audit_record
 from licensary.core.api import Cursor, Limit, Page, paginate
-from licensary.core.errors import NotFound, ValidationFailed, require_staff
+from licensary.core.errors import NotFound, ValidationFailed
 from licensary.core.text import Text, column
 from licensary.suppliers.models import SupplierAccount
 
