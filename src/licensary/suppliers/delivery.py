@@ -7,14 +7,10 @@ pending; the retried job reuses the same op_id, and the adapter's provisioning l
 up before adding, so no second license is ever bought.
 """
 
-import uuid
-
 from django.db import transaction
-from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.licenses.lifecycle import license_live_holder
-from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.suppliers.base import (
     IpTakenUpstream,
@@ -24,62 +20,10 @@ from licensary.suppliers.base import (
     UnknownOutcome,
     UpstreamLicense,
 )
-from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
 
 DELIVERABLE = (Order.Status.PROCESSING, Order.Status.ON_HOLD)
-
-
-def operation_start(
-    *,
-    supplier: str,
-    operation: str,
-    ip: str,
-    order: Order | None = None,
-    license: License | None = None,
-    reference: str = "",
-) -> UpstreamOperation:
-    """The pending intent for this call, reusing one left by a previous attempt.
-
-    `reference` is the upstream license the call is about, when it is about one.
-    """
-    with transaction.atomic():
-        op = (
-            UpstreamOperation.objects.select_for_update()
-            .filter(
-                supplier=supplier,
-                operation=operation,
-                status=UpstreamOperation.Status.PENDING,
-                order=order,
-                license=license,
-                ip=ip,
-            )
-            .first()
-        )
-        if op is None:
-            op = UpstreamOperation.objects.create(
-                op_id=uuid.uuid4().hex,
-                supplier=supplier,
-                operation=operation,
-                order=order,
-                license=license,
-                ip=ip,
-                reference=reference,
-                created_at=timezone.now(),
-            )
-        UpstreamOperation.objects.filter(pk=op.pk).update(attempts=op.attempts + 1)
-    return op
-
-
-def operation_finish(
-    op: UpstreamOperation, *, ok: bool, reference: str = "", error: str = ""
-) -> None:
-    UpstreamOperation.objects.filter(pk=op.pk).update(
-        status=UpstreamOperation.Status.SUCCEEDED if ok else UpstreamOperation.Status.FAILED,
-        reference=reference,
-        error=error[:500],
-        finished_at=timezone.now(),
-    )
 
 
 def order_deliver_upstream(
@@ -108,7 +52,7 @@ def order_deliver_upstream(
     names = [only_supplier] if only_supplier else list(product.suppliers)
     failures: list[str] = []
     for name in names:
-        op = operation_start(supplier=name, operation="provision", ip=order.ip, order=order)
+        op = operation_start(supplier=name, operation="provision", ip=order.ip, order_id=order.pk)
         try:
             adapter = supplier_adapter(name)
             try:
@@ -149,4 +93,4 @@ def order_deliver_upstream(
         )
 
 
-__all__ = ["UpstreamLicense", "order_deliver_upstream", "operation_finish", "operation_start"]
+__all__ = ["UpstreamLicense", "order_deliver_upstream"]

@@ -25,8 +25,8 @@ from licensary.suppliers.base import (
     UnknownOutcome,
     UpstreamLicense,
 )
-from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
 from licensary.suppliers.sync import upstream_sync_enqueue
 
@@ -41,7 +41,7 @@ def ip_change_intent(*, license: License, new_ip: str) -> UpstreamOperation:
         supplier=license.upstream_supplier,
         operation="change_ip",
         ip=new_ip,
-        license=license,
+        license_id=license.pk,
         reference=license.upstream_reference,
     )
     ip_change_settle.using(run_after=timezone.now() + SETTLE_AFTER).enqueue(op_id=op.op_id)
@@ -124,9 +124,10 @@ def ip_change_settle(*, op_id: str) -> str:
         op = UpstreamOperation.objects.select_for_update().get(pk=op.pk)
         if op.status != UpstreamOperation.Status.PENDING:
             return f"{op_id} {op.status}"
-        UpstreamOperation.objects.filter(pk=op.pk).update(
-            status=UpstreamOperation.Status.FAILED,
-            finished_at=timezone.now(),
+        operation_finish(
+            op,
+            ok=False,
+            reference=op.reference,
             error="never completed here: upstream follows the license's IP",
         )
         audit_record(

@@ -23,8 +23,8 @@ from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.licenses.models import License
 from licensary.suppliers.base import IpTakenUpstream, Rejected, SupplierUnavailable
-from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _sync_step(*, license_id: int, renew: bool = False, move_from: str | None = 
             return 0
         supplier, reference, target = lic.upstream_supplier, lic.upstream_reference, lic.ip
         op = operation_start(
-            supplier=supplier, operation=call, ip=target, license=lic, reference=reference
+            supplier=supplier, operation=call, ip=target, license_id=lic.pk, reference=reference
         )
     try:
         adapter = supplier_adapter(supplier)
