@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+import licensary.orders.delivery as delivery
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.licenses.models import License
 from licensary.licenses.services import license_change_ip
@@ -129,21 +130,19 @@ def test_slow_answer_after_acting_buys_exactly_one_license(alice, cpanel, staff,
 def test_worker_killed_after_the_supplier_acted_restarts_into_one_license(
     alice, cpanel, staff, north, south, monkeypatch
 ):
-    import licensary.orders.services as orders
-
     def killed(**kwargs):
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
     order = paid_order(alice, cpanel, staff)
     # A worker claims the delivery job and dies after the supplier acted: the job row stays
     # RUNNING, nothing is recorded here, no retry is queued.
-    job = DBTaskResult.objects.get(task_path="licensary.orders.services.deliver_order")
+    job = DBTaskResult.objects.get(task_path="licensary.orders.delivery.deliver_order")
     DBTaskResult.objects.filter(pk=job.pk).update(
         status="RUNNING", started_at=timezone.now(), worker_ids=["worker-that-died"]
     )
-    monkeypatch.setattr(orders, "order_complete", killed)
+    monkeypatch.setattr(delivery, "order_complete", killed)
     with pytest.raises(KeyboardInterrupt):
-        orders.deliver_order.func(order_id=order.pk)
+        delivery.deliver_order.func(order_id=order.pk)
     monkeypatch.undo()
     assert len(north.licenses()) == 1
     assert UpstreamOperation.objects.get().status == "pending"

@@ -18,8 +18,8 @@ from licensary.audit.models import AuditEntry
 from licensary.audit.services import audit_verify
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
+from licensary.orders.delivery import order_deliver_now
 from licensary.orders.models import Order
-from licensary.orders.services import order_deliver_now
 from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter
