@@ -11,10 +11,10 @@ from django.utils import timezone
 import licensary.licenses.services as services
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
+from licensary.licenses.reconcile import reconcile
 from licensary.licenses.sweep import run_steps
 from licensary.orders.models import Order
 from licensary.suppliers.models import UpstreamOperation
-from licensary.suppliers.reconcile import reconcile
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
 from tests.manufacturer.test_manufacturer_delivery import paid_order
 

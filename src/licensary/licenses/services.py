@@ -28,19 +28,19 @@ from licensary.licenses.lifecycle import (
 )
 from licensary.licenses.models import License, UnresolvableProblem
 from licensary.licenses.rules import current_period_start, license_require_renewable, period
+from licensary.licenses.upstream_ip_change import (
+    ip_change_abandon,
+    ip_change_call,
+    ip_change_done,
+    ip_change_intent,
+    ip_change_still_pending,
+)
 from licensary.suppliers.base import (
     IpTakenUpstream,
     SupplierError,
     SupplierUnavailable,
     Transient,
     UnknownOutcome,
-)
-from licensary.suppliers.ip_change import (
-    ip_change_abandon,
-    ip_change_call,
-    ip_change_done,
-    ip_change_intent,
-    ip_change_still_pending,
 )
 
 

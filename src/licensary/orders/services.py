@@ -36,9 +36,9 @@ from licensary.ledger.services import lock_credit_book
 from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
 from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
+from licensary.licenses.upstream import upstream_holder_recheck
 from licensary.orders.models import Order
 from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
-from licensary.suppliers.sync import upstream_holder_recheck
 
 OS = Order.Status
 

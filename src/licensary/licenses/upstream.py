@@ -13,6 +13,9 @@ a reference a live license holds is ignored) and records its intent; the supplie
 after commit; the outcome is recorded under a fresh lock that checks again. A suspend or
 terminate that reached the supplier after its reference passed to a live license has that
 license checked and put right.
+
+The supplier adapters (`licensary.suppliers`) make the calls and answer; the state
+they report is recorded here, on the license: only licenses writes the License table.
 """
 
 import logging

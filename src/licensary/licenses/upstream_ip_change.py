@@ -16,6 +16,7 @@ from django.utils import timezone
 from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task
 from licensary.licenses.models import License
+from licensary.licenses.upstream import upstream_sync_enqueue
 from licensary.suppliers.base import (
     IpTakenUpstream,
     Rejected,
@@ -28,7 +29,6 @@ from licensary.suppliers.base import (
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
-from licensary.suppliers.sync import upstream_sync_enqueue
 
 # Well past the longest a request can spend asking (a timed-out call and the lookup after it).
 SETTLE_AFTER = timedelta(minutes=5)
