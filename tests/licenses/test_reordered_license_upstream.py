@@ -25,7 +25,7 @@ from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
-from tests.manufacturer.test_manufacturer_delivery import paid_order
+from tests.suppliers.simulated import paid_order
 
 pytestmark = pytest.mark.django_db
 

@@ -1,32 +1,21 @@
-"""Rule 2 for manufacturer licenses: suppliers in failover order, holds with their cause,
-exactly one upstream license whatever is lost on the way, and upstream kept in step."""
+"""Rule 2 for manufacturer licenses (`orders.delivery`): suppliers in failover order, holds
+with their cause, and exactly one upstream license whatever is lost on the way."""
 
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 import licensary.orders.delivery as delivery
-from licensary.billing.services import invoice_pay_with_credit
 from licensary.licenses.models import License
-from licensary.licenses.services import license_change_ip
 from licensary.licenses.sweep import sweep
-from licensary.orders.models import Order
-from licensary.orders.services import order_create
 from licensary.suppliers.models import UpstreamOperation
-from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, give_credit, run_jobs
+from tests.helpers import PUBLIC_IP, api_for, run_jobs
+from tests.suppliers.simulated import paid_order
 
 pytestmark = pytest.mark.django_db
-
-
-def paid_order(alice, cpanel, staff, ip=PUBLIC_IP) -> Order:
-    give_credit(alice, cpanel.price, staff)
-    order = order_create(actor=alice, product=cpanel, ip=ip)
-    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-    return order
 
 
 def test_paid_manufacturer_order_is_delivered_by_the_first_supplier(
@@ -193,76 +182,3 @@ def test_staff_approve_registers_the_upstream_license_by_hand(alice, cpanel, sta
     assert approved.status_code == 200, approved.json_body
     lic = License.objects.get(pk=approved.json_body["license"])
     assert (lic.upstream_supplier, lic.upstream_reference) == ("north", "L-HAND-1")
-
-
-def test_upstream_follows_the_lifecycle(alice, cpanel, staff, north):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-
-    def upstream_status() -> int:
-        return next(
-            x["status"] for x in north.licenses() if x["licenseid"] == lic.upstream_reference
-        )
-
-    with time_machine.travel(lic.period_end + timedelta(seconds=1), tick=False):
-        sweep()
-        run_jobs()
-        assert upstream_status() == 2  # suspended (Manage2 has no suspend: expired)
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
-            "blocked",
-            "suspended",
-            True,
-        )
-        give_credit(alice, cpanel.price, staff)
-        renewal = api_for(alice).post(f"/licenses/{lic.pk}/renew").json_body
-        assert api_for(alice).post(f"/invoices/{renewal['id']}/pay-with-credit").status_code == 200
-        run_jobs()
-        assert upstream_status() == 1
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status) == ("active", "active")
-
-    with time_machine.travel(lic.period_end + timedelta(days=200), tick=False):
-        sweep()
-        run_jobs()
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
-            "deleted",
-            "terminated",
-            True,
-        )
-        assert upstream_status() == 2
-
-
-def test_ip_change_moves_the_license_upstream(alice, cpanel, staff, north):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-
-    license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
-    run_jobs()
-
-    assert [x["ip"] for x in north.licenses()] == [OTHER_IP]
-
-
-def test_reconcile_finds_and_fixes_both_kinds_of_drift(alice, cpanel, staff, north, capsys):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-    north.expire(lic.upstream_reference)  # expired upstream, active here
-    north.http.post(
-        "/XMLlicenseAdd.cgi",
-        params={"ip": "8.8.8.8", "packageid": "P1", "output": "json"},
-        auth=("sim", "sim"),
-    )
-
-    call_command("reconcile", supplier="north")
-    report = capsys.readouterr().out
-    assert "inactive_upstream_active_here" in report
-    assert "unknown_here" in report and "8.8.8.8" in report
-
-    call_command("reconcile", supplier="north", fix=True)
-    assert {(x["ip"], x["status"]) for x in north.licenses()} == {(PUBLIC_IP, 1), ("8.8.8.8", 2)}
-    call_command("reconcile", supplier="north")
-    assert "0 difference(s)" in capsys.readouterr().out.splitlines()[-1]
