@@ -104,6 +104,7 @@ def ip_change_abandon(*, op_id: str, reason: str) -> None:
     again all the same: the job's own may have run before the supplier acted on our call.
     """
     op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    assert op.license_id is not None  # an IP change's intent is always a license's
     if op.status == UpstreamOperation.Status.PENDING:
         operation_finish(op, ok=False, reference=op.reference, error=reason)
     upstream_sync_enqueue([op.license_id], old_ip=op.ip)

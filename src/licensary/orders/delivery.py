@@ -118,11 +118,12 @@ def order_deliver_upstream(
             try:
                 upstream = adapter.provision(op.op_id, product, order.ip)
             except UnknownOutcome:
-                upstream = adapter.find(product, order.ip)  # did the lost call act?
-                if upstream is None:
+                found = adapter.find(product, order.ip)  # did the lost call act?
+                if found is None:
                     raise Transient(
                         "outcome unknown and nothing found upstream; retrying", supplier=name
                     ) from None
+                upstream = found
         except IpTakenUpstream as exc:
             operation_finish(op, ok=False, error=str(exc))
             with transaction.atomic():

@@ -35,8 +35,8 @@ def operation_start(
                 supplier=supplier,
                 operation=operation,
                 status=UpstreamOperation.Status.PENDING,
-                order_id=order_id,
-                license_id=license_id,
+                order=order_id,  # by id; None matches a call for no order (IS NULL)
+                license=license_id,
                 ip=ip,
             )
             .first()
