@@ -9,8 +9,9 @@ from licensary.billing.models import Invoice, Payment
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.core.errors import InsufficientCredit
 from licensary.ledger.services import account_credit
+from licensary.orders.delivery import deliver_order
 from licensary.orders.models import Order
-from licensary.orders.services import deliver_order, order_create
+from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, give_credit, run_jobs
 
 

@@ -1,4 +1,5 @@
-"""Every lifecycle test runs on a stopped clock, starting at `START`."""
+"""Every lifecycle test runs on a stopped clock, starting at `START`; the manufacturer
+licenses' tests buy from the simulated suppliers of tests/suppliers/simulated.py."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -7,6 +8,9 @@ import pytest
 import time_machine
 
 from tests.licenses.support import START
+from tests.suppliers.simulated import cpanel, north, simulators, south
+
+__all__ = ["clock", "cpanel", "north", "simulators", "south"]
 
 
 @pytest.fixture(autouse=True)

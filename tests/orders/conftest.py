@@ -1,7 +1,7 @@
-"""The simulated suppliers of tests/manufacturer and the fake Stripe of tests/payments, for
-the orders of manufacturer products and the orders paid by card."""
+"""The simulated suppliers of tests/suppliers/simulated.py and the fake Stripe of
+tests/payments, for the orders of manufacturer products and the orders paid by card."""
 
-from tests.manufacturer.conftest import cpanel, north, simulators, south
 from tests.payments.conftest import fake_stripe
+from tests.suppliers.simulated import cpanel, north, simulators, south
 
 __all__ = ["cpanel", "fake_stripe", "north", "simulators", "south"]

@@ -13,9 +13,11 @@ from licensary.billing.models import Refund
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
+from licensary.orders import delivery as order_delivery
 from licensary.orders import services as order_services
+from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
-from licensary.orders.services import order_create, order_reject, order_retry
+from licensary.orders.services import order_create, order_reject
 from tests.concurrency import errors, require_postgres, run_concurrently
 from tests.helpers import PUBLIC_IP, give_credit, run_jobs
 
@@ -50,7 +52,8 @@ def test_rule14_retrying_an_own_duplicate_while_staff_reject_it_never_deadlocks(
         time.sleep(0.5)
         return real_holder(**kwargs)
 
-    monkeypatch.setattr(order_services, "license_live_holder", slow_holder)
+    for module in (order_delivery, order_services):  # the delivery's check and the hold's
+        monkeypatch.setattr(module, "license_live_holder", slow_holder)
 
     def either(i: int):
         if i == 0:

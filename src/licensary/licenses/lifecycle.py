@@ -22,6 +22,7 @@ from licensary.licenses.rules import (
     license_require_renewable,
     renewal_terms,
 )
+from licensary.licenses.upstream import upstream_sync_enqueue
 
 S = License.Status
 
@@ -86,8 +87,6 @@ def license_renew_paid(
     assert changed == 1, "the license changed under its row lock"
     invoice_line_set_period(line_id=line.pk, start=start, end=end)
     lic.refresh_from_db()
-    from licensary.suppliers.sync import upstream_sync_enqueue
-
     upstream_sync_enqueue([lic.pk], renew=True)
     license_events.license_renewed(lic, before=before, why=reason, actor=actor)
     return lic

@@ -1,7 +1,7 @@
 """Issuing licenses and asking to renew them."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,6 +11,7 @@ from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing.models import Invoice
+from licensary.catalog.models import Product
 from licensary.core.errors import (
     DomainError,
     InvalidTransition,
@@ -27,19 +28,20 @@ from licensary.licenses.lifecycle import (
 )
 from licensary.licenses.models import License, UnresolvableProblem
 from licensary.licenses.rules import current_period_start, license_require_renewable, period
+from licensary.licenses.upstream_ip_change import (
+    ip_change_abandon,
+    ip_change_call,
+    ip_change_done,
+    ip_change_intent,
+    ip_change_still_pending,
+)
 from licensary.suppliers.base import (
     IpTakenUpstream,
     SupplierError,
     SupplierUnavailable,
     Transient,
     UnknownOutcome,
-)
-from licensary.suppliers.ip_change import (
-    ip_change_abandon,
-    ip_change_call,
-    ip_change_done,
-    ip_change_intent,
-    ip_change_still_pending,
+    UpstreamLicense,
 )
 
 
@@ -63,8 +65,23 @@ def _live_upstream_holder(*, supplier: str, reference: str) -> License | None:
     )
 
 
+class PaidOrder(Protocol):
+    """What issuing a license reads of the order that paid for it (orders' Order is one)."""
+
+    @property
+    def pk(self) -> Any: ...  # the model's primary key, typed Any by Django
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def product_id(self) -> int: ...
+    @property
+    def product(self) -> Product: ...
+    @property
+    def ip(self) -> str: ...
+
+
 def license_issue(
-    *, order: "object", actor: User | None, upstream: "tuple[str, Any] | None" = None
+    *, order: PaidOrder, actor: User | None, upstream: tuple[str, UpstreamLicense] | None = None
 ) -> License:
     """Create the active license an order paid for; raises `SlotTaken` if the IP is held.
 
@@ -73,9 +90,6 @@ def license_issue(
     a deleted one that held it (the same IP ordered again) releases it here, in the same
     transaction, keeping it as its former reference.
     """
-    from licensary.orders.models import Order
-
-    assert isinstance(order, Order)
     now = timezone.now()
     holder = license_live_holder(product_id=order.product_id, ip=order.ip)
     if holder is not None:

@@ -27,6 +27,7 @@ from licensary.licenses import rules
 from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
 from licensary.licenses.models import License
 from licensary.licenses.rules import TRANSITIONS
+from licensary.licenses.upstream import sync_upstream
 
 logger = logging.getLogger(__name__)
 S = License.Status
@@ -242,8 +243,6 @@ def _transition_batch(
             _void_open_renewals(ids)
         upstream = [row[0] for row in rows if row[2] == License.Kind.MANUFACTURER and row[3]]
         if upstream:
-            from licensary.suppliers.sync import sync_upstream
-
             enqueue(sync_upstream, license_ids=upstream, renew=False, old_ip=None)
     return ids
 

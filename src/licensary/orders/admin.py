@@ -1,8 +1,9 @@
 from django.contrib import admin
 
 from licensary.core.admin import ReadOnlyAdminMixin, decide_each
+from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
-from licensary.orders.services import order_reject, order_retry
+from licensary.orders.services import order_reject
 
 
 @admin.register(Order)

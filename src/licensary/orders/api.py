@@ -26,14 +26,9 @@ from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id, Printable, column
 from licensary.licenses.models import License
+from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
-from licensary.orders.services import (
-    order_approve,
-    order_cancel,
-    order_create,
-    order_reject,
-    order_retry,
-)
+from licensary.orders.services import order_approve, order_cancel, order_create, order_reject
 
 router = Router(tags=["orders"])
 

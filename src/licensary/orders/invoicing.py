@@ -7,8 +7,8 @@ from datetime import datetime
 from licensary.accounts.models import User
 from licensary.billing.models import Invoice
 from licensary.licenses.invoicing import license_refund_facts, product_refund_terms
+from licensary.orders.delivery import order_on_paid
 from licensary.orders.models import Order
-from licensary.orders.services import order_on_paid
 
 
 class OrderLines:

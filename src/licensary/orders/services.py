@@ -1,4 +1,5 @@
-"""Orders: placing them, delivering them once paid, and the staff review of held ones."""
+"""Orders: placing them, the moves a delivery ends in (completed, held), and the staff review
+of held ones. Delivering a paid order is `orders.delivery`, which calls these."""
 
 from datetime import timedelta
 from typing import Any
@@ -32,10 +33,11 @@ from licensary.jobs.tasks import durable_task, enqueue
 from licensary.ledger.services import lock_credit_book
 from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
+from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
+from licensary.licenses.upstream import upstream_holder_recheck
 from licensary.orders import events as order_events
 from licensary.orders.models import Order
-from licensary.suppliers.base import SupplierError
-from licensary.suppliers.sync import upstream_holder_recheck
+from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
 
 OS = Order.Status
 
@@ -123,61 +125,6 @@ def _set_status(order: Order, *, new: str, **fields: object) -> str:
     return old
 
 
-def order_on_paid(*, order: Order, actor: User | None) -> Order:
-    """In the payment's transaction: queue delivery (nothing lost if we die after commit)."""
-    order = Order.objects.select_for_update().get(pk=order.pk)
-    if order.status != OS.AWAITING_PAYMENT:
-        raise InvalidTransition(f"Order {order.pk} is {order.status}.")
-    before = _set_status(order, new=OS.PROCESSING)
-    order_events.order_processing(order, before=before, actor=actor)
-    enqueue(deliver_order, order_id=order.pk)
-    return order
-
-
-def _give_up_delivery(*, order_id: int) -> None:
-    def hold() -> Order:
-        with transaction.atomic():
-            return hold_order(
-                order_id=order_id,
-                reason=Order.HoldReason.SUPPLIER_UNAVAILABLE,
-                detail="the suppliers could not be reached after every retry",
-                actor=None,
-            )
-
-    with_retries(hold)
-
-
-@durable_task(on_give_up=_give_up_delivery)
-def deliver_order(*, order_id: int) -> str:
-    """The delivery job: issue the license, or hold the order with its cause (rule 2)."""
-    order = with_retries(lambda: order_deliver_now(order_id=order_id, actor=None))
-    return f"order {order_id} {order.status}"
-
-
-def order_deliver_now(
-    *, order_id: int, actor: User | None, only_supplier: str | None = None
-) -> Order:
-    """Deliver a paid (processing or held) order now, or hold it with its cause."""
-    from licensary.suppliers.delivery import order_deliver_upstream
-
-    order = Order.objects.select_related("product").get(pk=order_id)
-    if order.product.kind == Product.Kind.MANUFACTURER:
-        return order_deliver_upstream(order_id=order_id, actor=actor, only_supplier=only_supplier)
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
-        if order.status not in (OS.PROCESSING, OS.ON_HOLD):
-            return order
-        holder = license_live_holder(product_id=order.product_id, ip=order.ip)
-        if holder is not None:
-            return hold_order(
-                order_id=order.pk,
-                reason=Order.HoldReason.IP_REGISTERED_HERE,
-                detail=f"license {holder.pk} ({holder.status}) of account {holder.account_id}",
-                actor=actor,
-            )
-        return order_complete(order_id=order.pk, actor=actor)
-
-
 def order_complete(
     *, order_id: int, actor: User | None, upstream: tuple[str, Any] | None = None
 ) -> Order:
@@ -185,8 +132,6 @@ def order_complete(
 
     When the slot was taken meanwhile the order is held instead (`ip_registered_here`).
     """
-    from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
-
     order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
     if order.status not in (OS.PROCESSING, OS.ON_HOLD):
         return order
@@ -319,25 +264,6 @@ def _locked_held(order: Order) -> Order:
     return locked
 
 
-def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Order:
-    """Try delivering a held order again now (optionally through one supplier); if it fails
-    again it stays held with its original clock."""
-    require_staff(actor, "review held orders")
-    current = Order.objects.select_related("product").get(pk=order.pk)
-    if current.status != OS.ON_HOLD:  # checked again under the lock by the delivery itself
-        raise InvalidTransition(f"Order {current.pk} is {current.status}, not on hold.")
-    if supplier is not None and supplier not in order.product.suppliers:
-        raise ValidationFailed(f"{supplier!r} is not one of this product's suppliers.")
-    try:
-        return with_retries(
-            lambda: order_deliver_now(order_id=order.pk, actor=actor, only_supplier=supplier)
-        )
-    except SupplierError as exc:
-        raise DomainError(
-            f"The supplier could not be reached: {exc}", code="supplier_unavailable", status=503
-        ) from exc
-
-
 def order_approve(
     *,
     order: Order,
@@ -350,9 +276,6 @@ def order_approve(
 
     A manufacturer order is approved with the upstream license staff registered by hand.
     """
-    from licensary.licenses.services import SlotTaken, UpstreamReferenceTaken, license_issue
-    from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
-
     require_staff(actor, "review held orders")
     with transaction.atomic():
         locked = _locked_held(order)

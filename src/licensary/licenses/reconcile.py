@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import Count
 
 from licensary.licenses.models import License
+from licensary.licenses.upstream import license_sync_upstream, upstream_holder_recheck
 from licensary.suppliers.base import SupplierError, UpstreamLicense, UpstreamStatus
-from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter
-from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 
 UP = UpstreamStatus
 

@@ -18,14 +18,14 @@ from licensary.audit.models import AuditEntry
 from licensary.audit.services import audit_verify
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
+from licensary.licenses.upstream import license_sync_upstream, upstream_holder_recheck
+from licensary.orders.delivery import order_deliver_now
 from licensary.orders.models import Order
-from licensary.orders.services import order_deliver_now
 from licensary.suppliers.manage2 import Manage2Supplier
 from licensary.suppliers.models import UpstreamOperation
 from licensary.suppliers.registry import supplier_adapter
-from licensary.suppliers.sync import license_sync_upstream, upstream_holder_recheck
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
-from tests.manufacturer.test_manufacturer_delivery import paid_order
+from tests.suppliers.simulated import paid_order
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,9 @@ a reference a live license holds is ignored) and records its intent; the supplie
 after commit; the outcome is recorded under a fresh lock that checks again. A suspend or
 terminate that reached the supplier after its reference passed to a live license has that
 license checked and put right.
+
+The supplier adapters (`licensary.suppliers`) make the calls and answer; the state
+they report is recorded here, on the license: only licenses writes the License table.
 """
 
 import logging
@@ -23,8 +26,8 @@ from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.licenses.models import License
 from licensary.suppliers.base import IpTakenUpstream, Rejected, SupplierUnavailable
-from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
 
 logger = logging.getLogger(__name__)
@@ -183,7 +186,7 @@ def _sync_step(*, license_id: int, renew: bool = False, move_from: str | None = 
             return 0
         supplier, reference, target = lic.upstream_supplier, lic.upstream_reference, lic.ip
         op = operation_start(
-            supplier=supplier, operation=call, ip=target, license=lic, reference=reference
+            supplier=supplier, operation=call, ip=target, license_id=lic.pk, reference=reference
         )
     try:
         adapter = supplier_adapter(supplier)

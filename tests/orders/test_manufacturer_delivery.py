@@ -1,31 +1,21 @@
-"""Rule 2 for manufacturer licenses: suppliers in failover order, holds with their cause,
-exactly one upstream license whatever is lost on the way, and upstream kept in step."""
+"""Rule 2 for manufacturer licenses (`orders.delivery`): suppliers in failover order, holds
+with their cause, and exactly one upstream license whatever is lost on the way."""
 
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from licensary.billing.services import invoice_pay_with_credit
+import licensary.orders.delivery as delivery
 from licensary.licenses.models import License
-from licensary.licenses.services import license_change_ip
 from licensary.licenses.sweep import sweep
-from licensary.orders.models import Order
-from licensary.orders.services import order_create
 from licensary.suppliers.models import UpstreamOperation
-from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, give_credit, run_jobs
+from tests.helpers import PUBLIC_IP, api_for, run_jobs
+from tests.suppliers.simulated import paid_order
 
 pytestmark = pytest.mark.django_db
-
-
-def paid_order(alice, cpanel, staff, ip=PUBLIC_IP) -> Order:
-    give_credit(alice, cpanel.price, staff)
-    order = order_create(actor=alice, product=cpanel, ip=ip)
-    invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-    return order
 
 
 def test_paid_manufacturer_order_is_delivered_by_the_first_supplier(
@@ -129,21 +119,19 @@ def test_slow_answer_after_acting_buys_exactly_one_license(alice, cpanel, staff,
 def test_worker_killed_after_the_supplier_acted_restarts_into_one_license(
     alice, cpanel, staff, north, south, monkeypatch
 ):
-    import licensary.orders.services as orders
-
     def killed(**kwargs):
         raise KeyboardInterrupt("worker killed between the supplier's answer and our commit")
 
     order = paid_order(alice, cpanel, staff)
     # A worker claims the delivery job and dies after the supplier acted: the job row stays
     # RUNNING, nothing is recorded here, no retry is queued.
-    job = DBTaskResult.objects.get(task_path="licensary.orders.services.deliver_order")
+    job = DBTaskResult.objects.get(task_path="licensary.orders.delivery.deliver_order")
     DBTaskResult.objects.filter(pk=job.pk).update(
         status="RUNNING", started_at=timezone.now(), worker_ids=["worker-that-died"]
     )
-    monkeypatch.setattr(orders, "order_complete", killed)
+    monkeypatch.setattr(delivery, "order_complete", killed)
     with pytest.raises(KeyboardInterrupt):
-        orders.deliver_order.func(order_id=order.pk)
+        delivery.deliver_order.func(order_id=order.pk)
     monkeypatch.undo()
     assert len(north.licenses()) == 1
     assert UpstreamOperation.objects.get().status == "pending"
@@ -194,76 +182,3 @@ def test_staff_approve_registers_the_upstream_license_by_hand(alice, cpanel, sta
     assert approved.status_code == 200, approved.json_body
     lic = License.objects.get(pk=approved.json_body["license"])
     assert (lic.upstream_supplier, lic.upstream_reference) == ("north", "L-HAND-1")
-
-
-def test_upstream_follows_the_lifecycle(alice, cpanel, staff, north):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-
-    def upstream_status() -> int:
-        return next(
-            x["status"] for x in north.licenses() if x["licenseid"] == lic.upstream_reference
-        )
-
-    with time_machine.travel(lic.period_end + timedelta(seconds=1), tick=False):
-        sweep()
-        run_jobs()
-        assert upstream_status() == 2  # suspended (Manage2 has no suspend: expired)
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
-            "blocked",
-            "suspended",
-            True,
-        )
-        give_credit(alice, cpanel.price, staff)
-        renewal = api_for(alice).post(f"/licenses/{lic.pk}/renew").json_body
-        assert api_for(alice).post(f"/invoices/{renewal['id']}/pay-with-credit").status_code == 200
-        run_jobs()
-        assert upstream_status() == 1
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status) == ("active", "active")
-
-    with time_machine.travel(lic.period_end + timedelta(days=200), tick=False):
-        sweep()
-        run_jobs()
-        lic.refresh_from_db()
-        assert (lic.status, lic.upstream_status, lic.upstream_in_step) == (
-            "deleted",
-            "terminated",
-            True,
-        )
-        assert upstream_status() == 2
-
-
-def test_ip_change_moves_the_license_upstream(alice, cpanel, staff, north):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-
-    license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
-    run_jobs()
-
-    assert [x["ip"] for x in north.licenses()] == [OTHER_IP]
-
-
-def test_reconcile_finds_and_fixes_both_kinds_of_drift(alice, cpanel, staff, north, capsys):
-    order = paid_order(alice, cpanel, staff)
-    run_jobs()
-    lic = Order.objects.get(pk=order.pk).license
-    north.expire(lic.upstream_reference)  # expired upstream, active here
-    north.http.post(
-        "/XMLlicenseAdd.cgi",
-        params={"ip": "8.8.8.8", "packageid": "P1", "output": "json"},
-        auth=("sim", "sim"),
-    )
-
-    call_command("reconcile", supplier="north")
-    report = capsys.readouterr().out
-    assert "inactive_upstream_active_here" in report
-    assert "unknown_here" in report and "8.8.8.8" in report
-
-    call_command("reconcile", supplier="north", fix=True)
-    assert {(x["ip"], x["status"]) for x in north.licenses()} == {(PUBLIC_IP, 1), ("8.8.8.8", 2)}
-    call_command("reconcile", supplier="north")
-    assert "0 difference(s)" in capsys.readouterr().out.splitlines()[-1]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task
 from licensary.licenses.models import License
+from licensary.licenses.upstream import upstream_sync_enqueue
 from licensary.suppliers.base import (
     IpTakenUpstream,
     Rejected,
@@ -25,10 +26,9 @@ from licensary.suppliers.base import (
     UnknownOutcome,
     UpstreamLicense,
 )
-from licensary.suppliers.delivery import operation_finish, operation_start
 from licensary.suppliers.models import UpstreamOperation
+from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
-from licensary.suppliers.sync import upstream_sync_enqueue
 
 # Well past the longest a request can spend asking (a timed-out call and the lookup after it).
 SETTLE_AFTER = timedelta(minutes=5)
@@ -41,7 +41,7 @@ def ip_change_intent(*, license: License, new_ip: str) -> UpstreamOperation:
         supplier=license.upstream_supplier,
         operation="change_ip",
         ip=new_ip,
-        license=license,
+        license_id=license.pk,
         reference=license.upstream_reference,
     )
     ip_change_settle.using(run_after=timezone.now() + SETTLE_AFTER).enqueue(op_id=op.op_id)
@@ -104,6 +104,7 @@ def ip_change_abandon(*, op_id: str, reason: str) -> None:
     again all the same: the job's own may have run before the supplier acted on our call.
     """
     op = UpstreamOperation.objects.select_for_update().get(op_id=op_id)
+    assert op.license_id is not None  # an IP change's intent is always a license's
     if op.status == UpstreamOperation.Status.PENDING:
         operation_finish(op, ok=False, reference=op.reference, error=reason)
     upstream_sync_enqueue([op.license_id], old_ip=op.ip)
@@ -124,9 +125,10 @@ def ip_change_settle(*, op_id: str) -> str:
         op = UpstreamOperation.objects.select_for_update().get(pk=op.pk)
         if op.status != UpstreamOperation.Status.PENDING:
             return f"{op_id} {op.status}"
-        UpstreamOperation.objects.filter(pk=op.pk).update(
-            status=UpstreamOperation.Status.FAILED,
-            finished_at=timezone.now(),
+        operation_finish(
+            op,
+            ok=False,
+            reference=op.reference,
             error="never completed here: upstream follows the license's IP",
         )
         audit_record(

@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from licensary.suppliers.base import SupplierError
-from licensary.suppliers.models import SupplierAccount
-from licensary.suppliers.reconcile import (
+from licensary.licenses.reconcile import (
     differences_table,
     reconcile,
     shared_references,
     shared_references_table,
 )
+from licensary.suppliers.base import SupplierError
+from licensary.suppliers.models import SupplierAccount
 
 
 class Command(BaseCommand):

@@ -3,6 +3,9 @@
 Our registry is the License table itself, so the lifecycle calls have nothing further to do
 (blocking a license *is* suspending it here) and an own license is only ever created by a
 paid order, which knows the account; `provision` returns the license an order issued.
+
+Licenses registers it with the supplier registry (`LicensesConfig.ready`): suppliers never
+import licenses.
 """
 
 from licensary.licenses.models import License

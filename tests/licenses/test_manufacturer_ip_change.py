@@ -11,12 +11,12 @@ from django.utils import timezone
 import licensary.licenses.services as services
 from licensary.audit.models import AuditEntry
 from licensary.licenses.models import License
+from licensary.licenses.reconcile import reconcile
 from licensary.licenses.sweep import run_steps
 from licensary.orders.models import Order
 from licensary.suppliers.models import UpstreamOperation
-from licensary.suppliers.reconcile import reconcile
 from tests.helpers import OTHER_IP, PUBLIC_IP, api_for, run_jobs
-from tests.manufacturer.test_manufacturer_delivery import paid_order
+from tests.suppliers.simulated import paid_order
 
 pytestmark = pytest.mark.django_db
 THIRD_IP = "149.112.112.112"
@@ -90,6 +90,13 @@ def test_rule11_ip_change_accepted_upstream_moves_both_sides(alice, lic, north):
     assert (lic.ip, lic.ip_changes_in_period, lic.upstream_in_step) == (OTHER_IP, 1, True)
     assert upstream_ips(north) == [OTHER_IP]
     assert UpstreamOperation.objects.get(operation="change_ip").status == "succeeded"
+
+
+def test_ip_change_moves_the_license_upstream(alice, lic, north):
+    services.license_change_ip(license=lic, ip=OTHER_IP, actor=alice)
+    run_jobs()
+
+    assert [x["ip"] for x in north.licenses()] == [OTHER_IP]
 
 
 def test_rule11_answer_lost_after_the_supplier_moved_it_completes_the_change(alice, lic, north):

@@ -1,13 +1,20 @@
-"""Manufacturer products delivered through two simulated Manage2 suppliers over real HTTP."""
+"""Two simulated Manage2 suppliers (north, south) over real HTTP, configured as supplier
+accounts, and cPanel Solo sold through them: the fixtures of the orders and licenses tests of
+manufacturer products (their conftests import them), with `paid_order`."""
 
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from licensary.billing.services import invoice_pay_with_credit
+from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
+from licensary.orders.models import Order
+from licensary.orders.services import order_create
 from licensary.suppliers.models import SupplierAccount
 from licensary.suppliers.simulator import make_server
+from tests.helpers import PUBLIC_IP, give_credit
 from tests.suppliers.conftest import Control
 
 
@@ -61,3 +68,11 @@ def cpanel(staff, simulators):
         suppliers=["north", "south"],
         upstream_package="P1",
     )
+
+
+def paid_order(account, product: Product, staff, ip: str = PUBLIC_IP) -> Order:
+    """An order of `account` for `product` on `ip`, paid with credit staff gave it."""
+    give_credit(account, product.price, staff)
+    order = order_create(actor=account, product=product, ip=ip)
+    invoice_pay_with_credit(invoice=order.invoice, actor=account)
+    return order
