@@ -23,7 +23,7 @@ class LicensesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: services need the app registry, which is ready only now.
         from licensary.billing.lines import register_line_handler
-        from licensary.licenses.invoicing import RenewalLines
+        from licensary.licenses.lifecycle import RenewalLines
         from licensary.licenses.own_supplier import OwnSupplier
         from licensary.suppliers.registry import register_adapter
 

@@ -2,7 +2,8 @@
 motion, and what rule 7 reads about the periods a license was paid for.
 
 Billing writes every invoice (`billing.services.invoices_issue`); licenses says what a renewal
-line is. The `renewal` line handler is registered with billing in `LicensesConfig.ready`.
+line is. The `renewal` line handler (`lifecycle.RenewalLines`) is registered with billing in
+`LicensesConfig.ready`.
 """
 
 from datetime import datetime
@@ -15,7 +16,6 @@ from licensary.accounts.models import User
 from licensary.billing.models import INVOICE_PAID, Invoice, InvoiceLine
 from licensary.billing.services import InvoiceSpec, LineSpec, invoices_issue
 from licensary.catalog.models import Product
-from licensary.licenses.lifecycle import license_renew_paid
 from licensary.licenses.models import License
 from licensary.licenses.rules import period
 
@@ -62,32 +62,6 @@ def issue_renewal_invoices(
         issued_at=now,
     )
     return [invoice.pk for invoice in invoices]
-
-
-class RenewalLines:
-    """Billing's handler for `renewal` lines: a paid one renews its license (rule 4)."""
-
-    def on_paid(
-        self, *, invoice: Invoice, paid_at: datetime, actor: User | None, check_only: bool
-    ) -> None:
-        for line in invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL).select_related("license"):
-            assert line.license is not None, f"renewal line {line.pk} names no license"
-            license_renew_paid(
-                license=line.license, line=line, paid_at=paid_at, actor=actor, check_only=check_only
-            )
-
-    def refund_facts(self, invoice: Invoice) -> dict[str, object]:
-        line = (
-            invoice.lines.select_related("license__product")
-            .filter(kind=InvoiceLine.Kind.RENEWAL)
-            .first()
-        )
-        lic = line.license if line else None
-        if lic is None:
-            return {"delivered": False, "product_kind": None}
-        facts: dict[str, object] = {"delivered": True, "product_kind": lic.product.kind}
-        facts |= product_refund_terms(lic.product)
-        return facts | license_refund_facts(invoice, lic)
 
 
 def product_refund_terms(product: Product) -> dict[str, object]:

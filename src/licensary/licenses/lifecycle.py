@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.billing.models import InvoiceLine
+from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.services import invoice_line_set_period
 from licensary.licenses import events as license_events
+from licensary.licenses.invoicing import license_refund_facts, product_refund_terms
 from licensary.licenses.models import License
 from licensary.licenses.rules import (
     check_transition,
@@ -22,6 +23,7 @@ from licensary.licenses.rules import (
     license_require_renewable,
     renewal_terms,
 )
+from licensary.licenses.sweep import run_steps
 from licensary.licenses.upstream import upstream_sync_enqueue
 
 S = License.Status
@@ -29,8 +31,6 @@ S = License.Status
 
 def license_catch_up(*, license: License) -> License:
     """Walk every due time-driven transition of one license, in order, each recorded."""
-    from licensary.licenses.sweep import run_steps
-
     run_steps(license_ids=[license.pk])
     license.refresh_from_db()
     return license
@@ -90,3 +90,29 @@ def license_renew_paid(
     upstream_sync_enqueue([lic.pk], renew=True)
     license_events.license_renewed(lic, before=before, why=reason, actor=actor)
     return lic
+
+
+class RenewalLines:
+    """Billing's handler for `renewal` lines: a paid one renews its license (rule 4)."""
+
+    def on_paid(
+        self, *, invoice: Invoice, paid_at: datetime, actor: User | None, check_only: bool
+    ) -> None:
+        for line in invoice.lines.filter(kind=InvoiceLine.Kind.RENEWAL).select_related("license"):
+            assert line.license is not None, f"renewal line {line.pk} names no license"
+            license_renew_paid(
+                license=line.license, line=line, paid_at=paid_at, actor=actor, check_only=check_only
+            )
+
+    def refund_facts(self, invoice: Invoice) -> dict[str, object]:
+        line = (
+            invoice.lines.select_related("license__product")
+            .filter(kind=InvoiceLine.Kind.RENEWAL)
+            .first()
+        )
+        lic = line.license if line else None
+        if lic is None:
+            return {"delivered": False, "product_kind": None}
+        facts: dict[str, object] = {"delivered": True, "product_kind": lic.product.kind}
+        facts |= product_refund_terms(lic.product)
+        return facts | license_refund_facts(invoice, lic)
