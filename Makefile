@@ -13,6 +13,8 @@ run: install
 test: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
+	$(UV) run mypy
 	$(UV) run pytest -q $(PYTEST_ARGS)
 	$(UV) run pytest -q -p no:django -c clients/licensary_client/pyproject.toml clients/licensary_client/tests
 

@@ -6,7 +6,8 @@ reassigned; terms are published through the same service as the API."""
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.contrib import admin as django_admin
+from django.test import Client, RequestFactory
 
 from licensary.accounts.models import ApiToken, TermsVersion, User
 from licensary.accounts.services import token_create
@@ -158,3 +159,20 @@ def test_rule15_terms_published_in_the_console_are_numbered_and_audited(console,
     assert (terms.version, terms.text, terms.published_by_id) == (1, "Be nice.", root.pk)
     assert AuditEntry.objects.filter(action="terms.published").count() == 1
     assert console.post(admin_url(terms, "delete"), {"post": "yes"}).status_code == 403
+
+
+def test_rule15_no_admin_screen_writes_a_raw_row(root):
+    """Every screen that lets staff add or change a row saves it through its app's service
+    (which writes the audit entry); every other screen is read-only."""
+    request = RequestFactory().get("/admin/")
+    request.user = root
+    raw = []
+    for model, model_admin in django_admin.site._registry.items():
+        if not model.__module__.startswith("licensary."):
+            continue
+        writes = model_admin.has_add_permission(request) or model_admin.has_change_permission(
+            request
+        )
+        if writes and type(model_admin).save_model is django_admin.ModelAdmin.save_model:
+            raw.append(model.__name__)
+    assert raw == [], f"these admin screens save raw rows: {raw}"

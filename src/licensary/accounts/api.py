@@ -1,9 +1,9 @@
 """Accounts, credit adjustments and terms."""
 
 from datetime import datetime
+from typing import Annotated
 
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
-from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import StrictInt
 
@@ -19,9 +19,10 @@ from licensary.accounts.services import (
 )
 from licensary.core.api import Cursor, Limit, MoneyOut, Page, paginate, parse_id
 from licensary.core.errors import NotFound, PermissionDenied
+from licensary.core.http import AuthedRequest
 from licensary.core.ip import client_ip
 from licensary.core.money import Money
-from licensary.core.text import Id, Text, column
+from licensary.core.text import Id, Printable, column
 from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
 from licensary.ledger.services import account_credit
 
@@ -40,15 +41,15 @@ class AccountOut(Schema):
 
 
 class AccountIn(Schema):
-    kind: Text(16)
-    email: Text(column(User, "email"))
-    password: Text(256) | None = None
+    kind: Annotated[str, Printable(16)]
+    email: Annotated[str, Printable(column(User, "email"))]
+    password: Annotated[str, Printable(256)] | None = None
     agent: Id | None = None
 
 
 class CreditIn(Schema):
     amount: StrictInt  # minor units: `true` or "500" are not amounts
-    note: Text(column(LedgerTransaction, "memo"), multiline=True)
+    note: Annotated[str, Printable(column(LedgerTransaction, "memo"), multiline=True)]
 
 
 class TermsOut(Schema):
@@ -58,7 +59,7 @@ class TermsOut(Schema):
 
 
 class TermsIn(Schema):
-    text: Text(100_000, multiline=True)
+    text: Annotated[str, Printable(100_000, multiline=True)]
 
 
 class AcceptIn(Schema):
@@ -106,12 +107,14 @@ def with_credit_and_terms(qs: QuerySet[User]) -> QuerySet[User]:
 
 
 @router.get("/account", response=AccountOut, summary="The calling account")
-def get_own_account(request: HttpRequest) -> dict:
+def get_own_account(request: AuthedRequest[User]) -> dict:
     return account_out(request.auth)
 
 
 @router.get("/accounts", response=Page[AccountOut])
-def list_accounts(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
+def list_accounts(
+    request: AuthedRequest[User], limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     user = request.auth
     if user.kind == User.Kind.CUSTOMER:
         raise PermissionDenied("Customers see only their own account (GET /api/v1/account).")
@@ -120,7 +123,7 @@ def list_accounts(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None
 
 
 @router.post("/accounts", response={201: AccountOut})
-def create_account(request: HttpRequest, payload: AccountIn) -> Status:
+def create_account(request: AuthedRequest[User], payload: AccountIn) -> Status:
     agent = None
     if payload.agent is not None:
         agent = User.objects.filter(pk=parse_id(payload.agent), kind=User.Kind.AGENT).first()
@@ -137,7 +140,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Status:
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def get_account(request: HttpRequest, account_id: Id) -> dict:
+def get_account(request: AuthedRequest[User], account_id: Id) -> dict:
     return account_out(account_get_visible(user=request.auth, account_id=account_id))
 
 
@@ -146,7 +149,7 @@ def get_account(request: HttpRequest, account_id: Id) -> dict:
     response=AccountOut,
     summary="Staff: adjust an account's credit through the ledger",
 )
-def adjust_credit(request: HttpRequest, account_id: Id, payload: CreditIn) -> dict:
+def adjust_credit(request: AuthedRequest[User], account_id: Id, payload: CreditIn) -> dict:
     require_staff(request.auth, "adjust credit")
     account = account_get_visible(user=request.auth, account_id=account_id)
     account_credit_adjust(
@@ -156,7 +159,7 @@ def adjust_credit(request: HttpRequest, account_id: Id, payload: CreditIn) -> di
 
 
 @router.get("/terms", response=TermsOut, auth=None, summary="The latest terms")
-def get_terms(request: HttpRequest) -> TermsOut:
+def get_terms(request: AuthedRequest[User]) -> TermsOut:
     terms = terms_latest()
     if terms is None:
         raise NotFound("No terms have been published yet.")
@@ -164,7 +167,7 @@ def get_terms(request: HttpRequest) -> TermsOut:
 
 
 @router.post("/terms", response={201: TermsOut}, summary="Staff: publish a new version")
-def publish_terms(request: HttpRequest, payload: TermsIn) -> Status:
+def publish_terms(request: AuthedRequest[User], payload: TermsIn) -> Status:
     terms = terms_publish(text=payload.text, actor=request.auth)
     return Status(
         201, TermsOut(version=terms.version, published_at=terms.published_at, text=terms.text)
@@ -172,7 +175,7 @@ def publish_terms(request: HttpRequest, payload: TermsIn) -> Status:
 
 
 @router.post("/terms/accept", response=AccountOut)
-def accept_terms(request: HttpRequest, payload: AcceptIn) -> dict:
+def accept_terms(request: AuthedRequest[User], payload: AcceptIn) -> dict:
     terms_accept(user=request.auth, version=payload.version, ip=client_ip(request))
     return account_out(request.auth)
 

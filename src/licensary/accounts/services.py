@@ -9,9 +9,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from licensary.accounts import events as account_events
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
 from licensary.accounts.policy import require_staff
-from licensary.audit.services import Change, audit_record
 from licensary.core.errors import (
     AccountBanned,
     InvalidTransition,
@@ -80,16 +80,7 @@ def account_create(
         if not password:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        audit_record(
-            Change(
-                action="account.created",
-                object_type="account",
-                object_id=user.pk,
-                actor=actor,
-                account_id=user.pk,
-                after={"kind": kind, "email": user.email, "agent": agent.pk if agent else None},
-            )
-        )
+        account_events.account_created(user, actor=actor)
     return user
 
 
@@ -115,17 +106,7 @@ def account_update(*, account: User, actor: User, email: str) -> User:
             raise ValidationFailed(
                 f"An account with email {email} exists already.", code="email_taken", status=409
             ) from exc
-        audit_record(
-            Change(
-                action="account.updated",
-                object_type="account",
-                object_id=locked.pk,
-                actor=actor,
-                account_id=locked.pk,
-                before=before,
-                after={"email": email},
-            )
-        )
+        account_events.account_updated(locked, before=before, email=email, actor=actor)
     account.email = email
     return locked
 
@@ -149,17 +130,8 @@ def account_credit_adjust(*, account: User, amount: int, note: str, actor: User)
                 ],
             )
             after = balance(book)
-            audit_record(
-                Change(
-                    action="credit.adjusted",
-                    object_type="account",
-                    object_id=account.pk,
-                    actor=actor,
-                    account_id=account.pk,
-                    before={"credit": after - amount},
-                    after={"credit": after},
-                    reason=note,
-                )
+            account_events.credit_adjusted(
+                account, credit=after, amount=amount, note=note, actor=actor
             )
     except IntegrityError as exc:  # pragma: no cover - the database refused an unbalanced txn
         raise UnbalancedTransaction(str(exc)) from exc
@@ -177,16 +149,7 @@ def token_create(*, user: User, name: str = "", actor: User | None = None) -> tu
     text = f"{TOKEN_PREFIX}_{prefix}_{secret}"
     with transaction.atomic():
         token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=_digest(text))
-        audit_record(
-            Change(
-                action="token.created",
-                object_type="token",
-                object_id=token.pk,
-                actor=actor or user,
-                account_id=user.pk,
-                after={"prefix": prefix},
-            )
-        )
+        account_events.token_created(token, actor=actor or user)
     return token, text
 
 
@@ -202,17 +165,7 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
         ):
             raise InvalidTransition(f"Token {token.prefix} is revoked already.")
         token.revoked_at = now
-        audit_record(
-            Change(
-                action="token.revoked",
-                object_type="token",
-                object_id=token.pk,
-                actor=actor,
-                account_id=token.user_id,
-                before={"revoked_at": None},
-                after={"revoked_at": now},
-            )
-        )
+        account_events.token_revoked(token, at=now, actor=actor)
     return token
 
 
@@ -252,15 +205,7 @@ def terms_publish(*, text: str, actor: User) -> TermsVersion:
             published_by=actor,
             published_at=timezone.now(),
         )
-        audit_record(
-            Change(
-                action="terms.published",
-                object_type="terms",
-                object_id=terms.version,
-                actor=actor,
-                after={"version": terms.version},
-            )
-        )
+        account_events.terms_published(terms, actor=actor)
     return terms
 
 
@@ -293,16 +238,7 @@ def terms_accept(*, user: User, version: int, ip: str) -> TermsAcceptance:
         acceptance = TermsAcceptance.objects.create(
             user=user, terms=latest, ip=ip, accepted_at=timezone.now()
         )
-        audit_record(
-            Change(
-                action="terms.accepted",
-                object_type="account",
-                object_id=user.pk,
-                actor=user,
-                account_id=user.pk,
-                after={"version": latest.version, "ip": ip},
-            )
-        )
+        account_events.terms_accepted(user, version=latest.version, ip=ip)
     return acceptance
 
 

@@ -6,21 +6,13 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
 
-from licensary.audit.services import Change, audit_record
+from licensary.accounts import events as account_events
 
 
 @receiver(user_logged_in, dispatch_uid="licensary_signin_audit")
 def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
-        audit_record(
-            Change(
-                action="account.signed_in",
-                object_type="account",
-                object_id=user.pk,
-                actor=user,
-                account_id=user.pk,
-            )
-        )
+        account_events.account_signed_in(user)
 
 
 @receiver(user_login_failed, dispatch_uid="licensary_signin_failed_audit")
@@ -28,11 +20,4 @@ def _sign_in_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
     with transaction.atomic():
-        audit_record(
-            Change(
-                action="account.sign_in_failed",
-                object_type="account",
-                object_id=str(credentials.get("username", ""))[:40],
-                actor_label="anonymous",
-            )
-        )
+        account_events.account_sign_in_failed(str(credentials.get("username", "")))

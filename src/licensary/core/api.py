@@ -28,7 +28,7 @@ from licensary.core.errors import (
     ValidationFailed,
 )
 from licensary.core.money import Money
-from licensary.core.text import Text
+from licensary.core.text import Printable
 
 T = TypeVar("T")
 
@@ -57,9 +57,9 @@ class Page(Schema, Generic[T]):
 
 # The query of every list: `?limit=50&cursor=...`.
 Limit = Annotated[int, Field(ge=1, le=200, description="Rows per page.")]
-Cursor = Text(200)
+Cursor = Annotated[str, Printable(200)]
 # A `?status=` filter; `with_status` checks it against the model's statuses.
-StatusFilter = Text(32)
+StatusFilter = Annotated[str, Printable(32)]
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -298,7 +298,7 @@ def _cursor_values(cursor: str, model: Any, keys: list[tuple[str, bool]]) -> lis
         raise refused from None
     if not isinstance(raw, list) or len(raw) != len(keys):
         raise refused
-    values = []
+    values: list[int | datetime | str] = []
     for (name, _), value in zip(keys, raw, strict=True):
         field = model._meta.pk if name == "pk" else model._meta.get_field(name)
         if name == "pk":

@@ -70,13 +70,6 @@ class Printable:
         )
 
 
-def Text(max_length: int, *, min_length: int = 0, multiline: bool = False) -> Any:
-    """`Annotated[str, Printable(...)]` built by a call, for the modules that still declare
-    their inputs this way: mypy cannot read a call as a type (so the result is `Any`); new
-    code writes the `Annotated` form, and this goes once nothing calls it."""
-    return Annotated[str, Printable(max_length, min_length=min_length, multiline=multiline)]
-
-
 def column(model: type[models.Model], field: str) -> int:
     """The length of a model's text column: inputs that are stored are bounded by it."""
     found = model._meta.get_field(field)

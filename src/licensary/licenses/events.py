@@ -133,5 +133,37 @@ def license_problem_unresolvable(lic: License, *, ticket: str, note: str, actor:
     )
 
 
+def license_upstream_recheck(lic: License, *, status: str, error: str, cause: str) -> None:
+    """Its upstream state is no longer vouched for (`status`, `error` now): checked again."""
+    record(
+        Change(
+            action="license.upstream_recheck",
+            object_type="license",
+            object_id=lic.pk,
+            actor_label="system:supplier",
+            account_id=lic.account_id,
+            before={"upstream_status": lic.upstream_status, "upstream_error": lic.upstream_error},
+            after={"upstream_status": status, "upstream_error": error},
+            reason=cause,
+        )
+    )
+
+
+def license_ip_change_abandoned(lic: License, *, asked_ip: str) -> None:
+    record(
+        Change(
+            action="license.ip_change_abandoned",
+            object_type="license",
+            object_id=lic.pk,
+            actor_label="system:supplier",
+            account_id=lic.account_id,
+            before={"ip": lic.ip},
+            after={"ip": asked_ip},
+            reason="the supplier was asked to move it, but the change never "
+            "completed here; upstream follows the license's IP",
+        )
+    )
+
+
 def _label(actor: User | None) -> str:
     return "" if actor else "system:delivery"

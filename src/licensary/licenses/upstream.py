@@ -22,8 +22,8 @@ import logging
 
 from django.db import transaction
 
-from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task, enqueue
+from licensary.licenses import events as license_events
 from licensary.licenses.models import License
 from licensary.suppliers.base import IpTakenUpstream, Rejected, SupplierUnavailable
 from licensary.suppliers.models import UpstreamOperation
@@ -106,21 +106,7 @@ def upstream_holder_recheck(
     if holder is not None:
         error = cause[:300]
         License.objects.filter(pk=holder.pk).update(upstream_status=UNKNOWN, upstream_error=error)
-        audit_record(
-            Change(
-                action="license.upstream_recheck",
-                object_type="license",
-                object_id=holder.pk,
-                actor_label="system:supplier",
-                account_id=holder.account_id,
-                before={
-                    "upstream_status": holder.upstream_status,
-                    "upstream_error": holder.upstream_error,
-                },
-                after={"upstream_status": UNKNOWN, "upstream_error": error},
-                reason=cause,
-            )
-        )
+        license_events.license_upstream_recheck(holder, status=UNKNOWN, error=error, cause=cause)
         logger.warning("license %s: %s; checking it upstream", holder.pk, cause)
         upstream_sync_enqueue([holder.pk], old_ip=old_ip if old_ip != holder.ip else None)
     return holder

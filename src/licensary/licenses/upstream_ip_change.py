@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from licensary.audit.services import Change, audit_record
 from licensary.jobs.tasks import durable_task
+from licensary.licenses import events as license_events
 from licensary.licenses.models import License
 from licensary.licenses.upstream import upstream_sync_enqueue
 from licensary.suppliers.base import (
@@ -131,19 +131,7 @@ def ip_change_settle(*, op_id: str) -> str:
             reference=op.reference,
             error="never completed here: upstream follows the license's IP",
         )
-        audit_record(
-            Change(
-                action="license.ip_change_abandoned",
-                object_type="license",
-                object_id=lic.pk,
-                actor_label="system:supplier",
-                account_id=lic.account_id,
-                before={"ip": lic.ip},
-                after={"ip": op.ip},
-                reason="the supplier was asked to move it, but the change never "
-                "completed here; upstream follows the license's IP",
-            )
-        )
+        license_events.license_ip_change_abandoned(lic, asked_ip=op.ip)
         # Queued with the intent's close, not called here: the intent is no longer pending
         # once this commits, so a failed call here would never be retried.
         upstream_sync_enqueue([lic.pk], old_ip=op.ip)

@@ -1,31 +1,31 @@
 """Staff manage supplier accounts; secrets are accepted, never returned."""
 
 from datetime import datetime
+from typing import Annotated
 
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import StrictBool, StrictFloat
 
+from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
-from licensary.audit.services import Change, audit_record
 from licensary.core.api import Cursor, Limit, Page, paginate
-from licensary.core.errors import NotFound, ValidationFailed
-from licensary.core.text import Text, column
+from licensary.core.http import AuthedRequest
+from licensary.core.text import Printable, column
 from licensary.suppliers.models import SupplierAccount
+from licensary.suppliers.services import supplier_create, supplier_update
 
 router = Router(tags=["suppliers"])
 
 
-Name = Text(column(SupplierAccount, "name"))
-BaseUrl = Text(column(SupplierAccount, "base_url"))
-Username = Text(column(SupplierAccount, "username"))
-Password = Text(1000)  # sealed before it is stored
+Name = Annotated[str, Printable(column(SupplierAccount, "name"))]
+BaseUrl = Annotated[str, Printable(column(SupplierAccount, "base_url"))]
+Username = Annotated[str, Printable(column(SupplierAccount, "username"))]
+Password = Annotated[str, Printable(1000)]  # sealed before it is stored
 
 
 class SupplierIn(Schema):
     name: Name
-    kind: Text(16) = "manage2"
+    kind: Annotated[str, Printable(16)] = "manage2"
     base_url: BaseUrl
     username: Username
     password: Password
@@ -67,19 +67,10 @@ def supplier_out(s: SupplierAccount) -> dict:
     }
 
 
-def _validate(values: dict) -> None:
-    if values.get("kind", "manage2") not in SupplierAccount.Kind.values:
-        raise ValidationFailed(f"kind must be one of {', '.join(SupplierAccount.Kind.values)}.")
-    url = values.get("base_url")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ValidationFailed("base_url must be an http(s) URL.")
-    timeout = values.get("timeout_seconds")
-    if timeout is not None and not 0.1 <= timeout <= 120:
-        raise ValidationFailed("timeout_seconds must be between 0.1 and 120.")
-
-
 @router.get("/suppliers", response=Page[SupplierOut], summary="Staff: suppliers, by name")
-def list_suppliers(request: HttpRequest, limit: Limit = 50, cursor: Cursor | None = None) -> dict:
+def list_suppliers(
+    request: AuthedRequest[User], limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
     require_staff(request.auth, "manage suppliers")
     return paginate(
         SupplierAccount.objects.all(),
@@ -91,55 +82,15 @@ def list_suppliers(request: HttpRequest, limit: Limit = 50, cursor: Cursor | Non
 
 
 @router.post("/suppliers", response={201: SupplierOut})
-def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status:
+def create_supplier(request: AuthedRequest[User], payload: SupplierIn) -> Status:
     require_staff(request.auth, "manage suppliers")
-    values = payload.dict()
-    _validate(values)
-    if not values["name"].replace("-", "").replace("_", "").isalnum() or values["name"] == "own":
-        raise ValidationFailed("name is a slug other than 'own'.")
-    account = SupplierAccount(**{k: v for k, v in values.items() if k != "password"})
-    account.set_password(values["password"])
-    try:
-        with transaction.atomic():
-            account.save()
-            audit_record(
-                Change(
-                    action="supplier.created",
-                    object_type="supplier",
-                    object_id=account.name,
-                    actor=request.auth,
-                    after={"base_url": account.base_url, "kind": account.kind},
-                )
-            )
-    except IntegrityError as exc:
-        raise ValidationFailed(
-            f"A supplier named {account.name} exists.", code="name_taken", status=409
-        ) from exc
+    account = supplier_create(actor=request.auth, values=payload.dict())
     return Status(201, supplier_out(account))
 
 
 @router.patch("/suppliers/{name}", response=SupplierOut)
-def update_supplier(request: HttpRequest, name: Name, payload: SupplierPatch) -> dict:
+def update_supplier(request: AuthedRequest[User], name: Name, payload: SupplierPatch) -> dict:
     require_staff(request.auth, "manage suppliers")
-    account = SupplierAccount.objects.filter(name=name).first()
-    if account is None:
-        raise NotFound(f"No supplier {name}.")
     changes = payload.dict(exclude_unset=True, exclude_none=True)
-    _validate(changes)
-    with transaction.atomic():
-        for key, value in changes.items():
-            if key == "password":
-                account.set_password(value)
-            else:
-                setattr(account, key, value)
-        account.save()
-        audit_record(
-            Change(
-                action="supplier.updated",
-                object_type="supplier",
-                object_id=account.name,
-                actor=request.auth,
-                after={k: ("***" if k == "password" else v) for k, v in changes.items()},
-            )
-        )
+    account = supplier_update(actor=request.auth, name=name, changes=changes)
     return supplier_out(account)

@@ -1,0 +1,127 @@
+"""What happens to accounts, tokens, credit and terms, as events: each writes its audit entry
+and is announced (`audit.bus`), in the caller's transaction."""
+
+from datetime import datetime
+from typing import Any
+
+from licensary.accounts.models import ApiToken, TermsVersion, User
+from licensary.audit.bus import record
+from licensary.audit.services import Change
+
+
+def account_created(user: User, *, actor: User | None) -> None:
+    record(
+        Change(
+            action="account.created",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            after={"kind": user.kind, "email": user.email, "agent": user.agent_id},
+        )
+    )
+
+
+def account_updated(user: User, *, before: dict[str, Any], email: str, actor: User) -> None:
+    record(
+        Change(
+            action="account.updated",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            before=before,
+            after={"email": email},
+        )
+    )
+
+
+def account_signed_in(user: User) -> None:
+    record(
+        Change(
+            action="account.signed_in",
+            object_type="account",
+            object_id=user.pk,
+            actor=user,
+            account_id=user.pk,
+        )
+    )
+
+
+def account_sign_in_failed(username: str) -> None:
+    record(
+        Change(
+            action="account.sign_in_failed",
+            object_type="account",
+            object_id=username[:40],
+            actor_label="anonymous",
+        )
+    )
+
+
+def credit_adjusted(account: User, *, credit: int, amount: int, note: str, actor: User) -> None:
+    """`credit` is the balance after the adjustment of `amount`."""
+    record(
+        Change(
+            action="credit.adjusted",
+            object_type="account",
+            object_id=account.pk,
+            actor=actor,
+            account_id=account.pk,
+            before={"credit": credit - amount},
+            after={"credit": credit},
+            reason=note,
+        )
+    )
+
+
+def token_created(token: ApiToken, *, actor: User) -> None:
+    record(
+        Change(
+            action="token.created",
+            object_type="token",
+            object_id=token.pk,
+            actor=actor,
+            account_id=token.user_id,
+            after={"prefix": token.prefix},
+        )
+    )
+
+
+def token_revoked(token: ApiToken, *, at: datetime, actor: User) -> None:
+    record(
+        Change(
+            action="token.revoked",
+            object_type="token",
+            object_id=token.pk,
+            actor=actor,
+            account_id=token.user_id,
+            before={"revoked_at": None},
+            after={"revoked_at": at},
+        )
+    )
+
+
+def terms_published(terms: TermsVersion, *, actor: User) -> None:
+    record(
+        Change(
+            action="terms.published",
+            object_type="terms",
+            object_id=terms.version,
+            actor=actor,
+            after={"version": terms.version},
+        )
+    )
+
+
+def terms_accepted(user: User, *, version: int, ip: str) -> None:
+    record(
+        Change(
+            action="terms.accepted",
+            object_type="account",
+            object_id=user.pk,
+            actor=user,
+            account_id=user.pk,
+            after={"version": version, "ip": ip},
+        )
+    )
