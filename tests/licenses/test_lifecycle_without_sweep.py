@@ -7,7 +7,8 @@ from licensary.billing.models import Payment
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
-from tests.helpers import PUBLIC_IP, run_jobs
+from licensary.orders.models import Order
+from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 from tests.licenses.support import (
     DAY,
     SECOND,
@@ -101,3 +102,25 @@ def test_license_past_its_deletion_date_frees_its_slot_for_a_new_order_without_a
     old = api.get(f"/licenses/{license_id}").json_body
     assert (old["status"], at(old["deleted_at"])) == ("deleted", DELETE_AT)
     assert api.get(f"/licenses/{new_license_id}").json_body["status"] == "active"
+
+
+def test_rule2_an_order_held_for_a_stale_holder_names_the_holders_status_now(
+    clock, alice, bob, product, staff
+):
+    """The slot's holder is found by the rules, not by running the sweep: the hold tells staff
+    the status the holder has now (canceled, 10 days after its period ended), not the
+    stored one (still active: no sweep has run)."""
+    _, license_id = customer_with_license(alice, staff, PUBLIC_IP)
+    clock.move_to(PERIOD_END + 10 * DAY)
+    bob_api = api_for(bob)
+    give_credit(bob, 1500, staff)
+    order = bob_api.post("/orders", {"product": "panel", "ip": PUBLIC_IP})
+    assert order.status_code == 201, order.json_body
+    paid = bob_api.post(f"/invoices/{order.json_body['invoice']}/pay-with-credit")
+    assert paid.status_code == 200, paid.json_body
+    run_jobs()
+
+    held = bob_api.get(f"/orders/{order.json_body['id']}").json_body
+    assert held["status"] == "on_hold", held
+    detail = Order.objects.get(pk=held["id"]).hold_detail
+    assert detail == f"license {license_id} (canceled) of account {alice.pk}", detail

@@ -68,14 +68,18 @@ def accounts_visible(actor: User) -> QuerySet[User]:
     qs = User.objects.all()
     if actor.is_staff_account:
         return qs
-    return qs.filter(Q(pk=actor.pk) | Q(agent=actor))
+    if actor.kind == User.Kind.AGENT:
+        return qs.filter(Q(pk=actor.pk) | Q(agent=actor))
+    return qs.filter(pk=actor.pk)
 
 
 def accounts_listed(actor: User) -> QuerySet[User]:
     """The accounts `actor` lists: all for staff; an agent's customers; none for a customer
     (it reads its own account, not a list)."""
     qs = User.objects.all()
-    return qs if actor.is_staff_account else qs.filter(agent=actor)
+    if actor.is_staff_account:
+        return qs
+    return qs.filter(agent=actor) if actor.kind == User.Kind.AGENT else qs.none()
 
 
 def account_get_visible(*, user: User, account_id: object) -> User:

@@ -70,8 +70,10 @@ def renewal_notice() -> timedelta:
 
 def reminder_stages() -> list[tuple[int, int]]:
     """(stage, days before the due time) of the renewal reminders after the notice at issue
-    (stage 1, `renewal_notice`): one per later day of REMINDER_DAYS."""
-    return list(enumerate(settings.LICENSARY["REMINDER_DAYS"][1:], start=2))
+    (stage 1, sent `renewal_notice` before the end): one per later day of REMINDER_DAYS,
+    the farthest first (a stage is sent once, in order)."""
+    later = sorted(settings.LICENSARY["REMINDER_DAYS"][1:], reverse=True)
+    return list(enumerate(later, start=2))
 
 
 def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
@@ -82,6 +84,7 @@ def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
     status, blocked_at, renewable_until = lic.status, lic.blocked_at, lic.renewable_until
     if status == S.ACTIVE and now >= lic.period_end:
         status, blocked_at = S.BLOCKED, lic.period_end
+        renewable_until = renewable_until_after_block(blocked_at)  # as the block step sets it
         moves.append((status, blocked_at))
     if status == S.ACTIVE:
         return moves
@@ -90,10 +93,10 @@ def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
     if status == S.BLOCKED and now >= (cancel_at := blocked_at + cancel_after_block()):
         status = S.CANCELED
         moves.append((status, cancel_at))
-    if status == S.CANCELED and now >= (
-        delete_at := renewable_until or renewable_until_after_block(blocked_at)
-    ):
-        moves.append((S.DELETED, delete_at))
+    # Deleted when renewable_until passes, exactly as the sweep's delete step reads it (a
+    # canceled row that never got one is not deleted by either).
+    if status == S.CANCELED and renewable_until is not None and now >= renewable_until:
+        moves.append((S.DELETED, renewable_until))
     return moves
 
 

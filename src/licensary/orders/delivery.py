@@ -12,6 +12,7 @@ up before adding, so no second license is ever bought.
 """
 
 from django.db import transaction
+from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
@@ -20,6 +21,7 @@ from licensary.core.db import with_retries
 from licensary.core.errors import DomainError, InvalidTransition, ValidationFailed
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.licenses.lifecycle import license_live_holder
+from licensary.licenses.rules import effective_status
 from licensary.orders import events as order_events
 from licensary.orders.models import Order
 from licensary.orders.services import _set_status, hold_order, order_complete
@@ -85,7 +87,8 @@ def order_deliver_now(
             return hold_order(
                 order_id=order.pk,
                 reason=Order.HoldReason.IP_REGISTERED_HERE,
-                detail=f"license {holder.pk} ({holder.status}) of account {holder.account_id}",
+                detail=f"license {holder.pk} ({effective_status(holder, timezone.now())}) "
+                f"of account {holder.account_id}",
                 actor=actor,
             )
         return order_complete(order_id=order.pk, actor=actor)
