@@ -1,109 +1,33 @@
 """Accounts, credit adjustments and terms."""
 
-from datetime import datetime
-from typing import Annotated
+from ninja import Router, Status
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
-from ninja import Router, Schema, Status
-from pydantic import StrictInt
-
-from licensary.accounts.models import TermsAcceptance, User
+from licensary.accounts.models import User
 from licensary.accounts.policy import account_get_visible, accounts_listed, require_staff
+from licensary.accounts.schemas import (
+    AcceptIn,
+    AccountIn,
+    AccountOut,
+    CreditIn,
+    TermsIn,
+    TermsOut,
+    account_out,
+)
+from licensary.accounts.selectors import agent_get, with_credit_and_terms
 from licensary.accounts.services import (
     account_create,
     account_credit_adjust,
     terms_accept,
-    terms_accepted_version,
     terms_latest,
     terms_publish,
 )
-from licensary.core.api import Cursor, Limit, MoneyOut, Page, paginate, parse_id
+from licensary.core.api import Cursor, Limit, Page, paginate
 from licensary.core.errors import NotFound, PermissionDenied
 from licensary.core.http import AuthedRequest
 from licensary.core.ip import client_ip
-from licensary.core.money import Money
-from licensary.core.text import Id, Printable, column
-from licensary.ledger.models import LedgerAccount, LedgerTransaction, Posting
-from licensary.ledger.services import account_credit
+from licensary.core.text import Id
 
 router = Router(tags=["accounts"])
-
-
-class AccountOut(Schema):
-    id: str
-    kind: str
-    email: str
-    status: str
-    agent: str | None
-    credit: MoneyOut
-    identity: str
-    terms_accepted: int | None
-
-
-class AccountIn(Schema):
-    kind: Annotated[str, Printable(16)]
-    email: Annotated[str, Printable(column(User, "email"))]
-    password: Annotated[str, Printable(256)] | None = None
-    agent: Id | None = None
-
-
-class CreditIn(Schema):
-    amount: StrictInt  # minor units: `true` or "500" are not amounts
-    note: Annotated[str, Printable(column(LedgerTransaction, "memo"), multiline=True)]
-
-
-class TermsOut(Schema):
-    version: int
-    published_at: datetime
-    text: str
-
-
-class TermsIn(Schema):
-    text: Annotated[str, Printable(100_000, multiline=True)]
-
-
-class AcceptIn(Schema):
-    version: StrictInt
-
-
-def account_out(user: User) -> dict:
-    return {
-        "id": str(user.pk),
-        "kind": user.kind,
-        "email": user.email,
-        "status": user.status,
-        "agent": str(user.agent_id) if user.agent_id else None,
-        # A list annotates both (`with_credit_and_terms`); one account reads them itself.
-        "credit": (
-            Money(user.credit_total or 0, user.currency)
-            if hasattr(user, "credit_total")
-            else account_credit(user)
-        ).as_dict(),
-        "identity": user.identity,
-        "terms_accepted": (
-            user.terms_version if hasattr(user, "terms_version") else terms_accepted_version(user)
-        ),
-    }
-
-
-def with_credit_and_terms(qs: QuerySet[User]) -> QuerySet[User]:
-    """Each account's credit and accepted terms version in the one query (no N+1 in lists)."""
-    credit = (
-        Posting.objects.filter(
-            account__owner=OuterRef("pk"),
-            account__code=LedgerAccount.Code.CREDIT,
-            account__currency=OuterRef("currency"),
-        )
-        .values("account__owner")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    terms = (
-        TermsAcceptance.objects.filter(user=OuterRef("pk"))
-        .order_by("-terms__version")
-        .values("terms__version")[:1]
-    )
-    return qs.annotate(credit_total=Subquery(credit), terms_version=Subquery(terms))
 
 
 @router.get("/account", response=AccountOut, summary="The calling account")
@@ -124,11 +48,7 @@ def list_accounts(
 
 @router.post("/accounts", response={201: AccountOut})
 def create_account(request: AuthedRequest[User], payload: AccountIn) -> Status:
-    agent = None
-    if payload.agent is not None:
-        agent = User.objects.filter(pk=parse_id(payload.agent), kind=User.Kind.AGENT).first()
-        if agent is None:
-            raise NotFound("No such agent.")
+    agent = agent_get(payload.agent) if payload.agent is not None else None
     user = account_create(
         actor=request.auth,
         kind=payload.kind,

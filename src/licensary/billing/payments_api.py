@@ -1,100 +1,39 @@
 """Paying at a gateway, its webhooks, deposits and refunds."""
 
-from datetime import datetime
-from typing import Annotated
-
 from django.conf import settings
-from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
-from pydantic import StrictInt
+from ninja import Router, Status
 
 from licensary.accounts.models import User
-from licensary.accounts.policy import require_staff, visible
+from licensary.accounts.policy import require_staff
 from licensary.accounts.services import account_require_in_good_standing
-from licensary.billing.api import InvoiceOut, invoice_out, visible_invoices
 from licensary.billing.gateways import get_gateway
-from licensary.billing.models import Invoice, Refund
+from licensary.billing.models import Invoice
 from licensary.billing.refunds import refund_approve, refund_reject, refund_request
+from licensary.billing.schemas import (
+    CheckoutIn,
+    CheckoutOut,
+    DepositIn,
+    GatewayName,
+    InvoiceOut,
+    RefundDecisionIn,
+    RefundIn,
+    RefundOut,
+    RefundRejectIn,
+    WebhookOut,
+    invoice_out,
+    refund_out,
+)
+from licensary.billing.selectors import visible_invoices, visible_refunds
 from licensary.billing.services import deposit_create
 from licensary.billing.webhooks import webhook_receive
-from licensary.core.api import (
-    Cursor,
-    Limit,
-    MoneyOut,
-    Page,
-    StatusFilter,
-    get_visible,
-    money,
-    paginate,
-    with_status,
-)
+from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
 from licensary.core.errors import InvalidTransition
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id, Printable
-
-Note = Annotated[str, Printable(300, multiline=True)]
+from licensary.core.text import Id
 
 router = Router(tags=["payments"])
-
-
-class CheckoutIn(Schema):
-    gateway: Annotated[str, Printable(20)]
-
-
-class CheckoutOut(Schema):
-    url: str
-
-
-class DepositIn(Schema):
-    amount: StrictInt  # minor units
-
-
-class RefundIn(Schema):
-    invoice: Id
-    reason: Note
-
-
-class RefundDecisionIn(Schema):
-    destination: Annotated[str, Printable(16)] = "credit"
-    amount: StrictInt | None = None
-    note: Note = ""
-
-
-class RefundRejectIn(Schema):
-    note: Note
-
-
-class RefundOut(Schema):
-    id: str
-    invoice: str
-    status: str
-    eligible: MoneyOut
-    rule: str
-    explanation: str
-    destination: str
-    reason: str
-    created_at: datetime
-
-
-class WebhookOut(Schema):
-    received: bool
-    outcome: str
-
-
-def refund_out(r: Refund) -> dict:
-    return {
-        "id": str(r.pk),
-        "invoice": str(r.invoice_id),
-        "status": r.status,
-        "eligible": money(r.eligible, r.currency),
-        "rule": r.rule,
-        "explanation": r.explanation,
-        "destination": r.destination,
-        "reason": r.reason,
-        "created_at": r.created_at,
-    }
 
 
 @router.post(
@@ -103,7 +42,7 @@ def refund_out(r: Refund) -> dict:
     summary="Start paying an invoice at a gateway; returns the URL to pay at",
 )
 def checkout(request: AuthedRequest[User], invoice_id: Id, payload: CheckoutIn) -> dict:
-    invoice = get_visible(visible_invoices(request), invoice_id)
+    invoice = get_visible(visible_invoices(request.auth), invoice_id)
     account_require_in_good_standing(request.auth)
     account_require_in_good_standing(invoice.account)
     if invoice.status != Invoice.Status.UNPAID:
@@ -123,7 +62,7 @@ def checkout(request: AuthedRequest[User], invoice_id: Id, payload: CheckoutIn) 
     auth=None,
     summary="Signed by the gateway; each event is applied once",
 )
-def gateway_webhook(request: HttpRequest, name: Annotated[str, Printable(20)]) -> dict:
+def gateway_webhook(request: HttpRequest, name: GatewayName) -> dict:
     event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
     return {"received": True, "outcome": event.outcome}
 
@@ -139,14 +78,10 @@ def create_deposit(request: AuthedRequest[User], payload: DepositIn) -> Status:
     return Status(201, invoice_out(invoice))
 
 
-def visible_refunds(request: AuthedRequest[User]) -> QuerySet[Refund]:
-    return visible(Refund.objects.all(), request.auth)
-
-
 @router.post("/refunds", response={201: RefundOut})
 @idempotent
 def create_refund(request: AuthedRequest[User], payload: RefundIn) -> Status:
-    invoice = get_visible(visible_invoices(request), payload.invoice)
+    invoice = get_visible(visible_invoices(request.auth), payload.invoice)
     return Status(
         201, refund_out(refund_request(invoice=invoice, reason=payload.reason, actor=request.auth))
     )
@@ -159,13 +94,13 @@ def list_refunds(
     limit: Limit = 50,
     cursor: Cursor | None = None,
 ) -> dict:
-    qs = with_status(visible_refunds(request), status)
+    qs = with_status(visible_refunds(request.auth), status)
     return paginate(qs, limit=limit, cursor=cursor, render=refund_out)
 
 
 @router.get("/refunds/{refund_id}", response=RefundOut)
 def get_refund(request: AuthedRequest[User], refund_id: Id) -> dict:
-    return refund_out(get_visible(visible_refunds(request), refund_id))
+    return refund_out(get_visible(visible_refunds(request.auth), refund_id))
 
 
 @router.post("/refunds/{refund_id}/approve", response=RefundOut)
@@ -174,7 +109,7 @@ def approve_refund(
 ) -> dict:
     require_staff(request.auth, "decide refunds")
     payload = payload or RefundDecisionIn()
-    refund = get_visible(visible_refunds(request), refund_id)
+    refund = get_visible(visible_refunds(request.auth), refund_id)
     return refund_out(
         refund_approve(
             refund=refund,
@@ -189,5 +124,5 @@ def approve_refund(
 @router.post("/refunds/{refund_id}/reject", response=RefundOut)
 def reject_refund(request: AuthedRequest[User], refund_id: Id, payload: RefundRejectIn) -> dict:
     require_staff(request.auth, "decide refunds")
-    refund = get_visible(visible_refunds(request), refund_id)
+    refund = get_visible(visible_refunds(request.auth), refund_id)
     return refund_out(refund_reject(refund=refund, actor=request.auth, note=payload.note))

@@ -27,11 +27,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
-from licensary.accounts.policy import is_staff, may_act_for, require_staff, visible
+from licensary.accounts.policy import may_act_for, require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing import events as billing_events
 from licensary.billing.models import INVOICE_PAID, Invoice, Payment, Receipt
@@ -150,26 +150,6 @@ def _clean_name(name: str | None) -> str:
     """The user's file name, kept as text only: its last part, printable, at most 200."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     return "".join(ch for ch in base if ch.isprintable())[:200]
-
-
-# Reads -------------------------------------------------------------------------------------
-
-
-def receipts_visible_to(user: User) -> QuerySet:
-    """Receipts of the invoices `user` may see (own; an agent's customers'; all for staff)."""
-    return visible(Receipt.objects.select_related("invoice"), user, field="invoice__account")
-
-
-def receipt_files_visible_to(user: User) -> QuerySet:
-    """Receipts whose file `user` may download: the invoice's owner (and whoever uploaded it)
-    and staff."""
-    qs = Receipt.objects.select_related("invoice")
-    if is_staff(user):
-        return qs
-    return qs.filter(Q(invoice__account=user) | Q(uploaded_by=user))
-
-
-# Writes ------------------------------------------------------------------------------------
 
 
 def _may_act_for(actor: User, invoice: Invoice) -> bool:

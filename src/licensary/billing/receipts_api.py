@@ -1,121 +1,51 @@
 """Bank-transfer receipts: upload on an invoice, read, download, and staff's decision."""
 
-from datetime import datetime
 from io import BytesIO
-from typing import Annotated, Any
+from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler
-from django.db.models import Q
 from django.http import FileResponse, HttpRequest
-from ninja import Router, Schema, Status
-from pydantic import StrictBool, StrictInt, TypeAdapter
+from ninja import Router, Status
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
-from licensary.billing.api import visible_invoices
-from licensary.billing.models import INVOICE_PAID, Invoice, Receipt
+from licensary.billing.models import Invoice
 from licensary.billing.receipts import (
-    JPEG,
     MAX_RECEIPT_BYTES,
     MAX_REQUEST_BYTES,
-    PDF,
-    PNG,
-    WEBP,
     receipt_confirm,
-    receipt_files_visible_to,
     receipt_path,
     receipt_reject,
     receipt_upload,
-    receipts_visible_to,
     too_large,
 )
-from licensary.core.api import (
-    Cursor,
-    Limit,
-    MoneyOut,
-    Page,
-    StatusFilter,
-    get_visible,
-    money,
-    paginate,
-    with_status,
+from licensary.billing.schemas import (
+    FILE_DOC,
+    UPLOAD_DOC,
+    ConfirmIn,
+    ReceiptOut,
+    ReceiptReference,
+    RejectIn,
+    receipt_out,
 )
-from licensary.core.errors import (
-    NotFound,
-    UnsupportedMediaType,
-    ValidationFailed,
+from licensary.billing.selectors import (
+    receipt_files_visible_to,
+    receipts_invoice_already_paid,
+    receipts_visible_to,
+    visible_invoices,
 )
+from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
+from licensary.core.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id, Printable, column
+from licensary.core.text import Id
 
 router = Router(tags=["receipts"])
 
-
-class ReceiptOut(Schema):
-    id: str
-    invoice: str
-    invoice_number: int
-    invoice_status: str
-    # Still pending while the invoice was paid some other way: confirming it needs to_credit.
-    invoice_already_paid: bool
-    account: str
-    status: str
-    reference: str
-    original_name: str
-    content_type: str
-    size: int
-    sha256: str
-    file: str
-    uploaded_by: str
-    amount_received: MoneyOut | None
-    reason: str
-    decided_by: str | None
-    decided_at: datetime | None
-    created_at: datetime
-
-
-class ConfirmIn(Schema):
-    amount: StrictInt | None = None  # minor units received; default: the invoice total
-    # Staff's decision that money the invoice cannot take (paid already, void) goes to the
-    # account's credit; without it such a confirmation is refused and changes nothing.
-    to_credit: StrictBool = False
-
-
-class RejectIn(Schema):
-    reason: Annotated[str, Printable(column(Receipt, "reason"), multiline=True)]
-
-
 # The multipart form's `reference`, held to the same rule as a JSON field.
-_reference = TypeAdapter(Annotated[str, Printable(column(Receipt, "reference"))])
-
-
-def receipt_out(r: Receipt) -> dict[str, Any]:
-    inv = r.invoice
-    return {
-        "id": str(r.pk),
-        "invoice": str(inv.pk),
-        "invoice_number": inv.number,
-        "invoice_status": inv.status,
-        "invoice_already_paid": r.invoice_already_paid,
-        "account": str(inv.account_id),
-        "status": r.status,
-        "reference": r.reference,
-        "original_name": r.original_name,
-        "content_type": r.content_type,
-        "size": r.size,
-        "sha256": r.sha256,
-        "file": f"/api/v1/receipts/{r.pk}/file",
-        "uploaded_by": str(r.uploaded_by_id),
-        "amount_received": (
-            money(r.amount_received, inv.currency) if r.amount_received is not None else None
-        ),
-        "reason": r.reason,
-        "decided_by": str(r.decided_by_id) if r.decided_by_id else None,
-        "decided_at": r.decided_at,
-        "created_at": r.created_at,
-    }
+_reference = TypeAdapter(ReceiptReference)
 
 
 class _ReceiptSizeLimit(FileUploadHandler):
@@ -156,34 +86,6 @@ def _limit_upload(request: HttpRequest) -> None:
         request._stream = BytesIO(raw)
 
 
-UPLOAD_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": f"PNG, JPEG, WebP or PDF, judged by its content; at "
-                            f"most {MAX_RECEIPT_BYTES} bytes.",
-                        },
-                        "reference": {
-                            "type": "string",
-                            "maxLength": 200,
-                            "description": "The bank transfer's reference.",
-                        },
-                    },
-                }
-            }
-        },
-    },
-}
-
-
 @router.post(
     "/invoices/{invoice_id}/receipts",
     response={201: ReceiptOut},
@@ -191,7 +93,7 @@ UPLOAD_DOC = {
     summary="Upload a bank-transfer receipt on an unpaid invoice (multipart)",
 )
 def upload_receipt(request: AuthedRequest[User], invoice_id: Id) -> Status:
-    invoice = get_visible(visible_invoices(request), invoice_id)
+    invoice = get_visible(visible_invoices(request.auth), invoice_id)
     if request.content_type != "multipart/form-data":
         raise UnsupportedMediaType(
             "A receipt is uploaded as multipart/form-data (the fields "
@@ -223,7 +125,7 @@ def list_invoice_receipts(
     request: AuthedRequest[User], invoice_id: Id, limit: Limit = 50, cursor: Cursor | None = None
 ) -> dict:
     # Only whether the caller may see the invoice: its lines are not shown, so not fetched.
-    invoice = get_visible(visible_invoices(request).prefetch_related(None), invoice_id)
+    invoice = get_visible(visible_invoices(request.auth).prefetch_related(None), invoice_id)
     return paginate(
         receipts_visible_to(request.auth).filter(invoice=invoice),
         limit=limit,
@@ -247,8 +149,7 @@ def list_receipts(
 ) -> dict:
     qs = with_status(receipts_visible_to(request.auth), status)
     if invoice_already_paid is not None:
-        flagged = Q(status=Receipt.Status.PENDING, invoice__status__in=INVOICE_PAID)
-        qs = qs.filter(flagged) if invoice_already_paid else qs.exclude(flagged)
+        qs = receipts_invoice_already_paid(qs, invoice_already_paid)
     return paginate(qs, limit=limit, cursor=cursor, render=receipt_out)
 
 
@@ -260,17 +161,7 @@ def get_receipt(request: AuthedRequest[User], receipt_id: Id) -> dict:
 @router.get(
     "/receipts/{receipt_id}/file",
     summary="The receipt's file, as an attachment (the invoice's owner and staff)",
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The file, with the type detected at upload.",
-                "content": {
-                    kind.content_type: {"schema": {"type": "string", "format": "binary"}}
-                    for kind in (PNG, JPEG, WEBP, PDF)
-                },
-            }
-        }
-    },
+    openapi_extra=FILE_DOC,
 )
 def get_receipt_file(request: AuthedRequest[User], receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
