@@ -360,6 +360,26 @@ ENDPOINTS: dict[str, Endpoint] = {
             ),
         ],
     ),
+    "POST /accounts/{account_id}/ban": Endpoint(
+        "staff",
+        "/accounts/{alice}/ban",
+        {"reason": "sharing", "note": "resold access"},
+        cases=[
+            *refusals(422, "validation_error", "reason", "", "rude", 5, None),
+            *refusals(422, "validation_error", "note", "", "   ", "x" * 301),
+            *refusals(422, "validation_error", "cascade", "yes", 1),
+            Case("cascade for a customer", 422, "validation_error", body={"cascade": True}),
+            Case("a customer bans", 403, "permission_denied", actor="bob"),
+            Case(
+                "an agent bans its customer",
+                403,
+                "permission_denied",
+                actor="carol",
+                path="/accounts/{dave}/ban",
+            ),
+            Case("no such account", 404, "not_found", path="/accounts/999999/ban"),
+        ],
+    ),
     "GET /terms": Endpoint(
         None,
         "/terms",

@@ -18,6 +18,7 @@ CONTRACT_PATHS = [
     ("post", "/api/v1/accounts"),
     ("get", "/api/v1/accounts/{account_id}"),
     ("post", "/api/v1/accounts/{account_id}/credit"),
+    ("post", "/api/v1/accounts/{account_id}/ban"),
     ("get", "/api/v1/terms"),
     ("post", "/api/v1/terms"),
     ("post", "/api/v1/terms/accept"),

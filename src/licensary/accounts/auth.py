@@ -7,13 +7,28 @@ from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from licensary.accounts.models import User
 from licensary.accounts.services import token_authenticate
-from licensary.core.errors import PermissionDenied
+from licensary.core.errors import AccountBanned, PermissionDenied
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def admitted(request: HttpRequest, user: User | None) -> User | None:
+    """A banned account reads its history and does nothing else (rule 6): `account_banned`
+    on every write, whichever way it signed in."""
+    if (
+        user is not None
+        and user.status == User.Status.BANNED
+        and request.method not in SAFE_METHODS
+    ):
+        raise AccountBanned("This account is banned; it can only read its history.")
+    return user
 
 
 class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        return token_authenticate(token)
+        return admitted(request, token_authenticate(token))
 
 
 class SessionAuth(APIKeyCookie):
@@ -37,7 +52,7 @@ class SessionAuth(APIKeyCookie):
                 "CSRF verification failed: a request signed in by the session cookie must send "
                 "Django's CSRF token (the X-CSRFToken header, from the csrftoken cookie)."
             )
-        return user
+        return admitted(request, user)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         return None  # `__call__` decides from the session, not from the cookie's value

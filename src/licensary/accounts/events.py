@@ -125,3 +125,18 @@ def terms_accepted(user: User, *, version: int, ip: str) -> None:
             after={"version": version, "ip": ip},
         )
     )
+
+
+def account_banned(user: User, *, reason: str, note: str, tokens: int, actor: User) -> None:
+    record(
+        Change(
+            action="account.banned",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            before={"status": "active"},
+            after={"status": "banned", "reason": reason, "tokens_revoked": tokens},
+            reason=note,
+        )
+    )

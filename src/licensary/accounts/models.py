@@ -42,6 +42,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         ACTIVE = "active"
         BANNED = "banned"
 
+    class BanReason(models.TextChoices):
+        """Rule 6's reasons for a ban."""
+
+        TAMPERING = "tampering"  # changes to the license software: manipulation, debugging, logs
+        SHARING = "sharing"  # service access given to other companies or people
+        FAKE_IDENTITY = "fake_identity"
+        SUPPORT_SPAM = "support_spam"
+        OTHER = "other"
+
     class Identity(models.TextChoices):
         UNVERIFIED = "unverified"
         PENDING = "pending"
@@ -54,6 +63,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     identity = models.CharField(
         max_length=16, choices=Identity.choices, default=Identity.UNVERIFIED
     )
+    ban_reason = models.CharField(max_length=16, choices=BanReason.choices, blank=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
     agent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
     )

@@ -4,6 +4,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -167,6 +168,39 @@ def token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
         token.revoked_at = now
         account_events.token_revoked(token, at=now, actor=actor)
     return token
+
+
+def account_ban_mark(*, account: User, reason: str, note: str, actor: User) -> User:
+    """Mark `account` banned (rule 6), in the caller's transaction (the ban's own, which also
+    cancels its licenses and voids its invoices): its API tokens are revoked and its signed-in
+    sessions ended; it can still sign in to read its history."""
+    require_staff(actor, "ban accounts")
+    if reason not in User.BanReason.values:
+        raise ValidationFailed(f"reason must be one of {', '.join(User.BanReason.values)}.")
+    if account.is_staff_account:
+        raise ValidationFailed("Staff accounts are not banned; take away their staff rights.")
+    now = timezone.now()
+    locked = User.objects.select_for_update().get(pk=account.pk)
+    if locked.status == User.Status.BANNED:
+        raise InvalidTransition(f"Account {locked.pk} is banned already.")
+    User.objects.filter(pk=locked.pk).update(
+        status=User.Status.BANNED, ban_reason=reason, banned_at=now
+    )
+    tokens = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
+    _end_sessions(locked)
+    locked.refresh_from_db()
+    account_events.account_banned(locked, reason=reason, note=note, tokens=tokens, actor=actor)
+    return locked
+
+
+def _end_sessions(user: User) -> None:
+    """Delete the account's signed-in sessions (database sessions: read each one's user)."""
+    ended = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk)
+    ]
+    Session.objects.filter(pk__in=ended).delete()
 
 
 def token_authenticate(text: str) -> User | None:

@@ -650,6 +650,18 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
     return locked
 
 
+def account_invoices_void(*, account_ids: list[int], reason: str, actor: User) -> list[int]:
+    """Void every unpaid invoice of the accounts (a ban), locking them first, in the caller's
+    transaction (after the accounts' credit books: the payments' lock order)."""
+    ids = list(
+        Invoice.objects.select_for_update()
+        .filter(account_id__in=account_ids, status=Invoice.Status.UNPAID)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return invoices_void(invoice_ids=ids, reason=reason, actor=actor)
+
+
 def invoices_void(
     *, invoice_ids: list[int], reason: str, actor: User | None, actor_label: str = "system"
 ) -> list[int]:

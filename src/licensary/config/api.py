@@ -11,6 +11,7 @@ from licensary.billing.payments_api import router as payments_router
 from licensary.billing.receipts_api import router as receipts_router
 from licensary.catalog.api import router as catalog_router
 from licensary.core.api import JsonParser, document_problems, install_error_handlers
+from licensary.governance.api import router as governance_router
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router
@@ -42,3 +43,4 @@ api.add_router("/v1/", orders_router)
 api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)
 api.add_router("/v1/", suppliers_router)
+api.add_router("/v1/", governance_router)

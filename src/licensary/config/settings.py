@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "licensary.notifications",
     "licensary.verification",
     "licensary.suppliers",
+    "licensary.governance",
     "licensary.config.apps.LicensaryConfig",
     "axes",
     "django_otp",

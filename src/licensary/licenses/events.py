@@ -118,6 +118,24 @@ def license_ip_change_refused(
     )
 
 
+def license_canceled_by_ban(
+    lic: License, *, before: dict[str, object], note: str, actor: User
+) -> None:
+    """`license.canceled` with reason `banned`: its account was banned (rule 6)."""
+    record(
+        Change(
+            action="license.canceled",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before=before,
+            after=license_snapshot(lic) | {"cancel_reason": lic.cancel_reason},
+            reason=f"account banned: {note}"[:200],
+        )
+    )
+
+
 def license_problem_unresolvable(lic: License, *, ticket: str, note: str, actor: User) -> None:
     """`license.problem_unresolvable`: staff say its licensing problem cannot be solved."""
     record(

@@ -25,8 +25,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.BLOCKED, S.ACTIVE): "renewal paid",
     (S.CANCELED, S.ACTIVE): "renewal paid",
     (S.ACTIVE, S.ACTIVE): "renewal paid",
+    (S.ACTIVE, S.CANCELED): "account banned",
 }
-NOT_RENEWABLE_REASONS = {"ban"}
+BANNED = "banned"  # the cancel reason of a ban (rule 6): never renewed
+NOT_RENEWABLE_REASONS = {BANNED}
 
 
 def period() -> timedelta:

@@ -6,6 +6,7 @@ from django.core.mail import EmailMessage, get_connection
 from licensary.billing.models import Invoice
 from licensary.jobs.tasks import durable_task, heartbeat
 from licensary.licenses.models import License
+from licensary.licenses.rules import NOT_RENEWABLE_REASONS
 
 Message = tuple[str, str, str, list[str]]  # subject, body, from, to
 
@@ -24,13 +25,16 @@ def notify_license_event(*, license_ids: str | list[int], event: str) -> int:
     messages: list[Message] = []
     for lic in License.objects.filter(pk__in=license_ids).select_related("account", "product"):
         body = f"{lic.product.name} ({lic.kind} license) on {lic.ip} is now {lic.status}.\n"
-        if lic.renewable_until and lic.status != License.Status.DELETED:
+        subject = SUBJECTS.get(event, f"License {event}")
+        if lic.cancel_reason in NOT_RENEWABLE_REASONS:
+            subject = "Your license is canceled: your account was banned"
+        elif lic.renewable_until and lic.status != License.Status.DELETED:
             body += (
                 f"It can be renewed without the setup fee until {lic.renewable_until:%Y-%m-%d}.\n"
             )
         messages.append(
             (
-                SUBJECTS.get(event, f"License {event}"),
+                subject,
                 body,
                 settings.DEFAULT_FROM_EMAIL,
                 [lic.account.email],

@@ -366,6 +366,22 @@ def _reject_held(
         return locked, refund
 
 
+def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> list[int]:
+    """Reject the accounts' paid orders not delivered yet (processing or held), in the ban's
+    transaction, after its invoices and before its licenses (the delivery's order: the order,
+    then the license). A ban refunds nothing (rule 6): no refund is granted or queued."""
+    locked = list(
+        Order.objects.select_for_update()
+        .filter(account_id__in=account_ids, status__in=(OS.PROCESSING, OS.ON_HOLD))
+        .order_by("pk")
+    )
+    decision = f"account banned: {note}"[:300]
+    for order in locked:
+        before = _set_status(order, new=OS.REJECTED, hold_reason=None, decision_note=decision)
+        order_events.order_rejected(order, before=before, actor=actor, reason=decision)
+    return [order.pk for order in locked]
+
+
 def order_cancel(*, order: Order, actor: User) -> Order:
     """The customer withdraws an unpaid order; its invoice is voided."""
     with transaction.atomic():

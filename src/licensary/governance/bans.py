@@ -1,0 +1,59 @@
+"""A ban (rule 6), in one transaction: the account is marked banned (its tokens revoked and
+its sessions ended), its unpaid invoices are void and its licenses canceled with reason
+`banned` (manufacturer licenses suspended upstream by their sync job). Nothing is refunded and
+its credit stays as it is; its paid orders not delivered yet are rejected (never delivered,
+and not refunded either). Banning an agent bans its customers too only when staff say so
+(`cascade`): a reseller's customers may be innocent of what it did.
+
+Locks follow the money paths' order (credit book, invoices, then licenses), so a payment or a
+sweep running at the same moment waits for the ban or the ban for it, never a deadlock; a
+payment that comes after finds its invoice void (gateway money then goes to credit, as for
+any invoice that can no longer take it) and a renewal finds its license not renewable.
+"""
+
+from django.db import transaction
+
+from licensary.accounts.models import User
+from licensary.accounts.policy import require_staff
+from licensary.accounts.services import account_ban_mark
+from licensary.billing.services import account_invoices_void
+from licensary.core.db import with_retries
+from licensary.core.errors import ValidationFailed
+from licensary.ledger.services import lock_credit_book
+from licensary.licenses.bans import licenses_cancel_for_ban
+from licensary.orders.services import orders_reject_for_ban
+
+
+def account_ban(
+    *, account: User, actor: User, reason: str, note: str, cascade: bool = False
+) -> User:
+    require_staff(actor, "ban accounts")
+    if reason not in User.BanReason.values:
+        raise ValidationFailed(f"reason must be one of {', '.join(User.BanReason.values)}.")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed("note: say what the ban is for (it is kept with the ban).")
+    if cascade and account.kind != User.Kind.AGENT:
+        raise ValidationFailed("cascade applies to an agent's customers; this is not an agent.")
+    return with_retries(
+        lambda: _ban(account=account, actor=actor, reason=reason, note=note, cascade=cascade)
+    )
+
+
+def _ban(*, account: User, actor: User, reason: str, note: str, cascade: bool) -> User:
+    with transaction.atomic():
+        banned = [account]
+        if cascade:
+            banned += list(
+                User.objects.filter(agent=account).exclude(status=User.Status.BANNED).order_by("pk")
+            )
+        for user in banned:
+            lock_credit_book(user)
+        ids = [user.pk for user in banned]
+        account_invoices_void(account_ids=ids, reason=f"account banned: {reason}", actor=actor)
+        orders_reject_for_ban(account_ids=ids, note=note, actor=actor)
+        marked = [
+            account_ban_mark(account=user, reason=reason, note=note, actor=actor) for user in banned
+        ]
+        licenses_cancel_for_ban(account_ids=ids, note=note, actor=actor)
+    return marked[0]
