@@ -4,10 +4,12 @@ store; staff confirm (the payment goes through the ledger and the order is deliv
 it with a reason the customer is emailed. A receipt is confirmed once."""
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -398,6 +400,24 @@ def test_a_confirmation_replayed_with_its_key_is_recorded_once(alice, staff, ord
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json_body == first.json_body
     assert Payment.objects.count() == 1
+
+
+def test_a_replayed_confirmation_renders_its_times_as_the_first_answer_did(alice, staff, order):
+    # A decision under a millisecond past the second rendered "...49.000Z" first and "...49Z"
+    # on replay, from the stored text: the replay must be the first answer, byte for byte.
+    receipt_id = upload(api_for(alice), order.invoice_id).json_body["id"]
+    api = api_for(staff)
+
+    with time_machine.travel(datetime(2026, 12, 2, 10, 0, 49, 400, tzinfo=UTC), tick=False):
+        first = api.post(
+            f"/receipts/{receipt_id}/confirm", {"amount": 1500}, **{"Idempotency-Key": "c-2"}
+        )
+        again = api.post(
+            f"/receipts/{receipt_id}/confirm", {"amount": 1500}, **{"Idempotency-Key": "c-2"}
+        )
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.content == again.content
 
 
 def test_paying_more_than_due_puts_the_rest_on_credit(alice, staff, order):
