@@ -3,8 +3,10 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.middleware.csrf import get_token
+from django.test import Client, RequestFactory
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_create, account_credit_adjust, token_create
@@ -61,6 +63,21 @@ def give_credit(user: User, amount: int, staff: User) -> None:
 
 def run_jobs() -> None:
     run_pending_jobs()
+
+
+def signed_in_browser(user: User) -> Client:
+    """A browser holding `user`'s session cookie that enforces CSRF as a real one meets it."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    return browser
+
+
+def csrf_token_for(browser: Client) -> str:
+    """The token a page of ours would have put in its form, with its cookie in the browser."""
+    request = RequestFactory().get("/")
+    token = get_token(request)
+    browser.cookies[settings.CSRF_COOKIE_NAME] = request.META["CSRF_COOKIE"]
+    return token
 
 
 PUBLIC_IP = "93.184.216.34"

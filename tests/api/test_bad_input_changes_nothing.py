@@ -24,7 +24,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from licensary.accounts.models import User
-from licensary.accounts.services import terms_publish
+from licensary.accounts.services import terms_publish, token_create
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
@@ -144,6 +144,8 @@ class World:
             file=SimpleUploadedFile("r.png", PNG + b"bob"),
             actor=bob,
         )  # another transfer: another file
+        self.alice_token = token_create(user=alice, name="alice's robot", scopes=["read"])[0]
+        self.bob_token = token_create(user=bob, name="bob's robot", scopes=["read"])[0]
         self.apis: dict[str | None, Api] = {
             "alice": api_for(alice),
             "bob": api_for(bob),
@@ -152,6 +154,7 @@ class World:
             None: Api(),
             "made-up token": Api("lic_0000_" + "x" * 43),
             "revoked token": revoked_api(alice),
+            "alice read-only": Api(token_create(user=alice, scopes=["read"])[1]),
             "not a bearer": Api(),
         }
         self.apis["not a bearer"].headers = {"HTTP_AUTHORIZATION": "Basic YWxpY2U6cHc="}
@@ -177,6 +180,8 @@ class World:
             "bob_refund": self.bob_refund.pk,
             "alice_receipt": self.alice_receipt.pk,
             "bob_receipt": self.bob_receipt.pk,
+            "alice_token": self.alice_token.pk,
+            "bob_token": self.bob_token.pk,
         }
 
 
@@ -378,6 +383,43 @@ ENDPOINTS: dict[str, Endpoint] = {
                 path="/accounts/{dave}/ban",
             ),
             Case("no such account", 404, "not_found", path="/accounts/999999/ban"),
+        ],
+    ),
+    "POST /tokens": Endpoint(
+        "alice",
+        "/tokens",
+        {"name": "robot", "scopes": ["read", "orders"]},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "scopes", [], ["read", "all"], "read", [1], None),
+            *refusals(422, "validation_error", "name", "x" * 101, "tab\there", 7),
+            *refusals(
+                422,
+                "validation_error",
+                "expires_at",
+                "2020-01-01T00:00:00Z",
+                "2030-01-01T00:00:00",
+                "soon",
+            ),
+            Case("a read-only token makes a token", 403, "permission_denied", "alice read-only"),
+        ],
+    ),
+    "GET /tokens": Endpoint("alice", "/tokens"),
+    "GET /tokens/{token_id}": Endpoint(
+        "alice",
+        "/tokens/{alice_token}",
+        cases=[
+            Case("another account's token", 404, "not_found", path="/tokens/{bob_token}"),
+            Case("staff read a customer's token", 404, "not_found", actor="staff"),
+        ],
+    ),
+    "POST /tokens/{token_id}/revoke": Endpoint(
+        "alice",
+        "/tokens/{alice_token}/revoke",
+        cases=[
+            Case("another account's token", 404, "not_found", path="/tokens/{bob_token}/revoke"),
+            Case("staff revoke a customer's token", 404, "not_found", actor="staff"),
+            Case("a read-only token revokes", 403, "permission_denied", "alice read-only"),
         ],
     ),
     "GET /terms": Endpoint(

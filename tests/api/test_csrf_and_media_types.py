@@ -9,33 +9,16 @@ import json
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.middleware.csrf import get_token
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from licensary.accounts.models import User
 from licensary.catalog.models import Product
 from licensary.ledger.services import account_credit
 from licensary.orders.services import order_create
 from tests.api.support import PROBLEM, raw_post, snapshot
-from tests.helpers import PUBLIC_IP, api_for
+from tests.helpers import PUBLIC_IP, api_for, csrf_token_for, signed_in_browser
 
 GIFT = json.dumps({"amount": 1_000_000, "note": "gift"})
-
-
-def signed_in_browser(user: User) -> Client:
-    """A browser holding `user`'s session cookie that enforces CSRF as a real one meets it."""
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(user)
-    return browser
-
-
-def csrf_token_for(browser: Client) -> str:
-    """The token a page of ours would have put in its form, with its cookie in the browser."""
-    request = RequestFactory().get("/")
-    token = get_token(request)
-    browser.cookies[settings.CSRF_COOKIE_NAME] = request.META["CSRF_COOKIE"]
-    return token
 
 
 def problem(response: Any) -> tuple[int, str]:

@@ -8,6 +8,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from licensary.accounts.models import User
+from licensary.accounts.scopes import route_scope
 from licensary.accounts.services import token_authenticate
 from licensary.core.errors import AccountBanned, PermissionDenied
 
@@ -27,8 +28,24 @@ def admitted(request: HttpRequest, user: User | None) -> User | None:
 
 
 class BearerAuth(HttpBearer):
+    """A token, held to its scopes (`accounts.scopes`): a call outside them is
+    `permission_denied`, saying which scope it needs."""
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        return admitted(request, token_authenticate(token))
+        found = token_authenticate(token)
+        if found is None:
+            return None
+        user = admitted(request, found.user)
+        match = request.resolver_match
+        needed = route_scope(request.method or "", match.route if match else "")
+        if needed is None or needed not in found.scopes:
+            raise PermissionDenied(
+                f"This token has no {needed or 'scope for this'} scope "
+                f"(it has: {', '.join(found.scopes)}).",
+                extra={"required_scope": needed},
+            )
+        request.api_token = found  # type: ignore[attr-defined]
+        return user
 
 
 class SessionAuth(APIKeyCookie):

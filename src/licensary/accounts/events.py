@@ -83,7 +83,12 @@ def token_created(token: ApiToken, *, actor: User) -> None:
             object_id=token.pk,
             actor=actor,
             account_id=token.user_id,
-            after={"prefix": token.prefix},
+            after={
+                "prefix": token.prefix,
+                "name": token.name,
+                "scopes": token.scopes,
+                "expires_at": token.expires_at,
+            },
         )
     )
 

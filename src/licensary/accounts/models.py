@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from licensary.accounts.scopes import ALL_SCOPES
 from licensary.core.money import default_currency
 
 
@@ -104,6 +105,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.kind == self.Kind.STAFF
 
 
+def all_scopes() -> list[str]:
+    return list(ALL_SCOPES)
+
+
 class ApiToken(models.Model):
     """A bearer token: a short public prefix plus a 256-bit secret, stored as SHA-256."""
 
@@ -114,6 +119,9 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # What it may do (`accounts.scopes`); a token made before scopes existed has them all.
+    scopes = models.JSONField(default=all_scopes)
+    expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,13 +4,14 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import StrictInt
+from pydantic import Field, StrictInt
 
-from licensary.accounts.models import User
+from licensary.accounts.models import ApiToken, User
+from licensary.accounts.scopes import ALL_SCOPES
 from licensary.accounts.services import terms_accepted_version
 from licensary.core.api import MoneyOut
 from licensary.core.money import Money
-from licensary.core.text import Id, Printable, column
+from licensary.core.text import Id, Instant, Printable, column
 from licensary.ledger.models import LedgerTransaction
 from licensary.ledger.services import account_credit
 
@@ -69,4 +70,38 @@ def account_out(user: User) -> dict:
         "terms_accepted": (
             user.terms_version if hasattr(user, "terms_version") else terms_accepted_version(user)
         ),
+    }
+
+
+class TokenIn(Schema):
+    name: Annotated[str, Printable(column(ApiToken, "name"))] = ""
+    scopes: Annotated[list[Annotated[str, Printable(16)]], Field(max_length=len(ALL_SCOPES))]
+    expires_at: Instant | None = None
+
+
+class TokenOut(Schema):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str  # shown this once
+
+
+def token_out(token: ApiToken) -> dict:
+    return {
+        "id": str(token.pk),
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": list(token.scopes),
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
     }

@@ -2,6 +2,8 @@
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
@@ -13,6 +15,7 @@ from django.utils import timezone
 from licensary.accounts import events as account_events
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
 from licensary.accounts.policy import require_staff
+from licensary.accounts.scopes import ALL_SCOPES
 from licensary.core.errors import (
     AccountBanned,
     InvalidTransition,
@@ -143,13 +146,51 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_create(*, user: User, name: str = "", actor: User | None = None) -> tuple[ApiToken, str]:
-    """Make a token and return it with its text, which is shown this once and never stored."""
+def token_create(
+    *,
+    user: User,
+    name: str = "",
+    scopes: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
+    actor: User | None = None,
+    granted_by: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """Make a token and return it with its text, which is shown this once and never stored.
+
+    `scopes` None gives every scope (`licensary token create`, a signed-in browser). A token
+    made with another token (`granted_by`) gets no scope that one lacks."""
+    if scopes is None:
+        chosen = list(ALL_SCOPES)
+    else:
+        wanted = set(scopes)
+        unknown = sorted(wanted - set(ALL_SCOPES))
+        if unknown:
+            raise ValidationFailed(
+                f"scopes: unknown {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}."
+            )
+        if not wanted:
+            raise ValidationFailed("scopes: name at least one scope.")
+        chosen = [scope for scope in ALL_SCOPES if scope in wanted]
+    if granted_by is not None:
+        beyond = [scope for scope in chosen if scope not in granted_by.scopes]
+        if beyond:
+            raise PermissionDenied(
+                f"This token cannot grant scopes it does not have: {', '.join(beyond)}."
+            )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("expires_at: a token must expire in the future.")
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)  # 256 bits
     text = f"{TOKEN_PREFIX}_{prefix}_{secret}"
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name, prefix=prefix, digest=_digest(text))
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=_digest(text),
+            scopes=chosen,
+            expires_at=expires_at,
+        )
         account_events.token_created(token, actor=actor or user)
     return token, text
 
@@ -203,7 +244,9 @@ def _end_sessions(user: User) -> None:
     Session.objects.filter(pk__in=ended).delete()
 
 
-def token_authenticate(text: str) -> User | None:
+def token_authenticate(text: str) -> ApiToken | None:
+    """The live token `text` is, with its user; None for anything else (unknown, revoked,
+    expired, its account inactive, or made before the account's password last changed)."""
     if not text.startswith(f"{TOKEN_PREFIX}_"):
         return None
     token = (
@@ -213,13 +256,16 @@ def token_authenticate(text: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
     changed = token.user.password_changed_at
     if changed is not None and token.created_at < changed:
         return None  # the password changed after this token was made
-    now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+        token.last_used_at = now
+    return token
 
 
 def terms_latest() -> TermsVersion | None:

@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 
 from licensary.accounts.api import router as accounts_router
 from licensary.accounts.auth import AUTH
+from licensary.accounts.tokens_api import router as tokens_router
 from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
 from licensary.billing.receipts_api import router as receipts_router
@@ -35,6 +36,7 @@ api = LicensaryApi(
 )
 install_error_handlers(api)
 api.add_router("/v1/", accounts_router)
+api.add_router("/v1/", tokens_router)
 api.add_router("/v1/", catalog_router)
 api.add_router("/v1/", billing_router)
 api.add_router("/v1/", payments_router)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from django.db import models
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     Field,
     GetCoreSchemaHandler,
     StringConstraints,
@@ -97,3 +98,10 @@ IpAddressFilter = Annotated[
 
 # Ids are strings in the API; `parse_id` turns them into keys (or `not_found`).
 Id = Annotated[str, Printable(32)]
+
+# A moment a caller names (an expiry): ISO 8601 with its offset; a time without one is
+# refused, since nobody can tell which zone it meant.
+Instant = Annotated[
+    AwareDatetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
+]
