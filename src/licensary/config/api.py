@@ -16,6 +16,7 @@ from licensary.governance.api import router as governance_router
 from licensary.licenses.api import router as licenses_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router
+from licensary.support.api import router as support_router
 from licensary.verification.api import router as verification_router
 
 
@@ -46,3 +47,4 @@ api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)
 api.add_router("/v1/", suppliers_router)
 api.add_router("/v1/", governance_router)
+api.add_router("/v1/", support_router)
