@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client, override_settings
@@ -29,6 +30,8 @@ from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
+from licensary.governance.claims import claim_open
+from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
 from licensary.licenses.services import license_mark_unresolvable
 from licensary.support.services import ticket_message_add, ticket_open
@@ -173,6 +176,12 @@ class World:
             files=[SimpleUploadedFile("s.png", PNG)],
             actor=bob,
         ).attachments.get()
+        self.alice_transfer = transfer_request(
+            license=License.objects.get(pk=self.license_order.license_id),
+            to_account=bob,
+            actor=alice,
+        )
+        self.bob_claim = claim_open(product=product, ip=PUBLIC_IP, actor=bob)
         self.alice_token = token_create(user=alice, name="alice's robot", scopes=["read"])[0]
         self.bob_token = token_create(user=bob, name="bob's robot", scopes=["read"])[0]
         self.apis: dict[str | None, Api] = {
@@ -211,6 +220,8 @@ class World:
             "bob_receipt": self.bob_receipt.pk,
             "alice_token": self.alice_token.pk,
             "alice_ticket": self.alice_ticket.pk,
+            "alice_transfer": self.alice_transfer.pk,
+            "bob_claim": self.bob_claim.pk,
             "bob_ticket": self.bob_ticket.pk,
             "alice_attachment": self.alice_attachment.pk,
             "bob_attachment": self.bob_attachment.pk,
@@ -612,6 +623,133 @@ ENDPOINTS: dict[str, Endpoint] = {
                 path="/accounts/{dave}/support-evidence",
             ),
             Case("no such account", 404, "not_found", path="/accounts/999999/support-evidence"),
+        ],
+    ),
+    "POST /transfers": Endpoint(
+        "bob",
+        "/transfers",
+        {"license": "{bob_license}", "to_account": "alice@example.test"},
+        control_status=201,
+        cases=[
+            Case("another customer's license", 404, "not_found", body={"license": "{license}"}),
+            Case("to nobody", 404, "not_found", body={"to_account": "nobody@example.test"}),
+            Case("to staff", 404, "not_found", body={"to_account": "sam@staff.test"}),
+            Case("to itself", 422, "validation_error", body={"to_account": "{bob}"}),
+            Case(
+                "a license with a pending transfer",
+                409,
+                "transfer_pending",
+                actor="alice",
+                body={"license": "{license}", "to_account": "{dave}"},
+            ),
+            *refusals(422, "validation_error", "to_account", "x" * 255, None),
+        ],
+    ),
+    "GET /transfers": Endpoint("alice", "/transfers"),
+    "GET /transfers/{transfer_id}": Endpoint(
+        "alice",
+        "/transfers/{alice_transfer}",
+        cases=[Case("a stranger", 404, "not_found", actor="carol")],
+    ),
+    "POST /transfers/{transfer_id}/accept": Endpoint(
+        "bob",
+        "/transfers/{alice_transfer}/accept",
+        cases=[
+            Case("the owner accepts", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /transfers/{transfer_id}/decline": Endpoint(
+        "bob",
+        "/transfers/{alice_transfer}/decline",
+        cases=[
+            Case("the owner declines", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /transfers/{transfer_id}/cancel": Endpoint(
+        "alice",
+        "/transfers/{alice_transfer}/cancel",
+        cases=[
+            Case("the recipient cancels", 403, "permission_denied", actor="bob"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims": Endpoint(
+        "carol",
+        "/claims",
+        {"product": "panel", "ip": PUBLIC_IP},
+        control_status=201,
+        cases=[
+            Case("a free IP", 409, "nothing_to_claim", body={"ip": NEW_IP}),
+            Case("its own license", 409, "nothing_to_claim", actor="alice"),
+            Case("an open claim again", 409, "claim_pending", actor="bob"),
+            Case("no such product", 404, "not_found", body={"product": "nope"}),
+            Case(
+                "for a stranger's customer",
+                404,
+                "not_found",
+                actor="bob",
+                body={"account": "{dave}"},
+            ),
+            *refusals(422, "invalid_ip", "ip", "not-an-ip", "10.0.0.1"),
+        ],
+    ),
+    "GET /claims": Endpoint("bob", "/claims"),
+    "GET /claims/{claim_id}": Endpoint(
+        "bob",
+        "/claims/{bob_claim}",
+        cases=[Case("a stranger", 404, "not_found", actor="carol")],
+    ),
+    "POST /claims/{claim_id}/proof": Endpoint(
+        None,
+        "/claims/{bob_claim}/proof",
+        {"challenge": "x" * 43},
+        control_build=lambda w: (
+            json.dumps({"challenge": w.bob_claim.challenge}).encode(),
+            {"Content-Type": "application/json", "X-Forwarded-For": PUBLIC_IP},
+        ),
+        control_context=lambda: override_settings(
+            LICENSARY={**settings.LICENSARY, "TRUSTED_PROXIES": ["127.0.0.1"]}
+        ),
+        cases=[
+            Case("a wrong challenge", 403, "challenge_wrong"),
+            Case(
+                "from another IP",
+                403,
+                "proof_wrong_ip",
+                build=lambda w: (
+                    json.dumps({"challenge": w.bob_claim.challenge}).encode(),
+                    {"Content-Type": "application/json"},
+                ),
+            ),
+            Case("no such claim", 404, "not_found", path="/claims/999999/proof"),
+        ],
+    ),
+    "POST /claims/{claim_id}/challenge": Endpoint(
+        "bob",
+        "/claims/{bob_claim}/challenge",
+        cases=[
+            Case("the owner renews it", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims/{claim_id}/approve": Endpoint(
+        "staff",
+        "/claims/{bob_claim}/approve",
+        control_status=409,  # in the owner's window, not proved: nothing to approve yet
+        cases=[
+            Case("the claimant approves", 403, "permission_denied", actor="bob"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims/{claim_id}/reject": Endpoint(
+        "staff",
+        "/claims/{bob_claim}/reject",
+        {"reason": "not their server"},
+        cases=[
+            Case("the claimant rejects", 403, "permission_denied", actor="bob"),
+            *refusals(422, "validation_error", "reason", "", "r" * 201),
         ],
     ),
     "GET /terms": Endpoint(

@@ -56,7 +56,7 @@ def upload_receipt(request: AuthedRequest[User], invoice_id: Id) -> Status:
             "A receipt is uploaded as multipart/form-data (the fields "
             f"file and reference), not {request.content_type or 'unnamed'}."
         )
-    limit_upload(request, max_bytes=MAX_RECEIPT_BYTES)
+    limit_upload(request, max_bytes=MAX_RECEIPT_BYTES, what="A receipt")
     return _upload_receipt(request, invoice=invoice)
 
 

@@ -175,6 +175,7 @@ class _SizeLimit(FileUploadHandler):
     read or spooled to disk (for bodies whose Content-Length did not say so up front)."""
 
     max_bytes = 0
+    what = "A file"
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -183,14 +184,16 @@ class _SizeLimit(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.max_bytes:
-            raise too_large(self.max_bytes)
+            raise too_large(self.max_bytes, self.what)
         return raw_data  # on to Django's own handlers
 
     def file_complete(self, file_size: int) -> None:
         return None
 
 
-def limit_upload(request: HttpRequest, *, max_bytes: int, files: int = 1) -> None:
+def limit_upload(
+    request: HttpRequest, *, max_bytes: int, files: int = 1, what: str = "A file"
+) -> None:
     """Refuse an oversized body before reading it, and cap what is read when no size is said
     (`files` files of at most `max_bytes` each)."""
     max_request = max_bytes * files + FORM_ROOM
@@ -199,9 +202,9 @@ def limit_upload(request: HttpRequest, *, max_bytes: int, files: int = 1) -> Non
     except ValueError:
         length = 0
     if length > max_request:
-        raise too_large(max_bytes)
+        raise too_large(max_bytes, what)
     handler = _SizeLimit(request)
-    handler.max_bytes = max_bytes
+    handler.max_bytes, handler.what = max_bytes, what
     request.upload_handlers.insert(0, handler)
     if "Idempotency-Key" in request.headers:
         # `@idempotent` hashes the raw body, and `request.body` is capped at
@@ -209,6 +212,6 @@ def limit_upload(request: HttpRequest, *, max_bytes: int, files: int = 1) -> Non
         # within the limit instead, the way `HttpRequest.body` itself keeps it.
         raw = request.read(max_request + 1)
         if len(raw) > max_request:
-            raise too_large(max_bytes)
+            raise too_large(max_bytes, what)
         request._body = raw
         request._stream = BytesIO(raw)

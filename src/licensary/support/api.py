@@ -172,7 +172,9 @@ def post_message_with_files(request: AuthedRequest[User], ticket_id: Id) -> Stat
             "Files are sent as multipart/form-data (the fields body, file and internal), "
             f"not {request.content_type or 'unnamed'}."
         )
-    limit_upload(request, max_bytes=MAX_ATTACHMENT_BYTES, files=MAX_ATTACHMENTS)
+    limit_upload(
+        request, max_bytes=MAX_ATTACHMENT_BYTES, files=MAX_ATTACHMENTS, what="An attachment"
+    )
     files = request.FILES.getlist("file")
     if not files:
         raise ValidationFailed("file: at least one file (multipart field 'file').")

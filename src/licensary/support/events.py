@@ -26,7 +26,8 @@ def _ticket_change(
         object_id=ticket.pk,
         actor=actor,
         actor_label="" if actor else "system",
-        account_id=ticket.account_id,
+        # An internal note is staff's: not in the account's own history.
+        account_id=None if action in INTERNAL_ACTIONS else ticket.account_id,
         before=before or {},
         after=after or {},
         reason=reason,

@@ -120,12 +120,17 @@ def ticket_message_add(
         raise ValidationFailed(f"At most {MAX_ATTACHMENTS} files on one message.")
     if not staff:
         account_require_in_good_standing(account)
-    stored = [
-        store_upload(
-            f, store=ATTACHMENT_STORE, max_bytes=MAX_ATTACHMENT_BYTES, what="An attachment"
-        )
-        for f in files
-    ]
+    stored = []
+    try:
+        for f in files:
+            stored.append(
+                store_upload(
+                    f, store=ATTACHMENT_STORE, max_bytes=MAX_ATTACHMENT_BYTES, what="An attachment"
+                )
+            )
+    except BaseException:
+        _remove(s.path for s in stored)  # a later file refused: none of the message's is kept
+        raise
     counted = not staff
     try:
         with transaction.atomic():
@@ -227,7 +232,13 @@ def ticket_mark_unresolvable(*, ticket: Ticket, note: str, actor: User) -> Ticke
         )
     note = _clean(note, "note", 300)
     with transaction.atomic():
-        lic = License.objects.get(pk=ticket.license_id)
+        lic = License.objects.select_for_update().get(pk=ticket.license_id)
+        if lic.account_id != ticket.account_id:
+            # Transferred since: the new owner's payments are not this ticket's to make
+            # refundable.
+            raise InvalidTransition(
+                f"License {lic.pk} belongs to another account now; open a ticket there."
+            )
         license_mark_unresolvable(license=lic, actor=actor, note=note, ticket=str(ticket.pk))
         support_events.ticket_marked_unresolvable(ticket, note=note, actor=actor)
     return ticket
