@@ -752,6 +752,15 @@ ENDPOINTS: dict[str, Endpoint] = {
             *refusals(422, "validation_error", "reason", "", "r" * 201),
         ],
     ),
+    "GET /account/history": Endpoint("alice", "/account/history"),
+    "GET /accounts/{account_id}/history": Endpoint(
+        "staff",
+        "/accounts/{alice}/history",
+        cases=[
+            Case("another customer's", 404, "not_found", actor="bob"),
+            Case("a stranger agent", 404, "not_found", actor="carol"),
+        ],
+    ),
     "GET /terms": Endpoint(
         None,
         "/terms",

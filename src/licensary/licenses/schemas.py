@@ -7,6 +7,8 @@ from typing import Annotated
 from django.utils import timezone
 from ninja import Schema
 
+from licensary.accounts.models import User
+from licensary.accounts.selectors import history_actor
 from licensary.audit.models import AuditEntry
 from licensary.catalog.models import Product
 from licensary.core.text import Printable, column
@@ -85,11 +87,11 @@ def license_out(lic: License) -> dict:
     }
 
 
-def history_out(e: AuditEntry) -> dict:
+def history_out(e: AuditEntry, viewer: User) -> dict:
     return {
         "id": str(e.pk),
         "at": e.created_at,
-        "actor": e.actor_label,
+        "actor": history_actor(e, viewer),
         "action": e.action,
         "before": e.before,
         "after": e.after,
