@@ -6,10 +6,10 @@ from licensary.accounts.models import User
 from licensary.accounts.policy import account_get_visible, accounts_listed, require_staff
 from licensary.accounts.schemas import (
     AcceptIn,
+    AccountHistoryOut,
     AccountIn,
     AccountOut,
     CreditIn,
-    HistoryOut,
     TermsIn,
     TermsOut,
     account_out,
@@ -111,7 +111,7 @@ __all__ = ["router"]
 
 @router.get(
     "/account/history",
-    response=Page[HistoryOut],
+    response=Page[AccountHistoryOut],
     summary="Every audit entry about the calling account's objects, newest first",
 )
 def own_history(
@@ -128,7 +128,7 @@ def own_history(
 
 @router.get(
     "/accounts/{account_id}/history",
-    response=Page[HistoryOut],
+    response=Page[AccountHistoryOut],
     summary="An account's audit history (staff; an agent for its customers)",
 )
 def account_history(

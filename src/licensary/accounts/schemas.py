@@ -109,7 +109,7 @@ def token_out(token: ApiToken) -> dict:
     }
 
 
-class HistoryOut(Schema):
+class AccountHistoryOut(Schema):
     id: str
     at: datetime
     actor: str
