@@ -1,6 +1,8 @@
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from licensary.accounts.identity import identity_submit, identity_verify
 from licensary.accounts.models import User
 from licensary.accounts.services import account_create, account_credit_adjust, token_create
 from licensary.billing.services import invoice_pay_with_credit
@@ -8,6 +10,9 @@ from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
 from licensary.jobs.runner import run_pending_jobs
 from licensary.orders.services import order_create
+
+# The smallest file the identity check takes (a PNG's signature): the demo's agent document.
+DEMO_DOCUMENT = b"\x89PNG\r\n\x1a\n" + b"demo identity document"
 
 
 class Command(BaseCommand):
@@ -40,6 +45,13 @@ class Command(BaseCommand):
             alice = account_create(actor=None, kind="customer", email="alice@demo.test")
             carol = account_create(actor=None, kind="agent", email="carol@demo.test")
             account_create(actor=carol, kind="customer", email="dave@demo.test")
+            # Agents sell once verified (rule 12): carol's document, verified by staff.
+            identity_submit(
+                account=carol,
+                file=SimpleUploadedFile("carol-id.png", DEMO_DOCUMENT),
+                actor=carol,
+            )
+            identity_verify(account=carol, actor=staff)
             account_credit_adjust(account=alice, amount=10_000, note="demo credit", actor=staff)
             account_credit_adjust(account=carol, amount=50_000, note="demo credit", actor=staff)
             order = order_create(actor=alice, product=panel, ip="93.184.216.34")
@@ -49,5 +61,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{user.email}: API token {token_create(user=user)[1]}")
         self.stdout.write(
             "Demo data loaded: 2 products, alice (1 active license), agent carol "
-            "with customer dave."
+            "(verified) with customer dave."
         )
