@@ -252,6 +252,12 @@ class DomainSettings(TypedDict):
     VERIFY_RATE: str
     KEY_NOTICE_HOURS: int
     MAX_DEPOSIT: int
+    WEBHOOK_RETRY_SECONDS: list[int]
+    WEBHOOK_RETRY_HOURS: int
+    WEBHOOK_DISABLE_AFTER_DAYS: int
+    WEBHOOK_TIMEOUT_SECONDS: int
+    WEBHOOK_SECRET_OVERLAP_HOURS: int
+    WEBHOOK_MAX_ENDPOINTS: int
     # Not set here: orders read it with a default of False.
     AGENTS_MUST_BE_VERIFIED: NotRequired[bool]
 
@@ -277,4 +283,14 @@ LICENSARY: DomainSettings = {
     # How long a new signing key is published as `next` before it signs (API.md key rotation).
     "KEY_NOTICE_HOURS": env_int("LICENSARY_KEY_NOTICE_HOURS", 72),
     "MAX_DEPOSIT": env_int("LICENSARY_MAX_DEPOSIT", 10_000_000),
+    # Agents' webhooks: the waits between attempts (the Standard Webhooks schedule; the last
+    # repeats) for WEBHOOK_RETRY_HOURS from the first; an endpoint failing without a success for
+    # WEBHOOK_DISABLE_AFTER_DAYS is disabled; a rotated secret signs beside the new one for
+    # WEBHOOK_SECRET_OVERLAP_HOURS.
+    "WEBHOOK_RETRY_SECONDS": [5, 300, 1800, 7200, 18000, 36000],
+    "WEBHOOK_RETRY_HOURS": env_int("LICENSARY_WEBHOOK_RETRY_HOURS", 24),
+    "WEBHOOK_DISABLE_AFTER_DAYS": env_int("LICENSARY_WEBHOOK_DISABLE_AFTER_DAYS", 3),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("LICENSARY_WEBHOOK_TIMEOUT_SECONDS", 10),
+    "WEBHOOK_SECRET_OVERLAP_HOURS": env_int("LICENSARY_WEBHOOK_SECRET_OVERLAP_HOURS", 24),
+    "WEBHOOK_MAX_ENDPOINTS": env_int("LICENSARY_WEBHOOK_MAX_ENDPOINTS", 10),
 }
