@@ -1,10 +1,11 @@
-"""Which events send which mail: each handler queues the mail job in the event's transaction
-(the job runs after commit, so a rolled-back change sends nothing). Subscribed in
-`NotificationsConfig.ready`."""
+"""Which events send which mail, and agents' webhooks: each handler queues its job in the
+event's transaction (the job runs after commit, so a rolled-back change sends nothing).
+Subscribed in `NotificationsConfig.ready`."""
 
-from licensary.audit.bus import Announcement, subscribe
+from licensary.audit.bus import EVERY, Announcement, subscribe
 from licensary.jobs.tasks import enqueue
 from licensary.notifications.receipts import notify_receipt_rejected
+from licensary.notifications.services import messages_queue
 from licensary.notifications.tasks import notify_license_event, send_invoice_reminders
 
 LICENSE_MAIL = ("license.blocked", "license.canceled", "license.deleted")
@@ -36,3 +37,9 @@ def subscribe_all() -> None:
         subscribe(name, license_changed)
     subscribe("invoice.reminder_due", reminder_due)
     subscribe("receipt.rejected", receipt_rejected)
+    # Webhooks see every announcement and keep those of `webhook_types` (transfer.*, claim.*).
+    subscribe(EVERY, webhook_event)
+
+
+def webhook_event(event: Announcement) -> None:
+    messages_queue(event)
