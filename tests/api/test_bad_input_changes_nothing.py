@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client, override_settings
@@ -29,9 +30,12 @@ from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
+from licensary.governance.claims import claim_open
+from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
 from licensary.licenses.services import license_mark_unresolvable
 from licensary.notifications.services import endpoint_create, endpoint_test, endpoint_update
+from licensary.support.services import ticket_message_add, ticket_open
 from tests.api.support import (
     PROBLEM,
     delivered_order,
@@ -145,6 +149,40 @@ class World:
             file=SimpleUploadedFile("r.png", PNG + b"bob"),
             actor=bob,
         )  # another transfer: another file
+        self.alice_ticket = ticket_open(
+            account=alice,
+            department="technical",
+            subject="It does not start",
+            body="The panel fails on boot.",
+            license=License.objects.get(pk=self.license_order.license_id),
+            actor=alice,
+        )
+        self.bob_ticket = ticket_open(
+            account=bob,
+            department="technical",
+            subject="Broken",
+            body="Mine too.",
+            license=bob_license,
+            actor=bob,
+        )
+        self.alice_attachment = ticket_message_add(
+            ticket=self.alice_ticket,
+            body="A screenshot.",
+            files=[SimpleUploadedFile("s.png", PNG)],
+            actor=alice,
+        ).attachments.get()
+        self.bob_attachment = ticket_message_add(
+            ticket=self.bob_ticket,
+            body="Mine.",
+            files=[SimpleUploadedFile("s.png", PNG)],
+            actor=bob,
+        ).attachments.get()
+        self.alice_transfer = transfer_request(
+            license=License.objects.get(pk=self.license_order.license_id),
+            to_account=bob,
+            actor=alice,
+        )
+        self.bob_claim = claim_open(product=product, ip=PUBLIC_IP, actor=bob)
         self.alice_token = token_create(user=alice, name="alice's robot", scopes=["read"])[0]
         self.bob_token = token_create(user=bob, name="bob's robot", scopes=["read"])[0]
         # carol's webhook endpoint with a delivery, a disabled one with a delivery, and another
@@ -195,6 +233,12 @@ class World:
             "alice_receipt": self.alice_receipt.pk,
             "bob_receipt": self.bob_receipt.pk,
             "alice_token": self.alice_token.pk,
+            "alice_ticket": self.alice_ticket.pk,
+            "alice_transfer": self.alice_transfer.pk,
+            "bob_claim": self.bob_claim.pk,
+            "bob_ticket": self.bob_ticket.pk,
+            "alice_attachment": self.alice_attachment.pk,
+            "bob_attachment": self.bob_attachment.pk,
             "bob_token": self.bob_token.pk,
             "hook": self.hook.pk,
             "delivery": self.delivery.pk,
@@ -229,13 +273,17 @@ def multipart(
     content: bytes = PNG,
     reference: str = "TX-3",
     with_file: bool = True,
+    fields: dict[str, str] | None = None,
 ) -> Callable[["World"], tuple[bytes, dict[str, str]]]:
-    """A receipt upload as `build` sends it: the raw multipart body and its Content-Type."""
+    """An upload as `build` sends it: the raw multipart body and its Content-Type; `fields`
+    are the form's text fields (a receipt's `reference` unless named)."""
+    form = {"reference": reference} if fields is None else fields
 
     def build(world: "World") -> tuple[bytes, dict[str, str]]:
         parts = [
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="reference"\r\n\r\n'
-            f"{reference}\r\n".encode()
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+            for name, value in form.items()
         ]
         if with_file:
             parts.append(
@@ -441,6 +489,288 @@ ENDPOINTS: dict[str, Endpoint] = {
             Case("another account's token", 404, "not_found", path="/tokens/{bob_token}/revoke"),
             Case("staff revoke a customer's token", 404, "not_found", actor="staff"),
             Case("a read-only token revokes", 403, "permission_denied", "alice read-only"),
+        ],
+    ),
+    "POST /tickets": Endpoint(
+        "alice",
+        "/tickets",
+        {"department": "billing", "subject": "A question", "body": "Why this amount?"},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "department", "", "legal", 3, None),
+            *refusals(422, "validation_error", "subject", "", "   ", "s" * 201, None),
+            *refusals(422, "validation_error", "body", "", "  \n ", "b" * 20_001, None),
+            Case("another customer's license", 404, "not_found", body={"license": "{bob_license}"}),
+            Case("for another customer", 404, "not_found", body={"account": "{bob}"}),
+            Case("for a stranger's customer", 404, "not_found", body={"account": "{dave}"}),
+            Case("a read-only token", 403, "permission_denied", "alice read-only"),
+        ],
+    ),
+    "GET /tickets": Endpoint(
+        "alice",
+        "/tickets",
+        cases=[
+            Case("an unknown status", 422, "validation_error", query="status=pending"),
+            Case("an unknown department", 422, "validation_error", query="department=legal"),
+            Case("a customer filters by assignee", 403, "permission_denied", query="assigned=me"),
+        ],
+    ),
+    "GET /tickets/{ticket_id}": Endpoint(
+        "alice",
+        "/tickets/{alice_ticket}",
+        cases=[
+            Case("another customer's ticket", 404, "not_found", path="/tickets/{bob_ticket}"),
+            Case("a stranger agent", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /tickets/{ticket_id}/messages": Endpoint(
+        "alice",
+        "/tickets/{alice_ticket}/messages",
+        {"body": "Any news?"},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "body", "", "   ", "b" * 20_001),
+            *refusals(422, "validation_error", "internal", "yes", 1),
+            Case(
+                "a customer writes an internal note",
+                403,
+                "permission_denied",
+                body={"internal": True},
+            ),
+            Case(
+                "another customer's ticket",
+                404,
+                "not_found",
+                path="/tickets/{bob_ticket}/messages",
+            ),
+        ],
+    ),
+    "POST /tickets/{ticket_id}/messages/upload": Endpoint(
+        "alice",
+        "/tickets/{alice_ticket}/messages/upload",
+        control_build=multipart(content=PNG + b"shot", fields={"body": "Look."}),
+        control_status=201,
+        cases=[
+            Case(
+                "no file",
+                422,
+                "validation_error",
+                build=multipart(with_file=False, fields={"body": "Look."}),
+            ),
+            Case("no body", 422, "validation_error", build=multipart(fields={})),
+            Case(
+                "a script named .png",
+                415,
+                "unsupported_file_type",
+                build=multipart(content=b"#!/bin/sh\n", fields={"body": "Look."}),
+            ),
+            Case(
+                "a file over 10 MB",
+                413,
+                "file_too_large",
+                build=multipart(content=PNG + b"0" * (10 * 1024 * 1024), fields={"body": "x"}),
+            ),
+            Case(
+                "a customer's internal note",
+                403,
+                "permission_denied",
+                build=multipart(fields={"body": "x", "internal": "true"}),
+            ),
+            Case(
+                "another customer's ticket",
+                404,
+                "not_found",
+                path="/tickets/{bob_ticket}/messages/upload",
+                build=multipart(fields={"body": "x"}),
+            ),
+        ],
+    ),
+    "GET /tickets/{ticket_id}/attachments/{attachment_id}": Endpoint(
+        "alice",
+        "/tickets/{alice_ticket}/attachments/{alice_attachment}",
+        cases=[
+            Case(
+                "another ticket's file through own ticket",
+                404,
+                "not_found",
+                path="/tickets/{alice_ticket}/attachments/{bob_attachment}",
+            ),
+            Case(
+                "another customer's ticket",
+                404,
+                "not_found",
+                path="/tickets/{bob_ticket}/attachments/{bob_attachment}",
+            ),
+        ],
+    ),
+    "POST /tickets/{ticket_id}/assign": Endpoint(
+        "staff",
+        "/tickets/{alice_ticket}/assign",
+        {"staff": None},
+        cases=[
+            Case("a customer assigns", 403, "permission_denied", actor="alice"),
+            Case("to a customer", 404, "not_found", body={"staff": "{bob}"}),
+            Case("another customer's ticket", 404, "not_found", actor="bob"),
+        ],
+    ),
+    "POST /tickets/{ticket_id}/close": Endpoint(
+        "alice",
+        "/tickets/{alice_ticket}/close",
+        cases=[
+            Case("another customer's ticket", 404, "not_found", path="/tickets/{bob_ticket}/close"),
+            *refusals(422, "validation_error", "note", "n" * 201),
+        ],
+    ),
+    "POST /tickets/{ticket_id}/unresolvable": Endpoint(
+        "staff",
+        "/tickets/{alice_ticket}/unresolvable",
+        {"note": "the kernel cannot run it"},
+        cases=[
+            Case("the owner marks it", 403, "permission_denied", actor="alice"),
+            Case("another customer marks it", 404, "not_found", actor="bob"),
+            *refusals(422, "validation_error", "note", "", "  ", "n" * 301),
+        ],
+    ),
+    "GET /accounts/{account_id}/support-evidence": Endpoint(
+        "staff",
+        "/accounts/{alice}/support-evidence",
+        cases=[
+            Case("the account itself", 403, "permission_denied", actor="alice"),
+            Case(
+                "an agent",
+                403,
+                "permission_denied",
+                actor="carol",
+                path="/accounts/{dave}/support-evidence",
+            ),
+            Case("no such account", 404, "not_found", path="/accounts/999999/support-evidence"),
+        ],
+    ),
+    "POST /transfers": Endpoint(
+        "bob",
+        "/transfers",
+        {"license": "{bob_license}", "to_account": "alice@example.test"},
+        control_status=201,
+        cases=[
+            Case("another customer's license", 404, "not_found", body={"license": "{license}"}),
+            Case("to nobody", 404, "not_found", body={"to_account": "nobody@example.test"}),
+            Case("to staff", 404, "not_found", body={"to_account": "sam@staff.test"}),
+            Case("to itself", 422, "validation_error", body={"to_account": "{bob}"}),
+            Case(
+                "a license with a pending transfer",
+                409,
+                "transfer_pending",
+                actor="alice",
+                body={"license": "{license}", "to_account": "{dave}"},
+            ),
+            *refusals(422, "validation_error", "to_account", "x" * 255, None),
+        ],
+    ),
+    "GET /transfers": Endpoint("alice", "/transfers"),
+    "GET /transfers/{transfer_id}": Endpoint(
+        "alice",
+        "/transfers/{alice_transfer}",
+        cases=[Case("a stranger", 404, "not_found", actor="carol")],
+    ),
+    "POST /transfers/{transfer_id}/accept": Endpoint(
+        "bob",
+        "/transfers/{alice_transfer}/accept",
+        cases=[
+            Case("the owner accepts", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /transfers/{transfer_id}/decline": Endpoint(
+        "bob",
+        "/transfers/{alice_transfer}/decline",
+        cases=[
+            Case("the owner declines", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /transfers/{transfer_id}/cancel": Endpoint(
+        "alice",
+        "/transfers/{alice_transfer}/cancel",
+        cases=[
+            Case("the recipient cancels", 403, "permission_denied", actor="bob"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims": Endpoint(
+        "carol",
+        "/claims",
+        {"product": "panel", "ip": PUBLIC_IP},
+        control_status=201,
+        cases=[
+            Case("a free IP", 409, "nothing_to_claim", body={"ip": NEW_IP}),
+            Case("its own license", 409, "nothing_to_claim", actor="alice"),
+            Case("an open claim again", 409, "claim_pending", actor="bob"),
+            Case("no such product", 404, "not_found", body={"product": "nope"}),
+            Case(
+                "for a stranger's customer",
+                404,
+                "not_found",
+                actor="bob",
+                body={"account": "{dave}"},
+            ),
+            *refusals(422, "invalid_ip", "ip", "not-an-ip", "10.0.0.1"),
+        ],
+    ),
+    "GET /claims": Endpoint("bob", "/claims"),
+    "GET /claims/{claim_id}": Endpoint(
+        "bob",
+        "/claims/{bob_claim}",
+        cases=[Case("a stranger", 404, "not_found", actor="carol")],
+    ),
+    "POST /claims/{claim_id}/proof": Endpoint(
+        None,
+        "/claims/{bob_claim}/proof",
+        {"challenge": "x" * 43},
+        control_build=lambda w: (
+            json.dumps({"challenge": w.bob_claim.challenge}).encode(),
+            {"Content-Type": "application/json", "X-Forwarded-For": PUBLIC_IP},
+        ),
+        control_context=lambda: override_settings(
+            LICENSARY={**settings.LICENSARY, "TRUSTED_PROXIES": ["127.0.0.1"]}
+        ),
+        cases=[
+            Case("a wrong challenge", 403, "challenge_wrong"),
+            Case(
+                "from another IP",
+                403,
+                "proof_wrong_ip",
+                build=lambda w: (
+                    json.dumps({"challenge": w.bob_claim.challenge}).encode(),
+                    {"Content-Type": "application/json"},
+                ),
+            ),
+            Case("no such claim", 404, "not_found", path="/claims/999999/proof"),
+        ],
+    ),
+    "POST /claims/{claim_id}/challenge": Endpoint(
+        "bob",
+        "/claims/{bob_claim}/challenge",
+        cases=[
+            Case("the owner renews it", 403, "permission_denied", actor="alice"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims/{claim_id}/approve": Endpoint(
+        "staff",
+        "/claims/{bob_claim}/approve",
+        control_status=409,  # in the owner's window, not proved: nothing to approve yet
+        cases=[
+            Case("the claimant approves", 403, "permission_denied", actor="bob"),
+            Case("a stranger", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /claims/{claim_id}/reject": Endpoint(
+        "staff",
+        "/claims/{bob_claim}/reject",
+        {"reason": "not their server"},
+        cases=[
+            Case("the claimant rejects", 403, "permission_denied", actor="bob"),
+            *refusals(422, "validation_error", "reason", "", "r" * 201),
         ],
     ),
     "GET /terms": Endpoint(
@@ -860,11 +1190,18 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /licenses/{license_id}/unresolvable": Endpoint(
         "staff",
         "/licenses/{license}/unresolvable",
-        {"note": "the panel cannot run there"},
+        {"note": "the panel cannot run there", "ticket": "{alice_ticket}"},
         cases=[
             Case("the owner marks its own license", 403, "permission_denied", actor="alice"),
             Case("another customer marks it", 404, "not_found", actor="bob"),
             *refusals(422, "validation_error", "note", "", "  "),
+            Case(
+                "a ticket about another license",
+                404,
+                "not_found",
+                body={"ticket": "{bob_ticket}"},
+            ),
+            Case("no ticket named", 422, "validation_error", body={"ticket": None}),
         ],
     ),
     "GET /orders": Endpoint("alice", "/orders"),

@@ -36,6 +36,7 @@ from licensary.notifications.services import endpoint_create, endpoint_test
 from licensary.orders.models import Order
 from licensary.suppliers.models import SupplierAccount
 from licensary.suppliers.simulator import make_server
+from licensary.support.services import ticket_message_add, ticket_open
 from tests.api.support import delivered_order, held_order, paid_order, unpaid_order
 from tests.helpers import Api, api_for, give_credit, make_account, run_jobs
 from tests.payments.fake_stripe import WEBHOOK_SECRET, session_completed, sign
@@ -174,6 +175,21 @@ def add_receipt(cast: Cast, n: int) -> None:
     upload(invoice, n, cast.alice)
 
 
+def add_ticket(cast: Cast, n: int) -> None:
+    """A ticket of alice's (opened by staff for her, so no throttle), answered with a file,
+    with an internal note alice does not see."""
+    ticket = ticket_open(
+        account=cast.alice, department="technical", subject=f"T{n}", body="b", actor=cast.staff
+    )
+    ticket_message_add(
+        ticket=ticket,
+        body="see",
+        files=[SimpleUploadedFile("s.png", b"\x89PNG\r\n\x1a\n" + bytes([n]))],
+        actor=cast.staff,
+    )
+    ticket_message_add(ticket=ticket, body="note", internal=True, actor=cast.staff)
+
+
 def add_webhook(cast: Cast, n: int) -> None:
     endpoint_create(actor=cast.carol, url=f"https://93.184.216.34/{n}", events=["invoice.paid"])
 
@@ -231,6 +247,8 @@ LISTS: dict[str, ListCase] = {
     ),
     # The receipt's invoice is joined in the page's query.
     "alice's receipts": ListCase("alice", "/receipts", add_receipt, 2),
+    "alice's tickets": ListCase("alice", "/tickets", add_ticket, 5),
+    "every ticket": ListCase("staff", "/tickets", add_ticket, 5),
     "every receipt": ListCase("staff", "/receipts", add_receipt, 2),
     # An agent has at most WEBHOOK_MAX_ENDPOINTS (10) endpoints.
     "carol's webhooks": ListCase("carol", "/webhooks", add_webhook, 2, more=9),

@@ -9,6 +9,8 @@ from licensary.billing.services import invoice_pay_external, invoice_pay_with_cr
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.orders.services import order_create
+from licensary.support.models import Ticket
+from licensary.support.services import ticket_open
 from tests.helpers import PUBLIC_IP, api_for, give_credit, run_jobs
 
 
@@ -70,6 +72,18 @@ def test_overpayment_puts_the_rest_on_credit(alice, product, staff):
     assert account_credit(alice).amount == 500
 
 
+def license_ticket(lic: License) -> Ticket:
+    """The technical ticket the owner opened about `lic`."""
+    return ticket_open(
+        account=lic.account,
+        department="technical",
+        subject="It does not work",
+        body="The license does not start on my server.",
+        license=lic,
+        actor=lic.account,
+    )
+
+
 def activated(alice, product, staff) -> License:
     give_credit(alice, 1500, staff)
     order = order_create(actor=alice, product=product, ip=PUBLIC_IP)
@@ -95,7 +109,8 @@ def test_unresolvable_problem_refunds_all_but_the_setup_fee_in_the_first_period(
     lic = activated(alice, product, staff)
     staff_api = api_for(staff)
     marked = staff_api.post(
-        f"/licenses/{lic.pk}/unresolvable", {"note": "crashes on their kernel", "ticket": "T-12"}
+        f"/licenses/{lic.pk}/unresolvable",
+        {"note": "crashes on their kernel", "ticket": str(license_ticket(lic).pk)},
     )
     assert marked.status_code == 200
     invoice = lic.orders.get().invoice
@@ -120,7 +135,11 @@ def test_unresolvable_problem_refunds_all_but_the_setup_fee_in_the_first_period(
 
 def test_unresolvable_after_a_full_period_refunds_the_current_period(alice, product, staff):
     lic = activated(alice, product, staff)
-    api_for(staff).post(f"/licenses/{lic.pk}/unresolvable", {"note": "broken"})
+    marked = api_for(staff).post(
+        f"/licenses/{lic.pk}/unresolvable",
+        {"note": "broken", "ticket": str(license_ticket(lic).pk)},
+    )
+    assert marked.status_code == 200, marked.json_body
     invoice = lic.orders.get().invoice
     with time_machine.travel(lic.created_at + timedelta(days=31)):
         refund = (
@@ -136,7 +155,9 @@ def test_unresolvable_after_a_full_period_refunds_the_current_period(alice, prod
 
 def test_only_staff_mark_problems_and_decide_refunds(alice, bob, product, staff):
     lic = activated(alice, product, staff)
-    denied = api_for(alice).post(f"/licenses/{lic.pk}/unresolvable", {"note": "x"})
+    denied = api_for(alice).post(
+        f"/licenses/{lic.pk}/unresolvable", {"note": "x", "ticket": str(license_ticket(lic).pk)}
+    )
     assert (denied.status_code, denied.json_body["code"]) == (403, "permission_denied")
     invoice = lic.orders.get().invoice
     refund = api_for(alice).post("/refunds", {"invoice": str(invoice.pk), "reason": "r"})

@@ -2,9 +2,9 @@
 it (the money is recorded through the ledger and the order is delivered) or reject it with a
 reason the customer is told.
 
-Files (RELIABILITY "Uploads"): judged by their first bytes, never by name or declared type;
-stored under a random server-made name in `DATA_DIR/receipts` (mode 0700), outside any URL;
-served only to the owner and staff, as an attachment.
+Files (RELIABILITY "Uploads", `core.uploads`): judged by their first bytes, stored under a
+random server-made name in `DATA_DIR/receipts` (mode 0700), outside any URL; served only to the
+owner and staff, as an attachment.
 
 The same evidence is money once (RELIABILITY "Money"): on one invoice, a file (its sha256) is
 one receipt whatever became of it, and a bank reference is one receipt unless that receipt was
@@ -15,16 +15,9 @@ A receipt still pending when its invoice gets paid some other way is money for c
 staff's explicit decision (`to_credit`), never by a plain confirmation.
 """
 
-import hashlib
-import os
-import re
-import secrets
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -39,30 +32,21 @@ from licensary.billing.services import invoice_pay_external
 from licensary.core.errors import (
     DomainError,
     InvalidTransition,
-    NotFound,
     PermissionDenied,
     RateLimited,
     ValidationFailed,
 )
+from licensary.core.uploads import (
+    FileTooLarge,
+    store_upload,
+    stored_path,
+)
+from licensary.core.uploads import too_large as uploads_too_large
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
-# Room for the multipart framing and the `reference` field around the file itself.
-MAX_REQUEST_BYTES = MAX_RECEIPT_BYTES + 64 * 1024
 # One invoice cannot be used to fill the disk.
 MAX_RECEIPTS_PER_INVOICE = 10
-STORED_NAME = re.compile(r"\A[0-9a-f]{32}\.(png|jpg|webp|pdf)\Z")
-
-
-class FileTooLarge(DomainError):
-    status = 413
-    code = "file_too_large"
-    title = "File too large"
-
-
-class UnsupportedFileType(DomainError):
-    status = 415
-    code = "unsupported_file_type"
-    title = "Unsupported file type"
+STORE = "receipts"
 
 
 class DuplicateReceipt(DomainError):
@@ -83,52 +67,12 @@ class InvoiceNotPayable(DomainError):
     title = "The invoice can no longer be paid"
 
 
-@dataclass(frozen=True)
-class FileKind:
-    content_type: str
-    extension: str
-
-
-PNG = FileKind("image/png", "png")
-JPEG = FileKind("image/jpeg", "jpg")
-WEBP = FileKind("image/webp", "webp")
-PDF = FileKind("application/pdf", "pdf")
-SNIFF_BYTES = 12
-
-
-def file_kind(head: bytes) -> FileKind | None:
-    """What the file is, from its first bytes (its magic number); None if not a receipt."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if head.startswith(b"%PDF-"):
-        return PDF
-    return None
-
-
 def too_large() -> FileTooLarge:
-    return FileTooLarge(
-        f"A receipt is at most {MAX_RECEIPT_BYTES // (1024 * 1024)} MB.",
-        extra={"max_bytes": MAX_RECEIPT_BYTES},
-    )
-
-
-def receipt_store() -> Path:
-    """The folder receipts live in, made private; read from settings at call time."""
-    store = Path(settings.DATA_DIR) / "receipts"
-    store.mkdir(mode=0o700, parents=True, exist_ok=True)
-    store.chmod(0o700)  # mkdir's mode is masked by the umask and skipped if the folder exists
-    return store
+    return uploads_too_large(MAX_RECEIPT_BYTES, "A receipt")
 
 
 def receipt_path(receipt: Receipt) -> Path:
-    # The name is ours, but a row edited by hand must still never point outside the store.
-    if not STORED_NAME.match(receipt.stored_name):
-        raise NotFound("This receipt has no file.")
-    return receipt_store() / receipt.stored_name
+    return stored_path(STORE, receipt.stored_name)
 
 
 def reference_key(reference: str) -> str:
@@ -146,34 +90,8 @@ def reference_key(reference: str) -> str:
     return "".join(out)[:200]
 
 
-def _clean_name(name: str | None) -> str:
-    """The user's file name, kept as text only: its last part, printable, at most 200."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in base if ch.isprintable())[:200]
-
-
 def _may_act_for(actor: User, invoice: Invoice) -> bool:
     return may_act_for(actor, invoice.account_id, invoice.account.agent_id)
-
-
-def _write_new_file(path: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
-    """Write `chunks` to `path`, which must not exist yet; returns (size, sha256)."""
-    digest = hashlib.sha256()
-    size = 0
-    # O_EXCL: never overwrite; O_NOFOLLOW: never write through a planted link.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > MAX_RECEIPT_BYTES:
-                    raise too_large()
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return size, digest.hexdigest()
 
 
 def _same_evidence(invoice: Invoice, *, sha256: str, key: str) -> Receipt | None:
@@ -240,24 +158,8 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str, acto
     if len(reference) > 200:
         raise ValidationFailed("reference: at most 200 characters.")
     key = reference_key(reference)
-    if not file.size:
-        raise ValidationFailed("The file is empty.", code="empty_file")
-    if file.size > MAX_RECEIPT_BYTES:
-        raise too_large()
-    file.seek(0)
-    kind = file_kind(file.read(SNIFF_BYTES))
-    if kind is None:
-        raise UnsupportedFileType(
-            "A receipt is a PNG, JPEG, WebP or PDF file.",
-            extra={"accepted": [k.content_type for k in (PNG, JPEG, WEBP, PDF)]},
-        )
-    file.seek(0)
-    stored_name = f"{secrets.token_hex(16)}.{kind.extension}"
-    path = receipt_store() / stored_name
-    size, sha256 = _write_new_file(path, file.chunks())
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise ValidationFailed("The file is empty.", code="empty_file")
+    stored = store_upload(file, store=STORE, max_bytes=MAX_RECEIPT_BYTES, what="A receipt")
+    path = stored.path
     try:
         with transaction.atomic():
             locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -265,9 +167,9 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str, acto
                 raise InvalidTransition(f"Invoice {locked.number} is {locked.status}, not unpaid.")
             # The invoice's row lock orders uploads on PostgreSQL; the constraints decide
             # wherever it does not (SQLite's single writer, a row inserted by hand).
-            existing = _same_evidence(locked, sha256=sha256, key=key)
+            existing = _same_evidence(locked, sha256=stored.sha256, key=key)
             if existing is not None:
-                raise _duplicate(existing, invoice=locked, sha256=sha256)
+                raise _duplicate(existing, invoice=locked, sha256=stored.sha256)
             if Receipt.objects.filter(invoice=locked).count() >= MAX_RECEIPTS_PER_INVOICE:
                 raise RateLimited(
                     f"An invoice takes at most {MAX_RECEIPTS_PER_INVOICE} "
@@ -278,20 +180,20 @@ def receipt_upload(*, invoice: Invoice, file: UploadedFile, reference: str, acto
                     receipt = Receipt.objects.create(
                         invoice=locked,
                         uploaded_by=actor,
-                        stored_name=stored_name,
-                        original_name=_clean_name(file.name),
-                        content_type=kind.content_type,
-                        size=size,
-                        sha256=sha256,
+                        stored_name=stored.stored_name,
+                        original_name=stored.original_name,
+                        content_type=stored.kind.content_type,
+                        size=stored.size,
+                        sha256=stored.sha256,
                         reference=reference,
                         reference_key=key,
                         created_at=timezone.now(),
                     )
             except IntegrityError:
-                existing = _same_evidence(locked, sha256=sha256, key=key)
+                existing = _same_evidence(locked, sha256=stored.sha256, key=key)
                 if existing is None:
                     raise
-                raise _duplicate(existing, invoice=locked, sha256=sha256) from None
+                raise _duplicate(existing, invoice=locked, sha256=stored.sha256) from None
             billing_events.receipt_uploaded(receipt, actor=actor)
     except BaseException:
         path.unlink(missing_ok=True)

@@ -1,10 +1,6 @@
 """Bank-transfer receipts: upload on an invoice, read, download, and staff's decision."""
 
-from io import BytesIO
-from typing import Any
-
-from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from ninja import Router, Status
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -14,12 +10,10 @@ from licensary.accounts.policy import require_staff
 from licensary.billing.models import Invoice
 from licensary.billing.receipts import (
     MAX_RECEIPT_BYTES,
-    MAX_REQUEST_BYTES,
     receipt_confirm,
     receipt_path,
     receipt_reject,
     receipt_upload,
-    too_large,
 )
 from licensary.billing.schemas import (
     FILE_DOC,
@@ -37,53 +31,16 @@ from licensary.billing.selectors import (
     visible_invoices,
 )
 from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
-from licensary.core.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from licensary.core.errors import UnsupportedMediaType, ValidationFailed
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id
+from licensary.core.uploads import file_response, limit_upload
 
 router = Router(tags=["receipts"])
 
 # The multipart form's `reference`, held to the same rule as a JSON field.
 _reference = TypeAdapter(ReceiptReference)
-
-
-class _ReceiptSizeLimit(FileUploadHandler):
-    """Counts each file's bytes as they stream in and stops past the limit, before the rest is
-    read or spooled to disk (for bodies whose Content-Length did not say so up front)."""
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.received += len(raw_data)
-        if self.received > MAX_RECEIPT_BYTES:
-            raise too_large()
-        return raw_data  # on to Django's own handlers
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
-def _limit_upload(request: HttpRequest) -> None:
-    """Refuse an oversized body before reading it, and cap what is read when no size is said."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_REQUEST_BYTES:
-        raise too_large()
-    request.upload_handlers.insert(0, _ReceiptSizeLimit(request))
-    if "Idempotency-Key" in request.headers:
-        # `@idempotent` hashes the raw body, and `request.body` is capped at
-        # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, meant for form fields, not files): read it here
-        # within the receipt limit instead, the way `HttpRequest.body` itself keeps it.
-        raw = request.read(MAX_REQUEST_BYTES + 1)
-        if len(raw) > MAX_REQUEST_BYTES:
-            raise too_large()
-        request._body = raw
-        request._stream = BytesIO(raw)
 
 
 @router.post(
@@ -99,7 +56,7 @@ def upload_receipt(request: AuthedRequest[User], invoice_id: Id) -> Status:
             "A receipt is uploaded as multipart/form-data (the fields "
             f"file and reference), not {request.content_type or 'unnamed'}."
         )
-    _limit_upload(request)
+    limit_upload(request, max_bytes=MAX_RECEIPT_BYTES, what="A receipt")
     return _upload_receipt(request, invoice=invoice)
 
 
@@ -165,21 +122,12 @@ def get_receipt(request: AuthedRequest[User], receipt_id: Id) -> dict:
 )
 def get_receipt_file(request: AuthedRequest[User], receipt_id: Id) -> FileResponse:
     receipt = get_visible(receipt_files_visible_to(request.auth), receipt_id)
-    try:
-        handle = receipt_path(receipt).open("rb")
-    except FileNotFoundError:
-        raise NotFound("This receipt's file is missing.") from None
-    extension = receipt.stored_name.rsplit(".", 1)[1]
-    response = FileResponse(
-        handle,
-        as_attachment=True,
+    extension = receipt.stored_name.rsplit(".", 1)[-1]
+    return file_response(
+        receipt_path(receipt),
         content_type=receipt.content_type,
         filename=f"receipt-{receipt.pk}.{extension}",
     )
-    response["Cache-Control"] = "private, no-store"
-    # Opened in a browser anyway, it runs nothing and loads nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @router.post(

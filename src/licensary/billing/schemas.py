@@ -8,9 +8,10 @@ from ninja import Schema
 from pydantic import StrictBool, StrictInt
 
 from licensary.billing.models import Invoice, Receipt, Refund
-from licensary.billing.receipts import JPEG, MAX_RECEIPT_BYTES, PDF, PNG, WEBP
+from licensary.billing.receipts import MAX_RECEIPT_BYTES
 from licensary.core.api import MoneyOut, money
 from licensary.core.text import Id, Printable, column
+from licensary.core.uploads import JPEG, PDF, PNG, WEBP
 
 # Invoices ----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from licensary.licenses.api import router as licenses_router
 from licensary.notifications.api import router as notifications_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router
+from licensary.support.api import router as support_router
 from licensary.verification.api import router as verification_router
 
 
@@ -47,4 +48,5 @@ api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)
 api.add_router("/v1/", suppliers_router)
 api.add_router("/v1/", governance_router)
+api.add_router("/v1/", support_router)
 api.add_router("/v1/", notifications_router)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "licensary.notifications",
     "licensary.verification",
     "licensary.suppliers",
+    "licensary.support",
     "licensary.governance",
     "licensary.config.apps.LicensaryConfig",
     "axes",
@@ -252,6 +253,8 @@ class DomainSettings(TypedDict):
     VERIFY_RATE: str
     KEY_NOTICE_HOURS: int
     MAX_DEPOSIT: int
+    SUPPORT_OPEN_TICKETS: int
+    SUPPORT_MESSAGES_PER_HOUR: int
     WEBHOOK_RETRY_SECONDS: list[int]
     WEBHOOK_RETRY_HOURS: int
     WEBHOOK_DISABLE_AFTER_DAYS: int
@@ -283,6 +286,9 @@ LICENSARY: DomainSettings = {
     # How long a new signing key is published as `next` before it signs (API.md key rotation).
     "KEY_NOTICE_HOURS": env_int("LICENSARY_KEY_NOTICE_HOURS", 72),
     "MAX_DEPOSIT": env_int("LICENSARY_MAX_DEPOSIT", 10_000_000),
+    # Rule 13's spam throttles, per account.
+    "SUPPORT_OPEN_TICKETS": env_int("LICENSARY_SUPPORT_OPEN_TICKETS", 3),
+    "SUPPORT_MESSAGES_PER_HOUR": env_int("LICENSARY_SUPPORT_MESSAGES_PER_HOUR", 10),
     # Agents' webhooks: the waits between attempts (the Standard Webhooks schedule; the last
     # repeats) for WEBHOOK_RETRY_HOURS from the first; an endpoint failing without a success for
     # WEBHOOK_DISABLE_AFTER_DAYS is disabled; a rotated secret signs beside the new one for

@@ -147,7 +147,10 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 def install_error_handlers(api: Any) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, exc.extra)
+        response = problem(exc.status, exc.code, exc.title, exc.detail, exc.extra)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
 
     @api.exception_handler(NinjaValidationError)
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

@@ -17,9 +17,11 @@ class DomainError(Exception):
         code: str | None = None,
         status: int | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}  # sent with the answer (a 429's Retry-After)
         if code is not None:
             self.code = code
         if status is not None:

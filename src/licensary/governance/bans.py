@@ -2,8 +2,9 @@
 its sessions ended), its unpaid invoices are void and its licenses canceled with reason
 `banned` (manufacturer licenses suspended upstream by their sync job). Nothing is refunded and
 its credit stays as it is; its paid orders not delivered yet are rejected (never delivered,
-and not refunded either). Banning an agent bans its customers too only when staff say so
-(`cascade`): a reseller's customers may be innocent of what it did.
+and not refunded either); its pending transfers (either side) and open claims are canceled.
+Banning an agent bans its customers too only when staff say so (`cascade`): a reseller's
+customers may be innocent of what it did.
 
 Locks follow the money paths' order (credit book, invoices, then licenses), so a payment or a
 sweep running at the same moment waits for the ban or the ban for it, never a deadlock; a
@@ -19,6 +20,8 @@ from licensary.accounts.services import account_ban_mark
 from licensary.billing.services import account_invoices_void
 from licensary.core.db import with_retries
 from licensary.core.errors import ValidationFailed
+from licensary.governance.claims import claims_cancel_for_ban
+from licensary.governance.transfers import transfers_cancel_for_ban
 from licensary.ledger.services import lock_credit_book
 from licensary.licenses.bans import licenses_cancel_for_ban
 from licensary.orders.services import orders_reject_for_ban
@@ -55,5 +58,7 @@ def _ban(*, account: User, actor: User, reason: str, note: str, cascade: bool) -
         marked = [
             account_ban_mark(account=user, reason=reason, note=note, actor=actor) for user in banned
         ]
+        transfers_cancel_for_ban(account_ids=ids, actor=actor)
+        claims_cancel_for_ban(account_ids=ids, actor=actor)
         licenses_cancel_for_ban(account_ids=ids, note=note, actor=actor)
     return marked[0]

@@ -13,14 +13,12 @@ from licensary.licenses.schemas import (
     HistoryOut,
     LicenseOut,
     ProductFilter,
-    UnresolvableIn,
     history_out,
     license_out,
 )
 from licensary.licenses.selectors import license_history_entries, visible_licenses
 from licensary.licenses.services import (
     license_change_ip,
-    license_mark_unresolvable,
     license_renewal_invoice,
 )
 from licensary.licenses.sweep import licenses_catch_up
@@ -72,21 +70,6 @@ def renew_license(request: AuthedRequest[User], license_id: Id) -> Status:
 def change_ip(request: AuthedRequest[User], license_id: Id, payload: ChangeIpIn) -> dict:
     lic = get_visible(visible_licenses(request.auth), license_id)
     return license_out(license_change_ip(license=lic, ip=payload.ip, actor=request.auth))
-
-
-@router.post(
-    "/licenses/{license_id}/unresolvable",
-    response=LicenseOut,
-    summary="Staff: the licensing problem cannot be solved (makes it refundable)",
-)
-def mark_unresolvable(
-    request: AuthedRequest[User], license_id: Id, payload: UnresolvableIn
-) -> dict:
-    lic = get_visible(visible_licenses(request.auth), license_id)
-    license_mark_unresolvable(
-        license=lic, actor=request.auth, note=payload.note, ticket=payload.ticket
-    )
-    return license_out(lic)
 
 
 @router.get(

@@ -185,3 +185,60 @@ def license_ip_change_abandoned(lic: License, *, asked_ip: str) -> None:
 
 def _label(actor: User | None) -> str:
     return "" if actor else "system:delivery"
+
+
+def license_transferred(
+    lic: License, *, from_account: int, transfer: int, actor: User | None
+) -> None:
+    """`license.transferred`: the same license, its period unchanged, has a new owner."""
+    record(
+        Change(
+            action="license.transferred",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            actor_label="" if actor else "system",
+            account_id=lic.account_id,
+            before={"account": from_account},
+            after={"account": lic.account_id, "transfer": transfer},
+            reason=f"transfer {transfer}",
+        ),
+        from_account=from_account,
+    )
+
+
+def license_canceled_by_claim(
+    lic: License, *, before: dict[str, object], claim: int, actor: User
+) -> None:
+    """`license.canceled` with reason `claimed`: staff approved another account's claim."""
+    record(
+        Change(
+            action="license.canceled",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before=before,
+            after=license_snapshot(lic) | {"cancel_reason": lic.cancel_reason},
+            reason=f"claimed: claim {claim} approved",
+        )
+    )
+
+
+def license_deleted_for_claim(
+    lic: License, *, before: dict[str, object], order: int, actor: User | None
+) -> None:
+    """`license.deleted`: a claimed license frees its slot for the claimant's paid order."""
+    record(
+        Change(
+            action="license.deleted",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            actor_label="" if actor else "system",
+            account_id=lic.account_id,
+            before=before,
+            after=license_snapshot(lic),
+            reason=f"claimed: the claimant's order {order} is paid",
+        )
+    )

@@ -28,7 +28,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.ACTIVE, S.CANCELED): "account banned",
 }
 BANNED = "banned"  # the cancel reason of a ban (rule 6): never renewed
-NOT_RENEWABLE_REASONS = {BANNED}
+CLAIMED = "claimed"  # the cancel reason of an approved claim (rule 10): never renewed
+NOT_RENEWABLE_REASONS = {BANNED, CLAIMED}
 
 
 def period() -> timedelta:
@@ -157,4 +158,5 @@ def license_require_renewable(lic: License) -> None:
     if lic.status == S.DELETED:
         raise LicenseDeleted("This license is deleted; order it again (the setup fee applies).")
     if lic.cancel_reason in NOT_RENEWABLE_REASONS:
-        raise InvalidTransition("This license was canceled by a ban and cannot be renewed.")
+        why = "a ban" if lic.cancel_reason == BANNED else "an approved claim"
+        raise InvalidTransition(f"This license was canceled by {why} and cannot be renewed.")

@@ -10,7 +10,7 @@ from ninja import Schema
 from licensary.audit.models import AuditEntry
 from licensary.catalog.models import Product
 from licensary.core.text import Printable, column
-from licensary.licenses.models import License, UnresolvableProblem
+from licensary.licenses.models import License
 from licensary.licenses.rules import effective_state
 
 # The `?product=` of a list: a product's slug.
@@ -83,11 +83,6 @@ def license_out(lic: License) -> dict:
         if lic.kind == License.Kind.MANUFACTURER
         else None,
     }
-
-
-class UnresolvableIn(Schema):
-    note: Annotated[str, Printable(column(UnresolvableProblem, "note"), multiline=True)]
-    ticket: Annotated[str, Printable(column(UnresolvableProblem, "ticket"))] = ""
 
 
 def history_out(e: AuditEntry) -> dict:

@@ -6,6 +6,7 @@ from licensary.audit.bus import EVERY, Announcement, subscribe
 from licensary.jobs.tasks import enqueue
 from licensary.notifications.receipts import notify_receipt_rejected
 from licensary.notifications.services import messages_queue
+from licensary.notifications.support import notify_ticket_reply
 from licensary.notifications.tasks import notify_license_event, send_invoice_reminders
 
 LICENSE_MAIL = ("license.blocked", "license.canceled", "license.deleted")
@@ -32,11 +33,17 @@ def receipt_rejected(event: Announcement) -> None:
         enqueue(notify_receipt_rejected, receipt_id=int(pk))
 
 
+def ticket_message_added(event: Announcement) -> None:
+    if event.data.get("staff_reply"):
+        enqueue(notify_ticket_reply, message_id=int(str(event.data["message"])))
+
+
 def subscribe_all() -> None:
     for name in LICENSE_MAIL:
         subscribe(name, license_changed)
     subscribe("invoice.reminder_due", reminder_due)
     subscribe("receipt.rejected", receipt_rejected)
+    subscribe("ticket.message_added", ticket_message_added)
     # Webhooks see every announcement and keep those of `webhook_types` (transfer.*, claim.*).
     subscribe(EVERY, webhook_event)
 

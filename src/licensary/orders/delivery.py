@@ -21,7 +21,10 @@ from licensary.core.db import with_retries
 from licensary.core.errors import DomainError, InvalidTransition, ValidationFailed
 from licensary.jobs.tasks import durable_task, enqueue
 from licensary.licenses.lifecycle import license_live_holder
-from licensary.licenses.rules import effective_status
+from licensary.licenses.models import License
+from licensary.licenses.ownership import license_release_claimed
+from licensary.licenses.rules import CLAIMED, effective_status
+from licensary.licenses.upstream import upstream_sync_enqueue
 from licensary.orders import events as order_events
 from licensary.orders.models import Order
 from licensary.orders.services import _set_status, hold_order, order_complete
@@ -32,6 +35,8 @@ from licensary.suppliers.base import (
     SupplierUnavailable,
     Transient,
     UnknownOutcome,
+    UpstreamLicense,
+    UpstreamStatus,
 )
 from licensary.suppliers.operations import operation_finish, operation_start
 from licensary.suppliers.registry import supplier_adapter, supplier_alert
@@ -82,6 +87,7 @@ def order_deliver_now(
         order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
         if order.status not in DELIVERABLE:
             return order
+        _free_claimed_slot(order, actor=actor)
         holder = license_live_holder(product_id=order.product_id, ip=order.ip)
         if holder is not None:
             return hold_order(
@@ -106,6 +112,10 @@ def order_deliver_upstream(
     if order.status not in DELIVERABLE:
         return order
     product = order.product
+    if order.kind == Order.Kind.CLAIM:
+        taken = _take_over_claimed_upstream(order, actor=actor)
+        if taken is not None:
+            return taken
     holder = license_live_holder(product_id=product.pk, ip=order.ip)
     if holder is not None:
         with transaction.atomic():
@@ -158,6 +168,63 @@ def order_deliver_upstream(
             detail="; ".join(failures) or "no supplier is listed for the product",
             actor=actor,
         )
+
+
+def _claimed_holder(order: Order) -> License | None:
+    """The license a claim order takes the slot of: the live one on its product and IP,
+    canceled by an approved claim, of another account."""
+    if order.kind != Order.Kind.CLAIM:
+        return None
+    holder = (
+        License.objects.select_for_update()
+        .filter(product_id=order.product_id, ip=order.ip)
+        .exclude(status=License.Status.DELETED)
+        .first()
+    )
+    if (
+        holder is None
+        or holder.cancel_reason != CLAIMED
+        or holder.status != License.Status.CANCELED
+        or holder.account_id == order.account_id
+    ):
+        return None
+    return holder
+
+
+def _free_claimed_slot(order: Order, *, actor: User | None) -> None:
+    """A claim order's delivery deletes the claimed license first, in its own transaction:
+    the new license takes the slot in the transaction that frees it (rule 10)."""
+    holder = _claimed_holder(order)
+    if holder is not None:
+        license_release_claimed(license=holder, order=order.pk, actor=actor)
+
+
+def _take_over_claimed_upstream(order: Order, *, actor: User | None) -> Order | None:
+    """A manufacturer claim: the claimant's license takes the claimed one's upstream license
+    (its supplier reference; suspended, then made active by its sync job), so none is bought
+    twice and the old owner's is not left running. None when there is no such reference (the
+    order is then delivered as any other, the slot freed first)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("product").get(pk=order.pk)
+        if order.status not in DELIVERABLE:
+            return order
+        holder = _claimed_holder(order)
+        if holder is None:
+            return None
+        supplier, reference = holder.upstream_supplier, holder.upstream_reference
+        license_release_claimed(license=holder, order=order.pk, actor=actor)
+        if not (supplier and reference):
+            return None
+        upstream = UpstreamLicense(
+            reference=reference,
+            ip=order.ip,
+            package=order.product.upstream_package,
+            status=UpstreamStatus.SUSPENDED,
+        )
+        done = order_complete(order_id=order.pk, actor=actor, upstream=(supplier, upstream))
+        if done.license_id is not None:
+            upstream_sync_enqueue([done.license_id])
+        return done
 
 
 def order_retry(*, order: Order, actor: User, supplier: str | None = None) -> Order:
