@@ -15,6 +15,8 @@ from licensary.accounts.models import User
 from licensary.audit.bus import record
 from licensary.audit.services import Change
 from licensary.catalog.models import Product
+from licensary.governance.claims import claim_open
+from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
 from licensary.licenses.services import license_change_ip
 from licensary.licenses.sweep import sweep
@@ -145,33 +147,64 @@ def test_a_sweep_batch_makes_one_message_per_license_for_each_agent(
     )
 
 
-def test_transfer_and_claim_events_flow_by_their_prefix(
+def test_a_transfer_goes_to_both_sides_agents_as_the_api_shows_it(
+    carol_api: Api, dave: User, erin: User, frank: User, staff: User, product: Product
+) -> None:
+    carol_hook = register(carol_api, PUBLIC, ["transfer.*"])
+    erin_api = api_for(erin)
+    erin_hook = register(erin_api, PUBLIC, ["transfer.*"])
+    lic = License.objects.get(pk=delivered_order(dave, product, PUBLIC_IP, staff).license_id)
+
+    transfer = transfer_request(license=lic, to_account=frank, actor=dave)
+
+    assert sent(carol_hook) == [("transfer.requested", str(transfer.pk))]
+    assert sent(erin_hook) == [("transfer.requested", str(transfer.pk))]
+    body = json.loads(WebhookMessage.objects.filter(endpoint_id=carol_hook["id"]).get().body)
+    assert body["data"] == carol_api.get(f"/transfers/{transfer.pk}").json_body
+    assert body["data"]["status"] == "pending"
+
+
+def test_a_claim_goes_to_the_claimant_s_agent_and_the_owner_s_never_with_the_challenge(
+    carol_api: Api, dave: User, erin: User, frank: User, staff: User, product: Product
+) -> None:
+    owner_side = register(carol_api, PUBLIC, ["claim.*"])
+    claimant_side = register(api_for(erin), PUBLIC, ["claim.*"])
+    delivered_order(dave, product, PUBLIC_IP, staff)
+
+    claim = claim_open(product=product, ip=PUBLIC_IP, actor=frank)
+
+    assert sent(owner_side) == [("claim.opened", str(claim.pk))]
+    assert sent(claimant_side) == [("claim.opened", str(claim.pk))]
+    for message in WebhookMessage.objects.all():
+        data = json.loads(message.body)["data"]
+        assert (data["id"], data["status"], data["claimant"]) == (
+            str(claim.pk),
+            "awaiting_owner",
+            str(frank.pk),
+        )
+        assert data["challenge"] is None and data["challenge_expires_at"] is None
+        assert claim.challenge not in message.body
+
+
+def test_an_event_of_a_type_without_a_source_carries_its_audit_entry(
     carol_api: Api, dave: User, alice: User
 ) -> None:
-    """The transfers' and claims' own events are built elsewhere; whatever they announce under
-    `transfer.` or `claim.` reaches the endpoints subscribed to the wildcard, with its audit
-    entry's `after` as data until they have a renderer of their own."""
+    """Whatever else is announced under `transfer.` or `claim.` reaches the endpoints of the
+    wildcard, with its audit entry's `after` as data."""
     wildcard = register(carol_api, PUBLIC, ["transfer.*"])
-    claims = register(carol_api, PUBLIC, ["claim.*"])
 
     record(
         Change(
-            action="transfer.requested",
-            object_type="transfer",
+            action="transfer.noted",
+            object_type="transfer_note",
             object_id=41,
             actor=dave,
             account_id=dave.pk,
-            after={"license": "7", "to_account": str(alice.pk), "status": "pending"},
+            after={"license": "7", "note": "seen"},
         )
     )
 
     [message] = WebhookMessage.objects.filter(endpoint_id=wildcard["id"])
     body = json.loads(message.body)
-    assert body["type"] == "transfer.requested"
-    assert body["data"] == {
-        "id": "41",
-        "license": "7",
-        "to_account": str(alice.pk),
-        "status": "pending",
-    }
-    assert sent(claims) == []
+    assert body["type"] == "transfer.noted"
+    assert body["data"] == {"id": "41", "license": "7", "note": "seen"}

@@ -200,16 +200,17 @@ def messages_queue(event: Announcement) -> int:
         return 0
     if not WebhookEndpoint.objects.filter(status=E.ENABLED).exists():
         return 0
-    agent_of = webhook_types.agents_of(event.object_type, list(event.object_ids), event.name)
-    if not agent_of:
+    ids = list(dict.fromkeys(event.object_ids))  # a transfer is announced once per side
+    agents_of = webhook_types.agents_of(event, ids)
+    if not agents_of:
         return 0
     by_agent: dict[int, list[WebhookEndpoint]] = {}
     for endpoint in WebhookEndpoint.objects.filter(
-        status=E.ENABLED, agent_id__in=set(agent_of.values())
+        status=E.ENABLED, agent_id__in=set().union(*agents_of.values())
     ).order_by("pk"):
         if webhook_types.subscribed(endpoint.events, name):
             by_agent.setdefault(endpoint.agent_id, []).append(endpoint)
-    wanted = [pk for pk in event.object_ids if agent_of.get(pk) in by_agent]
+    wanted = [pk for pk in ids if any(a in by_agent for a in agents_of.get(pk, ()))]
     if not wanted:
         return 0
     data = webhook_types.objects_data(event.object_type, wanted, event.name)
@@ -227,7 +228,8 @@ def messages_queue(event: Announcement) -> int:
         )
         for pk in wanted
         if pk in data
-        for endpoint in by_agent[agent_of[pk]]
+        for agent in sorted(agents_of[pk])
+        for endpoint in by_agent.get(agent, ())
     ]
     WebhookMessage.objects.bulk_create(messages, batch_size=JOB_MESSAGES)
     for start in range(0, len(messages), JOB_MESSAGES):

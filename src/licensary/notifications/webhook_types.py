@@ -2,27 +2,32 @@
 each concerns, and the object each carries as `data`.
 
 Each event is the domain announcement of the same name (`orders.events`, `billing.events`,
-`licenses.events`, `licenses.sweep`); `transfer.*` and `claim.*` take every announcement of
-those prefixes. `data` is the object as the API shows it (the order, invoice or license
-answer), read when the event happens, in its transaction: a snapshot, as Stripe sends it, so
-that a retry a day later sends the same body. Objects of other types (transfers and claims
-until they have a row here) carry their audit entry's `after` with their id.
+`licenses.events`, `licenses.sweep`, `governance.events`); `transfer.*` and `claim.*` take
+every announcement of those prefixes. `data` is the object as the API shows it (the order,
+invoice, license, transfer or claim answer; a claim never with its challenge), read when the
+event happens, in its transaction: a snapshot, as Stripe sends it, so that a retry a day later
+sends the same body. An object of a type without a source here carries its audit entry's
+`after` with its id.
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
 
 from licensary.accounts.models import User
+from licensary.audit.bus import Announcement
 from licensary.audit.models import AuditEntry
 from licensary.billing.models import Invoice
 from licensary.billing.schemas import InvoiceOut, invoice_out
+from licensary.governance.models import Claim, Transfer
+from licensary.governance.schemas import ClaimOut, TransferOut, claim_out, transfer_out
 from licensary.licenses.models import License
 from licensary.licenses.schemas import LicenseOut, license_out
 from licensary.orders.models import Order
@@ -67,12 +72,26 @@ def subscribed(events: Iterable[str], name: str) -> bool:
 
 @dataclass(frozen=True)
 class Source:
-    """Where the objects of one type are read, and how the API shows one."""
+    """Where the objects of one type are read, whose they are, and how the API shows one."""
 
     model: type[Model]
     rows: Callable[[], QuerySet[Any]]  # the queryset the renderer needs (its joins)
     render: Callable[[Any], dict[str, Any]]
     schema: type[Schema]
+    # The account fields of the object the event concerns, given the announcement's data.
+    parties: Callable[[Mapping[str, object]], tuple[str, ...]] = lambda data: ("account",)
+
+
+def _claim_parties(data: Mapping[str, object]) -> tuple[str, ...]:
+    # The license's owner hears of a claim where the event names it (rule 10: not while its
+    # license is blocked or canceled).
+    return ("claimant", "owner") if data.get("owner") else ("claimant",)
+
+
+def _claim_out(claim: Claim) -> dict[str, Any]:
+    # Never the challenge: it is the claimant's credential, and a webhook leaves the platform.
+    shown = claim_out(claim, claim.owner, timezone.now())
+    return shown | {"challenge": None, "challenge_expires_at": None}
 
 
 SOURCES: dict[str, Source] = {
@@ -82,6 +101,20 @@ SOURCES: dict[str, Source] = {
     ),
     "license": Source(
         License, lambda: License.objects.select_related("product"), license_out, LicenseOut
+    ),
+    "transfer": Source(
+        Transfer,
+        lambda: Transfer.objects.all(),
+        lambda t: transfer_out(t, timezone.now()),
+        TransferOut,
+        lambda data: ("from_account", "to_account"),
+    ),
+    "claim": Source(
+        Claim,
+        lambda: Claim.objects.select_related("claimant", "owner"),
+        _claim_out,
+        ClaimOut,
+        _claim_parties,
     ),
 }
 
@@ -98,39 +131,52 @@ def _agent(account_id: int | None, kind: str | None, agent_id: int | None) -> in
     return account_id if kind == User.Kind.AGENT else agent_id
 
 
-def agents_of(object_type: str, ids: list[str], action: str) -> dict[str, int]:
-    """{object id: the agent it concerns}, for the objects that concern an agent."""
-    found: dict[str, int] = {}
-    source = SOURCES.get(object_type)
+def agents_of(event: Announcement, ids: list[str]) -> dict[str, set[int]]:
+    """{object id: the agents it concerns}, for the objects that concern an agent: the agent
+    of each account the object is about (a transfer: both sides), or that account itself."""
+    found: dict[str, set[int]] = {}
+    source = SOURCES.get(event.object_type)
     for chunk in _chunks(ids):
-        if source is not None:
-            rows = source.model._default_manager.filter(pk__in=chunk).values_list(
-                "pk", "account_id", "account__kind", "account__agent_id"
-            )
-            for pk, account_id, kind, agent_id in rows:
-                agent = _agent(account_id, kind, agent_id)
-                if agent is not None:
-                    found[str(pk)] = agent
+        if source is None:
+            rows: Iterable[tuple[Any, ...]] = _entry_accounts(event, chunk)
+            width = 1
         else:
-            accounts = dict(_entries(object_type, chunk, action, "account_id"))
-            users = User.objects.filter(pk__in=set(accounts.values()) - {None}).values_list(
-                "pk", "kind", "agent_id"
-            )
-            agent_by_account = {pk: _agent(pk, kind, agent_id) for pk, kind, agent_id in users}
-            for object_id, account_id in accounts.items():
-                agent = agent_by_account.get(account_id)
+            fields = source.parties(event.data)
+            width = len(fields)
+            columns = [c for f in fields for c in (f, f"{f}__kind", f"{f}__agent")]
+            rows = source.model._default_manager.filter(pk__in=chunk).values_list("pk", *columns)
+        for pk, *parties in rows:
+            for i in range(width):
+                agent = _agent(*parties[3 * i : 3 * i + 3])
                 if agent is not None:
-                    found[object_id] = agent
+                    found.setdefault(str(pk), set()).add(agent)
     return found
 
 
-def _entries(object_type: str, ids: list[str], action: str, field: str) -> Iterator[tuple]:
-    """(object id, `field`) of each object's latest audit entry of `action`."""
+def _entry_accounts(event: Announcement, ids: list[str]) -> list[tuple[Any, ...]]:
+    """(object id, account, its kind, its agent) of each audit entry of the event, for an
+    object type without a source here."""
+    rows = list(
+        AuditEntry.objects.filter(
+            object_type=event.object_type, object_id__in=ids, action=event.name
+        ).values_list("object_id", "account_id")
+    )
+    users: dict[int | None, tuple[str | None, int | None]] = {
+        pk: (kind, agent)
+        for pk, kind, agent in User.objects.filter(
+            pk__in={account for _, account in rows if account is not None}
+        ).values_list("pk", "kind", "agent_id")
+    }
+    return [(pk, account, *users.get(account, (None, None))) for pk, account in rows]
+
+
+def _entries(object_type: str, ids: list[str], action: str) -> Iterator[tuple[str, Any]]:
+    """(object id, `after`) of each object's latest audit entry of `action`."""
     seen: set[str] = set()
     rows = (
         AuditEntry.objects.filter(object_type=object_type, object_id__in=ids, action=action)
         .order_by("object_id", "-id")
-        .values_list("object_id", field)
+        .values_list("object_id", "after")
     )
     for object_id, value in rows:
         if object_id not in seen:
@@ -144,7 +190,7 @@ def objects_data(object_type: str, ids: list[str], action: str) -> dict[str, dic
     data: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(ids):
         if source is None:
-            for object_id, after in _entries(object_type, chunk, action, "after"):
+            for object_id, after in _entries(object_type, chunk, action):
                 data[object_id] = {"id": object_id, **(after or {})}
             continue
         for obj in source.rows().filter(pk__in=chunk):
