@@ -10,7 +10,7 @@ from licensary.accounts.models import User
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
 from licensary.verification.services import verification_caches_clear
-from tests.helpers import make_account
+from tests.helpers import make_account, verified_agent
 
 
 @pytest.fixture(autouse=True)
@@ -51,9 +51,9 @@ def charlie_like(db: Any) -> User:
 
 
 @pytest.fixture
-def carol(db: Any) -> User:
-    """An agent."""
-    return make_account("carol@agent.test", kind="agent")
+def carol(staff: User) -> User:
+    """An agent, verified by staff."""
+    return verified_agent("carol@agent.test", staff)
 
 
 @pytest.fixture

@@ -4,10 +4,12 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.middleware.csrf import get_token
 from django.test import Client, RequestFactory
 
+from licensary.accounts.identity import identity_submit, identity_verify
 from licensary.accounts.models import User
 from licensary.accounts.services import account_create, account_credit_adjust, token_create
 from licensary.jobs.runner import run_pending_jobs
@@ -51,6 +53,14 @@ class Api:
 
 def make_account(email: str, kind: str = "customer", agent: User | None = None) -> User:
     return account_create(actor=None, kind=kind, email=email, agent=agent)
+
+
+def verified_agent(email: str, staff: User) -> User:
+    """An agent whose identity staff verified (rule 12: only such an agent sells)."""
+    agent = make_account(email, kind="agent")
+    document = SimpleUploadedFile("id.png", b"\x89PNG\r\n\x1a\n" + email.encode())
+    identity_submit(account=agent, file=document, actor=agent)
+    return identity_verify(account=agent, actor=staff)
 
 
 def api_for(user: User) -> Api:

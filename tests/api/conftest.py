@@ -1,17 +1,15 @@
 """The API tests' extra cast: erin, a second agent, and frank, her customer."""
 
-from typing import Any
-
 import pytest
 
 from licensary.accounts.models import User
-from tests.helpers import make_account
+from tests.helpers import make_account, verified_agent
 
 
 @pytest.fixture
-def erin(db: Any) -> User:
+def erin(staff: User) -> User:
     """Agent B: an agent who is not dave's."""
-    return make_account("erin@agent.test", kind="agent")
+    return verified_agent("erin@agent.test", staff)
 
 
 @pytest.fixture

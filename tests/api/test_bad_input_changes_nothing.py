@@ -24,6 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client, override_settings
 
+from licensary.accounts.identity import identity_submit
 from licensary.accounts.models import User
 from licensary.accounts.services import terms_publish, token_create
 from licensary.billing.receipts import receipt_upload
@@ -183,6 +184,7 @@ class World:
             actor=alice,
         )
         self.bob_claim = claim_open(product=product, ip=PUBLIC_IP, actor=bob)
+        identity_submit(account=bob, file=SimpleUploadedFile("id.png", PNG + b"bob"), actor=bob)
         self.alice_token = token_create(user=alice, name="alice's robot", scopes=["read"])[0]
         self.bob_token = token_create(user=bob, name="bob's robot", scopes=["read"])[0]
         # carol's webhook endpoint with a delivery, a disabled one with a delivery, and another
@@ -216,6 +218,7 @@ class World:
             "alice": self.alice.pk,
             "bob": self.bob.pk,
             "dave": self.dave.pk,
+            "carol": self.carol.pk,
             "panel": self.product.pk,
             "retired": self.retired.pk,
             "license": self.license_order.license_id,
@@ -274,6 +277,7 @@ def multipart(
     reference: str = "TX-3",
     with_file: bool = True,
     fields: dict[str, str] | None = None,
+    field: str = "file",
 ) -> Callable[["World"], tuple[bytes, dict[str, str]]]:
     """An upload as `build` sends it: the raw multipart body and its Content-Type; `fields`
     are the form's text fields (a receipt's `reference` unless named)."""
@@ -287,7 +291,7 @@ def multipart(
         ]
         if with_file:
             parts.append(
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; '
                 f'filename="{filename}"\r\nContent-Type: image/png\r\n\r\n'.encode()
                 + content
                 + b"\r\n"
@@ -771,6 +775,121 @@ ENDPOINTS: dict[str, Endpoint] = {
         cases=[
             Case("the claimant rejects", 403, "permission_denied", actor="bob"),
             *refusals(422, "validation_error", "reason", "", "r" * 201),
+        ],
+    ),
+    "GET /account/history": Endpoint("alice", "/account/history"),
+    "GET /accounts/{account_id}/history": Endpoint(
+        "staff",
+        "/accounts/{alice}/history",
+        cases=[
+            Case("another customer's", 404, "not_found", actor="bob"),
+            Case("a stranger agent", 404, "not_found", actor="carol"),
+        ],
+    ),
+    "POST /identity": Endpoint(
+        "alice",
+        "/identity",
+        control_build=multipart(content=PNG + b"id", fields={}, field="document"),
+        control_status=201,
+        cases=[
+            Case(
+                "no document",
+                422,
+                "validation_error",
+                build=multipart(with_file=False, fields={}, field="document"),
+            ),
+            Case(
+                "an executable",
+                415,
+                "unsupported_file_type",
+                build=multipart(content=b"MZ\x90\x00", fields={}, field="document"),
+            ),
+            Case(
+                "a document over 10 MB",
+                413,
+                "file_too_large",
+                build=multipart(
+                    content=PNG + b"0" * (10 * 1024 * 1024), fields={}, field="document"
+                ),
+            ),
+        ],
+    ),
+    "GET /identity": Endpoint("alice", "/identity"),
+    "GET /accounts/{account_id}/identity": Endpoint(
+        "staff",
+        "/accounts/{alice}/identity",
+        cases=[Case("another customer's", 404, "not_found", actor="bob")],
+    ),
+    "GET /accounts/{account_id}/identity/document": Endpoint(
+        "staff",
+        "/accounts/{bob}/identity/document",
+        cases=[
+            Case("the owner itself", 403, "permission_denied", actor="bob"),
+            Case("no document", 404, "not_found", path="/accounts/{alice}/identity/document"),
+            Case("another customer's", 404, "not_found", actor="alice"),
+        ],
+    ),
+    "POST /accounts/{account_id}/identity/verify": Endpoint(
+        "staff",
+        "/accounts/{bob}/identity/verify",
+        cases=[
+            Case("the account verifies itself", 403, "permission_denied", actor="bob"),
+            Case(
+                "nothing waiting",
+                409,
+                "invalid_transition",
+                path="/accounts/{alice}/identity/verify",
+            ),
+            Case("another customer's", 404, "not_found", actor="alice"),
+        ],
+    ),
+    "POST /accounts/{account_id}/identity/reject": Endpoint(
+        "staff",
+        "/accounts/{bob}/identity/reject",
+        {"reason": "unreadable"},
+        cases=[
+            Case("the account rejects itself", 403, "permission_denied", actor="bob"),
+            *refusals(422, "validation_error", "reason", "", "r" * 301),
+        ],
+    ),
+    "POST /agents/{agent_id}/reports": Endpoint(
+        "bob",
+        "/agents/{carol}/reports",
+        {"reason": "fraud", "details": "Took my money."},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "reason", "", "rude", None),
+            *refusals(422, "validation_error", "details", "", "d" * 5001),
+            Case("not an agent", 404, "not_found", path="/agents/{alice}/reports"),
+        ],
+    ),
+    "GET /agents/{agent_id}/reports": Endpoint(
+        "staff",
+        "/agents/{carol}/reports",
+        cases=[Case("the agent itself", 403, "permission_denied", actor="carol")],
+    ),
+    "POST /agents/{agent_id}/warnings": Endpoint(
+        "staff",
+        "/agents/{carol}/warnings",
+        {"reason": "misleading wording"},
+        control_status=201,
+        cases=[
+            Case("a customer warns", 403, "permission_denied", actor="bob"),
+            *refusals(422, "validation_error", "reason", "", "r" * 301),
+            Case("not an agent", 404, "not_found", path="/agents/{alice}/warnings"),
+        ],
+    ),
+    "GET /agents/{agent_id}/warnings": Endpoint(
+        "staff",
+        "/agents/{carol}/warnings",
+        cases=[Case("the agent itself", 403, "permission_denied", actor="carol")],
+    ),
+    "GET /agents/{agent_id}/standing": Endpoint(
+        "staff",
+        "/agents/{carol}/standing",
+        cases=[
+            Case("the agent itself", 403, "permission_denied", actor="carol"),
+            Case("not an agent", 404, "not_found", path="/agents/{alice}/standing"),
         ],
     ),
     "GET /terms": Endpoint(

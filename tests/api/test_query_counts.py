@@ -151,6 +151,20 @@ def add_history(cast: Cast, n: int) -> None:
     )
 
 
+def add_account_entry(cast: Cast, n: int) -> None:
+    """An entry about alice made by staff, as a credit adjustment's would be."""
+    audit_record(
+        Change(
+            action="account.noted",
+            object_type="account",
+            object_id=str(cast.alice.pk),
+            actor=cast.staff,
+            account_id=cast.alice.pk,
+            after={"n": n},
+        )
+    )
+
+
 def add_supplier(cast: Cast, n: int) -> None:
     made = api_for(cast.staff).post(
         "/suppliers",
@@ -247,6 +261,7 @@ LISTS: dict[str, ListCase] = {
     ),
     # The receipt's invoice is joined in the page's query.
     "alice's receipts": ListCase("alice", "/receipts", add_receipt, 2),
+    "alice's history": ListCase("alice", "/account/history", add_account_entry, 3),
     "alice's tickets": ListCase("alice", "/tickets", add_ticket, 5),
     "every ticket": ListCase("staff", "/tickets", add_ticket, 5),
     "every receipt": ListCase("staff", "/receipts", add_receipt, 2),

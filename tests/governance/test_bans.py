@@ -64,8 +64,11 @@ def test_rule6_a_banned_account_reads_its_history_and_can_do_nothing_else(alice,
     _ban(staff, alice)
     api = api_for(User.objects.get(pk=alice.pk))  # e.g. signed in again
 
-    assert api.get(f"/licenses/{license_id}").status_code == 200
-    assert api.get("/invoices").status_code == 200
+    assert api.get("/account/history").status_code == 200
+    assert api.get("/account").json_body["status"] == "banned"
+    for path in (f"/licenses/{license_id}", "/invoices", "/tickets"):
+        refused = api.get(path)
+        assert (refused.status_code, refused.json_body["code"]) == (403, "account_banned"), path
     for path, body in (
         ("/orders", {"product": "panel", "ip": THIRD_IP}),
         (f"/licenses/{license_id}/renew", None),

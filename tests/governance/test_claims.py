@@ -10,9 +10,10 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.governance.claims import claim_approve
-from licensary.governance.models import Claim
+from licensary.governance.models import Claim, Transfer
 from licensary.governance.transfers import transfer_accept, transfer_request
 from licensary.licenses.models import License
 from licensary.orders.models import Order
@@ -180,14 +181,14 @@ def test_a_transfer_to_the_claimant_answers_its_claim(alice, bob, lic):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_claim_racing_the_owners_transfer_lets_exactly_one_win(
-    alice, bob, charlie_like, staff, product
+def test_a_claim_racing_the_owners_transfer_to_the_claimant_lets_exactly_one_win(
+    alice, bob, staff, product
 ):
     require_postgres()
     lic = License.objects.get(pk=delivered_order(alice, product, PUBLIC_IP, staff).license_id)
     made = claim(bob)
     prove(made["id"], made["challenge"])
-    transfer = transfer_request(license=lic, to_account=charlie_like, actor=alice)
+    transfer = transfer_request(license=lic, to_account=bob, actor=alice)  # "instead"
     the_claim = Claim.objects.get(pk=made["id"])
 
     with time_machine.travel(the_claim.owner_deadline + timedelta(seconds=1)):
@@ -195,16 +196,71 @@ def test_a_claim_racing_the_owners_transfer_lets_exactly_one_win(
             lambda i: (
                 claim_approve(claim=the_claim, actor=staff)
                 if i == 0
-                else transfer_accept(transfer=transfer, actor=charlie_like)
+                else transfer_accept(transfer=transfer, actor=bob)
             ),
             2,
         )
 
     lic.refresh_from_db()
     won_claim = not isinstance(results[0], BaseException)
-    won_transfer = not isinstance(results[1], BaseException) and results[1].status == "accepted"
+    won_transfer = not isinstance(results[1], BaseException)
     assert won_claim != won_transfer, results
     if won_claim:
         assert (lic.status, lic.cancel_reason, lic.account_id) == ("canceled", "claimed", alice.pk)
+        assert Transfer.objects.get().status == "canceled"
     else:
-        assert (lic.status, lic.account_id) == ("active", charlie_like.pk)
+        assert (lic.status, lic.account_id) == ("active", bob.pk)
+        assert Claim.objects.get().status == "canceled"
+
+
+def test_the_challenge_reads_claim_id_dot_secret_as_licensary_client_prove_takes_it(bob, lic):
+    made = claim(bob)
+
+    claim_id, dot, secret = made["challenge"].partition(".")
+
+    assert (claim_id, dot) == (made["id"], ".")
+    assert len(secret) >= 43  # 256 bits
+    assert prove(made["id"], secret).status_code == 200  # the bare secret is taken too
+
+
+def test_approval_refuses_a_license_its_owner_moved_to_another_ip(alice, bob, staff, lic):
+    made = claim(bob)
+    prove(made["id"], made["challenge"])
+    api_for(alice).post(f"/licenses/{lic.pk}/change-ip", {"ip": OTHER_IP})
+
+    with time_machine.travel(Claim.objects.get().owner_deadline + timedelta(seconds=1)):
+        refused = api_for(staff).post(f"/claims/{made['id']}/approve")
+
+    assert (refused.status_code, refused.json_body["code"]) == (409, "invalid_transition")
+    lic.refresh_from_db()
+    assert (lic.ip, lic.status) == (OTHER_IP, "active")
+    assert Claim.objects.get().status == "canceled"
+
+
+def test_a_license_renewed_after_the_claim_gives_its_owner_three_days_first(alice, bob, staff, lic):
+    with time_machine.travel(lic.period_end + timedelta(hours=1)):
+        made = claim(bob)  # blocked: no owner's window
+        invoice = api_for(alice).post(f"/licenses/{lic.pk}/renew").json_body
+        give_credit(alice, 1000, staff)
+        paid = api_for(alice).post(f"/invoices/{invoice['id']}/pay-with-credit")
+        assert paid.status_code == 200, paid.json_body
+        prove(made["id"], made["challenge"])
+        refused = api_for(staff).post(f"/claims/{made['id']}/approve")
+
+    assert (refused.status_code, refused.json_body["code"]) == (409, "invalid_transition")
+    assert License.objects.get(pk=lic.pk).status == "active"
+    seen = Claim.objects.get()
+    assert seen.status == "awaiting_owner"
+    assert seen.owner_deadline is not None
+
+
+def test_approval_voids_the_old_owners_open_renewal_invoice(alice, bob, staff, lic):
+    with time_machine.travel(lic.period_end - timedelta(days=2)):
+        renewal = api_for(alice).post(f"/licenses/{lic.pk}/renew").json_body
+        made = claim(bob)
+        prove(made["id"], made["challenge"])
+    with time_machine.travel(Claim.objects.get().owner_deadline + timedelta(seconds=1)):
+        approved = api_for(staff).post(f"/claims/{made['id']}/approve")
+
+    assert approved.status_code == 200, approved.json_body
+    assert Invoice.objects.get(pk=renewal["id"]).status == "void"

@@ -10,6 +10,7 @@ import time_machine
 from licensary.audit.models import AuditEntry
 from licensary.billing.models import Invoice
 from licensary.licenses.models import License
+from licensary.licenses.sweep import run_steps
 from licensary.support.models import Ticket
 from tests.api.support import delivered_order
 from tests.helpers import PUBLIC_IP, api_for
@@ -137,3 +138,21 @@ def test_a_ban_cancels_the_pending_transfers_of_the_banned_account(alice, bob, s
 
     seen = api_for(alice).get(f"/transfers/{transfer['id']}").json_body
     assert (seen["status"], seen["cancel_reason"]) == ("canceled", "account banned")
+
+
+def test_the_new_owner_gets_the_next_renewal_invoice_after_a_transfer(alice, bob, lic):
+    with time_machine.travel(lic.period_end - timedelta(days=3)):
+        run_steps()
+        assert Invoice.objects.filter(account=alice, purpose="renewal", status="unpaid").exists()
+        transfer = ask(alice, lic, bob.email)
+        api_for(bob).post(f"/transfers/{transfer['id']}/accept")
+        run_steps()
+
+    assert Invoice.objects.filter(account=alice, purpose="renewal").get().status == "void"
+    assert Invoice.objects.filter(account=bob, purpose="renewal", status="unpaid").count() == 1
+
+
+def test_a_recipient_that_is_no_number_nor_email_is_not_found(alice, lic):
+    refused = api_for(alice).post("/transfers", {"license": str(lic.pk), "to_account": "\u00b2"})
+
+    assert (refused.status_code, refused.json_body["code"]) == (404, "not_found")

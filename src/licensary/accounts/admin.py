@@ -5,7 +5,17 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
+from licensary.accounts.agents import agent_warn
+from licensary.accounts.identity import identity_reject, identity_verify
+from licensary.accounts.models import (
+    AgentReport,
+    AgentWarning,
+    ApiToken,
+    IdentityDocument,
+    TermsAcceptance,
+    TermsVersion,
+    User,
+)
 from licensary.accounts.services import account_update, terms_publish, token_revoke
 from licensary.core.admin import ReadOnlyAdminMixin, decide_each
 
@@ -27,10 +37,51 @@ ACCOUNT_READ_ONLY = [
 ]
 
 
+class AgentReportInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Reports about this agent (rule 9)."""
+
+    model = AgentReport
+    fk_name = "agent"
+    fields = ["created_at", "reporter", "reason", "details"]
+    readonly_fields = ["created_at", "reporter", "reason", "details"]
+    extra = 0
+
+
+class AgentWarningInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Staff's warnings to this agent; from the third it is flagged for review."""
+
+    model = AgentWarning
+    fk_name = "agent"
+    fields = ["created_at", "staff", "reason"]
+    readonly_fields = ["created_at", "staff", "reason"]
+    extra = 0
+
+
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     """Accounts: the email is the one field edited here, through `account_update` (audited).
     Accounts are made through the API or `licensary createsuperuser`, never deleted."""
+
+    actions = ["warn_agent"]
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[type]:
+        # An agent's reports and warnings, for staff judging it (rule 9).
+        if obj is not None and obj.kind == User.Kind.AGENT:
+            return [AgentReportInline, AgentWarningInline]
+        return []
+
+    @admin.action(description="Warn the agent (the third warning flags it for review)")
+    def warn_agent(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda agent: agent_warn(
+                agent=agent, actor=actor, reason="Warned in the console after review."
+            ),
+        )
 
     list_display = ["email", "kind", "status", "identity", "agent", "date_joined"]
     list_filter = ["kind", "status", "identity"]
@@ -110,3 +161,36 @@ class TermsVersionAdmin(admin.ModelAdmin):
 @admin.register(TermsAcceptance)
 class TermsAcceptanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "terms", "accepted_at", "ip"]
+
+
+@admin.register(IdentityDocument)
+class IdentityDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Identity checks (rule 12): verify or reject through the services."""
+
+    list_display = ["id", "account", "status", "content_type", "submitted_at", "decided_at"]
+    list_filter = ["status"]
+    exclude = ["stored_name", "sha256"]
+    actions = ["verify", "reject"]
+
+    @admin.action(description="Verify the account's identity")
+    def verify(self, request: HttpRequest, queryset: QuerySet[IdentityDocument]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
+        decide_each(
+            self, request, queryset, lambda d: identity_verify(account=d.account, actor=actor)
+        )
+
+    @admin.action(description="Reject: the document does not prove the identity")
+    def reject(self, request: HttpRequest, queryset: QuerySet[IdentityDocument]) -> None:
+        actor = request.user
+        assert isinstance(actor, User)
+        decide_each(
+            self,
+            request,
+            queryset,
+            lambda d: identity_reject(
+                account=d.account,
+                actor=actor,
+                reason="The document does not prove the identity; submit a clearer one.",
+            ),
+        )

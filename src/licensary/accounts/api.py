@@ -6,14 +6,20 @@ from licensary.accounts.models import User
 from licensary.accounts.policy import account_get_visible, accounts_listed, require_staff
 from licensary.accounts.schemas import (
     AcceptIn,
+    AccountHistoryOut,
     AccountIn,
     AccountOut,
     CreditIn,
     TermsIn,
     TermsOut,
     account_out,
+    history_out,
 )
-from licensary.accounts.selectors import agent_get, with_credit_and_terms
+from licensary.accounts.selectors import (
+    account_history_entries,
+    agent_get,
+    with_credit_and_terms,
+)
 from licensary.accounts.services import (
     account_create,
     account_credit_adjust,
@@ -101,3 +107,38 @@ def accept_terms(request: AuthedRequest[User], payload: AcceptIn) -> dict:
 
 
 __all__ = ["router"]
+
+
+@router.get(
+    "/account/history",
+    response=Page[AccountHistoryOut],
+    summary="Every audit entry about the calling account's objects, newest first",
+)
+def own_history(
+    request: AuthedRequest[User], limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
+    user = request.auth
+    return paginate(
+        account_history_entries(user),
+        limit=limit,
+        cursor=cursor,
+        render=lambda e: history_out(e, user),
+    )
+
+
+@router.get(
+    "/accounts/{account_id}/history",
+    response=Page[AccountHistoryOut],
+    summary="An account's audit history (staff; an agent for its customers)",
+)
+def account_history(
+    request: AuthedRequest[User], account_id: Id, limit: Limit = 50, cursor: Cursor | None = None
+) -> dict:
+    user = request.auth
+    account = account_get_visible(user=user, account_id=account_id)
+    return paginate(
+        account_history_entries(account),
+        limit=limit,
+        cursor=cursor,
+        render=lambda e: history_out(e, user),
+    )

@@ -13,17 +13,22 @@ from licensary.accounts.services import token_authenticate
 from licensary.core.errors import AccountBanned, PermissionDenied
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# What a banned account may still call (rule 6): its history, and its own account (which says
+# it is banned). Signing in is the console's and the portals' own page, not an API call.
+BANNED_MAY_READ = frozenset({"/api/v1/account", "/api/v1/account/history"})
 
 
 def admitted(request: HttpRequest, user: User | None) -> User | None:
     """A banned account reads its history and does nothing else (rule 6): `account_banned`
-    on every write, whichever way it signed in."""
+    on every other call, whichever way it signed in."""
     if (
         user is not None
         and user.status == User.Status.BANNED
-        and request.method not in SAFE_METHODS
+        and not (request.method in SAFE_METHODS and request.path_info in BANNED_MAY_READ)
     ):
-        raise AccountBanned("This account is banned; it can only read its history.")
+        raise AccountBanned(
+            "This account is banned; it can only read its history (GET /api/v1/account/history)."
+        )
     return user
 
 

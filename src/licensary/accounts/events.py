@@ -4,7 +4,14 @@ and is announced (`audit.bus`), in the caller's transaction."""
 from datetime import datetime
 from typing import Any
 
-from licensary.accounts.models import ApiToken, TermsVersion, User
+from licensary.accounts.models import (
+    AgentReport,
+    AgentWarning,
+    ApiToken,
+    IdentityDocument,
+    TermsVersion,
+    User,
+)
 from licensary.audit.bus import record
 from licensary.audit.services import Change
 
@@ -143,5 +150,52 @@ def account_banned(user: User, *, reason: str, note: str, tokens: int, actor: Us
             before={"status": "active"},
             after={"status": "banned", "reason": reason, "tokens_revoked": tokens},
             reason=note,
+        )
+    )
+
+
+def identity_changed(
+    user: User, *, document: IdentityDocument, before: str, actor: User, reason: str
+) -> None:
+    """`identity.submitted|verified|rejected` (rule 12)."""
+    action = {"pending": "submitted", "verified": "verified", "rejected": "rejected"}[user.identity]
+    record(
+        Change(
+            action=f"identity.{action}",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            before={"identity": before},
+            after={"identity": user.identity, "document": document.pk},
+            reason=reason[:200],
+        ),
+        document=document.pk,
+    )
+
+
+def agent_reported(report: AgentReport) -> None:
+    record(
+        Change(
+            action="agent.reported",
+            object_type="account",
+            object_id=report.agent_id,
+            actor=report.reporter,
+            account_id=None,  # a report is staff's to read, not the agent's history
+            after={"report": report.pk, "reason": report.reason},
+        )
+    )
+
+
+def agent_warned(warning: AgentWarning, *, count: int, flagged: bool) -> None:
+    record(
+        Change(
+            action="agent.warned",
+            object_type="account",
+            object_id=warning.agent_id,
+            actor=warning.staff,
+            account_id=warning.agent_id,
+            after={"warning": warning.pk, "warnings": count, "flagged_for_review": flagged},
+            reason=warning.reason[:200],
         )
     )

@@ -161,3 +161,81 @@ class TermsAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} accepted v{self.terms.version}"
+
+
+class IdentityDocument(models.Model):
+    """An identity document an account submitted (rule 12), checked and stored as receipts
+    are; staff verify or reject it with a reason the account is told."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        VERIFIED = "verified"
+        REJECTED = "rejected"
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="identity_documents"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    stored_name = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    reason = models.CharField(max_length=300, blank=True)  # why rejected
+    submitted_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="pending"),
+                name="%(app_label)s_%(class)s_one_pending_per_account",
+                violation_error_message="An identity document is waiting for staff already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"identity document {self.pk} of account {self.account_id} {self.status}"
+
+
+class AgentReport(models.Model):
+    """Anyone's report about an agent (rule 9): presenting a system license as an original
+    one, fraud, abuse. Staff read them on the agent's account."""
+
+    class Reason(models.TextChoices):
+        MISREPRESENTED_KIND = "misrepresented_kind"  # sold a system license as an original
+        FRAUD = "fraud"
+        ABUSE = "abuse"
+        OTHER = "other"
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports_against"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports_made"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    details = models.TextField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"report {self.pk} on agent {self.agent_id}: {self.reason}"
+
+
+class AgentWarning(models.Model):
+    """A warning staff record against an agent; the third flags it for review (rule 9)."""
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="warnings"
+    )
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=300)
+    report = models.ForeignKey(AgentReport, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"warning {self.pk} to agent {self.agent_id}"

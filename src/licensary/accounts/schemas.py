@@ -8,7 +8,9 @@ from pydantic import Field, StrictInt
 
 from licensary.accounts.models import ApiToken, User
 from licensary.accounts.scopes import ALL_SCOPES
+from licensary.accounts.selectors import history_actor
 from licensary.accounts.services import terms_accepted_version
+from licensary.audit.models import AuditEntry
 from licensary.core.api import MoneyOut
 from licensary.core.money import Money
 from licensary.core.text import Id, Instant, Printable, column
@@ -104,4 +106,30 @@ def token_out(token: ApiToken) -> dict:
         "last_used_at": token.last_used_at,
         "expires_at": token.expires_at,
         "revoked_at": token.revoked_at,
+    }
+
+
+class AccountHistoryOut(Schema):
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: dict
+    after: dict
+    reason: str
+
+
+def history_out(entry: AuditEntry, viewer: User) -> dict:
+    return {
+        "id": str(entry.pk),
+        "at": entry.created_at,
+        "actor": history_actor(entry, viewer),
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
     }

@@ -53,6 +53,7 @@ ACTIONS: dict[tuple[str, str], Scope] = {
     ("licenses", "unresolvable"): Scope.SUPPORT,
     ("agents", "prices"): Scope.BILLING,
     ("agents", "warnings"): Scope.ACCOUNT,
+    ("agents", "reports"): Scope.SUPPORT,
 }
 
 

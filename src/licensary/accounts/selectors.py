@@ -3,6 +3,7 @@
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
 from licensary.accounts.models import TermsAcceptance, User
+from licensary.audit.models import AuditEntry
 from licensary.core.api import parse_id
 from licensary.core.errors import NotFound
 from licensary.ledger.models import LedgerAccount, Posting
@@ -34,3 +35,30 @@ def agent_get(agent_id: str) -> User:
     if agent is None:
         raise NotFound("No such agent.")
     return agent
+
+
+def account_history_entries(account: User) -> QuerySet[AuditEntry]:
+    """Every audit entry about `account`'s orders, invoices, money, licenses, tickets,
+    transfers, claims and the account itself (each entry names the account it is about).
+    Staff's internal notes are recorded about no account, so they are never here."""
+    return AuditEntry.objects.filter(account_id=account.pk).select_related("actor")
+
+
+def history_actor(entry: AuditEntry, viewer: User) -> str:
+    """Who made the change, as `viewer` may read it (rule 15): staff read the actor's e-mail;
+    an owner reads "staff" for staff, "agent" for its agent, "system" for the platform, its
+    own e-mail for itself, and "another account" for anyone else (a transfer's other side)."""
+    actor = entry.actor
+    if actor is None:
+        return entry.actor_label or "system"
+    if viewer.is_staff_account:
+        return actor.email
+    if actor.is_staff_account:
+        return "staff"
+    if actor.pk == viewer.pk:
+        return actor.email
+    if actor.pk == viewer.agent_id:
+        return "agent"
+    if viewer.kind == User.Kind.AGENT and actor.agent_id == viewer.pk:
+        return actor.email  # the agent's own customer
+    return "another account"

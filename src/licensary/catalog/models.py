@@ -61,3 +61,12 @@ class Product(models.Model):
     @property
     def setup_fee_money(self) -> Money:
         return Money(self.setup_fee, self.currency)
+
+
+# Rule 9: the words a customer reads for each kind, on every license, invoice line and mail,
+# so an agent can never present a system license as an original one.
+KIND_WORDS = {Product.Kind.OWN: "system license", Product.Kind.MANUFACTURER: "original license"}
+
+
+def kind_words(kind: str) -> str:
+    return KIND_WORDS[Product.Kind(kind)]

@@ -4,8 +4,10 @@ from typing import Any
 
 from ninja import NinjaAPI
 
+from licensary.accounts.agents_api import router as agents_router
 from licensary.accounts.api import router as accounts_router
 from licensary.accounts.auth import AUTH
+from licensary.accounts.identity_api import router as identity_router
 from licensary.accounts.tokens_api import router as tokens_router
 from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
@@ -39,6 +41,8 @@ api = LicensaryApi(
 install_error_handlers(api)
 api.add_router("/v1/", accounts_router)
 api.add_router("/v1/", tokens_router)
+api.add_router("/v1/", identity_router)
+api.add_router("/v1/", agents_router)
 api.add_router("/v1/", catalog_router)
 api.add_router("/v1/", billing_router)
 api.add_router("/v1/", payments_router)

@@ -3,7 +3,7 @@
 import os
 import secrets
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import TypedDict
 
 import dj_database_url
 
@@ -261,8 +261,7 @@ class DomainSettings(TypedDict):
     WEBHOOK_TIMEOUT_SECONDS: int
     WEBHOOK_SECRET_OVERLAP_HOURS: int
     WEBHOOK_MAX_ENDPOINTS: int
-    # Not set here: orders read it with a default of False.
-    AGENTS_MUST_BE_VERIFIED: NotRequired[bool]
+    AGENTS_MUST_BE_VERIFIED: bool
 
 
 # Domain settings (DESIGN.md "every number below is a setting with this default").
@@ -287,6 +286,8 @@ LICENSARY: DomainSettings = {
     "KEY_NOTICE_HOURS": env_int("LICENSARY_KEY_NOTICE_HOURS", 72),
     "MAX_DEPOSIT": env_int("LICENSARY_MAX_DEPOSIT", 10_000_000),
     # Rule 13's spam throttles, per account.
+    # Rule 12: an agent sells only once staff verified its identity.
+    "AGENTS_MUST_BE_VERIFIED": env_bool("LICENSARY_AGENTS_MUST_BE_VERIFIED", True),
     "SUPPORT_OPEN_TICKETS": env_int("LICENSARY_SUPPORT_OPEN_TICKETS", 3),
     "SUPPORT_MESSAGES_PER_HOUR": env_int("LICENSARY_SUPPORT_MESSAGES_PER_HOUR", 10),
     # Agents' webhooks: the waits between attempts (the Standard Webhooks schedule; the last

@@ -39,7 +39,7 @@ def _ban_action(reason: str) -> Callable[..., None]:
 class GovernedUserAdmin(UserAdmin):
     """The accounts' admin with the ban actions (accounts cannot import governance)."""
 
-    actions = [_ban_action(reason) for reason in User.BanReason.values]
+    actions = ["warn_agent", *(_ban_action(reason) for reason in User.BanReason.values)]
 
 
 admin.site.unregister(User)

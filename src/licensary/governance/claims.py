@@ -31,7 +31,11 @@ from licensary.governance import events as governance_events
 from licensary.governance.models import Claim
 from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
-from licensary.licenses.ownership import license_cancel_for_claim, license_lock
+from licensary.licenses.ownership import (
+    license_cancel_for_claim,
+    license_lock,
+    lock_open_renewals,
+)
 from licensary.licenses.rules import CLAIMED, effective_status
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
@@ -156,7 +160,10 @@ def claim_prove(*, claim: Claim, challenge: str, caller_ip: str) -> Claim:
         with transaction.atomic():
             locked = Claim.objects.select_for_update().get(pk=claim.pk)
             now = timezone.now()
-            if not hmac.compare_digest(locked.challenge.encode(), (challenge or "").encode()):
+            # Shown as CLAIM_ID.SECRET (what `licensary-client prove` takes); the bare secret
+            # is accepted too.
+            given = (challenge or "").strip().removeprefix(f"{locked.pk}.")
+            if not hmac.compare_digest(locked.challenge.encode(), given.encode()):
                 raise ChallengeWrong("This is not the claim's challenge.")
             if locked.proved_at is not None:
                 raise ChallengeUsed("This challenge proved the claim already; it works once.")
@@ -219,13 +226,34 @@ def claim_approve(*, claim: Claim, actor: User) -> Claim:
                         else "."
                     )
                 )
+            lock_open_renewals(locked.license_id)
             lic = license_lock(locked.license_id)
             if (
                 lic.status == License.Status.DELETED
-                or lic.account_id != locked.owner_id
+                or lic.account_id == locked.claimant_id
                 or lic.cancel_reason == CLAIMED
+                or lic.ip != locked.ip
+                or lic.product_id != locked.product_id
             ):
-                _set(locked, CS.CANCELED, reason="the license changed hands meanwhile", actor=None)
+                _set(
+                    locked,
+                    CS.CANCELED,
+                    reason="the license is no longer another account's on that IP",
+                    actor=None,
+                )
+                return locked
+            if locked.owner_deadline is None and lic.status == License.Status.ACTIVE:
+                # Claimed while blocked or canceled, renewed since: its owner gets the 3 days
+                # an active license's owner gets, starting now.
+                deadline = now + timedelta(days=OWNER_DAYS)
+                Claim.objects.filter(pk=locked.pk).update(
+                    status=CS.AWAITING_OWNER, owner_deadline=deadline, owner_id=lic.account_id
+                )
+                locked.status, locked.owner_deadline = CS.AWAITING_OWNER, deadline
+                locked.owner_id = lic.account_id
+                governance_events.claim_event(
+                    locked, "opened", actor=None, before=status, owner=lic.account_id
+                )
                 return locked
             owner = lic.account_id
             license_cancel_for_claim(license=lic, claim=locked.pk, actor=actor)
@@ -248,6 +276,11 @@ def claim_approve(*, claim: Claim, actor: User) -> Claim:
     done = with_retries(approve)
     if done.status == CS.CANCELED:
         raise InvalidTransition(f"The claim is canceled: {done.reason}.")
+    if done.status == CS.AWAITING_OWNER:
+        raise InvalidTransition(
+            "The license was renewed since the claim: its owner now has until "
+            f"{done.owner_deadline:%Y-%m-%d %H:%M:%S} UTC to transfer it instead."
+        )
     return done
 
 

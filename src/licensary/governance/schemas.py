@@ -93,7 +93,8 @@ def claim_out(c: Claim, viewer: User, now: datetime) -> dict:
         "license": str(c.license_id),
         "status": claim_status(c, now),
         "reason": c.reason,
-        "challenge": c.challenge if shown and c.proved_at is None else None,
+        # CLAIM_ID.SECRET: `licensary-client prove` reads the claim from it.
+        "challenge": f"{c.pk}.{c.challenge}" if shown and c.proved_at is None else None,
         "challenge_expires_at": c.challenge_expires_at if shown else None,
         "proved_at": c.proved_at,
         "owner_deadline": c.owner_deadline,

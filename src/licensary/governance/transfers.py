@@ -54,7 +54,7 @@ def recipient_find(to_account: str) -> User:
         qs.filter(email=text.lower()).first()
         if "@" in text
         else qs.filter(pk=int(text)).first()
-        if text.isdigit() and len(text) < 19
+        if text.isascii() and text.isdigit() and len(text) < 19
         else None
     )
     if found is None:
@@ -187,8 +187,10 @@ def transfer_accept(*, transfer: Transfer, actor: User) -> Transfer:
                 license=lic, to_account=locked.to_account, transfer=locked.pk, actor=actor
             )
             _end(locked, status=TS.ACCEPTED, reason="", actor=actor, now=now)
-            # The owner transferred it "instead": the claims on it no longer apply.
-            for claim in Claim.objects.filter(license_id=lic.pk, status__in=OPEN_CLAIMS):
+            # The owner gave it to the claimant "instead": its claim is answered.
+            for claim in Claim.objects.filter(
+                license_id=lic.pk, claimant=locked.to_account, status__in=OPEN_CLAIMS
+            ):
                 claim_cancel(claim=claim, reason="the owner transferred the license", actor=None)
             return locked
 

@@ -82,5 +82,9 @@ def license_history(
 ) -> dict:
     lic = get_visible(visible_licenses(request.auth), license_id)
     return paginate(
-        license_history_entries(lic), limit=limit, cursor=cursor, render=history_out, order=("pk",)
+        license_history_entries(lic),
+        limit=limit,
+        cursor=cursor,
+        render=lambda e: history_out(e, request.auth),
+        order=("pk",),
     )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from licensary.accounts.models import User
 from licensary.billing.models import INVOICE_PAID, Invoice, InvoiceLine
 from licensary.billing.services import InvoiceSpec, LineSpec, invoices_issue
-from licensary.catalog.models import Product
+from licensary.catalog.models import Product, kind_words
 from licensary.licenses.models import License
 from licensary.licenses.rules import period
 
@@ -32,7 +32,7 @@ def renewal_line(lic: License) -> LineSpec:
         license_id=lic.pk,
         period_start=start,
         period_end=end,
-        description=f"{lic.product.name} ({lic.kind} license) on {lic.ip}: renewal "
+        description=f"{lic.product.name} ({kind_words(lic.kind)}) on {lic.ip}: renewal "
         f"{start:%Y-%m-%d} to {end:%Y-%m-%d}",
     )
 

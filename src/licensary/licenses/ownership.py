@@ -29,24 +29,42 @@ def license_lock(license_id: int) -> License:
     return License.objects.select_for_update().select_related("product").get(pk=license_id)
 
 
-def license_transfer(
-    *, license: License, to_account: User, transfer: int, actor: User | None
-) -> License:
-    """Move `license` to `to_account`, in the caller's transaction (the transfer's own)."""
-    lic = license_lock(license.pk)
-    if lic.status == S.DELETED:
-        raise InvalidTransition("This license is deleted; there is nothing left to transfer.")
-    from_account = lic.account_id
+def _void_open_renewals(lic: License, *, reason: str, actor: User | None) -> None:
+    """Void the unpaid renewal invoices of `lic` (locked by the caller before the license, the
+    money paths' order) and let the sweep issue the next one to whoever holds it now."""
     renewals = list(
         InvoiceLine.objects.filter(
             license=lic, kind=InvoiceLine.Kind.RENEWAL, invoice__status=Invoice.Status.UNPAID
         ).values_list("invoice_id", flat=True)
     )
-    invoices_void(
-        invoice_ids=renewals,
-        reason=f"license {lic.pk} transferred to another account",
-        actor=actor,
+    invoices_void(invoice_ids=renewals, reason=reason, actor=actor)
+    License.objects.filter(pk=lic.pk).update(renewal_invoiced_for=None)
+
+
+def lock_open_renewals(license_id: int) -> None:
+    """Lock the license's unpaid renewal invoices: before the license, as payments do."""
+    list(
+        Invoice.objects.select_for_update()
+        .filter(
+            status=Invoice.Status.UNPAID,
+            lines__license_id=license_id,
+            lines__kind=InvoiceLine.Kind.RENEWAL,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+
+
+def license_transfer(
+    *, license: License, to_account: User, transfer: int, actor: User | None
+) -> License:
+    """Move `license` to `to_account`, in the caller's transaction (the transfer's own)."""
+    lock_open_renewals(license.pk)
+    lic = license_lock(license.pk)
+    if lic.status == S.DELETED:
+        raise InvalidTransition("This license is deleted; there is nothing left to transfer.")
+    from_account = lic.account_id
+    _void_open_renewals(lic, reason=f"license {lic.pk} transferred to another account", actor=actor)
     updated = License.objects.filter(pk=lic.pk, account_id=from_account).update(
         account_id=to_account.pk
     )
@@ -62,9 +80,11 @@ def license_transfer(
 def license_cancel_for_claim(*, license: License, claim: int, actor: User) -> License:
     """Cancel the claimed license (reason `claimed`, never renewed; suspended upstream), in
     the approval's transaction. Its slot stays held until the claimant's order is paid."""
+    lock_open_renewals(license.pk)
     lic = license_lock(license.pk)
     if lic.status == S.DELETED:
         raise InvalidTransition("This license is deleted already; order the IP instead.")
+    _void_open_renewals(lic, reason=f"license {lic.pk} claimed (claim {claim})", actor=actor)
     before = license_snapshot(lic)
     now = timezone.now()
     blocked_at = lic.blocked_at or now

@@ -7,8 +7,10 @@ from typing import Annotated
 from django.utils import timezone
 from ninja import Schema
 
+from licensary.accounts.models import User
+from licensary.accounts.selectors import history_actor
 from licensary.audit.models import AuditEntry
-from licensary.catalog.models import Product
+from licensary.catalog.models import Product, kind_words
 from licensary.core.text import Printable, column
 from licensary.licenses.models import License
 from licensary.licenses.rules import effective_state
@@ -34,6 +36,7 @@ class LicenseOut(Schema):
     account: str
     product: str
     kind: str
+    kind_label: str  # rule 9: "system license" (own) or "original license" (manufacturer)
     ip: str
     status: str
     period_start: datetime
@@ -64,6 +67,7 @@ def license_out(lic: License) -> dict:
         "account": str(lic.account_id),
         "product": lic.product.slug,
         "kind": lic.kind,
+        "kind_label": kind_words(lic.kind),
         "ip": lic.ip,
         "status": state.status,
         "period_start": lic.period_start,
@@ -85,11 +89,11 @@ def license_out(lic: License) -> dict:
     }
 
 
-def history_out(e: AuditEntry) -> dict:
+def history_out(e: AuditEntry, viewer: User) -> dict:
     return {
         "id": str(e.pk),
         "at": e.created_at,
-        "actor": e.actor_label,
+        "actor": history_actor(e, viewer),
         "action": e.action,
         "before": e.before,
         "after": e.after,

@@ -14,4 +14,6 @@ def visible_licenses(user: User) -> QuerySet[License]:
 
 def license_history_entries(license: License) -> QuerySet[AuditEntry]:
     """The audit entries about `license`."""
-    return AuditEntry.objects.filter(object_type="license", object_id=str(license.pk))
+    return AuditEntry.objects.filter(
+        object_type="license", object_id=str(license.pk)
+    ).select_related("actor")

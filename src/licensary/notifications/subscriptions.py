@@ -4,6 +4,11 @@ Subscribed in `NotificationsConfig.ready`."""
 
 from licensary.audit.bus import EVERY, Announcement, subscribe
 from licensary.jobs.tasks import enqueue
+from licensary.notifications.governance import (
+    notify_claim,
+    notify_identity_rejected,
+    notify_transfer,
+)
 from licensary.notifications.receipts import notify_receipt_rejected
 from licensary.notifications.services import messages_queue
 from licensary.notifications.support import notify_ticket_reply
@@ -38,12 +43,31 @@ def ticket_message_added(event: Announcement) -> None:
         enqueue(notify_ticket_reply, message_id=int(str(event.data["message"])))
 
 
+def transfer_changed(event: Announcement) -> None:
+    for pk in sorted(set(event.object_ids)):  # one announcement per side of the transfer
+        enqueue(notify_transfer, transfer_id=int(pk), event=event.name.removeprefix("transfer."))
+
+
+def claim_changed(event: Announcement) -> None:
+    for pk in sorted(set(event.object_ids)):
+        enqueue(notify_claim, claim_id=int(pk), event=event.name.removeprefix("claim."))
+
+
+def identity_rejected(event: Announcement) -> None:
+    enqueue(notify_identity_rejected, document_id=int(str(event.data["document"])))
+
+
 def subscribe_all() -> None:
     for name in LICENSE_MAIL:
         subscribe(name, license_changed)
     subscribe("invoice.reminder_due", reminder_due)
     subscribe("receipt.rejected", receipt_rejected)
     subscribe("ticket.message_added", ticket_message_added)
+    for name in ("requested", "accepted", "declined", "canceled"):
+        subscribe(f"transfer.{name}", transfer_changed)
+    for name in ("opened", "approved", "rejected"):
+        subscribe(f"claim.{name}", claim_changed)
+    subscribe("identity.rejected", identity_rejected)
     # Webhooks see every announcement and keep those of `webhook_types` (transfer.*, claim.*).
     subscribe(EVERY, webhook_event)
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from licensary.billing.models import Invoice
+from licensary.catalog.models import kind_words
 from licensary.jobs.tasks import durable_task, heartbeat
 from licensary.licenses.models import License
 from licensary.licenses.rules import NOT_RENEWABLE_REASONS
@@ -24,7 +25,7 @@ def notify_license_event(*, license_ids: str | list[int], event: str) -> int:
         license_ids = [int(pk) for pk in license_ids.split(",") if pk]
     messages: list[Message] = []
     for lic in License.objects.filter(pk__in=license_ids).select_related("account", "product"):
-        body = f"{lic.product.name} ({lic.kind} license) on {lic.ip} is now {lic.status}.\n"
+        body = f"{lic.product.name} ({kind_words(lic.kind)}) on {lic.ip} is now {lic.status}.\n"
         subject = SUBJECTS.get(event, f"License {event}")
         if lic.cancel_reason in NOT_RENEWABLE_REASONS:
             subject = "Your license is canceled: your account was banned"

@@ -19,7 +19,7 @@ from licensary.billing.services import (
     invoice_void,
     lock_for_money,
 )
-from licensary.catalog.models import Product
+from licensary.catalog.models import Product, kind_words
 from licensary.core.db import with_retries
 from licensary.core.errors import (
     DomainError,
@@ -67,7 +67,7 @@ def order_create(
     if (
         actor.kind == User.Kind.AGENT
         and actor.identity != User.Identity.VERIFIED
-        and settings.LICENSARY.get("AGENTS_MUST_BE_VERIFIED", False)
+        and settings.LICENSARY["AGENTS_MUST_BE_VERIFIED"]
     ):
         raise IdentityRequired("Agents must be verified before selling.")
     held = license_live_holder(product_id=product.pk, ip=ip)
@@ -89,7 +89,7 @@ def order_create(
                 LineSpec(
                     kind="license",
                     amount=product.price,
-                    description=f"{product.name} ({product.kind} license) on {ip}, "
+                    description=f"{product.name} ({kind_words(product.kind)}) on {ip}, "
                     f"{settings.LICENSARY['PERIOD_DAYS']} days",
                 ),
                 LineSpec(
