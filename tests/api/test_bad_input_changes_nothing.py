@@ -35,6 +35,7 @@ from licensary.governance.claims import claim_open
 from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
 from licensary.licenses.services import license_mark_unresolvable
+from licensary.notifications.services import endpoint_create, endpoint_test, endpoint_update
 from licensary.support.services import ticket_message_add, ticket_open
 from tests.api.support import (
     PROBLEM,
@@ -45,7 +46,7 @@ from tests.api.support import (
     snapshot,
     unpaid_order,
 )
-from tests.helpers import OTHER_IP, PUBLIC_IP, Api, api_for, give_credit
+from tests.helpers import OTHER_IP, PUBLIC_IP, Api, api_for, give_credit, make_account
 from tests.payments.fake_stripe import FakeStripe
 
 PREFIX = "/api/v1"
@@ -186,6 +187,18 @@ class World:
         identity_submit(account=bob, file=SimpleUploadedFile("id.png", PNG + b"bob"), actor=bob)
         self.alice_token = token_create(user=alice, name="alice's robot", scopes=["read"])[0]
         self.bob_token = token_create(user=bob, name="bob's robot", scopes=["read"])[0]
+        # carol's webhook endpoint with a delivery, a disabled one with a delivery, and another
+        # agent's (made last: nothing before them is an event of carol's customers anyway).
+        self.other_agent = make_account("other-agent@agent.test", kind="agent")
+        self.hook = endpoint_create(actor=carol, url=HOOK_URL, events=["invoice.paid"])[0]
+        self.delivery = endpoint_test(endpoint=self.hook, actor=carol)
+        self.disabled_hook = endpoint_create(actor=carol, url=HOOK_URL, events=["invoice.paid"])[0]
+        self.disabled_delivery = endpoint_test(endpoint=self.disabled_hook, actor=carol)
+        endpoint_update(endpoint=self.disabled_hook, actor=carol, status="disabled")
+        self.other_hook = endpoint_create(
+            actor=self.other_agent, url=HOOK_URL, events=["invoice.paid"]
+        )[0]
+        self.other_delivery = endpoint_test(endpoint=self.other_hook, actor=self.other_agent)
         self.apis: dict[str | None, Api] = {
             "alice": api_for(alice),
             "bob": api_for(bob),
@@ -195,6 +208,7 @@ class World:
             "made-up token": Api("lic_0000_" + "x" * 43),
             "revoked token": revoked_api(alice),
             "alice read-only": Api(token_create(user=alice, scopes=["read"])[1]),
+            "carol read-only": Api(token_create(user=carol, scopes=["read"])[1]),
             "not a bearer": Api(),
         }
         self.apis["not a bearer"].headers = {"HTTP_AUTHORIZATION": "Basic YWxpY2U6cHc="}
@@ -229,6 +243,12 @@ class World:
             "alice_attachment": self.alice_attachment.pk,
             "bob_attachment": self.bob_attachment.pk,
             "bob_token": self.bob_token.pk,
+            "hook": self.hook.pk,
+            "delivery": self.delivery.pk,
+            "disabled_hook": self.disabled_hook.pk,
+            "disabled_delivery": self.disabled_delivery.pk,
+            "other_hook": self.other_hook.pk,
+            "other_delivery": self.other_delivery.pk,
         }
 
 
@@ -246,6 +266,7 @@ def credit_for_the_unpaid_invoice(world: World) -> None:
 
 
 WEBHOOK_SECRET = "whsec_test_secret"
+HOOK_URL = "https://93.184.216.34/hooks"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 BOUNDARY = "receipt-boundary"
 
@@ -1425,6 +1446,152 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     # Public and parameterless: nothing to get wrong; the control request still runs.
     "GET /verify/keys": Endpoint(None, "/verify/keys"),
+    "GET /webhooks": Endpoint(
+        "carol",
+        "/webhooks",
+        cases=[Case("a customer lists webhooks", 403, "permission_denied", actor="alice")],
+    ),
+    "POST /webhooks": Endpoint(
+        "carol",
+        "/webhooks",
+        {"url": HOOK_URL, "events": ["invoice.paid", "transfer.*"]},
+        control_status=201,
+        cases=[
+            *refusals(
+                422,
+                "url_not_allowed",
+                "url",
+                "https://10.0.0.1/hooks",
+                "https://127.0.0.1/hooks",
+                "https://[::1]/hooks",
+                "https://169.254.169.254/",
+                "http://93.184.216.34/hooks",
+                "ftp://93.184.216.34/hooks",
+                "https://u:p@93.184.216.34/",
+                "https://93.184.216.34:0/",
+                "hooks",
+            ),
+            *refusals(422, "validation_error", "url", "", "https://a.test/" + "x" * 490, 7),
+            *refusals(
+                422,
+                "validation_error",
+                "events",
+                [],
+                ["invoice.refunded"],
+                ["*"],
+                "invoice.paid",
+                [None],
+                ["x" * 41],
+                ["invoice.paid"] * 12,
+            ),
+            Case("a customer registers one", 403, "permission_denied", actor="alice"),
+            Case("staff register one", 403, "permission_denied", actor="staff"),
+            Case("a read-only token", 403, "permission_denied", actor="carol read-only"),
+        ],
+    ),
+    "GET /webhooks/{webhook_id}": Endpoint(
+        "carol",
+        "/webhooks/{hook}",
+        cases=[
+            Case("another agent's", 404, "not_found", path="/webhooks/{other_hook}"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+        ],
+    ),
+    "PATCH /webhooks/{webhook_id}": Endpoint(
+        "carol",
+        "/webhooks/{hook}",
+        {"events": ["license.blocked"], "status": "enabled"},
+        cases=[
+            *refusals(422, "validation_error", "status", "on", "", "ENABLED", True),
+            *refusals(422, "validation_error", "events", [], ["nope"], "license.blocked"),
+            *refusals(422, "url_not_allowed", "url", "https://10.0.0.1/x", "http://93.184.216.34/"),
+            Case("another agent's", 404, "not_found", path="/webhooks/{other_hook}"),
+            Case("staff change one", 403, "permission_denied", actor="staff"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+            Case("a read-only token", 403, "permission_denied", actor="carol read-only"),
+        ],
+    ),
+    "POST /webhooks/{webhook_id}/rotate-secret": Endpoint(
+        "carol",
+        "/webhooks/{hook}/rotate-secret",
+        cases=[
+            Case("another agent's", 404, "not_found", path="/webhooks/{other_hook}/rotate-secret"),
+            Case("staff rotate one", 403, "permission_denied", actor="staff"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+            Case("a read-only token", 403, "permission_denied", actor="carol read-only"),
+        ],
+    ),
+    "POST /webhooks/{webhook_id}/test": Endpoint(
+        "carol",
+        "/webhooks/{hook}/test",
+        control_status=202,
+        cases=[
+            Case("another agent's", 404, "not_found", path="/webhooks/{other_hook}/test"),
+            Case(
+                "a disabled endpoint",
+                409,
+                "invalid_transition",
+                path="/webhooks/{disabled_hook}/test",
+            ),
+            Case("staff test one", 403, "permission_denied", actor="staff"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+        ],
+    ),
+    "GET /webhooks/{webhook_id}/deliveries": Endpoint(
+        "carol",
+        "/webhooks/{hook}/deliveries",
+        cases=[
+            Case("an unknown status", 422, "validation_error", query="status=sent"),
+            Case("another agent's", 404, "not_found", path="/webhooks/{other_hook}/deliveries"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+        ],
+    ),
+    "GET /webhooks/{webhook_id}/deliveries/{delivery_id}": Endpoint(
+        "carol",
+        "/webhooks/{hook}/deliveries/{delivery}",
+        cases=[
+            Case(
+                "another endpoint's delivery",
+                404,
+                "not_found",
+                path="/webhooks/{hook}/deliveries/{other_delivery}",
+            ),
+            Case(
+                "another agent's",
+                404,
+                "not_found",
+                path="/webhooks/{other_hook}/deliveries/{other_delivery}",
+            ),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+        ],
+    ),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/replay": Endpoint(
+        "carol",
+        "/webhooks/{hook}/deliveries/{delivery}/replay",
+        control_status=202,
+        cases=[
+            Case(
+                "another endpoint's delivery",
+                404,
+                "not_found",
+                path="/webhooks/{hook}/deliveries/{other_delivery}/replay",
+            ),
+            Case(
+                "another agent's",
+                404,
+                "not_found",
+                path="/webhooks/{other_hook}/deliveries/{other_delivery}/replay",
+            ),
+            Case(
+                "a disabled endpoint's",
+                409,
+                "invalid_transition",
+                path="/webhooks/{disabled_hook}/deliveries/{disabled_delivery}/replay",
+            ),
+            Case("staff replay one", 403, "permission_denied", actor="staff"),
+            Case("a customer", 403, "permission_denied", actor="alice"),
+        ],
+    ),
     "GET /suppliers": Endpoint(
         "staff",
         "/suppliers",

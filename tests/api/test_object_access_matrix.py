@@ -3,8 +3,9 @@
 Every object route x every actor, on objects of dave (carol's customer). A foreign object is
 `not_found`, with the very answer a made-up id gets; the owner, the owner's agent and staff
 get through; non-staff on staff routes are `permission_denied` (or `not_found` when the object
-is not theirs to see); anonymous callers are `unauthenticated`. Each cell runs in a savepoint
-that is rolled back, so every cell starts from the same objects.
+is not theirs to see); anonymous callers are `unauthenticated`. Webhook endpoints are agent
+A's own: customers have none (`permission_denied`), agent B finds none, staff read them only.
+Each cell runs in a savepoint that is rolled back, so every cell starts from the same objects.
 """
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from django.db import transaction
 
 from licensary.accounts.models import User
 from licensary.catalog.models import Product
+from licensary.notifications.services import endpoint_create, endpoint_test
 from tests.api.support import PROBLEM, delivered_order, held_order, unpaid_order
 from tests.helpers import PUBLIC_IP, Api, api_for, give_credit
 
@@ -36,7 +38,7 @@ class Route:
     method: str
     template: str  # `{id}` is the object
     obj: str
-    kind: str  # read | act (the owner's side may act) | staff
+    kind: str  # read | act (the owner's side may act) | staff | agent read | agent act
     body: dict[str, Any] | None = None
 
 
@@ -54,6 +56,14 @@ ROUTES = [
     Route("post", "/orders/{id}/reject", "held", "staff", {"note": "no"}),
     Route("post", "/accounts/{id}/credit", "account", "staff", {"amount": 100, "note": "gift"}),
     Route("patch", "/products/{id}", "product", "staff", {"price": 1100}),
+    # Agent A's webhook endpoint and its delivery (`{webhook}` in a delivery's path).
+    Route("get", "/webhooks/{id}", "webhook", "agent read"),
+    Route("patch", "/webhooks/{id}", "webhook", "agent act", {"events": ["license.deleted"]}),
+    Route("post", "/webhooks/{id}/rotate-secret", "webhook", "agent act"),
+    Route("post", "/webhooks/{id}/test", "webhook", "agent act"),
+    Route("get", "/webhooks/{id}/deliveries", "webhook", "agent read"),
+    Route("get", "/webhooks/{webhook}/deliveries/{id}", "delivery", "agent read"),
+    Route("post", "/webhooks/{webhook}/deliveries/{id}/replay", "delivery", "agent act"),
 ]
 
 
@@ -61,6 +71,10 @@ def expected(route: Route, actor: str) -> set[tuple[int, str | None]] | str:
     """The answers allowed for `actor` on `route`; "2xx" when it must get through."""
     if actor == "anonymous":
         return {(401, "unauthenticated")}
+    if route.kind.startswith("agent"):
+        if actor == "agent A" or (actor == "staff" and route.kind == "agent read"):
+            return "2xx"
+        return {(404, "not_found")} if actor == "agent B" else {(403, "permission_denied")}
     if route.kind == "staff":
         if actor == "staff":
             return "2xx"
@@ -71,13 +85,17 @@ def expected(route: Route, actor: str) -> set[tuple[int, str | None]] | str:
 
 
 @pytest.fixture
-def objects(dave: User, staff: User, product: Product) -> dict[str, str]:
+def objects(carol: User, dave: User, staff: User, product: Product) -> dict[str, str]:
     """dave's license, unpaid order (and its invoice), and an order held for staff; credit
     enough to pay the unpaid invoice."""
     lic = delivered_order(dave, product, PUBLIC_IP, staff).license_id
     unpaid = unpaid_order(dave, product, "93.184.216.60")
     held = held_order(dave, product, "93.184.216.61", staff)
     give_credit(dave, 1500, staff)
+    webhook, _ = endpoint_create(
+        actor=carol, url="https://93.184.216.34/hooks", events=["invoice.paid"]
+    )
+    delivery = endpoint_test(endpoint=webhook, actor=carol)
     return {
         "account": str(dave.pk),
         "invoice": str(unpaid.invoice_id),
@@ -85,6 +103,8 @@ def objects(dave: User, staff: User, product: Product) -> dict[str, str]:
         "license": str(lic),
         "held": str(held.pk),
         "product": str(product.pk),
+        "webhook": str(webhook.pk),
+        "delivery": str(delivery.pk),
     }
 
 
@@ -103,8 +123,10 @@ def actors(
     }
 
 
-def call(api: Api, route: Route, object_id: str) -> Any:
+def call(api: Api, route: Route, object_id: str, objects: dict[str, str]) -> Any:
     path = route.template.replace("{id}", object_id)
+    for name, value in objects.items():  # the path's other objects (a delivery's endpoint)
+        path = path.replace("{" + name + "}", value)
     with transaction.atomic():
         if route.method == "get":
             response = api.get(path)
@@ -129,14 +151,14 @@ def test_every_object_route_answers_every_actor_as_the_matrix_says(
     for route in ROUTES:
         cells = []
         for actor in ACTORS:
-            response = call(actors[actor], route, objects[route.obj])
+            response = call(actors[actor], route, objects[route.obj], objects)
             problem = response.json_body if response["Content-Type"] == PROBLEM else {}
             got = (response.status_code, (problem or {}).get("code"))
             want = expected(route, actor)
             ok = 200 <= got[0] < 300 if want == "2xx" else got in want
             if ok and got[0] == 404:
                 # Not found must not tell a foreign object from one that does not exist.
-                made_up = call(actors[actor], route, MADE_UP_ID)
+                made_up = call(actors[actor], route, MADE_UP_ID, objects)
                 if (made_up.status_code, made_up.json_body) != (404, response.json_body):
                     ok = False
                     got = (got[0], f"{got[1]}, but a made-up id gets {made_up.json_body}")

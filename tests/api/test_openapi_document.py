@@ -45,6 +45,12 @@ CONTRACT_PATHS = [
     ("patch", "/api/v1/suppliers/{name}"),
     ("post", "/api/v1/verify"),
     ("get", "/api/v1/verify/keys"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"),
+    ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"),
+    ("post", "/api/v1/webhooks/{webhook_id}/test"),
+    ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret"),
 ]
 
 # The binding fields of API.md's resources, by the operation that answers with them.
@@ -112,6 +118,8 @@ CONTRACT_FIELDS = {
         "cancel_reason",
     ],
     ("post", "/api/v1/verify"): ["document", "signature", "key_id"],
+    ("post", "/api/v1/webhooks"): ["id", "url", "events", "status", "secret"],
+    ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret"): ["id", "secret"],
 }
 
 

@@ -30,6 +30,9 @@ from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
 from licensary.catalog.services import product_create
 from licensary.licenses.models import License
+from licensary.notifications.models import WebhookEndpoint
+from licensary.notifications.sending import Outcome, attempt_claim, attempt_record
+from licensary.notifications.services import endpoint_create, endpoint_test
 from licensary.orders.models import Order
 from licensary.suppliers.models import SupplierAccount
 from licensary.suppliers.simulator import make_server
@@ -64,6 +67,7 @@ class Cast:
         self.made = 0
         self.invoice: Invoice | None = None
         self.license: License | None = None
+        self.webhook: WebhookEndpoint | None = None
 
     def next_ip(self) -> str:
         self.made += 1
@@ -200,6 +204,22 @@ def add_ticket(cast: Cast, n: int) -> None:
     ticket_message_add(ticket=ticket, body="note", internal=True, actor=cast.staff)
 
 
+def add_webhook(cast: Cast, n: int) -> None:
+    endpoint_create(actor=cast.carol, url=f"https://93.184.216.34/{n}", events=["invoice.paid"])
+
+
+def add_delivery(cast: Cast, n: int) -> None:
+    """A delivery of carol's endpoint, tried once (its attempts are a prefetch of the page)."""
+    if cast.webhook is None:
+        cast.webhook = endpoint_create(
+            actor=cast.carol, url="https://93.184.216.34/hooks", events=["invoice.paid"]
+        )[0]
+    message = endpoint_test(endpoint=cast.webhook, actor=cast.carol)
+    claim = attempt_claim(message_id=message.pk)
+    assert claim is not None
+    attempt_record(claim=claim, outcome=Outcome(500, 12, "busy", ""))
+
+
 @dataclass(frozen=True)
 class ListCase:
     caller: str
@@ -245,6 +265,11 @@ LISTS: dict[str, ListCase] = {
     "alice's tickets": ListCase("alice", "/tickets", add_ticket, 5),
     "every ticket": ListCase("staff", "/tickets", add_ticket, 5),
     "every receipt": ListCase("staff", "/receipts", add_receipt, 2),
+    # An agent has at most WEBHOOK_MAX_ENDPOINTS (10) endpoints.
+    "carol's webhooks": ListCase("carol", "/webhooks", add_webhook, 2, more=9),
+    "every webhook": ListCase("staff", "/webhooks", add_webhook, 2, more=9),
+    # The token, the endpoint (visible to the caller?), the page, its attempts in one prefetch.
+    "a webhook's deliveries": ListCase("carol", "/webhooks/{webhook}/deliveries", add_delivery, 4),
 }
 
 
@@ -258,6 +283,7 @@ def test_a_list_page_takes_as_many_queries_for_many_rows_as_for_one(
     path = case.path.format(
         invoice=cast.invoice.pk if cast.invoice else None,
         license=cast.license.pk if cast.license else None,
+        webhook=cast.webhook.pk if cast.webhook else None,
     )
 
     def page() -> tuple[int, int]:
@@ -297,42 +323,46 @@ def shopper(cast: Cast) -> Api:
     return api
 
 
+# Every event agents' webhooks carry (invoice.issued, invoice.paid, order.completed,
+# license.renewed, ...) asks once whether any webhook endpoint is enabled at all: one indexed
+# query per such event below, and nothing more while no agent has one.
+
 # The token, the product, the terms gate for the actor and for the account (the latest version
 # and the acceptance, twice), the live license on the IP, the invoice number (read twice, then
 # moved on), the invoice and its lines, the order, and two audit entries (head, entry, head).
-ORDER = pin(sqlite=21, postgresql=19)
+ORDER = pin(sqlite=22, postgresql=20)
 
 # The token, the invoice and its lines, the account, the terms gate twice, the books and the
 # invoice locked, the ledger transaction with its postings and their checks, the payment, the
 # invoice paid, the order moved to processing, two audit entries, the delivery job queued, the
 # answer (the invoice and its lines again).
-PAY = pin(sqlite=34, postgresql=32)
+PAY = pin(sqlite=35, postgresql=33)
 
 # The job claimed, the order and its IP's live license read and locked, the license issued,
 # the order completed, two audit entries, the job's outcome, and the poll that finds no more.
-DELIVER = pin(sqlite=27, postgresql=25)
+DELIVER = pin(sqlite=28, postgresql=26)
 
 # As DELIVER, plus the upstream operation (found, recorded, tried, succeeded: so a lost answer
 # is never ordered twice) and the supplier's account; the HTTP call itself is no query.
-DELIVER_MANUFACTURER = pin(sqlite=36, postgresql=34)
+DELIVER_MANUFACTURER = pin(sqlite=37, postgresql=35)
 
 # Asking to renew first catches the license up with the rules (the sweep's six steps for this
 # one license, each in its savepoint: 18 queries), then issues the invoice or finds it.
-RENEW_ISSUED = pin(sqlite=41, postgresql=40)
+RENEW_ISSUED = pin(sqlite=42, postgresql=41)
 RENEW_AGAIN = pin(sqlite=31, postgresql=31)
 
 # As PAY, with the renewal line's handler run twice: before money moves (is it renewable?) and
 # when the renewal is applied; each catches the license up (2 x 18) and locks it. Then the
 # license is extended and its line's period recorded.
-PAY_RENEWAL = pin(sqlite=76, postgresql=74)
+PAY_RENEWAL = pin(sqlite=78, postgresql=76)
 
 # Staff's token, the receipt, the bank's book and the payment as in PAY, the receipt decided,
 # three audit entries, the answer (the receipt and its invoice).
-CONFIRM_RECEIPT = pin(sqlite=38, postgresql=35)
+CONFIRM_RECEIPT = pin(sqlite=39, postgresql=36)
 
 # The event stored once (a unique row), the invoice, the payment as in PAY, the event's outcome
 # and the dispute it may belong to.
-STRIPE_WEBHOOK = pin(sqlite=40, postgresql=39)
+STRIPE_WEBHOOK = pin(sqlite=41, postgresql=40)
 
 
 def test_placing_an_order(shopper: Api, django_assert_max_num_queries: Any) -> None:

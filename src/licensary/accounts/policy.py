@@ -32,6 +32,13 @@ def require_staff(actor: Any, doing: str) -> User:
     return actor
 
 
+def require_agent(actor: Any, doing: str) -> User:
+    """`actor` when it is an agent; otherwise `permission_denied` ("Only agents ...")."""
+    if not (isinstance(actor, User) and actor.kind == User.Kind.AGENT):
+        raise PermissionDenied(f"Only agents {doing}.")
+    return actor
+
+
 def may_act_for(actor: User, account_id: int, account_agent_id: int | None) -> bool:
     """Whether `actor` may act for the account `account_id` (whose agent is
     `account_agent_id`): staff, the account itself, or its agent."""

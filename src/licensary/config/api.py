@@ -16,6 +16,7 @@ from licensary.catalog.api import router as catalog_router
 from licensary.core.api import JsonParser, document_problems, install_error_handlers
 from licensary.governance.api import router as governance_router
 from licensary.licenses.api import router as licenses_router
+from licensary.notifications.api import router as notifications_router
 from licensary.orders.api import router as orders_router
 from licensary.suppliers.api import router as suppliers_router
 from licensary.support.api import router as support_router
@@ -52,3 +53,4 @@ api.add_router("/v1/", verification_router)
 api.add_router("/v1/", suppliers_router)
 api.add_router("/v1/", governance_router)
 api.add_router("/v1/", support_router)
+api.add_router("/v1/", notifications_router)

@@ -111,3 +111,12 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
+
+
+class UrlNotAllowed(DomainError):
+    """A webhook target that is not https, or that resolves to a private, loopback,
+    link-local or otherwise non-public address (unless LICENSARY_ALLOW_PRIVATE_IPS)."""
+
+    status = 422
+    code = "url_not_allowed"
+    title = "URL not allowed"

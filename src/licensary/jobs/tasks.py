@@ -200,3 +200,8 @@ def jobs_reap_stale() -> int:
             ).update(status="READY")
         reaped += changed
     return reaped
+
+
+def enqueue_after(job: Any, at: datetime, **kwargs: Any) -> None:
+    """`enqueue`, for a job that must not run before `at` (a scheduled retry of its own)."""
+    job.using(run_after=at).enqueue(**kwargs)

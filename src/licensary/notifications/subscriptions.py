@@ -1,8 +1,8 @@
-"""Which events send which mail: each handler queues the mail job in the event's transaction
-(the job runs after commit, so a rolled-back change sends nothing). Subscribed in
-`NotificationsConfig.ready`."""
+"""Which events send which mail, and agents' webhooks: each handler queues its job in the
+event's transaction (the job runs after commit, so a rolled-back change sends nothing).
+Subscribed in `NotificationsConfig.ready`."""
 
-from licensary.audit.bus import Announcement, subscribe
+from licensary.audit.bus import EVERY, Announcement, subscribe
 from licensary.jobs.tasks import enqueue
 from licensary.notifications.governance import (
     notify_claim,
@@ -10,6 +10,7 @@ from licensary.notifications.governance import (
     notify_transfer,
 )
 from licensary.notifications.receipts import notify_receipt_rejected
+from licensary.notifications.services import messages_queue
 from licensary.notifications.support import notify_ticket_reply
 from licensary.notifications.tasks import notify_license_event, send_invoice_reminders
 
@@ -67,3 +68,9 @@ def subscribe_all() -> None:
     for name in ("opened", "approved", "rejected"):
         subscribe(f"claim.{name}", claim_changed)
     subscribe("identity.rejected", identity_rejected)
+    # Webhooks see every announcement and keep those of `webhook_types` (transfer.*, claim.*).
+    subscribe(EVERY, webhook_event)
+
+
+def webhook_event(event: Announcement) -> None:
+    messages_queue(event)
