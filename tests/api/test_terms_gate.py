@@ -159,3 +159,20 @@ def test_staff_are_not_held_by_the_terms_but_an_agent_and_its_customer_are(
     assert (dave_not_yet.status_code, dave_not_yet.json_body["code"]) == (403, "terms_not_accepted")
     assert both.status_code == 201, both.json_body
     assert by_staff.status_code == 200, by_staff.json_body
+
+
+def test_an_account_that_has_not_accepted_the_terms_can_still_ask_support(
+    alice: User, staff: User
+) -> None:
+    """Rule 1 closes ordering, paying, renewing and transferring, not the way to ask about the
+    new terms: opening a ticket and writing on it stay open."""
+    api = api_for(alice)
+    publish(api_for(staff), "Version one.")
+
+    opened = api.post(
+        "/tickets", {"department": "sales", "subject": "New terms", "body": "What changed?"}
+    )
+    replied = api.post(f"/tickets/{opened.json_body['id']}/messages", {"body": "And when?"})
+
+    assert opened.status_code == 201, opened.json_body
+    assert replied.status_code == 201, replied.json_body

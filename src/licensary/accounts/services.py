@@ -332,10 +332,15 @@ def terms_accepted_version(user: User) -> int | None:
     return acceptance
 
 
-def account_require_in_good_standing(user: User) -> None:
-    """The gate before ordering, paying, renewing and transferring (rules 1 and 6)."""
+def account_require_not_banned(user: User) -> None:
+    """The gate before anything a banned account may not do (rule 6): all but reading."""
     if user.status == User.Status.BANNED:
         raise AccountBanned("This account is banned; it can only read its history.")
+
+
+def account_require_in_good_standing(user: User) -> None:
+    """The gate before ordering, paying, renewing and transferring (rules 1 and 6)."""
+    account_require_not_banned(user)
     if user.is_staff_account:
         return
     latest = terms_latest()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_act_for, require_staff
-from licensary.accounts.services import account_require_in_good_standing
+from licensary.accounts.services import account_require_not_banned
 from licensary.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from licensary.core.uploads import store_upload
 from licensary.licenses.models import License
@@ -71,7 +71,7 @@ def ticket_open(
     body = _clean(body, "body", 20_000)
     if license is not None and license.account_id != account.pk:
         raise ValidationFailed("license: a ticket is about a license of its own account.")
-    account_require_in_good_standing(account)
+    account_require_not_banned(account)
     counted = throttled and not actor.is_staff_account
     try:
         with transaction.atomic():
@@ -119,7 +119,7 @@ def ticket_message_add(
     if len(files) > MAX_ATTACHMENTS:
         raise ValidationFailed(f"At most {MAX_ATTACHMENTS} files on one message.")
     if not staff:
-        account_require_in_good_standing(account)
+        account_require_not_banned(account)
     stored = []
     try:
         for f in files:
