@@ -738,7 +738,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             LICENSARY={**settings.LICENSARY, "TRUSTED_PROXIES": ["127.0.0.1"]}
         ),
         cases=[
-            Case("a wrong challenge", 403, "challenge_wrong"),
+            Case("a wrong challenge", 404, "not_found"),
             Case(
                 "from another IP",
                 403,

@@ -74,14 +74,16 @@ def test_a_proof_from_another_ip_is_refused(bob, lic):
     assert Claim.objects.get().proved_at is None
 
 
-def test_a_wrong_or_expired_challenge_is_refused(bob, lic):
+def test_a_wrong_challenge_is_a_made_up_id_and_an_expired_one_is_refused(bob, lic):
     made = claim(bob)
 
     wrong = prove(made["id"], "x" * 43)
+    made_up = prove("987654321", "x" * 43)
     with time_machine.travel(timezone.now() + timedelta(hours=24, seconds=1)):
         expired = prove(made["id"], made["challenge"])
 
-    assert (wrong.status_code, wrong.json()["code"]) == (403, "challenge_wrong")
+    assert (wrong.status_code, wrong.json()["code"]) == (404, "not_found")
+    assert wrong.json() == made_up.json()  # the unauthenticated route tells no claim's existence
     assert (expired.status_code, expired.json()["code"]) == (409, "challenge_expired")
 
 

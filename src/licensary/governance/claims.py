@@ -25,7 +25,7 @@ from licensary.accounts.policy import require_act_for, require_staff
 from licensary.accounts.services import account_require_in_good_standing
 from licensary.catalog.models import Product
 from licensary.core.db import with_retries
-from licensary.core.errors import DomainError, InvalidTransition, ValidationFailed
+from licensary.core.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
 from licensary.core.ip import normalize_license_ip
 from licensary.governance import events as governance_events
 from licensary.governance.models import Claim
@@ -62,12 +62,6 @@ class ProofRefused(DomainError):
     status = 403
     code = "proof_wrong_ip"
     title = "The proof did not come from the claimed IP"
-
-
-class ChallengeWrong(DomainError):
-    status = 403
-    code = "challenge_wrong"
-    title = "Not this claim's challenge"
 
 
 class ChallengeUsed(DomainError):
@@ -154,7 +148,9 @@ def _same_ip(a: str, b: str) -> bool:
 
 def claim_prove(*, claim: Claim, challenge: str, caller_ip: str) -> Claim:
     """The server at the claimed IP answers the challenge (no account: the challenge is the
-    credential). A wrong challenge, a used or expired one, or another IP is refused."""
+    credential). A used or expired challenge, or another IP, is refused with its code; a wrong
+    challenge is the made-up id's `not_found`, so that the unauthenticated route does not tell
+    which claims exist."""
 
     def prove() -> Claim:
         with transaction.atomic():
@@ -164,7 +160,7 @@ def claim_prove(*, claim: Claim, challenge: str, caller_ip: str) -> Claim:
             # is accepted too.
             given = (challenge or "").strip().removeprefix(f"{locked.pk}.")
             if not hmac.compare_digest(locked.challenge.encode(), given.encode()):
-                raise ChallengeWrong("This is not the claim's challenge.")
+                raise NotFound("No such object.")
             if locked.proved_at is not None:
                 raise ChallengeUsed("This challenge proved the claim already; it works once.")
             status = claim_status(locked, now)
