@@ -240,7 +240,9 @@ def test_another_customer_cannot_upload_on_an_invoice_that_is_not_theirs(bob, or
 
 
 def test_an_agent_uploads_for_its_customer_and_staff_for_anyone(carol, dave, staff, product):
-    dave_order = order_create(actor=carol, product=product, ip=PUBLIC_IP, account=dave)
+    # Dave's own order: his invoice, which his agent may pay for him (an order carol places
+    # for him is billed to carol herself).
+    dave_order = order_create(actor=dave, product=product, ip=PUBLIC_IP)
 
     by_agent = upload(api_for(carol), dave_order.invoice_id)
     by_staff = upload(api_for(staff), dave_order.invoice_id, "scan.pdf", PDF, reference=None)
