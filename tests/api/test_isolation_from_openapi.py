@@ -11,10 +11,12 @@ real objects of carol (an agent) and dave (her customer):
 - and, so that the ids are known to be right, by the owner itself with a full token: anything
   but `not_found`.
 Staff routes may refuse the others with `permission_denied` or `not_found`, nothing else. The
-routes without a token are an allow-list, each with its reason.
+routes without a token are an allow-list, each with its reason. Body fields that name an object
+(`account`, `license`, `invoice`: named like a path parameter) are held to the same
+`not_found`, or say why they are not.
 
 A new route fails here until it is placed: its parameter needs a line in `OBJECTS` (and the
-object built in `world`), and a route that is not the caller's own object needs a line in
+object built in `World`), and a route that is not the caller's own object needs a line in
 `STAFF_ONLY`, `AGENTS_ONLY`, `SHARED` or `PUBLIC`. A route that answers a foreign caller with
 anything but the refusal its kind allows fails too. Every call runs in a savepoint that is
 rolled back, so each starts from the same objects.
@@ -57,8 +59,9 @@ NEW_IP = "93.184.216.99"  # a change-ip target nobody holds
 BOUNDARY = "isolation-boundary"
 
 # The object a path parameter names, by the path segment in front of it; a route is called
-# once for each object listed (and for each combination when it takes two ids). The first
-# named account of an object's owner is the one whose token calls on its side.
+# once for each object listed (and for each combination when it takes two ids). A new route
+# under a known segment needs no line here (/agents/{agent_id}/statement is carol's); a new
+# segment is one line (`"agent-tiers/{tier_id}": ("tier",)`) and its object in `World`.
 OBJECTS: dict[str, tuple[str, ...]] = {
     "accounts/{account_id}": ("dave", "carol"),
     "agents/{agent_id}": ("carol",),
@@ -86,7 +89,7 @@ OWN_OBJECTS: dict[str, dict[str, str]] = {
 }
 
 # Staff's routes: the others get `permission_denied` (or `not_found` when the object is not
-# theirs to see either), never through.
+# theirs to see either), never through. One line per route (`"PUT /agents/{agent_id}/prices"`).
 STAFF_ONLY = frozenset(
     {
         "POST /accounts/{account_id}/credit",
@@ -165,6 +168,33 @@ PLAUSIBLE: dict[str, Any] = {
 # Bodies the schema does not tell well enough, by route ("METHOD /path").
 BODIES: dict[str, dict[str, Any]] = {}
 
+# Body fields that name an object (a field named like a path parameter: `account`, `license`):
+# (route, field) -> (the object the field names, the rest of a valid body). erin and frank
+# naming it are `not_found`, as a made-up id is.
+BODY_IDS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("POST /orders", "account"): ("dave", {"product": "panel", "ip": "93.184.216.77"}),
+    ("POST /claims", "account"): ("dave", {"product": "panel", "ip": PUBLIC_IP}),
+    ("POST /tickets", "account"): (
+        "dave",
+        {"department": "technical", "subject": "Help", "body": "Please."},
+    ),
+    ("POST /tickets", "license"): (
+        "license",
+        {"department": "technical", "subject": "Help", "body": "Please."},
+    ),
+    ("POST /refunds", "invoice"): ("paid invoice", {"reason": "changed my mind"}),
+    ("POST /transfers", "license"): ("license", {"to_account": Ref("alice")}),
+}
+# Body fields that name an object but are no isolation question, and why.
+BODY_IDS_EXEMPT: dict[tuple[str, str], str] = {
+    ("POST /orders", "product"): "the catalog: every signed-in account reads the products",
+    ("POST /claims", "product"): "the catalog: every signed-in account reads the products",
+    ("POST /accounts", "agent"): "agents are known to everyone (rule 9: anyone reports one); "
+    "an agent naming another is permission_denied, and only staff name any",
+    ("POST /licenses/{license_id}/unresolvable", "ticket"): "a staff route (STAFF_ONLY)",
+    ("POST /verify", "product"): "a licensed server names its product's slug (PUBLIC)",
+}
+
 
 @dataclass(frozen=True)
 class Obj:
@@ -196,7 +226,7 @@ class World:
         staff, carol, dave, alice = cast["staff"], cast["carol"], cast["dave"], cast["alice"]
         delivered = delivered_order(dave, product, PUBLIC_IP, staff)
         lic = License.objects.get(pk=delivered.license_id)
-        alice_license = delivered_order(alice, product, OTHER_IP, staff).license
+        delivered_order(alice, product, OTHER_IP, staff)  # the license dave claims
         unpaid = unpaid_order(dave, product, "93.184.216.60")
         held = held_order(dave, product, "93.184.216.61", staff)
         refund = refund_request(invoice=held.invoice, reason="changed my mind", actor=dave)
@@ -247,6 +277,7 @@ class World:
             for name in ("erin", "frank")
         )
         self.objects: dict[str, Obj] = {
+            "alice": Obj(str(alice.pk), "alice"),
             "dave": Obj(str(dave.pk), "dave"),
             "carol": Obj(str(carol.pk), "carol"),
             "dave's token": Obj(str(token_create(user=dave, name="robot")[0].pk), "dave"),
@@ -270,12 +301,10 @@ class World:
             "erin's ticket": Obj(str(erin_ticket.pk), "erin"),
             "frank's ticket": Obj(str(frank_ticket.pk), "frank"),
         }
-        assert alice_license is not None
-        self.apis = {name: api_for(cast[name]) for name in ("dave", "carol", "erin", "frank")}
-        self.apis["staff"] = api_for(staff)
-        self._lacking: dict[tuple[str, str | None], Api] = {}
+        self.apis = {name: api_for(user) for name, user in cast.items()}
+        self._lacking: dict[tuple[str, str], Api] = {}
 
-    def lacking(self, owner: str, scope: str | None) -> Api:
+    def lacking(self, owner: str, scope: str) -> Api:
         """`owner`'s token with every scope but `scope`."""
         if (owner, scope) not in self._lacking:
             scopes = [s for s in ALL_SCOPES if s != scope]
@@ -369,6 +398,17 @@ class Answer:
     def got(self) -> tuple[int, str | None]:
         return (self.status, self.code)
 
+    def __str__(self) -> str:
+        return f"{self.got} {str(self.body)[:200]}"
+
+
+def hint(answer: Answer) -> str:
+    if answer.got == DENIED:
+        return " (staff's route? list it in STAFF_ONLY; an agent's own kind? AGENTS_ONLY)"
+    if 200 <= answer.status < 300:
+        return " (a leak: narrow the route's queryset to what the caller may see)"
+    return ""
+
 
 def call(api: Api, op: Operation, path: str, body: tuple[bytes, str] | None) -> Answer:
     """`op` on `path` as `api`'s account, in a savepoint rolled back afterwards."""
@@ -441,13 +481,13 @@ def foreign_checks(
             )
             if answer.got not in allowed:
                 mismatches.append(
-                    f"{op.name} as {caller} on {path}: got {answer.got} {answer.body}, "
-                    f"expected one of {sorted(allowed)}"
+                    f"{op.name} as {caller} on {path}: got {answer}, expected one of "
+                    f"{sorted(allowed)}{hint(answer)}"
                 )
             elif (made_up.status, made_up.body) != (answer.status, answer.body):
                 mismatches.append(
-                    f"{op.name} as {caller} on {path}: {answer.got} {answer.body}, but a made-up "
-                    f"id gets {made_up.got} {made_up.body}: the answer tells the object exists"
+                    f"{op.name} as {caller} on {path}: {answer}, but a made-up id gets "
+                    f"{made_up}: the answer tells that the object exists"
                 )
     return mismatches
 
@@ -461,7 +501,7 @@ def shared_checks(
         answer = call(world.apis[caller], op, path, body)
         if not 200 <= answer.status < 300:
             mismatches.append(
-                f"{op.name} as {caller} on {path}: got {answer.got} {answer.body}; SHARED says "
+                f"{op.name} as {caller} on {path}: got {answer}; SHARED says "
                 "every signed-in account gets through: move the route to its own kind"
             )
     return mismatches
@@ -500,24 +540,82 @@ def test_every_route_with_an_id_refuses_other_agents_their_customers_and_missing
             mine = call(world.apis[owner], op, path, body)
             if mine.got == NOT_FOUND or mine.status == 500:
                 mismatches.append(
-                    f"{op.name} as its owner {owner} on {path}: got {mine.got} {mine.body}; "
+                    f"{op.name} as its owner {owner} on {path}: got {mine}; "
                     "the object built for it is not the route's (fix OBJECTS or World)"
                 )
 
             needed = route_scope(op.method, op.template)
-            scoped = call(world.lacking(owner, needed), op, path, body)
-            if scoped.got != DENIED or scoped.required_scope != needed:
+            if needed is None:
                 mismatches.append(
-                    f"{op.name} as {owner} without the {needed} scope on {path}: got "
-                    f"{scoped.got} {scoped.body}, expected {DENIED} naming {needed}"
+                    f"{op.name}: no scope lets a token call it; give its resource one in "
+                    "licensary/accounts/scopes.py"
                 )
+            else:
+                scoped = call(world.lacking(owner, needed), op, path, body)
+                if scoped.got != DENIED or scoped.required_scope != needed:
+                    mismatches.append(
+                        f"{op.name} as {owner} without the {needed} scope on {path}: got "
+                        f"{scoped}, expected {DENIED} naming {needed}"
+                    )
 
             if op.name in SHARED:
                 mismatches += shared_checks(op, world, body, path)
             else:
                 mismatches += foreign_checks(op, world, body, ids)
-    assert mismatches == [], f"{len(mismatches)} of {checked} calls:\n" + "\n".join(mismatches)
-    assert checked >= 70
+    assert mismatches == [], f"{len(mismatches)} ({checked} routes x ids):\n" + "\n".join(
+        mismatches
+    )
+
+
+def test_an_id_in_a_body_is_refused_to_other_agents_and_their_customers(world: World) -> None:
+    document = openapi()
+    ops = {op.name: op for op in operations(document)}
+    mismatches: list[str] = []
+    for (name, field), (key, rest) in BODY_IDS.items():
+        op = ops[name]
+        values = {k: world.objects[v.key].id if isinstance(v, Ref) else v for k, v in rest.items()}
+
+        def body(value: str, values: dict[str, Any] = values, field: str = field) -> Any:
+            return json.dumps({**values, field: value}).encode(), "application/json"
+
+        obj = world.objects[key]
+        mine = call(world.apis[obj.owner], op, op.template, body(obj.id))
+        if mine.got == NOT_FOUND or mine.status == 500:
+            mismatches.append(
+                f"{name} {field}={key} as its owner {obj.owner}: got {mine}; the object is not "
+                "the field's (fix BODY_IDS)"
+            )
+        for caller in ("erin", "frank"):
+            answer = call(world.apis[caller], op, op.template, body(obj.id))
+            made_up = call(world.apis[caller], op, op.template, body(MADE_UP_ID))
+            if answer.got != NOT_FOUND:
+                mismatches.append(
+                    f"{name} {field}={key} as {caller}: got {answer}, expected {NOT_FOUND}"
+                    f"{hint(answer)}"
+                )
+            elif (made_up.status, made_up.body) != (answer.status, answer.body):
+                mismatches.append(
+                    f"{name} {field}={key} as {caller}: {answer}, but a made-up id gets "
+                    f"{made_up}: the answer tells that the object exists"
+                )
+    assert mismatches == [], "\n".join(mismatches)
+
+
+def test_every_body_field_that_names_an_object_is_checked_or_says_why_not(db: Any) -> None:
+    document = openapi()
+    ops = operations(document)
+    kinds = {p.rsplit("{", 1)[1].removesuffix("_id}") for op in ops for p in op.params}
+    fields = set()
+    for op in ops:
+        content = op.spec.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is not None:
+            properties = resolved(document, content["schema"]).get("properties", {})
+            fields |= {(op.name, field) for field in properties if field in kinds}
+
+    assert sorted(fields - set(BODY_IDS) - set(BODY_IDS_EXEMPT)) == [], (
+        "body fields naming an object: add each to BODY_IDS (or BODY_IDS_EXEMPT, why)"
+    )
+    assert sorted((set(BODY_IDS) | set(BODY_IDS_EXEMPT)) - fields) == [], "stale BODY_IDS lines"
 
 
 def test_the_routes_without_a_token_are_exactly_the_allow_list(db: Any) -> None:
