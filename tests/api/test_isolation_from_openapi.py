@@ -40,6 +40,7 @@ from licensary.accounts.services import token_create
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
+from licensary.catalog.services import agent_tier_create, wholesale_price_set
 from licensary.governance.claims import claim_open
 from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
@@ -79,6 +80,8 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "attachments/{attachment_id}": ("attachment",),
     "webhooks/{webhook_id}": ("webhook",),
     "deliveries/{delivery_id}": ("delivery",),
+    "prices/{product_id}": ("product",),
+    "agent-tiers/{tier_id}": ("tier",),
 }
 
 # Each foreign caller's own objects: on a route with two ids, the caller names its own outer
@@ -116,6 +119,12 @@ STAFF_ONLY = frozenset(
         "POST /claims/{claim_id}/reject",
         "POST /tickets/{ticket_id}/assign",
         "POST /tickets/{ticket_id}/unresolvable",
+        "POST /agents/{agent_id}/prices",
+        "DELETE /agents/{agent_id}/prices/{product_id}",
+        "POST /agents/{agent_id}/tier",
+        "GET /agent-tiers/{tier_id}/prices",
+        "POST /agent-tiers/{tier_id}/prices",
+        "DELETE /agent-tiers/{tier_id}/prices/{product_id}",
     }
 )
 
@@ -166,7 +175,10 @@ PLAUSIBLE: dict[str, Any] = {
     "ticket": Ref("ticket"),
 }
 # Bodies the schema does not tell well enough, by route ("METHOD /path").
-BODIES: dict[str, dict[str, Any]] = {}
+BODIES: dict[str, dict[str, Any]] = {
+    "POST /agents/{agent_id}/prices": {"product": "panel", "price": 650},
+    "POST /agent-tiers/{tier_id}/prices": {"product": "panel", "price": 750},
+}
 
 # Body fields that name an object (a field named like a path parameter: `account`, `license`):
 # (route, field) -> (the object the field names, the rest of a valid body). erin and frank
@@ -193,6 +205,9 @@ BODY_IDS_EXEMPT: dict[tuple[str, str], str] = {
     "an agent naming another is permission_denied, and only staff name any",
     ("POST /licenses/{license_id}/unresolvable", "ticket"): "a staff route (STAFF_ONLY)",
     ("POST /verify", "product"): "a licensed server names its product's slug (PUBLIC)",
+    ("POST /agents/{agent_id}/prices", "product"): "a staff route (STAFF_ONLY)",
+    ("POST /agent-tiers/{tier_id}/prices", "product"): "a staff route (STAFF_ONLY)",
+    ("POST /agents/{agent_id}/tier", "tier"): "a staff route (STAFF_ONLY)",
 }
 
 
@@ -276,6 +291,10 @@ class World:
             )
             for name in ("erin", "frank")
         )
+        # Wholesale prices: carol's own for the panel, and a tier's.
+        tier = agent_tier_create(actor=staff, name="gold")
+        wholesale_price_set(actor=staff, product=product, agent=carol, price=700, setup_fee=0)
+        wholesale_price_set(actor=staff, product=product, tier=tier, price=800, setup_fee=0)
         self.objects: dict[str, Obj] = {
             "alice": Obj(str(alice.pk), "alice"),
             "dave": Obj(str(dave.pk), "dave"),
@@ -300,6 +319,7 @@ class World:
             "erin's webhook": Obj(str(erin_webhook.pk), "erin"),
             "erin's ticket": Obj(str(erin_ticket.pk), "erin"),
             "frank's ticket": Obj(str(frank_ticket.pk), "frank"),
+            "tier": Obj(str(tier.pk), "staff"),
         }
         self.apis = {name: api_for(user) for name, user in cast.items()}
         self._lacking: dict[tuple[str, str], Api] = {}
