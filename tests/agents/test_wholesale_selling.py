@@ -342,3 +342,32 @@ def test_product_list_is_untouched_by_wholesale_prices(carol, staff, product):
     assert Product.objects.get().price == 1000
     [listed] = api_for(carol).get("/products").json_body["items"]
     assert listed["price"] == {"amount": 1000, "currency": "USD"}
+
+
+def test_banning_an_agent_leaves_its_customers_licenses_theirs_to_renew(
+    clock, carol, dave, staff, product
+):
+    """Rule 6 without `cascade`: the agent's sale stands, its unpaid ones are withdrawn, and
+    what it sold is renewed by the customer from then on (a banned agent pays nothing)."""
+    carol_api = api_for(carol)
+    give_credit(carol, 3000, staff)
+    sold = order_for(carol_api, dave)
+    pay(carol_api, sold["invoice"])
+    license_id = carol_api.get(f"/orders/{sold['id']}").json_body["license"]
+    unpaid = order_for(carol_api, dave, ip=OTHER_IP)
+
+    banned = api_for(staff).post(
+        f"/accounts/{carol.pk}/ban", {"reason": "sharing", "note": "resold to a competitor"}
+    )
+
+    assert banned.status_code == 200, banned.json_body
+    assert Order.objects.get(pk=unpaid["id"]).status == "canceled"
+    assert Invoice.objects.get(pk=unpaid["invoice"]).status == "void"
+    lic = api_for(dave).get(f"/licenses/{license_id}").json_body
+    assert (lic["status"], lic["billed_to"]) == ("active", None)
+    [entry] = AuditEntry.objects.filter(action="license.billing_changed")
+    assert (entry.before, entry.after) == ({"billed_to": carol.pk}, {"billed_to": None})
+    clock.move_to(START + 23 * DAY)
+    sweep()
+    [renewal] = Invoice.objects.filter(purpose="renewal")
+    assert (renewal.account_id, renewal.total) == (dave.pk, 1000)

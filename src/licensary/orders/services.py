@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -406,11 +407,22 @@ def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> 
     for order in locked:
         before = _set_status(order, new=OS.REJECTED, hold_reason=None, decision_note=decision)
         order_events.order_rejected(order, before=before, actor=actor, reason=decision)
+    # Unpaid orders the ban voided the invoice of: the account's own, and those its agent
+    # placed for its customers (billed to the agent) when the agent is banned.
+    unpaid = list(
+        Order.objects.select_for_update()
+        .filter(status=OS.AWAITING_PAYMENT, invoice__status=Invoice.Status.VOID)
+        .filter(Q(account_id__in=account_ids) | Q(invoice__account_id__in=account_ids))
+        .order_by("pk")
+    )
+    for order in unpaid:
+        before = _set_status(order, new=OS.CANCELED, decision_note=decision)
+        order_events.order_canceled(order, before=before, actor=actor, reason=decision)
     return [order.pk for order in locked]
 
 
 def order_cancel(*, order: Order, actor: User) -> Order:
-    """The customer withdraws an unpaid order; its invoice is voided."""
+    """The buyer withdraws an unpaid order; its invoice is voided."""
     with transaction.atomic():
         # The payment's lock order: the account's credit book, the invoice, then the order.
         lock_credit_book(order.invoice.account, order.invoice.currency)
