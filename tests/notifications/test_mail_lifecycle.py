@@ -22,7 +22,6 @@ from django.test import Client
 
 from licensary.billing.models import Invoice
 from licensary.jobs.runner import run_pending_jobs
-from licensary.licenses.models import License
 from licensary.licenses.sweep import sweep
 from licensary.notifications.mail import mails_send
 from licensary.notifications.models import MailMessage
@@ -50,7 +49,7 @@ class SmtpSink:
             self.port = probe.getsockname()[1]
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
@@ -112,8 +111,10 @@ def pay(api: Api, invoice: object) -> None:
 
 
 def upload_receipt(api: Api, invoice: object, reference: str) -> str:
-    data = {"file": SimpleUploadedFile("r.png", PNG + reference.encode(), "image/png"),
-            "reference": reference}
+    data = {
+        "file": SimpleUploadedFile("r.png", PNG + reference.encode(), "image/png"),
+        "reference": reference,
+    }
     made = api.client.post(f"/api/v1/invoices/{invoice}/receipts", data, **api.headers)
     assert made.status_code == 201, made.json()
     return made.json()["id"]
@@ -263,7 +264,10 @@ def test_every_lifecycle_mail_reaches_the_right_person_once(
     staff_api.post(f"/tickets/{ticket['id']}/messages", {"body": "Try again now."})
     run_jobs_twice()
     [reply] = smtp.take_messages()
-    assert (reply["To"], reply["Subject"]) == (alice.email, f"Ticket {ticket['id']}: support answered")
+    assert (reply["To"], reply["Subject"]) == (
+        alice.email,
+        f"Ticket {ticket['id']}: support answered",
+    )
     assert "Try again now." in parts(reply)[0]
 
     # A ban: one mail, however many licenses it cancels.
@@ -277,7 +281,9 @@ def test_every_lifecycle_mail_reaches_the_right_person_once(
     assert all(row.attempts == 1 for row in MailMessage.objects.all())
 
 
-def test_a_reminder_job_run_twice_and_a_row_sent_twice_mail_once(smtp, clock, alice, staff, product):
+def test_a_reminder_job_run_twice_and_a_row_sent_twice_mail_once(
+    smtp, clock, alice, staff, product
+):
     give_credit(alice, 1500, staff)
     api = api_for(alice)
     first = order(api, PUBLIC_IP)
@@ -301,4 +307,3 @@ def test_a_reminder_job_run_twice_and_a_row_sent_twice_mail_once(smtp, clock, al
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("sent", 1)
     assert MailMessage.objects.filter(event="invoice_reminder").count() == 1
-

@@ -123,9 +123,7 @@ def mails_queue(mails: Iterable[Mail]) -> list[int]:
     rows = [mail_render(mail) for key, mail in wanted.items() if key not in existing]
     # ON CONFLICT DO NOTHING: a second writer meanwhile (two workers) is not an error.
     MailMessage.objects.bulk_create(rows, ignore_conflicts=True)
-    ids = dict(
-        MailMessage.objects.filter(dedupe_key__in=wanted).values_list("dedupe_key", "pk")
-    )
+    ids = dict(MailMessage.objects.filter(dedupe_key__in=wanted).values_list("dedupe_key", "pk"))
     return [ids[key] for key in wanted if key in ids]
 
 

@@ -54,4 +54,3 @@ def receipt_mail(*, receipt_id: int, event: str) -> int:
         )
         for person in receipt_recipients(receipt)
     )
-
