@@ -463,6 +463,15 @@ ENDPOINTS: dict[str, Endpoint] = {
             Case("no such account", 404, "not_found", path="/accounts/999999/ban"),
         ],
     ),
+    "POST /account/white-label": Endpoint(
+        "carol",
+        "/account/white-label",
+        {"name": "Carol Hosting"},
+        cases=[
+            *refusals(422, "validation_error", "name", "x" * 101, "tab\there", 7, None),
+            Case("a customer names its mail", 403, "permission_denied", actor="alice"),
+        ],
+    ),
     "POST /tokens": Endpoint(
         "alice",
         "/tokens",

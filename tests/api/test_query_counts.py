@@ -371,8 +371,9 @@ def shopper(cast: Cast) -> Api:
 
 # The token, the product, the terms gate for the actor and for the account (the latest version
 # and the acceptance, twice), the live license on the IP, the invoice number (read twice, then
-# moved on), the invoice and its lines, the order, and two audit entries (head, entry, head).
-ORDER = pin(sqlite=22, postgresql=20)
+# moved on), the invoice and its lines, the order, and two audit entries (head, entry, head);
+# then the mail's: is the invoice an order's (read), and its mail job queued.
+ORDER = pin(sqlite=24, postgresql=22)
 
 # The token, the invoice and its lines, the account, the terms gate twice, the books and the
 # invoice locked, the ledger transaction with its postings and their checks, the payment, the
@@ -381,16 +382,21 @@ ORDER = pin(sqlite=22, postgresql=20)
 PAY = pin(sqlite=35, postgresql=33)
 
 # The job claimed, the order and its IP's live license read and locked, the license issued,
-# the order completed, two audit entries, the job's outcome, and the poll that finds no more.
-DELIVER = pin(sqlite=28, postgresql=26)
+# the order completed, two audit entries, the delivery mail's job queued, the job's outcome,
+# and the poll that finds no more. The poll also runs the two mail jobs queued meanwhile: the
+# invoice's (6: claimed, the invoice found paid, no mail, its outcome) and the delivery's (15:
+# claimed, the order and its license read, the outbox row looked for, written and read back,
+# claimed, sent and marked sent, its outcome).
+DELIVER = pin(sqlite=50, postgresql=48)
 
 # As DELIVER, plus the upstream operation (found, recorded, tried, succeeded: so a lost answer
 # is never ordered twice) and the supplier's account; the HTTP call itself is no query.
-DELIVER_MANUFACTURER = pin(sqlite=37, postgresql=35)
+DELIVER_MANUFACTURER = pin(sqlite=59, postgresql=57)
 
 # Asking to renew first catches the license up with the rules (the sweep's six steps for this
-# one license, each in its savepoint: 18 queries), then issues the invoice or finds it.
-RENEW_ISSUED = pin(sqlite=42, postgresql=41)
+# one license, each in its savepoint: 18 queries), then issues the invoice or finds it (and
+# asks whether it is an order's, which alone has a mail of its own).
+RENEW_ISSUED = pin(sqlite=43, postgresql=42)
 RENEW_AGAIN = pin(sqlite=31, postgresql=31)
 
 # As PAY, with the renewal line's handler run twice: before money moves (is it renewable?) and
@@ -399,8 +405,9 @@ RENEW_AGAIN = pin(sqlite=31, postgresql=31)
 PAY_RENEWAL = pin(sqlite=78, postgresql=76)
 
 # Staff's token, the receipt, the bank's book and the payment as in PAY, the receipt decided,
-# three audit entries, the answer (the receipt and its invoice).
-CONFIRM_RECEIPT = pin(sqlite=39, postgresql=36)
+# three audit entries, the confirmation's mail job queued, the answer (the receipt and its
+# invoice).
+CONFIRM_RECEIPT = pin(sqlite=40, postgresql=37)
 
 # The event stored once (a unique row), the invoice, the payment as in PAY, the event's outcome
 # and the dispute it may belong to.

@@ -43,6 +43,21 @@ def account_updated(user: User, *, before: dict[str, Any], email: str, actor: Us
     )
 
 
+def account_white_label_set(user: User, *, before: dict[str, Any], actor: User) -> None:
+    """`account.updated`: the agent chose the name its customers' mail is sent under."""
+    record(
+        Change(
+            action="account.updated",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            before=before,
+            after={"white_label_name": user.white_label_name},
+        )
+    )
+
+
 def account_signed_in(user: User) -> None:
     record(
         Change(
