@@ -371,3 +371,29 @@ def test_banning_an_agent_leaves_its_customers_licenses_theirs_to_renew(
     sweep()
     [renewal] = Invoice.objects.filter(purpose="renewal")
     assert (renewal.account_id, renewal.total) == (dave.pk, 1000)
+
+
+def test_an_agents_sale_tells_the_agent_what_to_pay_and_both_of_the_delivery(
+    carol, dave, staff, product, mailoutbox
+):
+    """The invoice (and its reminders) are the payer's mail; the delivery is the owner's and
+    the agent's. Under the agent's white label, its customer's mail bears its name."""
+    carol_api = api_for(carol)
+    named = carol_api.post("/account/white-label", {"name": "Carol Hosting"})
+    assert named.status_code == 200, named.json_body
+    give_credit(carol, 1500, staff)
+    order = order_for(carol_api, dave)
+    run_jobs()
+    issued = [(m.subject, m.to) for m in mailoutbox]
+    mailoutbox.clear()
+
+    pay(carol_api, order["invoice"])
+
+    assert [to for _, to in issued] == [["carol@agent.test"]]
+    delivered = {m.to[0]: m for m in mailoutbox}
+    assert sorted(delivered) == ["carol@agent.test", "dave@example.test"]
+    to_dave = delivered["dave@example.test"]
+    assert "Carol Hosting" in to_dave.from_email
+    assert "Licensary" not in to_dave.body
+    run_jobs()
+    assert len(mailoutbox) == 2  # the jobs run again send nothing twice
