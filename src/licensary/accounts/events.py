@@ -29,7 +29,11 @@ def account_created(user: User, *, actor: User | None) -> None:
     )
 
 
-def account_updated(user: User, *, before: dict[str, Any], email: str, actor: User) -> None:
+def account_updated(
+    user: User, *, before: dict[str, Any], after: dict[str, Any], actor: User
+) -> None:
+    """`account.updated`: the fields `after` names (its e-mail; an agent's white-label name,
+    the name its customers' mail is sent under), from what they were (`before`)."""
     record(
         Change(
             action="account.updated",
@@ -38,22 +42,7 @@ def account_updated(user: User, *, before: dict[str, Any], email: str, actor: Us
             actor=actor,
             account_id=user.pk,
             before=before,
-            after={"email": email},
-        )
-    )
-
-
-def account_white_label_set(user: User, *, before: dict[str, Any], actor: User) -> None:
-    """`account.updated`: the agent chose the name its customers' mail is sent under."""
-    record(
-        Change(
-            action="account.updated",
-            object_type="account",
-            object_id=user.pk,
-            actor=actor,
-            account_id=user.pk,
-            before=before,
-            after={"white_label_name": user.white_label_name},
+            after=after,
         )
     )
 

@@ -110,7 +110,7 @@ def account_update(*, account: User, actor: User, email: str) -> User:
             raise ValidationFailed(
                 f"An account with email {email} exists already.", code="email_taken", status=409
             ) from exc
-        account_events.account_updated(locked, before=before, email=email, actor=actor)
+        account_events.account_updated(locked, before=before, after={"email": email}, actor=actor)
     account.email = email
     return locked
 
@@ -131,7 +131,9 @@ def account_white_label_set(*, account: User, name: str, actor: User) -> User:
         before = {"white_label_name": locked.white_label_name}
         locked.white_label_name = name
         locked.save(update_fields=["white_label_name"])
-        account_events.account_white_label_set(locked, before=before, actor=actor)
+        account_events.account_updated(
+            locked, before=before, after={"white_label_name": locked.white_label_name}, actor=actor
+        )
     account.white_label_name = name
     return locked
 
