@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -115,6 +116,9 @@ def account_update(*, account: User, actor: User, email: str) -> User:
     return locked
 
 
+WHITE_LABEL_REFUSED = frozenset('@<>",;')
+
+
 def account_white_label_set(*, account: User, name: str, actor: User) -> User:
     """The agent's name on the mail its customers get (white label); blank gives the
     platform's name back. Only the agent itself chooses it."""
@@ -124,6 +128,12 @@ def account_white_label_set(*, account: User, name: str, actor: User) -> User:
     name = " ".join(name.split())
     if len(name) > 100:
         raise ValidationFailed("name is at most 100 characters.")
+    # A display name, not an address: nothing a mail client could show as another sender
+    # ("Bank" <ceo@bank.example>) or turn around (bidi overrides and other format characters).
+    if any(ch in WHITE_LABEL_REFUSED or unicodedata.category(ch) == "Cf" for ch in name):
+        raise ValidationFailed(
+            'name is a plain name: no @ < > " , ; or invisible formatting characters.'
+        )
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=account.pk)
         if locked.white_label_name == name:
@@ -359,6 +369,15 @@ def account_require_not_banned(user: User) -> None:
     """The gate before anything a banned account may not do (rule 6): all but reading."""
     if user.status == User.Status.BANNED:
         raise AccountBanned("This account is banned; it can only read its history.")
+
+
+def account_in_good_standing(user: User) -> bool:
+    """Whether `user` may order, pay, renew and transfer now (not banned, the terms taken)."""
+    try:
+        account_require_in_good_standing(user)
+    except (AccountBanned, TermsNotAccepted):
+        return False
+    return True
 
 
 def account_require_in_good_standing(user: User) -> None:

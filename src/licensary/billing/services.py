@@ -653,11 +653,14 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
 
 
 def account_invoices_void(*, account_ids: list[int], reason: str, actor: User) -> list[int]:
-    """Void every unpaid invoice of the accounts (a ban), locking them first, in the caller's
-    transaction (after the accounts' credit books: the payments' lock order)."""
+    """Void every unpaid invoice of the accounts (a ban), and every unpaid invoice an agent
+    has for what it sells them, locking them first, in the caller's transaction (after the
+    accounts' credit books: the payments' lock order)."""
+    sold_to_them = InvoiceLine.objects.filter(customer_id__in=account_ids).values("invoice_id")
     ids = list(
         Invoice.objects.select_for_update()
-        .filter(account_id__in=account_ids, status=Invoice.Status.UNPAID)
+        .filter(Q(account_id__in=account_ids) | Q(pk__in=sold_to_them))
+        .filter(status=Invoice.Status.UNPAID)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

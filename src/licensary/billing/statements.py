@@ -8,10 +8,11 @@ from typing import Any
 from django.db.models import Sum
 
 from licensary.accounts.models import User
-from licensary.billing.models import Invoice, InvoiceLine, Payment
+from licensary.billing.models import Invoice, InvoiceLine, Payment, Refund
 from licensary.core.errors import ValidationFailed
 from licensary.ledger.models import LedgerAccount, Posting
 
+SECOND = timedelta(seconds=1)
 MAX_DAYS = 731  # two years, a leap day included
 
 
@@ -25,22 +26,26 @@ class Statement:
     lines: list[InvoiceLine]
     payments: list[Payment]
     movements: list[Posting]
+    refunds: list[Refund]
 
     @property
     def currency(self) -> str:
         return self.agent.currency
 
     def totals(self) -> dict[str, int]:
-        """Sums in the agent's currency: `sold` (lines for its customers), `purchased` (its
-        own lines), `paid` (payments on its invoices), `deposited` and `refunded` (credit)."""
+        """Sums in the agent's currency over the span: `sold` (lines for its customers),
+        `purchased` (its own lines), `paid` (payments of its invoices for licenses),
+        `deposited` (payments of its deposit invoices: credit bought), `refunded` (refunds
+        paid back to it, to its credit or to the original payment)."""
         mine = [line for line in self.lines if line.invoice.currency == self.currency]
-        money_in = [p for p in self.movements if p.currency == self.currency]
+        payments = [p for p in self.payments if p.currency == self.currency]
+        deposit = Invoice.Purpose.DEPOSIT
         return {
             "sold": sum(x.amount for x in mine if x.customer_id and x.kind != "deposit"),
             "purchased": sum(x.amount for x in mine if not x.customer_id and x.kind != "deposit"),
-            "paid": sum(p.amount for p in self.payments if p.currency == self.currency),
-            "deposited": sum(p.amount for p in money_in if p.transaction.kind == "deposit"),
-            "refunded": sum(p.amount for p in money_in if p.transaction.kind == "refund"),
+            "paid": sum(p.amount for p in payments if p.invoice.purpose != deposit),
+            "deposited": sum(p.amount for p in payments if p.invoice.purpose == deposit),
+            "refunded": sum(r.eligible for r in self.refunds if r.currency == self.currency),
         }
 
 
@@ -49,7 +54,8 @@ def statement_span(
 ) -> tuple[datetime, datetime]:
     """The span `from`..`to` of a statement: ISO dates or times in UTC; a bare `to` date
     includes that whole day. Both left out: the last 30 days."""
-    end_at = _instant(end, end_of_day=True) if end else now
+    # Left out, `to` is this second's end: what happened just now is in.
+    end_at = _instant(end, end_of_day=True) if end else now.replace(microsecond=0) + SECOND
     start_at = _instant(start, end_of_day=False) if start else end_at - timedelta(days=30)
     if start_at >= end_at:
         raise ValidationFailed("from must be before to.")
@@ -97,8 +103,17 @@ def agent_statement(*, agent: User, start: datetime, end: datetime) -> Statement
         .select_related("transaction", "transaction__invoice")
         .order_by("transaction__created_at", "pk")
     )
+    refunds = list(
+        Refund.objects.filter(
+            invoice__account=agent,
+            status=Refund.Status.PAID,
+            decided_at__gte=start,
+            decided_at__lt=end,
+        ).order_by("decided_at", "pk")
+    )
     return Statement(
         agent=agent,
+        refunds=refunds,
         start=start,
         end=end,
         opening_credit=_credit_before(book, start),

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_act_for, require_staff
-from licensary.accounts.services import account_require_in_good_standing
+from licensary.accounts.services import account_in_good_standing, account_require_in_good_standing
 from licensary.catalog.models import Product
 from licensary.core.db import with_retries
 from licensary.core.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
@@ -253,15 +253,18 @@ def claim_approve(*, claim: Claim, actor: User) -> Claim:
                 return locked
             owner = lic.account_id
             license_cancel_for_claim(license=lic, claim=locked.pk, actor=actor)
-            # An agent's claim for its customer lands in the agent's panel: it pays (rule 10).
+            # An agent's claim for its customer lands in the agent's panel: it pays (rule 10),
+            # unless it may not pay now (banned, or the latest terms not taken): then the
+            # claimant does, rather than staff's approval failing on the agent's account.
             agent = locked.requested_by
+            agent_pays = agent.pk == locked.claimant.agent_id and account_in_good_standing(agent)
             order = order_create(
                 actor=actor,
                 account=locked.claimant,
                 product=locked.product,
                 ip=locked.ip,
                 kind=Order.Kind.CLAIM,
-                payer=agent if agent.pk == locked.claimant.agent_id else None,
+                payer=agent if agent_pays else None,
             )
             Claim.objects.filter(pk=locked.pk).update(
                 status=CS.APPROVED, order=order, decided_at=now, decided_by=actor

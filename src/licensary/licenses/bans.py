@@ -10,6 +10,7 @@ from licensary.accounts.models import User
 from licensary.licenses import events as license_events
 from licensary.licenses.events import license_snapshot
 from licensary.licenses.models import License
+from licensary.licenses.ownership import license_void_open_renewals, lock_open_renewals
 from licensary.licenses.rules import BANNED, renewable_until_after_block
 from licensary.licenses.upstream import upstream_sync_enqueue
 
@@ -48,20 +49,24 @@ def licenses_cancel_for_ban(*, account_ids: list[int], note: str, actor: User) -
 def licenses_unbill_for_ban(*, agent_ids: list[int], note: str, actor: User) -> list[int]:
     """The live licenses billed to banned agents, of owners who are not banned, are their
     owners' to renew from now on (a banned agent pays nothing more), in the ban's
-    transaction. Returns their ids."""
-    locked = list(
-        License.objects.select_for_update()
-        .filter(billed_to_id__in=agent_ids)
+    transaction: a renewal invoice the agent still has open is voided, and the sweep issues
+    the next one to the owner. Returns their ids."""
+    ids = list(
+        License.objects.filter(billed_to_id__in=agent_ids)
         .exclude(account_id__in=agent_ids)
         .exclude(status=S.DELETED)
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    for lic in locked:
+    reason = f"agent banned: {note}"
+    for pk in ids:
+        lock_open_renewals(pk)  # before the license, as payments do
+        lic = License.objects.select_for_update().get(pk=pk)
         agent = lic.billed_to_id
-        assert agent is not None
+        if agent is None:
+            continue
         License.objects.filter(pk=lic.pk).update(billed_to=None)
         lic.billed_to_id = None
-        license_events.license_billing_returned(
-            lic, agent=agent, reason=f"agent banned: {note}", actor=actor
-        )
-    return [lic.pk for lic in locked]
+        license_void_open_renewals(lic, reason=reason, actor=actor)
+        license_events.license_billing_returned(lic, agent=agent, reason=reason, actor=actor)
+    return ids

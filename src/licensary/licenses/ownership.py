@@ -29,7 +29,7 @@ def license_lock(license_id: int) -> License:
     return License.objects.select_for_update().select_related("product").get(pk=license_id)
 
 
-def _void_open_renewals(lic: License, *, reason: str, actor: User | None) -> None:
+def license_void_open_renewals(lic: License, *, reason: str, actor: User | None) -> None:
     """Void the unpaid renewal invoices of `lic` (locked by the caller before the license, the
     money paths' order) and let the sweep issue the next one to whoever holds it now."""
     renewals = list(
@@ -64,7 +64,9 @@ def license_transfer(
     if lic.status == S.DELETED:
         raise InvalidTransition("This license is deleted; there is nothing left to transfer.")
     from_account = lic.account_id
-    _void_open_renewals(lic, reason=f"license {lic.pk} transferred to another account", actor=actor)
+    license_void_open_renewals(
+        lic, reason=f"license {lic.pk} transferred to another account", actor=actor
+    )
     # Its renewals go to the new owner, or to the new owner's agent when that agent accepted
     # it for its customer; the old owner's agent stops paying for it.
     billed_to = (
@@ -91,7 +93,7 @@ def license_cancel_for_claim(*, license: License, claim: int, actor: User) -> Li
     lic = license_lock(license.pk)
     if lic.status == S.DELETED:
         raise InvalidTransition("This license is deleted already; order the IP instead.")
-    _void_open_renewals(lic, reason=f"license {lic.pk} claimed (claim {claim})", actor=actor)
+    license_void_open_renewals(lic, reason=f"license {lic.pk} claimed (claim {claim})", actor=actor)
     before = license_snapshot(lic)
     now = timezone.now()
     blocked_at = lic.blocked_at or now

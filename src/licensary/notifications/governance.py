@@ -5,7 +5,7 @@ from licensary.accounts.models import IdentityDocument, User
 from licensary.catalog.models import kind_words
 from licensary.governance.models import Claim, Transfer
 from licensary.jobs.tasks import durable_task
-from licensary.notifications.mail import Mail, mails_queue_and_send
+from licensary.notifications.mail import Mail, mails_queue_and_send, payer_context
 
 # Who hears of each transfer event: the recipient ("to"), the owner ("from"), or both.
 TRANSFER_TOLD = {"requested": "to", "accepted": "both", "declined": "from", "canceled": "both"}
@@ -54,7 +54,9 @@ def notify_claim(*, claim_id: int, event: str) -> int:
     """The owner learns of a claim on its active license (and its 3 days), and of an
     approval; the claimant learns of the decision."""
     claim = (
-        Claim.objects.select_related("product", "claimant__agent", "owner__agent", "order")
+        Claim.objects.select_related(
+            "product", "claimant__agent", "owner__agent", "order__invoice__account"
+        )
         .filter(pk=claim_id)
         .first()
     )
@@ -74,7 +76,11 @@ def notify_claim(*, claim_id: int, event: str) -> int:
     if event == "opened" and claim.owner_deadline and claim.owner is not None:
         mails.append(Mail(key=key, to=claim.owner, template="claim_opened", context=context))
     elif event == "approved":
-        mails.append(Mail(key=key, to=claim.claimant, template="claim_approved", context=context))
+        # The claim order's payer: the claimant, or its agent that claimed for it (rule 10).
+        payer = claim.order.invoice.account if claim.order else claim.claimant
+        for person in dict.fromkeys([claim.claimant, payer]):
+            told = context | payer_context(person, owner=claim.claimant, payer=payer)
+            mails.append(Mail(key=key, to=person, template="claim_approved", context=told))
         if claim.owner is not None:
             mails.append(
                 Mail(key=key, to=claim.owner, template="claim_owner_canceled", context=context)

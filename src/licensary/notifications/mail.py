@@ -81,6 +81,16 @@ def brand_for(user: User) -> str:
     return platform_name()
 
 
+def payer_context(person: User, *, owner: User, payer: User) -> dict[str, object]:
+    """What a license's mail adds for `person` when its agent pays for it: the owner is told
+    its agent renews it (`renewed_by`), the agent whom it sold it to (`sold_to`)."""
+    if payer.pk == owner.pk:
+        return {}
+    if person.pk == owner.pk:
+        return {"renewed_by": payer.white_label_name or payer.email}
+    return {"sold_to": owner.email}
+
+
 def _tidy(text: str) -> str:
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
@@ -91,12 +101,14 @@ def mail_render(mail: Mail) -> MailMessage:
     line is the subject, the rest its body; the HTML template is the other part."""
     brand = brand_for(mail.to)
     language = mail.to.language or settings.LANGUAGE_CODE
-    context = {**mail.context, "brand": brand, "public_url": settings.PUBLIC_URL}
+    # Under an agent's white label the mail names no address of ours beyond its sender's.
+    public_url = settings.PUBLIC_URL if brand == platform_name() else ""
+    context = {**mail.context, "brand": brand, "public_url": public_url}
     with translation.override(language):
         text = render_to_string(f"mail/{mail.template}.txt", context)
         subject, _, body = text.strip().partition("\n")
         subject = " ".join(subject.split())
-        html = render_to_string(f"mail/{mail.template}.html", context | {"subject": subject})
+        html = render_to_string(f"mail/{mail.template}.html", context | {"mail_subject": subject})
     return MailMessage(
         dedupe_key=mail.dedupe_key,
         event=mail.template,

@@ -14,7 +14,7 @@ from licensary.catalog.models import kind_words
 from licensary.jobs.tasks import durable_task
 from licensary.licenses.models import License
 from licensary.licenses.rules import BANNED, NOT_RENEWABLE_REASONS
-from licensary.notifications.mail import Mail, mails_queue_and_send
+from licensary.notifications.mail import Mail, mails_queue_and_send, payer_context
 from licensary.orders.models import Order
 
 LICENSE_MOMENT = {"blocked": "blocked_at", "canceled": "canceled_at", "deleted": "deleted_at"}
@@ -53,14 +53,16 @@ def notify_license_event(*, license_ids: str | list[int], event: str) -> int:
     mails = [
         Mail(
             key=f"license.{event}:{lic.pk}:{_moment(getattr(lic, moment))}",
-            to=lic.account,
+            to=person,
             template=f"license_{event}",
-            context=license_context(lic),
+            context=license_context(lic) | payer_context(person, owner=lic.account, payer=payer),
         )
         for lic in License.objects.filter(pk__in=_ids(license_ids), status=event)
         .exclude(cancel_reason__in=NOT_RENEWABLE_REASONS)
-        .select_related("account__agent", "product")
+        .select_related("account__agent", "billed_to", "product")
         .order_by("pk")
+        for payer in [lic.billed_to or lic.account]
+        for person in dict.fromkeys([lic.account, payer])  # the owner, and its agent if it pays
     ]
     return mails_queue_and_send(mails)
 
@@ -180,7 +182,8 @@ def notify_order(*, order_id: int, event: str) -> int:
             key=f"order.{event}:{order.pk}:{_moment(moment)}",
             to=person,
             template=f"order_{event}",
-            context=context,
+            context=context
+            | payer_context(person, owner=order.account, payer=order.invoice.account),
         )
         for person in order_recipients(order)
     )

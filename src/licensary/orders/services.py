@@ -399,7 +399,8 @@ def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> 
     transaction, after its invoices and before its licenses (the delivery's order: the order,
     then the license). A ban refunds nothing (rule 6): no refund is granted or queued."""
     locked = list(
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
+        .select_related("invoice")
         .filter(account_id__in=account_ids, status__in=(OS.PROCESSING, OS.ON_HOLD))
         .order_by("pk")
     )
@@ -407,6 +408,10 @@ def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> 
     for order in locked:
         before = _set_status(order, new=OS.REJECTED, hold_reason=None, decision_note=decision)
         order_events.order_rejected(order, before=before, actor=actor, reason=decision)
+        if order.invoice.account_id not in account_ids:
+            # Paid by the customer's agent, who is not banned: the agent gets its money back
+            # (rule 6 refunds nothing to the banned account, not to the one who paid).
+            enqueue(refund_never_delivered, order_id=order.pk)
     # Unpaid orders the ban voided the invoice of: the account's own, and those its agent
     # placed for its customers (billed to the agent) when the agent is banned.
     unpaid = list(
