@@ -7,7 +7,12 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
+# The demo business (`licensary demo`) is loaded once, into an empty database; LICENSARY_DEMO=false
+# starts without it.
 run: install
+	LICENSARY_DEBUG=$${LICENSARY_DEBUG:-true} $(UV) run licensary migrate -v0
+	@if [ "$${LICENSARY_DEMO:-true}" != "false" ]; then \
+		LICENSARY_DEBUG=$${LICENSARY_DEBUG:-true} $(UV) run licensary demo; fi
 	LICENSARY_DEBUG=$${LICENSARY_DEBUG:-true} $(UV) run licensary up
 
 test: install

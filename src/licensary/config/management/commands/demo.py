@@ -1,65 +1,50 @@
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandParser
 
-from licensary.accounts.identity import identity_submit, identity_verify
 from licensary.accounts.models import User
-from licensary.accounts.services import account_create, account_credit_adjust, token_create
-from licensary.billing.services import invoice_pay_with_credit
-from licensary.catalog.models import Product
-from licensary.catalog.services import product_create
-from licensary.jobs.runner import run_pending_jobs
-from licensary.orders.services import order_create
-
-# The smallest file the identity check takes (a PNG's signature): the demo's agent document.
-DEMO_DOCUMENT = b"\x89PNG\r\n\x1a\n" + b"demo identity document"
+from licensary.accounts.services import account_create, token_create
+from licensary.config.demo_data import DAYS, PASSWORD, demo_load, demo_summary
 
 
 class Command(BaseCommand):
-    help = "Load demo data: products, a customer, an agent with a customer, a delivered license."
+    help = (
+        "Load a lived-in demo platform: five months of orders, renewals, lapses, agents' "
+        "sales, held orders, receipts, tickets, a claim and a refund request, replayed "
+        "through the real services."
+    )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, quiet: bool = False, **options) -> None:
         if User.objects.filter(email="alice@demo.test").exists():
             self.stdout.write("Demo data is loaded already.")
             return
-        with transaction.atomic():
-            staff = User.objects.filter(kind=User.Kind.STAFF).first() or account_create(
-                actor=None, kind="staff", email="staff@demo.test"
+        staff = User.objects.filter(kind=User.Kind.STAFF).order_by("pk").first()
+        if staff is None:
+            staff = account_create(
+                actor=None, kind="staff", email="staff@demo.test", password=PASSWORD
             )
-            panel = product_create(
-                actor=staff,
-                slug="licensary-panel",
-                name="Licensary Panel",
-                kind=Product.Kind.OWN,
-                price=1500,
-                setup_fee=1000,
+
+        def progress(done: int, total: int) -> None:
+            if quiet:
+                return
+            width = 40
+            filled = width * done // total
+            self.stdout.write(
+                f"\r  replaying {DAYS} days [{'#' * filled}{'.' * (width - filled)}] "
+                f"{done}/{total}",
+                ending="",
             )
-            product_create(
-                actor=staff,
-                slug="licensary-firewall",
-                name="Licensary Firewall",
-                kind=Product.Kind.OWN,
-                price=900,
-                setup_fee=0,
-            )
-            alice = account_create(actor=None, kind="customer", email="alice@demo.test")
-            carol = account_create(actor=None, kind="agent", email="carol@demo.test")
-            account_create(actor=carol, kind="customer", email="dave@demo.test")
-            # Agents sell once verified (rule 12): carol's document, verified by staff.
-            identity_submit(
-                account=carol,
-                file=SimpleUploadedFile("carol-id.png", DEMO_DOCUMENT),
-                actor=carol,
-            )
-            identity_verify(account=carol, actor=staff)
-            account_credit_adjust(account=alice, amount=10_000, note="demo credit", actor=staff)
-            account_credit_adjust(account=carol, amount=50_000, note="demo credit", actor=staff)
-            order = order_create(actor=alice, product=panel, ip="93.184.216.34")
-            invoice_pay_with_credit(invoice=order.invoice, actor=alice)
-        run_pending_jobs()
-        for user in (alice, carol):
-            self.stdout.write(f"{user.email}: API token {token_create(user=user)[1]}")
-        self.stdout.write(
-            "Demo data loaded: 2 products, alice (1 active license), agent carol "
-            "(verified) with customer dave."
-        )
+            self.stdout.flush()
+
+        cast = demo_load(staff=staff, progress=progress)
+        if not quiet:
+            self.stdout.write("")
+        for name, count in demo_summary().items():
+            self.stdout.write(f"  {name:<20} {count}")
+        self.stdout.write(f"Every demo account signs in with the password {PASSWORD!r}:")
+        for user in cast.people.values():
+            agent = f" (agent {user.agent.email})" if user.agent else ""
+            self.stdout.write(f"  {user.email:<20} {user.kind}{agent}")
+        for name in ("alice", "carol"):
+            self.stdout.write(f"{name}@demo.test: API token {token_create(user=cast[name])[1]}")
