@@ -27,6 +27,7 @@ from django.test import Client, override_settings
 from licensary.accounts.identity import identity_submit
 from licensary.accounts.models import User
 from licensary.accounts.services import terms_publish, token_create
+from licensary.billing.checkouts import checkout_record
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
@@ -351,6 +352,24 @@ def checkout_at_a_fake_stripe() -> Iterator[None]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+ZP_AUTHORITY = "A" + "0" * 34 + "7"
+ZP_RETURN = "/gateways/zarinpal/return"
+
+
+def a_zarinpal_payment_started(world: World) -> None:
+    """The authority Zarinpal would have handed out for alice's unpaid invoice."""
+    invoice = world.unpaid.invoice
+    checkout_record(
+        gateway="zarinpal",
+        reference=ZP_AUTHORITY,
+        invoice=invoice,
+        amount=invoice.total,
+        currency=invoice.currency,
+        success_url="https://portal.test/paid",
+        cancel_url="https://portal.test/canceled",
+    )
 
 
 def refusals(status: int, code: str, field_name: str, *values: Any) -> list[Case]:
@@ -1174,6 +1193,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         control_context=checkout_at_a_fake_stripe,
         cases=[
             *refusals(404, "not_found", "gateway", "paypal", "", "STRIPE"),
+            *refusals(422, "currency_not_supported", "gateway", "zarinpal"),  # a USD invoice
             Case(
                 "an invoice paid already",
                 409,
@@ -1185,6 +1205,61 @@ ENDPOINTS: dict[str, Endpoint] = {
                 404,
                 "not_found",
                 path="/invoices/{bob_invoice}/checkout",
+            ),
+        ],
+    ),
+    # The payer's browser back from Zarinpal; the control is a canceled payment (no network).
+    "GET /gateways/zarinpal/return": Endpoint(
+        None,
+        f"{ZP_RETURN}?Authority={ZP_AUTHORITY}&Status=NOK",
+        before=a_zarinpal_payment_started,
+        cases=[
+            Case(
+                "an authority never handed out",
+                404,
+                "not_found",
+                path=f"{ZP_RETURN}?Authority=A{'9' * 35}&Status=OK",
+            ),
+            Case(
+                "an authority never handed out, asked by a browser",
+                404,
+                "not_found",
+                path=f"{ZP_RETURN}?Authority=A{'9' * 35}&Status=NOK",
+                headers={"Accept": "text/html"},
+            ),
+            Case(
+                "no Status", 422, "validation_error", path=f"{ZP_RETURN}?Authority={ZP_AUTHORITY}"
+            ),
+            Case("no Authority", 422, "validation_error", path=f"{ZP_RETURN}?Status=OK"),
+            Case(
+                "a Status Zarinpal never sends",
+                422,
+                "validation_error",
+                path=f"{ZP_RETURN}?Authority={ZP_AUTHORITY}&Status=ok",
+            ),
+            Case(
+                "an empty Authority",
+                422,
+                "validation_error",
+                path=f"{ZP_RETURN}?Authority=&Status=OK",
+            ),
+            Case(
+                "an Authority longer than any",
+                422,
+                "validation_error",
+                path=f"{ZP_RETURN}?Authority={'A' * 101}&Status=OK",
+            ),
+            Case(
+                "a control character in Authority",
+                422,
+                "validation_error",
+                path=f"{ZP_RETURN}?Authority=A%01&Status=OK",
+            ),
+            Case(
+                "a paid return of a payment in dollars, which Zarinpal never takes",
+                422,
+                "currency_not_supported",
+                path=f"{ZP_RETURN}?Authority={ZP_AUTHORITY}&Status=OK",
             ),
         ],
     ),

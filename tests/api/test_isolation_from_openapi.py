@@ -154,6 +154,9 @@ PUBLIC: dict[str, str] = {
     "POST /verify": "licensed servers phone home by their IP, without an account",
     "GET /verify/keys": "licensed servers learn the signing keys without an account",
     "POST /gateways/{name}/webhook": "the payment gateway calls, proven by its signature",
+    "GET /gateways/zarinpal/return": "Zarinpal sends the payer's browser back, with no token; "
+    "the authority is verified with Zarinpal before anything is recorded, and one never "
+    "handed out is not_found",
     "POST /claims/{claim_id}/proof": "the claimed server answers the challenge from its IP "
     "(tests/governance: a wrong challenge is the made-up id's not_found)",
 }

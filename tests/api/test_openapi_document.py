@@ -170,6 +170,8 @@ def test_token_routes_declare_bearer_auth_and_the_public_ones_do_not(
         ("post", "/api/v1/verify"),
         ("get", "/api/v1/verify/keys"),
         ("post", "/api/v1/gateways/{name}/webhook"),
+        # Zarinpal sends the payer's browser back here; its answer is verified with Zarinpal.
+        ("get", "/api/v1/gateways/zarinpal/return"),
         ("post", "/api/v1/claims/{claim_id}/proof"),  # the server proves with the challenge
     }
     for path, ops in document["paths"].items():

@@ -404,3 +404,38 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway} dispute {self.dispute_id} {self.state}"
+
+
+class GatewayCheckout(models.Model):
+    """A payment started at a gateway that reports back through the payer's return rather
+    than a webhook (Zarinpal): which invoice, and what amount, the gateway's reference (its
+    `authority`) is for, and where the payer goes afterwards. Written when the gateway hands
+    the reference out; the payment itself is a `GatewayEvent` named after the reference, so it
+    is recorded once however often the payer comes back."""
+
+    gateway = models.CharField(max_length=20)
+    reference = models.CharField(max_length=100)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="checkouts")
+    amount = models.BigIntegerField()  # minor units of `currency`, as asked of the gateway
+    currency = models.CharField(max_length=3)
+    success_url = models.CharField(max_length=500)
+    cancel_url = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "reference"],
+                name="%(app_label)s_%(class)s_once_per_reference",
+                violation_error_message="This gateway reference is recorded already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="%(app_label)s_%(class)s_amount_positive",
+                violation_error_message="A checkout is for a positive amount.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} checkout {self.reference} for {self.invoice}"

@@ -1,12 +1,17 @@
 """Paying at a gateway, its webhooks, deposits and refunds."""
 
+from typing import Annotated
+from urllib.parse import urlencode
+
 from django.conf import settings
-from django.http import HttpRequest
-from ninja import Router, Status
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
 from licensary.accounts.services import account_require_in_good_standing
+from licensary.billing.checkouts import checkout_get
 from licensary.billing.gateways import get_gateway
 from licensary.billing.models import Invoice
 from licensary.billing.refunds import refund_approve, refund_reject, refund_request
@@ -26,12 +31,12 @@ from licensary.billing.schemas import (
 )
 from licensary.billing.selectors import visible_invoices, visible_refunds
 from licensary.billing.services import deposit_create
-from licensary.billing.webhooks import webhook_receive
+from licensary.billing.webhooks import ReturnOutcome, webhook_receive, zarinpal_return_receive
 from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
-from licensary.core.errors import InvalidTransition
+from licensary.core.errors import DomainError, InvalidTransition
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
-from licensary.core.text import Id
+from licensary.core.text import Id, Printable
 
 router = Router(tags=["payments"])
 
@@ -65,6 +70,79 @@ def checkout(request: AuthedRequest[User], invoice_id: Id, payload: CheckoutIn) 
 def gateway_webhook(request: HttpRequest, name: GatewayName) -> dict:
     event = webhook_receive(gateway=name, body=request.body, headers=dict(request.headers))
     return {"received": True, "outcome": event.outcome}
+
+
+class ZarinpalReturnIn(Schema):
+    """The query string Zarinpal adds to our return address."""
+
+    authority: Annotated[str, Printable(100, min_length=1)] = Field(alias="Authority")
+    status: Annotated[str, Printable(3, min_length=2)] = Field(
+        alias="Status", description="OK (paid at Zarinpal) or NOK (canceled or failed)"
+    )
+
+    @field_validator("status")
+    @classmethod
+    def _ok_or_nok(cls, value: str) -> str:
+        if value not in ("OK", "NOK"):
+            raise ValueError("Status is OK or NOK")
+        return value
+
+
+class ZarinpalReturnOut(Schema):
+    invoice: str
+    paid: bool
+    outcome: str  # applied | overpaid (to credit) | mismatch (for staff) | canceled
+    detail: str
+    authority: str
+    ref_id: str
+    redirect: str  # the page a browser is sent to
+
+
+def _wants_a_page(request: HttpRequest) -> bool:
+    """A browser navigating back from Zarinpal asks for HTML; an API client for JSON (and
+    every answer under /api/ is JSON unless a page is asked for)."""
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _with_query(url: str, **params: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
+@router.get(
+    "/gateways/zarinpal/return",
+    response={200: ZarinpalReturnOut, 302: None},
+    auth=None,
+    summary="Where Zarinpal sends the payer back; the payment is verified there, once",
+)
+def zarinpal_return(request: HttpRequest, params: Query[ZarinpalReturnIn]) -> HttpResponse | dict:
+    try:
+        result: ReturnOutcome = zarinpal_return_receive(
+            authority=params.authority, status=params.status
+        )
+    except DomainError as exc:
+        if not _wants_a_page(request) or exc.code == "not_found":
+            raise
+        # The payer's browser: to the page it came from, saying why nothing is paid.
+        checkout = checkout_get(gateway="zarinpal", reference=params.authority)
+        return HttpResponseRedirect(_with_query(checkout.cancel_url, error=exc.code))
+    checkout = result.checkout
+    redirect = (
+        checkout.success_url
+        if result.paid
+        else _with_query(checkout.cancel_url, error=result.outcome)
+    )
+    if _wants_a_page(request):
+        return HttpResponseRedirect(redirect)
+    return {
+        "invoice": str(checkout.invoice_id),
+        "paid": result.paid,
+        "outcome": result.outcome,
+        "detail": result.detail,
+        "authority": checkout.reference,
+        "ref_id": result.ref_id,
+        "redirect": redirect,
+    }
 
 
 @router.post(

@@ -5,14 +5,23 @@ event finds the row (the unique index makes a concurrent one wait) and changes n
 refund or a dispute that arrives before its payment is kept (`deferred`) and applied with the
 payment. The same payment reported by two events (a session completed, then its delayed
 payment succeeded) is money once. Events about one payment are applied one at a time.
+
+A gateway without webhooks (Zarinpal) reports through the payer's return: the return is
+verified with the gateway, outside any transaction, and the verified payment goes through the
+same path as a webhook event, named after the gateway's reference, so a return visited twice
+(or verified twice) is one payment.
 """
+
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from licensary.billing.gateways import GatewayEventData, get_gateway
-from licensary.billing.models import GatewayEvent, Invoice, Payment, Refund
+from licensary.billing.checkouts import checkout_get
+from licensary.billing.gateways import GatewayEventData, ZarinpalGateway, get_gateway
+from licensary.billing.gateways.zarinpal import payment_event
+from licensary.billing.models import GatewayCheckout, GatewayEvent, Invoice, Payment, Refund
 from licensary.billing.refunds import refund_settle_from_gateway
 from licensary.billing.services import (
     DisputeReport,
@@ -23,7 +32,7 @@ from licensary.billing.services import (
     unapplied_refund_record,
 )
 from licensary.core.db import with_retries
-from licensary.core.errors import InsufficientCredit, InvalidTransition
+from licensary.core.errors import DomainError, InsufficientCredit, InvalidTransition
 
 OUT = GatewayEvent.Outcome
 
@@ -31,6 +40,61 @@ OUT = GatewayEvent.Outcome
 def webhook_receive(*, gateway: str, body: bytes, headers: dict[str, str]) -> GatewayEvent:
     data = get_gateway(gateway).parse_webhook(body=body, headers=headers)
     return with_retries(lambda: _apply_once(gateway, data))
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """What a payer's return came to: `paid` when the money is recorded (the invoice paid,
+    or put on credit when the invoice could not take it)."""
+
+    checkout: GatewayCheckout
+    paid: bool
+    outcome: str  # the payment event's outcome, or "canceled" (the payer did not pay)
+    detail: str
+    ref_id: str = ""
+
+
+# The outcomes of a payment event that mean the money is recorded.
+MONEY_RECORDED = (OUT.APPLIED, OUT.OVERPAID)
+
+
+def zarinpal_return_receive(*, authority: str, status: str) -> ReturnOutcome:
+    """The payer is back from Zarinpal with `Authority` and `Status`: verify the payment
+    there and record it once. A return seen before answers what the first one recorded."""
+    checkout = checkout_get(gateway=ZarinpalGateway.name, reference=authority)
+    known = GatewayEvent.objects.filter(gateway=checkout.gateway, event_id=authority).first()
+    if known is not None:
+        return _returned(checkout, known)
+    if status != "OK":
+        return ReturnOutcome(
+            checkout, False, "canceled", "The payment was canceled or failed at Zarinpal."
+        )
+    invoice = checkout.invoice
+    if (checkout.amount, checkout.currency) != (invoice.total, invoice.currency):
+        # Not verified, so Zarinpal gives the money back rather than we keep money we cannot
+        # book (invoice totals do not change; this guards against one that did).
+        raise DomainError(
+            f"This payment was for {checkout.amount} {checkout.currency}; invoice "
+            f"{invoice.number} is {invoice.total} {invoice.currency}. Nothing is recorded.",
+            code="amount_mismatch",
+            status=409,
+        )
+    # Outside any transaction (the route is not atomic): the network call, then the record.
+    gateway = get_gateway(checkout.gateway)
+    assert isinstance(gateway, ZarinpalGateway)
+    verified = gateway.verify(checkout=checkout)
+    event = with_retries(lambda: _apply_once(checkout.gateway, payment_event(checkout, verified)))
+    return _returned(checkout, event)
+
+
+def _returned(checkout: GatewayCheckout, event: GatewayEvent) -> ReturnOutcome:
+    return ReturnOutcome(
+        checkout,
+        paid=event.outcome in MONEY_RECORDED,
+        outcome=event.outcome,
+        detail=event.note or event.outcome,
+        ref_id=str(event.payload.get("ref_id") or ""),
+    )
 
 
 def _one_payment_at_a_time(gateway: str, reference: str) -> None:

@@ -227,6 +227,10 @@ SILENCED_SYSTEM_CHECKS = [] if CACHE_URL else ["django_ratelimit.E003", "django_
 STRIPE_API_KEY = env_str("STRIPE_API_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+# Zarinpal: one host serves its API and its StartPay page; https://sandbox.zarinpal.com is
+# its sandbox. Without a merchant id, checkouts at Zarinpal are refused.
+ZARINPAL_BASE_URL = env_str("ZARINPAL_BASE_URL", "https://payment.zarinpal.com").rstrip("/")
+ZARINPAL_MERCHANT_ID = env_str("ZARINPAL_MERCHANT_ID")
 LICENSARY_BENCH_VIEWS = env_bool("LICENSARY_BENCH_VIEWS", False)
 PUBLIC_URL = env_str("LICENSARY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
