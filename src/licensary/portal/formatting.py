@@ -56,11 +56,14 @@ def format_moment(value: datetime | None) -> str:
 
 def format_money(amount: int, currency: str) -> str:
     """Minor units of `currency` (its ISO 4217 exponent, as Babel knows it) as the locale
-    writes money: `$12.50`, or the Persian form with Persian digits."""
+    writes money: `$12.50`, or the Persian form (the locale's own separators; Babel keeps
+    Latin digits, which are then written in Persian)."""
     exponent = get_currency_precision(currency)
     value = Decimal(amount).scaleb(-exponent)
-    return local_digits(format_currency(value, currency, locale=locale_name()))
+    return local_digits(
+        format_currency(value, currency, locale=locale_name(), numbering_system="default")
+    )
 
 
 def format_number(value: int) -> str:
-    return local_digits(format_decimal(value, locale=locale_name()))
+    return local_digits(format_decimal(value, locale=locale_name(), numbering_system="default"))
