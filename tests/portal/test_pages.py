@@ -190,7 +190,10 @@ def test_an_ip_already_held_is_shown_next_to_its_field(
 ) -> None:
     answer = alice_browser.post("/portal/orders/new/", {"product": "panel", "ip": PUBLIC_IP})
     assert answer.status_code == 409
-    assert 'id="id_ip_error"' in answer.content.decode()
+    assert (
+        '<ul class="errors" id="id_ip_error"><li>This product already has a license on that IP '
+        "address.</li></ul>"
+    ) in answer.content.decode()
     assert Order.objects.count() == 1
 
 

@@ -29,6 +29,7 @@ from licensary.licenses.services import license_change_ip, license_renewal_invoi
 from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
+from licensary.portal.errors import explained
 from licensary.portal.forms import FIELD_OF_CODE, ChangeIpForm, LicenseFilterForm, OrderForm
 from licensary.portal.pages import page
 from licensary.support.models import Ticket
@@ -43,11 +44,12 @@ def _cursor(request: HttpRequest) -> str | None:
 
 
 def _field_error(form: Any, exc: DomainError) -> bool:
-    """Put a service's refusal next to the field it is about; False when it is about none."""
+    """Put a service's refusal next to the field it is about, in the reader's language (the
+    service's own detail speaks the API's English); False when it is about no field."""
     field = FIELD_OF_CODE.get(exc.code)
     if field is None or field not in form.fields:
         return False
-    form.add_error(field, exc.detail)
+    form.add_error(field, str(explained(exc.code)[1]))
     return True
 
 
