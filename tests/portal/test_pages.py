@@ -3,11 +3,14 @@ other accounts' objects (404, as the API's not_found), sends the anonymous to si
 a form without its CSRF token, and changes state only through the services."""
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils.html import escape
 
+import licensary
 from licensary.accounts.models import TermsAcceptance, User
 from licensary.accounts.services import terms_publish
 from licensary.billing.models import Invoice, Payment
@@ -15,6 +18,7 @@ from licensary.catalog.models import Product
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.orders.models import Order
+from licensary.portal.errors import EXPLAINED, error_page
 from tests.helpers import OTHER_IP, PUBLIC_IP, give_credit
 from tests.portal.conftest import Browser
 
@@ -342,3 +346,33 @@ def test_every_page_has_a_content_security_policy_without_inline_script(
         assert answer["X-Frame-Options"] == "DENY", path
         scripts = re.findall(r"<script([^>]*)>", answer.content.decode())
         assert scripts and all('src="/static/' in attrs for attrs in scripts), path
+
+
+def codes_raised_in_the_source() -> set[str]:
+    """Every error code a `DomainError` is given in src/licensary (the class attribute or the
+    `code=` argument)."""
+    found: set[str] = set()
+    for source in Path(licensary.__file__).parent.rglob("*.py"):
+        text = source.read_text()
+        found |= set(re.findall(r'\bcode\s?=\s?"([a-z_]+)"', text))
+    return found - {"credit"}  # the ledger's book code, not an error
+
+
+def test_every_error_code_has_its_clear_words() -> None:
+    assert sorted(codes_raised_in_the_source() - set(EXPLAINED)) == []
+
+
+@pytest.mark.parametrize("code", sorted(EXPLAINED))
+def test_each_error_code_s_page_says_what_it_means(
+    alice_browser: Browser, code: str, rf: Any, alice: User
+) -> None:
+    request = rf.get("/portal/")
+    request.user = alice
+    answer = error_page(request, code=code, status=409, detail="the service's own words")
+    page = answer.content.decode()
+    heading, explanation = EXPLAINED[code]
+    assert answer.status_code == 409
+    assert f'data-code="{code}"' in page
+    assert f"<h1>{escape(str(heading))}</h1>" in page
+    assert f"<p>{escape(str(explanation))}</p>" in page
+    assert "the service&#x27;s own words" in page

@@ -114,6 +114,82 @@ EXPLAINED: dict[str, tuple[Promise, Promise]] = {
         _("Busy, try again"),
         _("Another change to the same things won; nothing was changed."),
     ),
+    "email_taken": (
+        _("This email is taken"),
+        _("An account with this email exists already."),
+    ),
+    "slug_taken": (
+        _("This name is taken"),
+        _("Choose another one."),
+    ),
+    "name_taken": (
+        _("This name is taken"),
+        _("Choose another one."),
+    ),
+    "empty_file": (
+        _("The file is empty"),
+        _("Choose the file again and send it."),
+    ),
+    "file_too_large": (
+        _("The file is too large"),
+        _("Send a smaller file."),
+    ),
+    "unsupported_file_type": (
+        _("This kind of file is not accepted"),
+        _("Send a PDF, PNG, JPEG or WebP file."),
+    ),
+    "unsupported_media_type": (
+        _("This kind of request is not accepted"),
+        _("Use the forms of the page."),
+    ),
+    "url_not_allowed": (
+        _("This address is not allowed"),
+        _("Use a public https address."),
+    ),
+    "webhook_limit": (
+        _("Too many webhook endpoints"),
+        _("Remove one before adding another."),
+    ),
+    "amount_short": (
+        _("The amount is short"),
+        _("The money received does not cover the invoice."),
+    ),
+    "gateway_unreachable": (
+        _("The payment gateway is not reachable"),
+        _("Nothing was charged. Try again later or pay another way."),
+    ),
+    "invalid_signature": (
+        _("The signature is not valid"),
+        _("The message was not signed as expected; nothing was done."),
+    ),
+    "invalid_nonce": (
+        _("The nonce is not valid"),
+        _("Send a fresh random nonce."),
+    ),
+    "transfer_pending": (
+        _("A transfer is already pending"),
+        _("Wait for the recipient's answer, or cancel that transfer first."),
+    ),
+    "nothing_to_claim": (
+        _("There is nothing to claim"),
+        _("No live license holds this product on that IP; order it instead."),
+    ),
+    "claim_pending": (
+        _("A claim is already open"),
+        _("Follow the claim that is already open for this license."),
+    ),
+    "proof_wrong_ip": (
+        _("The proof came from another address"),
+        _("Answer the challenge from the server at the claimed IP itself."),
+    ),
+    "challenge_used": (
+        _("This challenge was used already"),
+        _("Each challenge proves once."),
+    ),
+    "challenge_expired": (
+        _("This challenge has expired"),
+        _("Ask for a new one."),
+    ),
     "method_not_allowed": (
         _("Not allowed this way"),
         _("Use the buttons and forms of the page."),
