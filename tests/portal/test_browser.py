@@ -93,6 +93,12 @@ def test_sign_in_order_pay_with_credit_and_see_the_license_active_in_english_and
     page.get_by_role("link", name="Orders", exact=True).click()
     page.get_by_role("link", name="Order a license").first.click()
     page.get_by_label("Product").select_option("panel")
+    page.get_by_label("Server IP address").fill("10.0.0.1")  # private: refused by the service
+    page.get_by_role("button", name="Place the order").click()
+    expect(page.locator("#id_ip_error")).to_have_text(
+        "Enter the public IPv4 or IPv6 address of the server."
+    )
+    page.screenshot(path=str(artifacts / "order-error-en.png"), full_page=True)
     page.get_by_label("Server IP address").fill(PUBLIC_IP)
     page.get_by_role("button", name="Place the order").click()
     expect(page.get_by_test_id("invoice-status")).to_have_text("unpaid")
@@ -101,6 +107,7 @@ def test_sign_in_order_pay_with_credit_and_see_the_license_active_in_english_and
     page.get_by_role("button", name="Pay with credit").click()  # an htmx POST
     expect(page.get_by_test_id("invoice-status")).to_have_text("paid")
     expect(page.get_by_text("Paid with credit. The order is being delivered.")).to_be_visible()
+    page.screenshot(path=str(artifacts / "invoice-en.png"), full_page=True)
 
     run_jobs()  # the worker's delivery of the paid order
     page.get_by_role("link", name="Licenses", exact=True).click()
@@ -128,5 +135,7 @@ def test_sign_in_order_pay_with_credit_and_see_the_license_active_in_english_and
     assert sorted(p.name for p in artifacts.iterdir()) == [
         "dashboard-en.png",
         "dashboard-fa.png",
+        "invoice-en.png",
         "license-fa.png",
+        "order-error-en.png",
     ]

@@ -57,7 +57,7 @@ def test_every_error_code_s_words_are_translated() -> None:
 @pytest.mark.parametrize(
     "language,day,moment",
     [
-        ("en", "Dec 3, 2026", "3 Dec 2026, 09:05"),
+        ("en", "Dec 3, 2026", "Dec 3, 2026, 09:05"),
         ("fa", "۱۲ آذر ۱۴۰۵", "۱۲ آذر ۱۴۰۵، ۰۹:۰۵"),
     ],
 )

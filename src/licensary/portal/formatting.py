@@ -51,7 +51,7 @@ def format_moment(value: datetime | None) -> str:
     if is_persian():
         jalali = jdatetime.datetime.fromgregorian(datetime=moment, locale="fa_IR")
         return persian_digits(jalali.strftime("%d %B %Y، %H:%M"))
-    return format_datetime(moment, format="d MMM y, HH:mm", locale="en")
+    return format_datetime(moment, format="MMM d, y, HH:mm", locale="en")
 
 
 def format_money(amount: int, currency: str) -> str:
