@@ -50,6 +50,9 @@ class Api:
     def patch(self, path: str, body: Any = None, **headers: str) -> Any:
         return self._call("patch", path, body, **headers)
 
+    def delete(self, path: str, **headers: str) -> Any:
+        return self._call("delete", path, **headers)
+
 
 def make_account(email: str, kind: str = "customer", agent: User | None = None) -> User:
     return account_create(actor=None, kind=kind, email=email, agent=agent)

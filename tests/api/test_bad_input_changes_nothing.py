@@ -30,7 +30,7 @@ from licensary.accounts.services import terms_publish, token_create
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
 from licensary.catalog.models import Product
-from licensary.catalog.services import product_create
+from licensary.catalog.services import agent_tier_create, product_create, wholesale_price_set
 from licensary.governance.claims import claim_open
 from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
@@ -199,6 +199,10 @@ class World:
             actor=self.other_agent, url=HOOK_URL, events=["invoice.paid"]
         )[0]
         self.other_delivery = endpoint_test(endpoint=self.other_hook, actor=self.other_agent)
+        # Wholesale prices: carol's own for the panel, and a tier with one.
+        self.tier = agent_tier_create(actor=staff, name="silver")
+        wholesale_price_set(actor=staff, product=product, agent=carol, price=700, setup_fee=0)
+        wholesale_price_set(actor=staff, product=product, tier=self.tier, price=800, setup_fee=0)
         self.apis: dict[str | None, Api] = {
             "alice": api_for(alice),
             "bob": api_for(bob),
@@ -249,6 +253,7 @@ class World:
             "disabled_delivery": self.disabled_delivery.pk,
             "other_hook": self.other_hook.pk,
             "other_delivery": self.other_delivery.pk,
+            "tier": self.tier.pk,
         }
 
 
@@ -456,6 +461,15 @@ ENDPOINTS: dict[str, Endpoint] = {
                 path="/accounts/{dave}/ban",
             ),
             Case("no such account", 404, "not_found", path="/accounts/999999/ban"),
+        ],
+    ),
+    "POST /account/white-label": Endpoint(
+        "carol",
+        "/account/white-label",
+        {"name": "Carol Hosting"},
+        cases=[
+            *refusals(422, "validation_error", "name", "x" * 101, "tab\there", 7, None),
+            Case("a customer names its mail", 403, "permission_denied", actor="alice"),
         ],
     ),
     "POST /tokens": Endpoint(
@@ -861,6 +875,107 @@ ENDPOINTS: dict[str, Endpoint] = {
             *refusals(422, "validation_error", "reason", "", "rude", None),
             *refusals(422, "validation_error", "details", "", "d" * 5001),
             Case("not an agent", 404, "not_found", path="/agents/{alice}/reports"),
+        ],
+    ),
+    "GET /agents/{agent_id}/prices": Endpoint(
+        "carol",
+        "/agents/{carol}/prices",
+        cases=[
+            Case("another account's agent", 404, "not_found", actor="alice"),
+            Case(
+                "a customer is no agent",
+                404,
+                "not_found",
+                actor="staff",
+                path="/agents/{dave}/prices",
+            ),
+        ],
+    ),
+    "POST /agents/{agent_id}/prices": Endpoint(
+        "staff",
+        "/agents/{carol}/prices",
+        {"product": "panel", "price": 650, "setup_fee": 0},
+        cases=[
+            *refusals(422, "validation_error", "price", -1, 10.5, "650", True, None),
+            *refusals(422, "validation_error", "setup_fee", -1, "0", False),
+            *refusals(422, "validation_error", "product", "", "p" * 65),
+            Case("no such product", 404, "not_found", body={"product": "nope"}),
+            Case("the agent itself", 403, "permission_denied", actor="carol"),
+            Case("someone else", 404, "not_found", actor="alice"),
+            Case("not an agent", 404, "not_found", path="/agents/{dave}/prices"),
+        ],
+    ),
+    "DELETE /agents/{agent_id}/prices/{product_id}": Endpoint(
+        "staff",
+        "/agents/{carol}/prices/panel",
+        control_status=204,
+        cases=[
+            Case("the agent itself", 403, "permission_denied", actor="carol"),
+            Case("someone else", 404, "not_found", actor="alice"),
+            Case("no price there", 404, "not_found", path="/agents/{carol}/prices/retired"),
+            Case("no such product", 404, "not_found", path="/agents/{carol}/prices/nope"),
+        ],
+    ),
+    "POST /agents/{agent_id}/tier": Endpoint(
+        "staff",
+        "/agents/{carol}/tier",
+        {"tier": "{tier}"},
+        cases=[
+            Case("no such tier", 404, "not_found", body={"tier": "987654"}),
+            Case("a tier that is no id", 404, "not_found", body={"tier": "gold"}),
+            Case("the agent itself", 403, "permission_denied", actor="carol"),
+            Case("not an agent", 404, "not_found", path="/agents/{dave}/tier"),
+        ],
+    ),
+    "GET /agents/{agent_id}/statement": Endpoint(
+        "carol",
+        "/agents/{carol}/statement",
+        cases=[
+            Case("not a date", 422, "validation_error", query="from=soon"),
+            Case("backwards", 422, "validation_error", query="from=2026-03-05&to=2026-03-01"),
+            Case("too long", 422, "validation_error", query="from=2000-01-01&to=2026-03-01"),
+            Case("another agent's", 404, "not_found", actor="alice"),
+            Case("not an agent", 404, "not_found", path="/agents/{dave}/statement"),
+        ],
+    ),
+    "GET /agent-tiers": Endpoint(
+        "staff",
+        "/agent-tiers",
+        cases=[Case("an agent", 403, "permission_denied", actor="carol")],
+    ),
+    "POST /agent-tiers": Endpoint(
+        "staff",
+        "/agent-tiers",
+        {"name": "gold"},
+        control_status=201,
+        cases=[
+            *refusals(422, "validation_error", "name", "", "n" * 101, None, 5),
+            Case("a name taken", 409, "name_taken", body={"name": "silver"}),
+            Case("an agent", 403, "permission_denied", actor="carol"),
+        ],
+    ),
+    "GET /agent-tiers/{tier_id}/prices": Endpoint(
+        "staff",
+        "/agent-tiers/{tier}/prices",
+        cases=[Case("an agent", 403, "permission_denied", actor="carol")],
+    ),
+    "POST /agent-tiers/{tier_id}/prices": Endpoint(
+        "staff",
+        "/agent-tiers/{tier}/prices",
+        {"product": "panel", "price": 750},
+        cases=[
+            *refusals(422, "validation_error", "price", -1, "750", None),
+            Case("no such product", 404, "not_found", body={"product": "nope"}),
+            Case("an agent", 403, "permission_denied", actor="carol"),
+        ],
+    ),
+    "DELETE /agent-tiers/{tier_id}/prices/{product_id}": Endpoint(
+        "staff",
+        "/agent-tiers/{tier}/prices/panel",
+        control_status=204,
+        cases=[
+            Case("no price there", 404, "not_found", path="/agent-tiers/{tier}/prices/retired"),
+            Case("an agent", 403, "permission_denied", actor="carol"),
         ],
     ),
     "GET /agents/{agent_id}/reports": Endpoint(
@@ -1740,6 +1855,8 @@ def request(world: World, endpoint: Endpoint, method: str, case: Case | None) ->
         return api.get(path, **headers)
     if method == "patch":
         return api.patch(path, body, **headers)
+    if method == "delete":
+        return api.delete(path, **headers)
     if body is None:
         # No body at all, the way a client that has nothing to send posts.
         extra = dict(api.headers)

@@ -105,10 +105,10 @@ LISTS: dict[str, tuple[str, str, Callable[[Shop], set[str]]]] = {
         "/orders",
         lambda s: ids(Order.objects.filter(account__in=[s.carol, s.dave])),
     ),
-    "carol's customers' invoices": (
+    "carol's and her customers' invoices": (
         "carol",
         "/invoices",
-        lambda s: ids(Invoice.objects.filter(account=s.dave)),
+        lambda s: ids(Invoice.objects.filter(account__in=[s.carol, s.dave])),
     ),
     "carol's customers": ("carol", "/accounts", lambda s: ids(User.objects.filter(agent=s.carol))),
     "every account": ("staff", "/accounts", lambda s: ids(User.objects.all())),

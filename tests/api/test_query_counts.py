@@ -27,8 +27,13 @@ from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, Receipt
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.refunds import refund_request
-from licensary.catalog.models import Product
-from licensary.catalog.services import product_create
+from licensary.catalog.models import AgentTier, Product
+from licensary.catalog.services import (
+    agent_tier_assign,
+    agent_tier_create,
+    product_create,
+    wholesale_price_set,
+)
 from licensary.licenses.models import License
 from licensary.notifications.models import WebhookEndpoint
 from licensary.notifications.sending import Outcome, attempt_claim, attempt_record
@@ -68,6 +73,7 @@ class Cast:
         self.invoice: Invoice | None = None
         self.license: License | None = None
         self.webhook: WebhookEndpoint | None = None
+        self.tier: AgentTier | None = None
 
     def next_ip(self) -> str:
         self.made += 1
@@ -220,6 +226,33 @@ def add_delivery(cast: Cast, n: int) -> None:
     attempt_record(claim=claim, outcome=Outcome(500, 12, "busy", ""))
 
 
+def add_priced_product(cast: Cast, n: int) -> None:
+    """A product on sale, priced for carol every other time (her tier's price otherwise)."""
+    add_product(cast, n)
+    product = Product.objects.order_by("-pk").first()
+    assert product is not None
+    if cast.tier is None:
+        cast.tier = agent_tier_create(actor=cast.staff, name="gold")
+        agent_tier_assign(actor=cast.staff, agent=cast.carol, tier=cast.tier)
+    owner = {"agent": cast.carol} if n % 2 else {"tier": cast.tier}
+    wholesale_price_set(actor=cast.staff, product=product, price=500 + n, setup_fee=0, **owner)
+
+
+def add_tier(cast: Cast, n: int) -> None:
+    tier = agent_tier_create(actor=cast.staff, name=f"tier {n}")
+    agent = make_account(f"agent{n}@agent.test", kind="agent")
+    agent_tier_assign(actor=cast.staff, agent=agent, tier=tier)
+
+
+def add_tier_price(cast: Cast, n: int) -> None:
+    if cast.tier is None:
+        cast.tier = agent_tier_create(actor=cast.staff, name="gold")
+    add_product(cast, n)
+    product = Product.objects.order_by("-pk").first()
+    assert product is not None
+    wholesale_price_set(actor=cast.staff, product=product, tier=cast.tier, price=500, setup_fee=0)
+
+
 @dataclass(frozen=True)
 class ListCase:
     caller: str
@@ -270,6 +303,13 @@ LISTS: dict[str, ListCase] = {
     "every webhook": ListCase("staff", "/webhooks", add_webhook, 2, more=9),
     # The token, the endpoint (visible to the caller?), the page, its attempts in one prefetch.
     "a webhook's deliveries": ListCase("carol", "/webhooks/{webhook}/deliveries", add_delivery, 4),
+    # The token, the agent (visible?), its tier, the page of products, then their prices in
+    # two queries (the agent's tier, the price rows).
+    "carol's prices": ListCase("carol", "/agents/{agent}/prices", add_priced_product, 6),
+    # The token, the page with each tier's agent count.
+    "agent tiers": ListCase("staff", "/agent-tiers", add_tier, 2),
+    # The token, the tier, the page of prices with their products joined.
+    "a tier's prices": ListCase("staff", "/agent-tiers/{tier}/prices", add_tier_price, 3),
 }
 
 
@@ -284,6 +324,8 @@ def test_a_list_page_takes_as_many_queries_for_many_rows_as_for_one(
         invoice=cast.invoice.pk if cast.invoice else None,
         license=cast.license.pk if cast.license else None,
         webhook=cast.webhook.pk if cast.webhook else None,
+        agent=cast.carol.pk,
+        tier=cast.tier.pk if cast.tier else None,
     )
 
     def page() -> tuple[int, int]:
@@ -329,8 +371,9 @@ def shopper(cast: Cast) -> Api:
 
 # The token, the product, the terms gate for the actor and for the account (the latest version
 # and the acceptance, twice), the live license on the IP, the invoice number (read twice, then
-# moved on), the invoice and its lines, the order, and two audit entries (head, entry, head).
-ORDER = pin(sqlite=22, postgresql=20)
+# moved on), the invoice and its lines, the order, and two audit entries (head, entry, head);
+# then the mail's: is the invoice an order's (read), and its mail job queued.
+ORDER = pin(sqlite=24, postgresql=22)
 
 # The token, the invoice and its lines, the account, the terms gate twice, the books and the
 # invoice locked, the ledger transaction with its postings and their checks, the payment, the
@@ -339,16 +382,21 @@ ORDER = pin(sqlite=22, postgresql=20)
 PAY = pin(sqlite=35, postgresql=33)
 
 # The job claimed, the order and its IP's live license read and locked, the license issued,
-# the order completed, two audit entries, the job's outcome, and the poll that finds no more.
-DELIVER = pin(sqlite=28, postgresql=26)
+# the order completed, two audit entries, the delivery mail's job queued, the job's outcome,
+# and the poll that finds no more. The poll also runs the two mail jobs queued meanwhile: the
+# invoice's (6: claimed, the invoice found paid, no mail, its outcome) and the delivery's (15:
+# claimed, the order and its license read, the outbox row looked for, written and read back,
+# claimed, sent and marked sent, its outcome).
+DELIVER = pin(sqlite=50, postgresql=48)
 
 # As DELIVER, plus the upstream operation (found, recorded, tried, succeeded: so a lost answer
 # is never ordered twice) and the supplier's account; the HTTP call itself is no query.
-DELIVER_MANUFACTURER = pin(sqlite=37, postgresql=35)
+DELIVER_MANUFACTURER = pin(sqlite=59, postgresql=57)
 
 # Asking to renew first catches the license up with the rules (the sweep's six steps for this
-# one license, each in its savepoint: 18 queries), then issues the invoice or finds it.
-RENEW_ISSUED = pin(sqlite=42, postgresql=41)
+# one license, each in its savepoint: 18 queries), then issues the invoice or finds it (and
+# asks whether it is an order's, which alone has a mail of its own).
+RENEW_ISSUED = pin(sqlite=43, postgresql=42)
 RENEW_AGAIN = pin(sqlite=31, postgresql=31)
 
 # As PAY, with the renewal line's handler run twice: before money moves (is it renewable?) and
@@ -357,8 +405,9 @@ RENEW_AGAIN = pin(sqlite=31, postgresql=31)
 PAY_RENEWAL = pin(sqlite=78, postgresql=76)
 
 # Staff's token, the receipt, the bank's book and the payment as in PAY, the receipt decided,
-# three audit entries, the answer (the receipt and its invoice).
-CONFIRM_RECEIPT = pin(sqlite=39, postgresql=36)
+# three audit entries, the confirmation's mail job queued, the answer (the receipt and its
+# invoice).
+CONFIRM_RECEIPT = pin(sqlite=40, postgresql=37)
 
 # The event stored once (a unique row), the invoice, the payment as in PAY, the event's outcome
 # and the dispute it may belong to.

@@ -144,7 +144,7 @@ def test_staff_are_not_held_by_the_terms_but_an_agent_and_its_customer_are(
     carol: User, dave: User, staff: User, product: Product
 ) -> None:
     carol_api, staff_api = api_for(carol), api_for(staff)
-    give_credit(dave, 1500, staff)
+    give_credit(carol, 1500, staff)  # carol pays what she sells
     publish(staff_api, "Version one.")
     order = {"product": "panel", "ip": NEW_IP, "account": str(dave.pk)}
 

@@ -100,3 +100,15 @@ def test_the_persian_dashboard_is_right_to_left_with_jalali_dates(
     with translation.override("fa"):
         assert formatting.format_day(alice_license.license.period_end) in page
     assert "۳۰ روز" in page  # the days left, in Persian digits
+
+
+def test_an_account_whose_language_is_persian_reads_persian_until_the_browser_chooses(
+    alice: User, alice_browser: Browser
+) -> None:
+    # accounts has no service that sets `language` yet (the portal would call it from its
+    # switch); the column is written here the one way there is.
+    User.objects.filter(pk=alice.pk).update(language=User.Language.FA)
+    assert '<html lang="fa" dir="rtl">' in alice_browser.get("/portal/").content.decode()
+
+    alice_browser.post("/portal/language/", {"language": "en", "next": "/portal/"})
+    assert '<html lang="en" dir="ltr">' in alice_browser.get("/portal/").content.decode()

@@ -12,6 +12,8 @@ from licensary.accounts.schemas import (
     CreditIn,
     TermsIn,
     TermsOut,
+    WhiteLabelIn,
+    WhiteLabelOut,
     account_out,
     history_out,
 )
@@ -23,6 +25,7 @@ from licensary.accounts.selectors import (
 from licensary.accounts.services import (
     account_create,
     account_credit_adjust,
+    account_white_label_set,
     terms_accept,
     terms_latest,
     terms_publish,
@@ -39,6 +42,16 @@ router = Router(tags=["accounts"])
 @router.get("/account", response=AccountOut, summary="The calling account")
 def get_own_account(request: AuthedRequest[User]) -> dict:
     return account_out(request.auth)
+
+
+@router.post(
+    "/account/white-label",
+    response=WhiteLabelOut,
+    summary="Agents: the name your customers' mail is sent and signed under (blank: ours)",
+)
+def set_white_label(request: AuthedRequest[User], payload: WhiteLabelIn) -> dict:
+    agent = account_white_label_set(account=request.auth, name=payload.name, actor=request.auth)
+    return {"name": agent.white_label_name}
 
 
 @router.get("/accounts", response=Page[AccountOut])

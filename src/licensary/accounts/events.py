@@ -29,7 +29,11 @@ def account_created(user: User, *, actor: User | None) -> None:
     )
 
 
-def account_updated(user: User, *, before: dict[str, Any], email: str, actor: User) -> None:
+def account_updated(
+    user: User, *, before: dict[str, Any], after: dict[str, Any], actor: User
+) -> None:
+    """`account.updated`: the fields `after` names (its e-mail; an agent's white-label name,
+    the name its customers' mail is sent under), from what they were (`before`)."""
     record(
         Change(
             action="account.updated",
@@ -38,7 +42,7 @@ def account_updated(user: User, *, before: dict[str, Any], email: str, actor: Us
             actor=actor,
             account_id=user.pk,
             before=before,
-            after={"email": email},
+            after=after,
         )
     )
 

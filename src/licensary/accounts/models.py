@@ -52,6 +52,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         SUPPORT_SPAM = "support_spam"
         OTHER = "other"
 
+    class Language(models.TextChoices):
+        """The languages its e-mail is written in (the portals add their own strings)."""
+
+        EN = "en", "English"
+        FA = "fa", "Persian"
+
     class Identity(models.TextChoices):
         UNVERIFIED = "unverified"
         PENDING = "pending"
@@ -71,6 +77,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     # Its credit is kept in this currency: the platform's (LICENSARY_CURRENCY) when made.
     currency = models.CharField(max_length=3, default=default_currency)
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
+    # An agent's own name for the mail its customers get (white label); blank: the platform's.
+    white_label_name = models.CharField(max_length=100, blank=True)
     is_staff = models.BooleanField(default=False)  # may use the Django admin
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,14 @@ class AccountIn(Schema):
     agent: Id | None = None
 
 
+class WhiteLabelIn(Schema):
+    name: Annotated[str, Printable(column(User, "white_label_name"))]
+
+
+class WhiteLabelOut(Schema):
+    name: str
+
+
 class CreditIn(Schema):
     amount: StrictInt  # minor units: `true` or "500" are not amounts
     note: Annotated[str, Printable(column(LedgerTransaction, "memo"), multiline=True)]

@@ -45,6 +45,7 @@ WRITES: dict[str, Scope] = {
     "account": Scope.ACCOUNT,
     "products": Scope.ACCOUNT,
     "suppliers": Scope.ACCOUNT,
+    "agent-tiers": Scope.BILLING,
 }
 ACTIONS: dict[tuple[str, str], Scope] = {
     ("accounts", "credit"): Scope.BILLING,
@@ -52,6 +53,7 @@ ACTIONS: dict[tuple[str, str], Scope] = {
     ("accounts", "identity"): Scope.ACCOUNT,
     ("licenses", "unresolvable"): Scope.SUPPORT,
     ("agents", "prices"): Scope.BILLING,
+    ("agents", "tier"): Scope.BILLING,
     ("agents", "warnings"): Scope.ACCOUNT,
     ("agents", "reports"): Scope.SUPPORT,
 }

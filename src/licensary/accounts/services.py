@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from licensary.accounts import events as account_events
 from licensary.accounts.models import ApiToken, TermsAcceptance, TermsVersion, User
-from licensary.accounts.policy import require_staff
+from licensary.accounts.policy import require_agent, require_staff
 from licensary.accounts.scopes import ALL_SCOPES
 from licensary.core.errors import (
     AccountBanned,
@@ -110,8 +110,31 @@ def account_update(*, account: User, actor: User, email: str) -> User:
             raise ValidationFailed(
                 f"An account with email {email} exists already.", code="email_taken", status=409
             ) from exc
-        account_events.account_updated(locked, before=before, email=email, actor=actor)
+        account_events.account_updated(locked, before=before, after={"email": email}, actor=actor)
     account.email = email
+    return locked
+
+
+def account_white_label_set(*, account: User, name: str, actor: User) -> User:
+    """The agent's name on the mail its customers get (white label); blank gives the
+    platform's name back. Only the agent itself chooses it."""
+    agent = require_agent(actor, "choose a white-label name")
+    if agent.pk != account.pk:
+        raise NotFound("No such object.")
+    name = " ".join(name.split())
+    if len(name) > 100:
+        raise ValidationFailed("name is at most 100 characters.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=account.pk)
+        if locked.white_label_name == name:
+            return locked
+        before = {"white_label_name": locked.white_label_name}
+        locked.white_label_name = name
+        locked.save(update_fields=["white_label_name"])
+        account_events.account_updated(
+            locked, before=before, after={"white_label_name": locked.white_label_name}, actor=actor
+        )
+    account.white_label_name = name
     return locked
 
 

@@ -93,6 +93,14 @@ class InvoiceLine(models.Model):
     )
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
+    # On an agent's invoice, the customer the line was sold for (rule 9: agents sell).
+    customer = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -1,7 +1,8 @@
 """Reminders of unpaid renewal invoices: the notice at issue (stage 1), then one on each later
 day of `REMINDER_DAYS` before the invoice is due. Each stage is recorded on the invoice in the
 transaction that announces it (`invoice.reminder_due`), so a stage is announced once: a sweep
-run twice, or after a gap, announces nothing twice, and never a stage whose day has passed."""
+run twice, or after a gap, announces nothing twice, and never a stage that a later one has
+overtaken."""
 
 from datetime import datetime, timedelta
 
@@ -28,7 +29,10 @@ def invoice_reminders_due(
     which) due by `now`, a batch per stage; `license_ids` limits them to those licenses'
     renewals. Returns the invoices reminded."""
     sent: list[int] = []
-    for stage, days in stages:
+    # The nearest stage first: after a gap, an invoice that several stages have fallen due for
+    # takes only the latest (its `reminders_sent` then passes the earlier ones): one reminder
+    # that still makes sense, never the stale ones before it.
+    for stage, days in sorted(stages, key=lambda stage_days: stage_days[1]):
         due = Invoice.objects.filter(
             purpose=Invoice.Purpose.RENEWAL,
             status=Invoice.Status.UNPAID,

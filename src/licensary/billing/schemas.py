@@ -23,6 +23,7 @@ class LineOut(Schema):
     license: str | None
     period_start: datetime | None
     period_end: datetime | None
+    customer: str | None  # on an agent's invoice: the customer the line was sold for
 
 
 class InvoiceOut(Schema):
@@ -54,6 +55,7 @@ def invoice_out(inv: Invoice) -> dict:
                 "license": str(line.license_id) if line.license_id else None,
                 "period_start": line.period_start,
                 "period_end": line.period_end,
+                "customer": str(line.customer_id) if line.customer_id else None,
             }
             for line in inv.lines.all()
         ],

@@ -102,6 +102,7 @@ class LineSpec:
     license_id: int | None = None
     period_start: datetime | None = None
     period_end: datetime | None = None
+    customer_id: int | None = None  # on an agent's invoice: the customer it sold to
 
 
 def next_invoice_numbers(count: int = 1) -> list[int]:
@@ -165,6 +166,7 @@ def invoices_issue(
                 license_id=line.license_id,
                 period_start=line.period_start,
                 period_end=line.period_end,
+                customer_id=line.customer_id,
             )
             for invoice, spec in zip(invoices, specs, strict=True)
             for line in spec.lines

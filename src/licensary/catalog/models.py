@@ -70,3 +70,81 @@ KIND_WORDS = {Product.Kind.OWN: "system license", Product.Kind.MANUFACTURER: "or
 
 def kind_words(kind: str) -> str:
     return KIND_WORDS[Product.Kind(kind)]
+
+
+class AgentTier(models.Model):
+    """A named group of agents that share one wholesale price list (rule 9's resellers)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentTierMember(models.Model):
+    """Which tier an agent buys at: at most one."""
+
+    agent = models.OneToOneField(
+        "accounts.User", on_delete=models.PROTECT, related_name="agent_tier_member"
+    )
+    tier = models.ForeignKey(AgentTier, on_delete=models.PROTECT, related_name="members")
+    assigned_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} in {self.tier_id}"
+
+
+class WholesalePrice(models.Model):
+    """What an agent pays for a product, per period and as setup fee, in the product's
+    currency: set for one agent, or for a tier; an agent's own row wins over its tier's, and
+    with neither the agent pays the list price."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="wholesale")
+    agent = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wholesale_prices",
+    )
+    tier = models.ForeignKey(
+        AgentTier, null=True, blank=True, on_delete=models.PROTECT, related_name="prices"
+    )
+    price = models.BigIntegerField(help_text="minor units per period")
+    setup_fee = models.BigIntegerField(default=0, help_text="minor units, paid on new orders")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["product_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(setup_fee__gte=0),
+                name="%(app_label)s_%(class)s_prices_not_negative",
+                violation_error_message="Prices cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(agent__isnull=False) & Q(tier__isnull=True))
+                | (Q(agent__isnull=True) & Q(tier__isnull=False)),
+                name="%(app_label)s_%(class)s_for_an_agent_or_a_tier",
+                violation_error_message="A wholesale price is for one agent or one tier.",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "agent"],
+                condition=Q(agent__isnull=False),
+                name="%(app_label)s_%(class)s_one_per_product_agent",
+                violation_error_message="The agent has a price for this product already.",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "tier"],
+                condition=Q(tier__isnull=False),
+                name="%(app_label)s_%(class)s_one_per_product_tier",
+                violation_error_message="The tier has a price for this product already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.price}"

@@ -4,13 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
 from licensary.catalog import events as catalog_events
-from licensary.catalog.models import Product
-from licensary.core.errors import ValidationFailed
+from licensary.catalog.models import AgentTier, AgentTierMember, Product, WholesalePrice
+from licensary.core.errors import NotFound, ValidationFailed
 from licensary.core.money import default_currency, require_amount, require_currency
 from licensary.core.text import column
 
@@ -117,3 +118,105 @@ def product_update(*, product: Product, actor: User, **changes: Any) -> Product:
             raise ValidationFailed("That slug is taken.", code="slug_taken", status=409) from exc
         catalog_events.product_updated(product, before=before, changes=changes, actor=actor)
     return product
+
+
+def _price_owner(agent: User | None, tier: AgentTier | None) -> dict[str, Any]:
+    if (agent is None) == (tier is None):
+        raise ValidationFailed("A wholesale price is for one agent or one tier.")
+    if agent is not None and agent.kind != User.Kind.AGENT:
+        raise NotFound("No such agent.")
+    return {"agent": agent} if agent is not None else {"tier": tier}
+
+
+def wholesale_price_set(
+    *,
+    actor: User,
+    product: Product,
+    price: int,
+    setup_fee: int,
+    agent: User | None = None,
+    tier: AgentTier | None = None,
+) -> tuple[WholesalePrice, bool]:
+    """Set what `agent` (or every agent of `tier`) pays for `product`, per period and as
+    setup fee, in the product's currency; returns the row and whether it is new. Invoices
+    already issued keep their amounts."""
+    require_staff(actor, "set wholesale prices")
+    owner = _price_owner(agent, tier)
+    require_amount(price, name="price", allow_zero=True)
+    require_amount(setup_fee, name="setup_fee", allow_zero=True)
+    with transaction.atomic():
+        row = WholesalePrice.objects.select_for_update().filter(product=product, **owner).first()
+        before = {"price": row.price, "setup_fee": row.setup_fee} if row else None
+        now = timezone.now()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = WholesalePrice.objects.create(
+                        product=product, price=price, setup_fee=setup_fee, updated_at=now, **owner
+                    )
+            except IntegrityError:  # a concurrent first set: this one updates it
+                row = WholesalePrice.objects.select_for_update().get(product=product, **owner)
+                before = {"price": row.price, "setup_fee": row.setup_fee}
+        if before is not None:
+            WholesalePrice.objects.filter(pk=row.pk).update(
+                price=price, setup_fee=setup_fee, updated_at=now
+            )
+            row.price, row.setup_fee, row.updated_at = price, setup_fee, now
+        catalog_events.wholesale_price_changed(row, before=before, actor=actor)
+    return row, before is None
+
+
+def wholesale_price_remove(
+    *, actor: User, product: Product, agent: User | None = None, tier: AgentTier | None = None
+) -> None:
+    """Drop the agent's (or tier's) price for `product`: it pays its tier's or the list
+    price from now on. `not_found` when there is none."""
+    require_staff(actor, "set wholesale prices")
+    owner = _price_owner(agent, tier)
+    with transaction.atomic():
+        row = WholesalePrice.objects.select_for_update().filter(product=product, **owner).first()
+        if row is None:
+            raise NotFound("No wholesale price for that product here.")
+        before = {"price": row.price, "setup_fee": row.setup_fee}
+        row.delete()
+        catalog_events.wholesale_price_changed(row, before=before, removed=True, actor=actor)
+
+
+def agent_tier_create(*, actor: User, name: str) -> AgentTier:
+    require_staff(actor, "manage agent tiers")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("name: a tier needs a name.")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                tier = AgentTier.objects.create(name=name, created_at=timezone.now())
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                f"A tier named {name!r} exists.", code="name_taken", status=409
+            ) from exc
+        catalog_events.agent_tier_created(tier, actor=actor)
+    return tier
+
+
+def agent_tier_assign(*, actor: User, agent: User, tier: AgentTier | None) -> User:
+    """Put `agent` in `tier` (None: out of any tier)."""
+    require_staff(actor, "manage agent tiers")
+    if agent.kind != User.Kind.AGENT:
+        raise NotFound("No such agent.")
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=agent.pk).values_list("pk").get()
+        member = AgentTierMember.objects.filter(agent=agent).select_related("tier").first()
+        before = member.tier if member else None
+        if before == tier:
+            return agent
+        if tier is None:
+            AgentTierMember.objects.filter(agent=agent).delete()
+        elif member is None:
+            AgentTierMember.objects.create(agent=agent, tier=tier, assigned_at=timezone.now())
+        else:
+            AgentTierMember.objects.filter(pk=member.pk).update(
+                tier=tier, assigned_at=timezone.now()
+            )
+        catalog_events.agent_tier_assigned(agent, before=before, tier=tier, actor=actor)
+    return agent

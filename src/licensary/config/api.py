@@ -12,7 +12,9 @@ from licensary.accounts.tokens_api import router as tokens_router
 from licensary.billing.api import router as billing_router
 from licensary.billing.payments_api import router as payments_router
 from licensary.billing.receipts_api import router as receipts_router
+from licensary.billing.statement_api import router as statement_router
 from licensary.catalog.api import router as catalog_router
+from licensary.catalog.prices_api import router as prices_router
 from licensary.core.api import JsonParser, document_problems, install_error_handlers
 from licensary.governance.api import router as governance_router
 from licensary.licenses.api import router as licenses_router
@@ -44,9 +46,11 @@ api.add_router("/v1/", tokens_router)
 api.add_router("/v1/", identity_router)
 api.add_router("/v1/", agents_router)
 api.add_router("/v1/", catalog_router)
+api.add_router("/v1/", prices_router)
 api.add_router("/v1/", billing_router)
 api.add_router("/v1/", payments_router)
 api.add_router("/v1/", receipts_router)
+api.add_router("/v1/", statement_router)
 api.add_router("/v1/", orders_router)
 api.add_router("/v1/", licenses_router)
 api.add_router("/v1/", verification_router)

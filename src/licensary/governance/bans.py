@@ -23,7 +23,7 @@ from licensary.core.errors import ValidationFailed
 from licensary.governance.claims import claims_cancel_for_ban
 from licensary.governance.transfers import transfers_cancel_for_ban
 from licensary.ledger.services import lock_credit_book
-from licensary.licenses.bans import licenses_cancel_for_ban
+from licensary.licenses.bans import licenses_cancel_for_ban, licenses_unbill_for_ban
 from licensary.orders.services import orders_reject_for_ban
 
 
@@ -61,4 +61,5 @@ def _ban(*, account: User, actor: User, reason: str, note: str, cascade: bool) -
         transfers_cancel_for_ban(account_ids=ids, actor=actor)
         claims_cancel_for_ban(account_ids=ids, actor=actor)
         licenses_cancel_for_ban(account_ids=ids, note=note, actor=actor)
+        licenses_unbill_for_ban(agent_ids=ids, note=note, actor=actor)
     return marked[0]

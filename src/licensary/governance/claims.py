@@ -253,12 +253,15 @@ def claim_approve(*, claim: Claim, actor: User) -> Claim:
                 return locked
             owner = lic.account_id
             license_cancel_for_claim(license=lic, claim=locked.pk, actor=actor)
+            # An agent's claim for its customer lands in the agent's panel: it pays (rule 10).
+            agent = locked.requested_by
             order = order_create(
                 actor=actor,
                 account=locked.claimant,
                 product=locked.product,
                 ip=locked.ip,
                 kind=Order.Kind.CLAIM,
+                payer=agent if agent.pk == locked.claimant.agent_id else None,
             )
             Claim.objects.filter(pk=locked.pk).update(
                 status=CS.APPROVED, order=order, decided_at=now, decided_by=actor

@@ -43,3 +43,25 @@ def licenses_cancel_for_ban(*, account_ids: list[int], note: str, actor: User) -
     ids = [lic.pk for lic in locked]
     upstream_sync_enqueue(ids)
     return ids
+
+
+def licenses_unbill_for_ban(*, agent_ids: list[int], note: str, actor: User) -> list[int]:
+    """The live licenses billed to banned agents, of owners who are not banned, are their
+    owners' to renew from now on (a banned agent pays nothing more), in the ban's
+    transaction. Returns their ids."""
+    locked = list(
+        License.objects.select_for_update()
+        .filter(billed_to_id__in=agent_ids)
+        .exclude(account_id__in=agent_ids)
+        .exclude(status=S.DELETED)
+        .order_by("pk")
+    )
+    for lic in locked:
+        agent = lic.billed_to_id
+        assert agent is not None
+        License.objects.filter(pk=lic.pk).update(billed_to=None)
+        lic.billed_to_id = None
+        license_events.license_billing_returned(
+            lic, agent=agent, reason=f"agent banned: {note}", actor=actor
+        )
+    return [lic.pk for lic in locked]

@@ -136,6 +136,22 @@ def license_canceled_by_ban(
     )
 
 
+def license_billing_returned(lic: License, *, agent: int, reason: str, actor: User) -> None:
+    """`license.billing_changed`: its renewals go to its owner now, no longer to `agent`."""
+    record(
+        Change(
+            action="license.billing_changed",
+            object_type="license",
+            object_id=lic.pk,
+            actor=actor,
+            account_id=lic.account_id,
+            before={"billed_to": agent},
+            after={"billed_to": None},
+            reason=reason[:200],
+        )
+    )
+
+
 def license_problem_unresolvable(lic: License, *, ticket: str, note: str, actor: User) -> None:
     """`license.problem_unresolvable`: staff say its licensing problem cannot be solved."""
     record(

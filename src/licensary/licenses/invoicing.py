@@ -16,6 +16,7 @@ from licensary.accounts.models import User
 from licensary.billing.models import INVOICE_PAID, Invoice, InvoiceLine
 from licensary.billing.services import InvoiceSpec, LineSpec, invoices_issue
 from licensary.catalog.models import Product, kind_words
+from licensary.catalog.selectors import Quote, list_quote, quotes_for
 from licensary.licenses.models import License
 from licensary.licenses.rules import period
 
@@ -23,36 +24,45 @@ S = License.Status
 SWEEP_ACTOR = "system:sweep"
 
 
-def renewal_line(lic: License) -> LineSpec:
+def renewal_line(lic: License, *, quote: Quote | None = None) -> LineSpec:
+    """The renewal line of `lic` at its payer's price (`quote`; the list price without one);
+    on an agent's invoice it names the customer."""
     start = lic.period_end if lic.status == S.ACTIVE else timezone.now()
     end = start + period()
+    sold_to = lic.account_id if lic.payer_id != lic.account_id else None
     return LineSpec(
         kind=InvoiceLine.Kind.RENEWAL,
-        amount=lic.product.price,
+        amount=(quote or list_quote(lic.product)).price,
         license_id=lic.pk,
         period_start=start,
         period_end=end,
         description=f"{lic.product.name} ({kind_words(lic.kind)}) on {lic.ip}: renewal "
-        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" + (f", for {lic.account.email}" if sold_to else ""),
+        customer_id=sold_to,
     )
 
 
 def issue_renewal_invoices(
     licenses: list[License], *, now: datetime, actor: User | None = None
 ) -> list[int]:
-    """One renewal invoice per license (each locked by the caller), numbered in one go; the
-    license remembers the period end it was invoiced for, so it is never invoiced twice."""
+    """One renewal invoice per license (each locked by the caller), numbered in one go, to
+    its payer (the agent that sold it, at its wholesale price, or its owner); the license
+    remembers the period end it was invoiced for, so it is never invoiced twice."""
     License.objects.filter(pk__in=[lic.pk for lic in licenses]).update(
         renewal_invoiced_for=F("period_end")
+    )
+    quotes = quotes_for(
+        {lic.product_id: lic.product for lic in licenses}.values(),
+        {lic.billed_to_id for lic in licenses if lic.billed_to_id},
     )
     invoices = invoices_issue(
         [
             InvoiceSpec(
-                account_id=lic.account_id,
+                account_id=lic.payer_id,
                 purpose=Invoice.Purpose.RENEWAL,
                 currency=lic.product.currency,
                 due_at=max(lic.period_end, now) if lic.status == S.ACTIVE else now,
-                lines=(renewal_line(lic),),
+                lines=(renewal_line(lic, quote=quotes.get((lic.product_id, lic.payer_id))),),
                 about=(("license", lic.pk),),
             )
             for lic in licenses

@@ -21,6 +21,15 @@ class License(models.Model):
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="licenses"
     )
+    # The agent that bought it for `account` and is invoiced its renewals; null: the owner
+    # pays for itself.
+    billed_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="licenses_billed",
+    )
     product = models.ForeignKey(
         "catalog.Product", on_delete=models.PROTECT, related_name="licenses"
     )
@@ -101,6 +110,11 @@ class License(models.Model):
 
     def __str__(self) -> str:
         return f"License {self.pk} {self.product_id}@{self.ip} {self.status}"
+
+    @property
+    def payer_id(self) -> int:
+        """The account its renewal invoices go to."""
+        return self.billed_to_id or self.account_id
 
     @property
     def upstream_wanted(self) -> str:

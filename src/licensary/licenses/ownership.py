@@ -65,12 +65,19 @@ def license_transfer(
         raise InvalidTransition("This license is deleted; there is nothing left to transfer.")
     from_account = lic.account_id
     _void_open_renewals(lic, reason=f"license {lic.pk} transferred to another account", actor=actor)
+    # Its renewals go to the new owner, or to the new owner's agent when that agent accepted
+    # it for its customer; the old owner's agent stops paying for it.
+    billed_to = (
+        actor.pk
+        if actor is not None and actor.kind == User.Kind.AGENT and to_account.agent_id == actor.pk
+        else None
+    )
     updated = License.objects.filter(pk=lic.pk, account_id=from_account).update(
-        account_id=to_account.pk
+        account_id=to_account.pk, billed_to_id=billed_to
     )
     if updated != 1:
         raise InvalidTransition(f"License {lic.pk} changed owner meanwhile.")
-    lic.account_id = to_account.pk
+    lic.account_id, lic.billed_to_id = to_account.pk, billed_to
     license_events.license_transferred(
         lic, from_account=from_account, transfer=transfer, actor=actor
     )

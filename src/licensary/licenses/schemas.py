@@ -47,6 +47,7 @@ class LicenseOut(Schema):
     renewable_until: datetime | None
     cancel_reason: str | None
     upstream: UpstreamOut | None
+    billed_to: str | None  # the agent invoiced its renewals; null: the owner pays for itself
 
 
 class HistoryOut(Schema):
@@ -86,6 +87,7 @@ def license_out(lic: License) -> dict:
         }
         if lic.kind == License.Kind.MANUFACTURER
         else None,
+        "billed_to": str(lic.billed_to_id) if lic.billed_to_id else None,
     }
 
 

@@ -16,6 +16,7 @@ from licensary.core.errors import (
     DomainError,
     InvalidTransition,
     IpTaken,
+    PermissionDenied,
     ValidationFailed,
 )
 from licensary.core.ip import normalize_license_ip
@@ -78,6 +79,8 @@ class PaidOrder(Protocol):
     def product(self) -> Product: ...
     @property
     def ip(self) -> str: ...
+    @property
+    def invoice(self) -> Invoice: ...  # its payer: the account, or the agent that sold it
 
 
 def license_issue(
@@ -117,8 +120,10 @@ def license_issue(
                 if reference
                 else []
             )
+            payer = order.invoice.account_id
             lic = License.objects.create(
                 account_id=order.account_id,
+                billed_to_id=payer if payer != order.account_id else None,
                 product_id=order.product_id,
                 kind=order.product.kind,
                 ip=order.ip,
@@ -161,6 +166,8 @@ def license_renewal_invoice(*, license: License, actor: User) -> Invoice:
     """The license's open renewal invoice, issuing one if there is none (rules 4 and 5)."""
     account_require_in_good_standing(actor)
     account_require_in_good_standing(license.account)
+    if license.billed_to_id and actor.pk == license.account_id:
+        raise PermissionDenied("Your agent renews this license for you; ask your agent.")
     with transaction.atomic():
         license_catch_up(license=license)
         lic = (

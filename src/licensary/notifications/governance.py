@@ -1,124 +1,105 @@
-"""The e-mails of identity checks, transfers and claims (rules 10 and 12): who is told what.
-Plain text for now; templates per language come with the notifications work."""
+"""The mail of identity checks, transfers and claims (rules 10 and 12): who is told what.
+The challenge of a claim is never in a mail."""
 
-from django.conf import settings
-from django.core.mail import send_mail
-
-from licensary.accounts.models import IdentityDocument
+from licensary.accounts.models import IdentityDocument, User
+from licensary.catalog.models import kind_words
 from licensary.governance.models import Claim, Transfer
 from licensary.jobs.tasks import durable_task
+from licensary.notifications.mail import Mail, mails_queue_and_send
 
-TRANSFER_MAIL = {
-    "requested": (
-        "to",
-        "License {license} is offered to you",
-        "{owner} offers you license "
-        "{license} ({product} on {ip}). Accept or decline it within 7 days: "
-        "POST /api/v1/transfers/{id}/accept or /decline.",
-    ),
-    "accepted": (
-        "both",
-        "License {license} transferred",
-        "License {license} ({product} on "
-        "{ip}) now belongs to {recipient}, with its period unchanged.",
-    ),
-    "declined": (
-        "from",
-        "Your transfer of license {license} was declined",
-        "{recipient} declined license {license} ({product} on {ip}); it stays yours.",
-    ),
-    "canceled": (
-        "both",
-        "Transfer of license {license} canceled",
-        "The transfer of license {license} ({product} on {ip}) is canceled: {reason}.",
-    ),
-}
-
-
-def _send(subject: str, body: str, to: list[str]) -> int:
-    return send_mail(subject, body + "\n", settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+# Who hears of each transfer event: the recipient ("to"), the owner ("from"), or both.
+TRANSFER_TOLD = {"requested": "to", "accepted": "both", "declined": "from", "canceled": "both"}
 
 
 @durable_task
 def notify_transfer(*, transfer_id: int, event: str) -> int:
     transfer = (
-        Transfer.objects.select_related("license__product", "from_account", "to_account")
+        Transfer.objects.select_related(
+            "license__product", "from_account__agent", "to_account__agent"
+        )
         .filter(pk=transfer_id)
         .first()
     )
-    if transfer is None or event not in TRANSFER_MAIL:
+    if transfer is None or event not in TRANSFER_TOLD:
         return 0
-    who, subject, body = TRANSFER_MAIL[event]
     lic = transfer.license
-    values = {
-        "id": transfer.pk,
-        "license": lic.pk,
+    context = {
+        "transfer_id": transfer.pk,
+        "license_id": lic.pk,
         "product": lic.product.name,
+        "kind": kind_words(lic.kind),
         "ip": lic.ip,
         "owner": transfer.from_account.email,
         "recipient": transfer.to_account.email,
         "reason": transfer.cancel_reason or "canceled",
     }
-    to = {
-        "to": [transfer.to_account.email],
-        "from": [transfer.from_account.email],
-        "both": [transfer.from_account.email, transfer.to_account.email],
-    }[who]
-    return _send(subject.format(**values), body.format(**values), to)
+    told: list[User] = {
+        "to": [transfer.to_account],
+        "from": [transfer.from_account],
+        "both": [transfer.from_account, transfer.to_account],
+    }[TRANSFER_TOLD[event]]
+    return mails_queue_and_send(
+        Mail(
+            key=f"transfer.{event}:{transfer.pk}",
+            to=person,
+            template=f"transfer_{event}",
+            context=context,
+        )
+        for person in told
+    )
 
 
 @durable_task
 def notify_claim(*, claim_id: int, event: str) -> int:
     """The owner learns of a claim on its active license (and its 3 days), and of an
-    approval; the claimant learns of the decision. The challenge is never in a mail."""
+    approval; the claimant learns of the decision."""
     claim = (
-        Claim.objects.select_related("product", "claimant", "owner", "order")
+        Claim.objects.select_related("product", "claimant__agent", "owner__agent", "order")
         .filter(pk=claim_id)
         .first()
     )
     if claim is None:
         return 0
-    what = f"{claim.product.name} on {claim.ip}"
-    if event == "opened" and claim.owner_deadline:
-        return _send(
-            f"Your license for {what} is claimed",
-            f"Another account says it runs the server at {claim.ip} and claims {what}. If "
-            f"you agree, transfer the license to it before "
-            f"{claim.owner_deadline:%Y-%m-%d %H:%M} UTC; otherwise staff review the claim "
-            "after that.",
-            [claim.owner.email],
-        )
-    if event == "approved":
-        sent = _send(
-            f"Your claim of {what} is approved",
-            f"Pay the claim order {claim.order_id} (it includes the setup fee); the license "
-            "is yours once it is paid.",
-            [claim.claimant.email],
-        )
-        return sent + _send(
-            f"Your license for {what} is canceled",
-            "Staff approved another account's proven claim of this server; the license is "
-            "canceled and cannot be renewed.",
-            [claim.owner.email],
-        )
-    if event == "rejected":
-        return _send(
-            f"Your claim of {what} is rejected", f"Reason: {claim.reason}", [claim.claimant.email]
-        )
-    return 0
+    context = {
+        "claim_id": claim.pk,
+        "product": claim.product.name,
+        "kind": kind_words(claim.product.kind),
+        "ip": claim.ip,
+        "owner_deadline": claim.owner_deadline,
+        "order_id": claim.order_id,
+        "reason": claim.reason,
+    }
+    mails: list[Mail] = []
+    key = f"claim.{event}:{claim.pk}"
+    if event == "opened" and claim.owner_deadline and claim.owner is not None:
+        mails.append(Mail(key=key, to=claim.owner, template="claim_opened", context=context))
+    elif event == "approved":
+        mails.append(Mail(key=key, to=claim.claimant, template="claim_approved", context=context))
+        if claim.owner is not None:
+            mails.append(
+                Mail(key=key, to=claim.owner, template="claim_owner_canceled", context=context)
+            )
+    elif event == "rejected":
+        mails.append(Mail(key=key, to=claim.claimant, template="claim_rejected", context=context))
+    return mails_queue_and_send(mails)
 
 
 @durable_task
 def notify_identity_rejected(*, document_id: int) -> int:
     document = (
-        IdentityDocument.objects.select_related("account")
+        IdentityDocument.objects.select_related("account__agent")
         .filter(pk=document_id, status=IdentityDocument.Status.REJECTED)
         .first()
     )
     if document is None:
         return 0
-    return _send(
-        "Your identity document was not accepted",
-        f"Reason: {document.reason}\nYou can submit another document.",
-        [document.account.email],
+    return mails_queue_and_send(
+        [
+            Mail(
+                key=f"identity.rejected:{document.pk}",
+                to=document.account,
+                template="identity_rejected",
+                context={"reason": document.reason},
+            )
+        ]
     )

@@ -129,3 +129,63 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.message_id}: {self.outcome}"
+
+
+class MailMessage(models.Model):
+    """One e-mail to one account (the outbox): written once per event and recipient, under its
+    `dedupe_key` (unique), rendered when written; sent later by `notifications.mail`, outside
+    any transaction. A sending worker claims it (pending -> sending, with `lease_until`);
+    a sent message is never claimed again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    # "<event>:<object>[:<moment>]>to:<account>", e.g. "license.blocked:41:2025-10-31T10:00>to:7"
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    event = models.CharField(max_length=40)  # the template's name, e.g. "license_blocked"
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mail_messages"
+    )
+    to_email = models.EmailField()
+    from_name = models.CharField(max_length=100)  # the platform's, or the agent's white label
+    subject = models.CharField(max_length=200)
+    text = models.TextField()
+    html = models.TextField()
+    language = models.CharField(max_length=8)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False)
+                | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="%(app_label)s_%(class)s_sent_has_time",
+                violation_error_message="A sent message records when it was sent, and only it.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_until__isnull=False),
+                name="%(app_label)s_%(class)s_sending_has_lease",
+                violation_error_message="A message being sent says until when its sender holds it.",
+            ),
+        ]
+        indexes = [
+            # What is still to send (stragglers after a crash): a small part of the table.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="mail_unsent_idx",
+            ),
+            models.Index(fields=["account", "-id"], name="mail_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"mail {self.event} to {self.to_email} ({self.status})"

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,6 +27,7 @@ from django.utils import timezone
 from licensary.core.errors import UrlNotAllowed
 from licensary.jobs.tasks import durable_task, enqueue, enqueue_after, heartbeat
 from licensary.notifications import events as webhook_events
+from licensary.notifications.mail import Mail, mails_queue_and_send
 from licensary.notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from licensary.notifications.signing import signature_header, signing_secrets, timestamp_header
 from licensary.notifications.targets import Target, target_check
@@ -314,24 +314,23 @@ def _disable_if_failing(endpoint_id: int, now: datetime) -> bool:
 def notify_webhook_disabled(*, endpoint_id: int) -> int:
     """Tell the agent its endpoint was disabled, why, and how to turn it back on."""
     endpoint = (
-        WebhookEndpoint.objects.select_related("agent")
+        WebhookEndpoint.objects.select_related("agent__agent")
         .filter(pk=endpoint_id, status=WebhookEndpoint.Status.DISABLED)
         .first()
     )
     if endpoint is None:
         return 0  # enabled again meanwhile
-    body = (
-        f"Your webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
-        f"{endpoint.disabled_reason}.\n\n"
-        "No events are sent to it while it is disabled. Once it answers again, enable it with\n"
-        f'PATCH /api/v1/webhooks/{endpoint.pk} {{"status": "enabled"}}, and replay the\n'
-        f"deliveries you missed from GET /api/v1/webhooks/{endpoint.pk}/deliveries"
-        "?status=failed.\n"
-    )
-    return send_mail(
-        f"Your webhook endpoint was disabled: {endpoint.url}"[:200],
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [endpoint.agent.email],
-        fail_silently=False,
+    return mails_queue_and_send(
+        [
+            Mail(
+                key=f"webhook.disabled:{endpoint.pk}:{endpoint.disabled_at}",
+                to=endpoint.agent,
+                template="webhook_disabled",
+                context={
+                    "endpoint_id": endpoint.pk,
+                    "url": endpoint.url,
+                    "reason": endpoint.disabled_reason,
+                },
+            )
+        ]
     )

@@ -3,16 +3,23 @@ event's transaction (the job runs after commit, so a rolled-back change sends no
 Subscribed in `NotificationsConfig.ready`."""
 
 from licensary.audit.bus import EVERY, Announcement, subscribe
+from licensary.billing.models import Invoice
 from licensary.jobs.tasks import enqueue
 from licensary.notifications.governance import (
     notify_claim,
     notify_identity_rejected,
     notify_transfer,
 )
-from licensary.notifications.receipts import notify_receipt_rejected
+from licensary.notifications.receipts import notify_receipt_decided
 from licensary.notifications.services import messages_queue
 from licensary.notifications.support import notify_ticket_reply
-from licensary.notifications.tasks import notify_license_event, send_invoice_reminders
+from licensary.notifications.tasks import (
+    notify_account_banned,
+    notify_invoice_issued,
+    notify_license_event,
+    notify_order,
+    send_invoice_reminders,
+)
 
 LICENSE_MAIL = ("license.blocked", "license.canceled", "license.deleted")
 
@@ -33,9 +40,28 @@ def reminder_due(event: Announcement) -> None:
     enqueue(send_invoice_reminders, invoice_ids=[int(pk) for pk in event.object_ids], stage=stage)
 
 
-def receipt_rejected(event: Announcement) -> None:
+def receipt_decided(event: Announcement) -> None:
     for pk in event.object_ids:
-        enqueue(notify_receipt_rejected, receipt_id=int(pk))
+        enqueue(notify_receipt_decided, receipt_id=int(pk), event=event.name.split(".")[1])
+
+
+def order_changed(event: Announcement) -> None:
+    for pk in event.object_ids:
+        enqueue(notify_order, order_id=int(pk), event=event.name.removeprefix("order."))
+
+
+def invoice_issued(event: Announcement) -> None:
+    # Only an order's invoice has a mail of its own (`notify_invoice_issued`): a sweep's batch
+    # of renewals or a deposit queues no job.
+    ids = Invoice.objects.filter(pk__in=event.object_ids, purpose=Invoice.Purpose.ORDER)
+    order_invoices = [str(pk) for pk in ids.order_by("pk").values_list("pk", flat=True)]
+    if order_invoices:
+        enqueue(notify_invoice_issued, invoice_ids=",".join(order_invoices))
+
+
+def account_banned(event: Announcement) -> None:
+    for pk in event.object_ids:
+        enqueue(notify_account_banned, account_id=int(pk))
 
 
 def ticket_message_added(event: Announcement) -> None:
@@ -61,7 +87,12 @@ def subscribe_all() -> None:
     for name in LICENSE_MAIL:
         subscribe(name, license_changed)
     subscribe("invoice.reminder_due", reminder_due)
-    subscribe("receipt.rejected", receipt_rejected)
+    subscribe("receipt.confirmed", receipt_decided)
+    subscribe("receipt.rejected", receipt_decided)
+    subscribe("order.completed", order_changed)
+    subscribe("order.on_hold", order_changed)
+    subscribe("invoice.issued", invoice_issued)
+    subscribe("account.banned", account_banned)
     subscribe("ticket.message_added", ticket_message_added)
     for name in ("requested", "accepted", "declined", "canceled"):
         subscribe(f"transfer.{name}", transfer_changed)

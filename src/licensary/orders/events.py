@@ -77,11 +77,12 @@ def order_rejected(order: Order, *, before: str, actor: User | None, reason: str
     )
 
 
-def order_canceled(order: Order, *, before: str, actor: User) -> None:
-    """`order.canceled`: withdrawn unpaid by its buyer, its invoice voided."""
-    _status_changed(
-        order, "order.canceled", before=before, actor=actor, reason="canceled by the buyer"
-    )
+def order_canceled(
+    order: Order, *, before: str, actor: User, reason: str = "canceled by the buyer"
+) -> None:
+    """`order.canceled`: withdrawn unpaid by its buyer (or with its account banned), its
+    invoice voided."""
+    _status_changed(order, "order.canceled", before=before, actor=actor, reason=reason)
 
 
 def _status_changed(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -20,6 +21,7 @@ from licensary.billing.services import (
     lock_for_money,
 )
 from licensary.catalog.models import Product, kind_words
+from licensary.catalog.selectors import price_for
 from licensary.core.db import with_retries
 from licensary.core.errors import (
     DomainError,
@@ -42,6 +44,14 @@ from licensary.suppliers.base import UpstreamLicense, UpstreamStatus
 OS = Order.Status
 
 
+def order_payer(*, actor: User, account: User) -> User:
+    """Who pays an order placed by `actor` for `account`: an agent ordering for its customer
+    pays it itself, at its wholesale price (rule 9); anyone else, the account."""
+    if actor.kind == User.Kind.AGENT and account.agent_id == actor.pk:
+        return actor
+    return account
+
+
 def order_create(
     *,
     actor: User,
@@ -49,24 +59,36 @@ def order_create(
     ip: str,
     account: User | None = None,
     kind: str = Order.Kind.NEW,
+    payer: User | None = None,
 ) -> Order:
-    """Place an order and issue its invoice: the license for one period plus the setup fee."""
+    """Place an order and issue its invoice: the license for one period plus the setup fee.
+
+    The invoice is the payer's (`order_payer`, or `payer`: the account or its agent), at the
+    payer's price; its lines name the customer when the payer is the account's agent. A
+    claim always pays the product's setup fee (rule 10): no wholesale price waives it.
+    """
     account = account or actor
     require_act_for(
         actor, account, refusal="You can order only for yourself or your own customers."
     )
     if account.is_staff_account:
         raise ValidationFailed("Staff accounts do not hold licenses.")
+    payer = payer or order_payer(actor=actor, account=account)
+    if payer.pk not in (account.pk, account.agent_id):
+        raise ValidationFailed("An order is paid by its account or the account's agent.")
     account_require_in_good_standing(actor)
     account_require_in_good_standing(account)
+    if payer.pk != account.pk:
+        account_require_in_good_standing(payer)
     ip = normalize_license_ip(ip)
     if not product.active:
         raise ValidationFailed(f"{product.name} is not on sale.", code="product_inactive")
     if product.requires_identity and account.identity != User.Identity.VERIFIED:
         raise IdentityRequired(f"{product.name} requires a verified identity.")
+    seller = next((a for a in (actor, payer) if a.kind == User.Kind.AGENT), None)
     if (
-        actor.kind == User.Kind.AGENT
-        and actor.identity != User.Identity.VERIFIED
+        seller is not None
+        and seller.identity != User.Identity.VERIFIED
         and settings.LICENSARY["AGENTS_MUST_BE_VERIFIED"]
     ):
         raise IdentityRequired("Agents must be verified before selling.")
@@ -77,10 +99,14 @@ def order_create(
             f"instead (POST /api/v1/licenses/{held.pk}/renew).",
             extra={"license": str(held.pk)},
         )
+    quote = price_for(product, payer)
+    setup_fee = product.setup_fee if kind == Order.Kind.CLAIM else quote.setup_fee
+    sold_to = account.pk if payer.pk != account.pk else None
+    for_whom = f", for {account.email}" if sold_to else ""
     now = timezone.now()
     with transaction.atomic():
         invoice = invoice_issue(
-            account=account,
+            account=payer,
             purpose=Invoice.Purpose.ORDER,
             currency=product.currency,
             actor=actor,
@@ -88,14 +114,16 @@ def order_create(
             lines=[
                 LineSpec(
                     kind="license",
-                    amount=product.price,
+                    amount=quote.price,
                     description=f"{product.name} ({kind_words(product.kind)}) on {ip}, "
-                    f"{settings.LICENSARY['PERIOD_DAYS']} days",
+                    f"{settings.LICENSARY['PERIOD_DAYS']} days{for_whom}",
+                    customer_id=sold_to,
                 ),
                 LineSpec(
                     kind="setup_fee",
-                    amount=product.setup_fee,
-                    description=f"{product.name} setup fee",
+                    amount=setup_fee,
+                    description=f"{product.name} setup fee{for_whom}",
+                    customer_id=sold_to,
                 ),
             ],
         )
@@ -132,7 +160,7 @@ def order_complete(
 
     When the slot was taken meanwhile the order is held instead (`ip_registered_here`).
     """
-    order = Order.objects.select_for_update().select_related("product").get(pk=order_id)
+    order = Order.objects.select_for_update().select_related("product", "invoice").get(pk=order_id)
     if order.status not in (OS.PROCESSING, OS.ON_HOLD):
         return order
     try:
@@ -379,14 +407,25 @@ def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> 
     for order in locked:
         before = _set_status(order, new=OS.REJECTED, hold_reason=None, decision_note=decision)
         order_events.order_rejected(order, before=before, actor=actor, reason=decision)
+    # Unpaid orders the ban voided the invoice of: the account's own, and those its agent
+    # placed for its customers (billed to the agent) when the agent is banned.
+    unpaid = list(
+        Order.objects.select_for_update()
+        .filter(status=OS.AWAITING_PAYMENT, invoice__status=Invoice.Status.VOID)
+        .filter(Q(account_id__in=account_ids) | Q(invoice__account_id__in=account_ids))
+        .order_by("pk")
+    )
+    for order in unpaid:
+        before = _set_status(order, new=OS.CANCELED, decision_note=decision)
+        order_events.order_canceled(order, before=before, actor=actor, reason=decision)
     return [order.pk for order in locked]
 
 
 def order_cancel(*, order: Order, actor: User) -> Order:
-    """The customer withdraws an unpaid order; its invoice is voided."""
+    """The buyer withdraws an unpaid order; its invoice is voided."""
     with transaction.atomic():
         # The payment's lock order: the account's credit book, the invoice, then the order.
-        lock_credit_book(order.account, order.invoice.currency)
+        lock_credit_book(order.invoice.account, order.invoice.currency)
         Invoice.objects.select_for_update().get(pk=order.invoice_id)
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != OS.AWAITING_PAYMENT:

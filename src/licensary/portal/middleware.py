@@ -1,8 +1,10 @@
-"""The portal's language: the one the visitor chose (the language cookie, set by Django's
-`set_language` view), or English. A browser's Accept-Language is not a choice: English stays
+"""The portal's language: the one chosen in this browser (the language cookie, set by
+Django's `set_language` view), else the signed-in account's own (`User.language`, the one its
+mail is written in), else English. A browser's Accept-Language is not a choice: English stays
 the default until someone picks Persian."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -14,12 +16,16 @@ SUPPORTED = {code for code, _ in settings.LANGUAGES}
 
 def chosen_language(request: HttpRequest) -> str:
     chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
-    return chosen if chosen in SUPPORTED else "en"
+    if chosen in SUPPORTED:
+        return chosen
+    user: Any = getattr(request, "user", None)
+    own = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+    return own if own in SUPPORTED else "en"
 
 
 class PortalLanguageMiddleware:
     """Activates the chosen language for the portal's pages only; the API and the admin keep
-    theirs (the API's texts are English, its codes stable)."""
+    theirs (the API's texts are English, its codes stable). Runs after authentication."""
 
     PREFIX = "/portal/"
 
