@@ -61,17 +61,23 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_ratelimit",
     "ninja",  # its templates and static files: /api/docs loads Swagger UI from this server
+    "django_htmx",
+    "csp",
+    "licensary.portal",  # the browser portals: server-rendered pages over the same services
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "licensary.portal.middleware.PortalLanguageMiddleware",  # reads the account's language
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "licensary.core.middleware.RequestContextMiddleware",
     "licensary.core.middleware.ApiAnswersJsonMiddleware",
@@ -145,9 +151,20 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The portals speak English (the default) and Persian (right to left, Jalali dates). The
+# portal's catalog lives in its app's locale/ folder, which Django finds by itself.
+LANGUAGES = [("en", "English"), ("fa", "فارسی")]
+LOCALE_PATHS: list[Path] = []
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# The portals' sign-in page (the admin keeps its own, with TOTP).
+LOGIN_URL = "portal:sign-in"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "portal:sign-in"
+# A refused CSRF check is the portal's own page that says to reload, not Django's debug text.
+CSRF_FAILURE_VIEW = "licensary.portal.errors.csrf_failure"
 
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
@@ -208,6 +225,22 @@ if SECURE and env_list("LICENSARY_TRUSTED_PROXIES", []):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every answer (django-csp): nothing but this server's own files,
+# no inline script anywhere (htmx is configured from a <meta> tag), no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 NINJA_PAGINATION_MAX_LIMIT = 200
 

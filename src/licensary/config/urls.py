@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import include, path
 
 from licensary.config.api import api
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("", home),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("portal/", include("licensary.portal.urls")),
 ]
 if settings.LICENSARY_BENCH_VIEWS:
     urlpatterns.append(path("bench/constant", bench_constant))

@@ -1,0 +1,53 @@
+"""What every portal page does before its own work: the visitor is signed in (else the
+sign-in page), has accepted the latest terms (else the terms prompt), and a refusal of a
+service becomes the page that explains its code."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from licensary.accounts.models import User
+from licensary.accounts.services import account_require_in_good_standing
+from licensary.core.errors import AccountBanned, DomainError, TermsNotAccepted
+from licensary.portal.errors import domain_error_page
+
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, User, P], HttpResponse]
+
+
+def signed_in_user(request: HttpRequest) -> User | None:
+    user: Any = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return user if isinstance(user, User) else None
+
+
+def page(view: View[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    """A portal page: `view(request, user, ...)` for a signed-in account that accepted the
+    latest terms; a `DomainError` it raises is answered with that code's page and status."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        user = signed_in_user(request)
+        if user is None:
+            return redirect_to_login(request.get_full_path())
+        try:
+            # The same rule the services apply before ordering and paying (rules 1 and 6).
+            account_require_in_good_standing(user)
+        except TermsNotAccepted:
+            target = reverse("portal:terms")
+            return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+        except AccountBanned:
+            pass  # a banned account still reads its pages; every action says account_banned
+        try:
+            return view(request, user, *args, **kwargs)
+        except DomainError as exc:
+            return domain_error_page(request, exc)
+
+    return wrapper
