@@ -122,6 +122,22 @@ EXPLAINED: dict[str, tuple[Promise, Promise]] = {
         _("This name is taken"),
         _("Choose another one."),
     ),
+    "amount_mismatch": (
+        _("The payment does not match the invoice"),
+        _("Nothing was recorded, and the gateway gives the money back. Pay the invoice again."),
+    ),
+    "amount_not_supported": (
+        _("This amount cannot be paid at this gateway"),
+        _("Pay with credit or by bank transfer instead."),
+    ),
+    "currency_not_supported": (
+        _("This gateway does not take this currency"),
+        _("Choose another way to pay."),
+    ),
+    "payment_not_completed": (
+        _("The payment was not completed"),
+        _("Nothing was paid. Try again, or choose another way to pay."),
+    ),
     "name_taken": (
         _("This name is taken"),
         _("Choose another one."),
