@@ -14,12 +14,14 @@ import licensary
 from licensary.accounts.models import TermsAcceptance, User
 from licensary.accounts.services import terms_publish
 from licensary.billing.models import Invoice, Payment
+from licensary.billing.services import invoice_pay_with_credit
 from licensary.catalog.models import Product
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.orders.models import Order
+from licensary.orders.services import order_create
 from licensary.portal.errors import EXPLAINED, error_page
-from tests.helpers import OTHER_IP, PUBLIC_IP, give_credit
+from tests.helpers import OTHER_IP, PUBLIC_IP, give_credit, run_jobs
 from tests.portal.conftest import Browser
 
 THIRD_IP = "93.184.216.80"
@@ -376,3 +378,22 @@ def test_each_error_code_s_page_says_what_it_means(
     assert f"<h1>{escape(str(heading))}</h1>" in page
     assert f"<p>{escape(str(explanation))}</p>" in page
     assert "the service&#x27;s own words" in page
+
+
+def test_a_license_its_agent_pays_for_tells_the_customer_who_renews_it(
+    carol: User, dave: User, product: Product, staff: User
+) -> None:
+    give_credit(carol, 1500, staff)
+    order = order_create(actor=carol, product=product, ip=PUBLIC_IP, account=dave)
+    invoice_pay_with_credit(invoice=order.invoice, actor=carol)
+    run_jobs()
+    order.refresh_from_db()
+
+    page = Browser(dave).get(f"/portal/licenses/{order.license_id}/").content.decode()
+
+    assert "Your agent, carol@agent.test, renews and pays for this license" in page
+    assert "Get the renewal invoice" not in page
+    assert (
+        "Get the renewal invoice"
+        in Browser(carol).get(f"/portal/licenses/{order.license_id}/").content.decode()
+    )

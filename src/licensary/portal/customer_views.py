@@ -138,6 +138,8 @@ def _license_page(
             "history": history["items"],
             "ip_form": ip_form,
             "days_left": _days_left(lic.period_end, timezone.now()),
+            # The agent that pays its renewals, when that is not the reader: it renews it.
+            "renewed_by": lic.billed_to if lic.billed_to_id not in (None, user.pk) else None,
         },
         status=status,
     )
