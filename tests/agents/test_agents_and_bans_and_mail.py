@@ -137,8 +137,8 @@ def prove(claim_id: str, challenge: str) -> None:
     assert answer.status_code == 200, answer.json()
 
 
-def approved_claim(alice, carol, dave, staff, product, clock) -> Order:
-    """carol claims alice's blocked license for dave, proves it, and staff approve."""
+def proved_claim(alice, carol, dave, staff, product, clock) -> str:
+    """carol claims alice's blocked license for dave and proves it from the IP: the claim."""
     lic = License.objects.get(pk=delivered_order(alice, product, PUBLIC_IP, staff).license_id)
     clock.move_to(lic.period_end + DAY)
     made = (
@@ -147,8 +147,11 @@ def approved_claim(alice, carol, dave, staff, product, clock) -> Order:
         .json_body
     )
     prove(made["id"], made["challenge"])
-    MailMessage.objects.all().delete()
-    approved = api_for(staff).post(f"/claims/{made['id']}/approve")
+    return made["id"]
+
+
+def approve(staff, claim_id: str) -> Order:
+    approved = api_for(staff).post(f"/claims/{claim_id}/approve")
     assert approved.status_code == 200, approved.json_body
     run_jobs()
     return Order.objects.select_related("invoice").get(pk=approved.json_body["order"])
@@ -157,7 +160,9 @@ def approved_claim(alice, carol, dave, staff, product, clock) -> Order:
 def test_an_agents_approved_claim_is_the_agents_to_pay_and_both_are_told(
     clock, alice, carol, dave, staff, product
 ):
-    order = approved_claim(alice, carol, dave, staff, product, clock)
+    claim = proved_claim(alice, carol, dave, staff, product, clock)
+    MailMessage.objects.all().delete()
+    order = approve(staff, claim)
 
     assert (order.invoice.account_id, order.invoice.total) == (carol.pk, 1500)
     assert mails_to("carol@agent.test") == ["claim_approved"]
@@ -171,21 +176,12 @@ def test_an_agents_approved_claim_is_the_agents_to_pay_and_both_are_told(
 def test_a_claim_whose_agent_has_not_taken_the_new_terms_is_the_claimants_to_pay(
     clock, alice, carol, dave, staff, product
 ):
-    lic = License.objects.get(pk=delivered_order(alice, product, PUBLIC_IP, staff).license_id)
-    clock.move_to(lic.period_end + DAY)
-    made = (
-        api_for(carol)
-        .post("/claims", {"product": "panel", "ip": PUBLIC_IP, "account": str(dave.pk)})
-        .json_body
-    )
-    prove(made["id"], made["challenge"])
+    claim = proved_claim(alice, carol, dave, staff, product, clock)
     terms_publish(text="New terms.", actor=staff)
     assert api_for(dave).post("/terms/accept", {"version": 1}).status_code == 200
 
-    approved = api_for(staff).post(f"/claims/{made['id']}/approve")
+    order = approve(staff, claim)
 
-    assert approved.status_code == 200, approved.json_body
-    order = Order.objects.select_related("invoice").get(pk=approved.json_body["order"])
     assert (order.invoice.account_id, order.invoice.total) == (dave.pk, 1500)
 
 

@@ -6,8 +6,10 @@ import json
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.json_handler import JsonHandler
 
 WEBHOOK_SECRET = "whsec_test_licensary"
 
@@ -180,7 +182,7 @@ class FakeStripe(ThreadingHTTPServer):
         return [form for path, form, _ in self.requests if path == "/v1/refunds"]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeStripe
 
     def log_message(self, *args: Any) -> None:
@@ -249,11 +251,3 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(
             404, {"error": {"type": "invalid_request_error", "message": "unknown path"}}
         )
-
-    def _send(self, status: int, data: dict[str, Any]) -> None:
-        raw = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)

@@ -9,8 +9,10 @@ error codes otherwise: -9 (validation), -10 (merchant unknown), -50 (amounts dif
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.json_handler import JsonHandler
 
 MERCHANT_ID = "0c1e5f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"
 MIN_RIALS = 10_000
@@ -42,7 +44,7 @@ class FakeZarinpal(ThreadingHTTPServer):
         return [body for p, body in self.requests if p == path]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeZarinpal
 
     def log_message(self, *args: Any) -> None:
@@ -126,11 +128,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, code: int, message: str) -> None:
         self._send(status, {"data": [], "errors": {"code": code, "message": message}})
-
-    def _send(self, status: int, data: dict[str, Any]) -> None:
-        raw = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)

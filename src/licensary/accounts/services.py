@@ -98,21 +98,27 @@ def account_update(*, account: User, actor: User, email: str) -> User:
         validate_email(email)
     except DjangoValidationError as exc:
         raise ValidationFailed(f"{email!r} is not a valid email address.") from exc
+    try:
+        return _account_field_set(account=account, field="email", value=email, actor=actor)
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            f"An account with email {email} exists already.", code="email_taken", status=409
+        ) from exc
+
+
+def _account_field_set(*, account: User, field: str, value: str, actor: User) -> User:
+    """Set one field of the account under its lock, with its `account.updated` entry; a
+    value it has already changes nothing. A unique field's clash raises IntegrityError."""
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=account.pk)
-        if locked.email == email:
+        if getattr(locked, field) == value:
             return locked
-        before = {"email": locked.email}
-        locked.email = email
-        try:
-            with transaction.atomic():
-                locked.save(update_fields=["email"])
-        except IntegrityError as exc:
-            raise ValidationFailed(
-                f"An account with email {email} exists already.", code="email_taken", status=409
-            ) from exc
-        account_events.account_updated(locked, before=before, after={"email": email}, actor=actor)
-    account.email = email
+        before = {field: getattr(locked, field)}
+        setattr(locked, field, value)
+        with transaction.atomic():
+            locked.save(update_fields=[field])
+        account_events.account_updated(locked, before=before, after={field: value}, actor=actor)
+    setattr(account, field, value)
     return locked
 
 
@@ -134,18 +140,7 @@ def account_white_label_set(*, account: User, name: str, actor: User) -> User:
         raise ValidationFailed(
             'name is a plain name: no @ < > " , ; or invisible formatting characters.'
         )
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=account.pk)
-        if locked.white_label_name == name:
-            return locked
-        before = {"white_label_name": locked.white_label_name}
-        locked.white_label_name = name
-        locked.save(update_fields=["white_label_name"])
-        account_events.account_updated(
-            locked, before=before, after={"white_label_name": locked.white_label_name}, actor=actor
-        )
-    account.white_label_name = name
-    return locked
+    return _account_field_set(account=account, field="white_label_name", value=name, actor=actor)
 
 
 def account_credit_adjust(*, account: User, amount: int, note: str, actor: User) -> Money:
