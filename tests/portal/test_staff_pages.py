@@ -474,3 +474,44 @@ def test_the_nav_shows_the_console_to_staff_only(
         link in staff_browser.get("/portal/").content.decode(),
         link in alice_browser.get("/portal/").content.decode(),
     ) == (True, False)
+
+
+def test_the_ban_of_an_agent_with_its_customers_does_what_its_confirmation_said(
+    staff_browser: Browser, carol: User, dave: User, product: Product, staff: User
+) -> None:
+    lic = delivered_order(dave, product, PUBLIC_IP, staff).license_id
+    unpaid = unpaid_order(dave, product, UNPAID_IP)
+    token_create(user=carol)
+    token_create(user=dave)
+    data = {"reason": "sharing", "note": "resold", "cascade": "on"}
+    preview = staff_browser.post(f"/portal/staff/accounts/{carol.pk}/ban/", data)
+    page = preview.content.decode()
+    said = [
+        "2 accounts are banned (the agent and its customers)." in page,
+        "1 license is canceled, and cannot be renewed." in page,
+        "1 unpaid invoice is voided." in page,
+        "2 API tokens are revoked." in page,
+    ]
+
+    done = staff_browser.post(f"/portal/staff/accounts/{carol.pk}/ban/confirm/", data)
+
+    assert said == [True] * 4
+    assert done.status_code == 302
+    assert set(
+        User.objects.filter(pk__in=[carol.pk, dave.pk]).values_list("status", flat=True)
+    ) == {User.Status.BANNED}
+    assert License.objects.get(pk=lic).status == License.Status.CANCELED
+    assert Invoice.objects.get(pk=unpaid.invoice_id).status == Invoice.Status.VOID
+    assert ApiToken.objects.filter(user__in=[carol, dave], revoked_at__isnull=True).count() == 0
+
+
+def test_the_console_in_persian_is_right_to_left_with_persian_digits(
+    staff_browser: Browser, world: dict[str, Any]
+) -> None:
+    staff_browser.post("/portal/language/", {"language": "fa", "next": "/portal/staff/"})
+    dashboard = staff_browser.get("/portal/staff/").content.decode()
+    queue = staff_browser.get("/portal/staff/review/").content.decode()
+    assert '<html lang="fa" dir="rtl">' in dashboard
+    assert "<h1>میز کارکنان</h1>" in dashboard
+    assert 'data-testid="count-held">۱<' in dashboard
+    assert '<span class="badge within" data-testid="sla">در مهلت</span>' in queue
