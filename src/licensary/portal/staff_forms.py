@@ -1,0 +1,119 @@
+"""The staff console's forms: they check only the shape of what staff type (a bounded,
+printable note or reason, one of the listed choices); the services decide the rest."""
+
+from typing import Annotated
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from licensary.accounts.models import User
+from licensary.billing.models import Refund
+from licensary.core.text import Printable
+
+# The API's rule for free text (notes, reasons), so a form refuses what the API refuses.
+NOTE_LENGTH = 300
+_note = TypeAdapter(Annotated[str, Printable(NOTE_LENGTH, multiline=True)])
+
+
+class NoteField(forms.CharField):
+    """A note or reason: at most 300 characters, line breaks allowed, no control characters."""
+
+    def __init__(self, *, required: bool = True, **kwargs: object) -> None:
+        super().__init__(
+            max_length=NOTE_LENGTH,
+            required=required,
+            widget=forms.Textarea(attrs={"rows": 2, "dir": "auto"}),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def clean(self, value: object) -> str:
+        cleaned: str = super().clean(value)
+        try:
+            return _note.validate_python(cleaned)
+        except PydanticValidationError:
+            raise forms.ValidationError(_("Use letters, digits and punctuation only.")) from None
+
+
+def _destinations() -> list[tuple[str, str]]:
+    return [
+        (Refund.Destination.CREDIT, str(_("to the account's credit"))),
+        (Refund.Destination.ORIGINAL, str(_("back to the original payment"))),
+    ]
+
+
+class DestinationField(forms.ChoiceField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(
+            label=_("Refund to"),
+            choices=_destinations,
+            initial=Refund.Destination.CREDIT,
+            widget=forms.RadioSelect,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+class OrderApproveForm(forms.Form):
+    note = NoteField(label=_("Note"), required=False)
+
+
+class OrderRejectForm(forms.Form):
+    note = NoteField(label=_("Why it is rejected"))
+    destination = DestinationField()
+
+
+class ReceiptConfirmForm(forms.Form):
+    to_credit = forms.BooleanField(
+        label=_("If the invoice cannot take the money, put it on the account's credit"),
+        required=False,
+    )
+
+
+class ReasonForm(forms.Form):
+    """A rejection: the account is told the reason."""
+
+    reason = NoteField(label=_("Reason (the account is told)"))
+
+
+class RefundApproveForm(forms.Form):
+    destination = DestinationField()
+    note = NoteField(label=_("Note"), required=False)
+
+
+class RefundRejectForm(forms.Form):
+    note = NoteField(label=_("Why it is rejected (the account is told)"))
+
+
+def ban_reasons() -> list[tuple[str, str]]:
+    """Rule 6's five reasons, each with what it means."""
+    words = {
+        User.BanReason.TAMPERING: _(
+            "Tampering: changes to the license software's files (manipulation, debugging, "
+            "saving its logs)"
+        ),
+        User.BanReason.SHARING: _("Sharing: service access given to other companies or people"),
+        User.BanReason.FAKE_IDENTITY: _("Fake identity"),
+        User.BanReason.SUPPORT_SPAM: _("Support spam"),
+        User.BanReason.OTHER: _("Other"),
+    }
+    return [(value, str(words[User.BanReason(value)])) for value in User.BanReason.values]
+
+
+class BanForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=ban_reasons, widget=forms.RadioSelect)
+    note = NoteField(label=_("Note (kept with the ban)"))
+    cascade = forms.BooleanField(
+        label=_("Ban the agent's customers too"),
+        required=False,
+        help_text=_("A reseller's customers may be innocent of what it did."),
+    )
+
+    def __init__(self, *args: object, is_agent: bool, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not is_agent:
+            del self.fields["cascade"]
+
+
+class AccountLookupForm(forms.Form):
+    email = forms.EmailField(label=_("Account email"), max_length=254)
