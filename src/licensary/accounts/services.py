@@ -11,6 +11,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from licensary.accounts import events as account_events
@@ -255,21 +256,31 @@ def account_ban_mark(*, account: User, reason: str, note: str, actor: User) -> U
     User.objects.filter(pk=locked.pk).update(
         status=User.Status.BANNED, ban_reason=reason, banned_at=now
     )
-    tokens = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
+    tokens = accounts_live_tokens([locked.pk]).update(revoked_at=now)
     _end_sessions(locked)
     locked.refresh_from_db()
     account_events.account_banned(locked, reason=reason, note=note, tokens=tokens, actor=actor)
     return locked
 
 
-def _end_sessions(user: User) -> None:
-    """Delete the account's signed-in sessions (database sessions: read each one's user)."""
-    ended = [
+def accounts_live_sessions(account_ids: Iterable[int]) -> list[str]:
+    """The keys of the accounts' signed-in sessions (database sessions: each one's user is
+    read from it)."""
+    wanted = {str(pk) for pk in account_ids}
+    return [
         session.pk
         for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk)
+        if str(session.get_decoded().get("_auth_user_id")) in wanted
     ]
-    Session.objects.filter(pk__in=ended).delete()
+
+
+def accounts_live_tokens(account_ids: Iterable[int]) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user_id__in=list(account_ids), revoked_at__isnull=True)
+
+
+def _end_sessions(user: User) -> None:
+    """Delete the account's signed-in sessions."""
+    Session.objects.filter(pk__in=accounts_live_sessions([user.pk])).delete()
 
 
 def token_authenticate(text: str) -> ApiToken | None:

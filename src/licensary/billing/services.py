@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -652,15 +652,22 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
     return locked
 
 
+def invoices_due_for_ban(account_ids: list[int]) -> QuerySet[Invoice]:
+    """The unpaid invoices a ban of the accounts voids: theirs, and their agents' for what
+    the agents sell them (`account_invoices_void`, and the console's preview of a ban)."""
+    sold_to_them = InvoiceLine.objects.filter(customer_id__in=account_ids).values("invoice_id")
+    return Invoice.objects.filter(
+        Q(account_id__in=account_ids) | Q(pk__in=sold_to_them), status=Invoice.Status.UNPAID
+    )
+
+
 def account_invoices_void(*, account_ids: list[int], reason: str, actor: User) -> list[int]:
     """Void every unpaid invoice of the accounts (a ban), and every unpaid invoice an agent
     has for what it sells them, locking them first, in the caller's transaction (after the
     accounts' credit books: the payments' lock order)."""
-    sold_to_them = InvoiceLine.objects.filter(customer_id__in=account_ids).values("invoice_id")
     ids = list(
-        Invoice.objects.select_for_update()
-        .filter(Q(account_id__in=account_ids) | Q(pk__in=sold_to_them))
-        .filter(status=Invoice.Status.UNPAID)
+        invoices_due_for_ban(account_ids)
+        .select_for_update()
         .order_by("pk")
         .values_list("pk", flat=True)
     )

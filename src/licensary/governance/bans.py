@@ -12,19 +12,30 @@ payment that comes after finds its invoice void (gateway money then goes to cred
 any invoice that can no longer take it) and a renewal finds its license not renewable.
 """
 
+from typing import Any
+
 from django.db import transaction
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
-from licensary.accounts.services import account_ban_mark
-from licensary.billing.services import account_invoices_void
+from licensary.accounts.services import (
+    account_ban_mark,
+    accounts_live_sessions,
+    accounts_live_tokens,
+)
+from licensary.billing.services import account_invoices_void, invoices_due_for_ban
 from licensary.core.db import with_retries
 from licensary.core.errors import ValidationFailed
 from licensary.governance.claims import claims_cancel_for_ban
 from licensary.governance.transfers import transfers_cancel_for_ban
 from licensary.ledger.services import lock_credit_book
-from licensary.licenses.bans import licenses_cancel_for_ban, licenses_unbill_for_ban
-from licensary.orders.services import orders_reject_for_ban
+from licensary.licenses.bans import (
+    licenses_billed_to_banned,
+    licenses_cancel_for_ban,
+    licenses_due_for_ban,
+    licenses_unbill_for_ban,
+)
+from licensary.orders.services import orders_due_for_ban, orders_reject_for_ban
 
 
 def account_ban(
@@ -43,13 +54,35 @@ def account_ban(
     )
 
 
+def ban_targets(account: User, *, cascade: bool) -> list[User]:
+    """Whom a ban of `account` bans: it, and with `cascade` its customers not banned yet."""
+    banned = [account]
+    if cascade:
+        banned += list(
+            User.objects.filter(agent=account).exclude(status=User.Status.BANNED).order_by("pk")
+        )
+    return banned
+
+
+def ban_preview(account: User, *, cascade: bool) -> dict[str, Any]:
+    """What `account_ban` would do now, counted from the very querysets its steps act on:
+    for the page that asks staff to confirm. It changes nothing."""
+    banned = ban_targets(account, cascade=cascade)
+    ids = [user.pk for user in banned]
+    return {
+        "accounts": banned,
+        "licenses": licenses_due_for_ban(ids).count(),
+        "handed_back": licenses_billed_to_banned(ids).count(),
+        "invoices": invoices_due_for_ban(ids).count(),
+        "orders": orders_due_for_ban(ids).count(),
+        "tokens": accounts_live_tokens(ids).count(),
+        "sessions": len(accounts_live_sessions(ids)),
+    }
+
+
 def _ban(*, account: User, actor: User, reason: str, note: str, cascade: bool) -> User:
     with transaction.atomic():
-        banned = [account]
-        if cascade:
-            banned += list(
-                User.objects.filter(agent=account).exclude(status=User.Status.BANNED).order_by("pk")
-            )
+        banned = ban_targets(account, cascade=cascade)
         for user in banned:
             lock_credit_book(user)
         ids = [user.pk for user in banned]

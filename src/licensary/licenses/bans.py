@@ -3,7 +3,7 @@ with reason `banned`, which no renewal undoes; a manufacturer license is suspend
 (its sync job, queued in the ban's transaction). The slot stays held until the license is
 deleted, 4 months after its blocking, as for any canceled license."""
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -17,18 +17,31 @@ from licensary.licenses.upstream import upstream_sync_enqueue
 S = License.Status
 
 
+def licenses_due_for_ban(account_ids: list[int]) -> QuerySet[License]:
+    """The accounts' licenses a ban cancels: not deleted, nor canceled by a ban already."""
+    return (
+        License.objects.filter(account_id__in=account_ids)
+        .exclude(status=S.DELETED)
+        .exclude(Q(status=S.CANCELED) & Q(cancel_reason=BANNED))
+    )
+
+
+def licenses_billed_to_banned(agent_ids: list[int]) -> QuerySet[License]:
+    """The live licenses banned agents pay for, of owners who are not banned: their owners'
+    to renew once the agents are banned (`licenses_unbill_for_ban`)."""
+    return (
+        License.objects.filter(billed_to_id__in=agent_ids)
+        .exclude(account_id__in=agent_ids)
+        .exclude(status=S.DELETED)
+    )
+
+
 def licenses_cancel_for_ban(*, account_ids: list[int], note: str, actor: User) -> list[int]:
     """Cancel the accounts' licenses that are not deleted nor canceled by a ban already, in
     the ban's transaction (invoices are locked before, the order every money path takes).
     Returns the ids canceled."""
     now = timezone.now()
-    locked = list(
-        License.objects.select_for_update()
-        .filter(account_id__in=account_ids)
-        .exclude(status=S.DELETED)
-        .exclude(Q(status=S.CANCELED) & Q(cancel_reason=BANNED))
-        .order_by("pk")
-    )
+    locked = list(licenses_due_for_ban(account_ids).select_for_update().order_by("pk"))
     for lic in locked:
         before = license_snapshot(lic)
         blocked_at = lic.blocked_at or now
@@ -51,13 +64,7 @@ def licenses_unbill_for_ban(*, agent_ids: list[int], note: str, actor: User) -> 
     owners' to renew from now on (a banned agent pays nothing more), in the ban's
     transaction: a renewal invoice the agent still has open is voided, and the sweep issues
     the next one to the owner. Returns their ids."""
-    ids = list(
-        License.objects.filter(billed_to_id__in=agent_ids)
-        .exclude(account_id__in=agent_ids)
-        .exclude(status=S.DELETED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = list(licenses_billed_to_banned(agent_ids).order_by("pk").values_list("pk", flat=True))
     reason = f"agent banned: {note}"
     for pk in ids:
         lock_open_renewals(pk)  # before the license, as payments do

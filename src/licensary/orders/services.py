@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from licensary.accounts.models import User
@@ -394,14 +394,19 @@ def _reject_held(
         return locked, refund
 
 
+def orders_due_for_ban(account_ids: list[int]) -> QuerySet[Order]:
+    """The accounts' paid orders not delivered yet, which their ban rejects."""
+    return Order.objects.filter(account_id__in=account_ids, status__in=(OS.PROCESSING, OS.ON_HOLD))
+
+
 def orders_reject_for_ban(*, account_ids: list[int], note: str, actor: User) -> list[int]:
     """Reject the accounts' paid orders not delivered yet (processing or held), in the ban's
     transaction, after its invoices and before its licenses (the delivery's order: the order,
     then the license). A ban refunds nothing (rule 6): no refund is granted or queued."""
     locked = list(
-        Order.objects.select_for_update(of=("self",))
+        orders_due_for_ban(account_ids)
+        .select_for_update(of=("self",))
         .select_related("invoice")
-        .filter(account_id__in=account_ids, status__in=(OS.PROCESSING, OS.ON_HOLD))
         .order_by("pk")
     )
     decision = f"account banned: {note}"[:300]

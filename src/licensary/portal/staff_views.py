@@ -11,8 +11,6 @@ from typing import Any, Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.sessions.models import Session
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,20 +18,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from licensary.accounts.identity import identity_reject, identity_verify
-from licensary.accounts.models import ApiToken, IdentityDocument, User
+from licensary.accounts.models import IdentityDocument, User
 from licensary.accounts.policy import account_get_visible, accounts_listed, require_staff
-from licensary.billing.models import Invoice, Receipt, Refund
+from licensary.billing.models import Receipt, Refund
 from licensary.billing.receipts import receipt_confirm, receipt_reject
 from licensary.billing.refunds import refund_approve, refund_reject
-from licensary.billing.selectors import receipts_visible_to, visible_invoices, visible_refunds
+from licensary.billing.selectors import receipts_visible_to, visible_refunds
 from licensary.core.api import get_visible, paginate
-from licensary.governance.bans import account_ban
+from licensary.governance.bans import account_ban, ban_preview
 from licensary.governance.claims import claim_approve, claim_reject, claim_status, visible_claims
 from licensary.governance.models import Claim
 from licensary.jobs.models import DeadJob
-from licensary.licenses.models import License
-from licensary.licenses.rules import BANNED
-from licensary.licenses.selectors import visible_licenses
 from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
 from licensary.orders.schemas import held_order_out
@@ -467,59 +462,6 @@ def refund_reject_view(request: HttpRequest, user: User, refund_id: int) -> Http
 # Bans --------------------------------------------------------------------------------------
 
 
-def ban_effects(account: User, *, cascade: bool, viewer: User) -> dict[str, Any]:
-    """What `account_ban` would do now, counted, for the page that asks staff to confirm.
-
-    A read that mirrors governance.bans._ban step by step; governance has no preview
-    selector of its own yet (see the report), so keep the two in step."""
-    banned = [account]
-    if cascade:
-        banned += list(
-            accounts_listed(viewer)
-            .filter(agent=account)
-            .exclude(status=User.Status.BANNED)
-            .order_by("pk")
-        )
-    ids = [a.pk for a in banned]
-    sold_to_them = Q(lines__customer_id__in=ids)
-    licenses = (
-        visible_licenses(viewer)
-        .filter(account_id__in=ids)
-        .exclude(status=License.Status.DELETED)
-        .exclude(Q(status=License.Status.CANCELED) & Q(cancel_reason=BANNED))
-    )
-    handed_back = (
-        visible_licenses(viewer)
-        .filter(billed_to_id__in=ids)
-        .exclude(account_id__in=ids)
-        .exclude(status=License.Status.DELETED)
-    )
-    invoices = (
-        visible_invoices(viewer)
-        .filter(Q(account_id__in=ids) | sold_to_them)
-        .filter(status=Invoice.Status.UNPAID)
-        .distinct()
-    )
-    orders = visible_orders(viewer).filter(
-        account_id__in=ids, status__in=(Order.Status.PROCESSING, Order.Status.ON_HOLD)
-    )
-    wanted = {str(pk) for pk in ids}
-    sessions = sum(
-        1
-        for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if str(s.get_decoded().get("_auth_user_id")) in wanted
-    )
-    return {
-        "accounts": banned,
-        "licenses": licenses.count(),
-        "handed_back": handed_back.count(),
-        "invoices": invoices.count(),
-        "orders": orders.count(),
-        "tokens": ApiToken.objects.filter(user_id__in=ids, revoked_at__isnull=True).count(),
-        "sessions": sessions,
-    }
-
-
 @staff_page
 def bans(request: HttpRequest, user: User) -> HttpResponse:
     form = AccountLookupForm(request.GET or None)
@@ -559,7 +501,7 @@ def ban_account(request: HttpRequest, user: User, account_id: int) -> HttpRespon
                 "reason": form.cleaned_data["reason"],
                 "note": form.cleaned_data["note"],
                 "cascade": cascade,
-                "effects": ban_effects(account, cascade=cascade, viewer=user),
+                "effects": ban_preview(account, cascade=cascade),
             },
         )
     return render(
