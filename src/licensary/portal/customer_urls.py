@@ -1,0 +1,27 @@
+"""The customer portal's pages (customer_views) and signing in (account_views)."""
+
+from django.urls import path
+from django.views.i18n import set_language
+
+from licensary.portal import account_views, customer_views
+
+urlpatterns = [
+    path("sign-in/", account_views.SignInView.as_view(), name="sign-in"),
+    path("sign-out/", account_views.SignOutView.as_view(), name="sign-out"),
+    path("terms/", account_views.terms, name="terms"),
+    path("language/", set_language, name="language"),
+    path("", customer_views.dashboard, name="dashboard"),
+    path("licenses/", customer_views.licenses_list, name="licenses"),
+    path("licenses/<int:license_id>/", customer_views.license_detail, name="license"),
+    path("licenses/<int:license_id>/renew/", customer_views.license_renew, name="license-renew"),
+    path(
+        "licenses/<int:license_id>/change-ip/",
+        customer_views.license_change_ip_view,
+        name="license-change-ip",
+    ),
+    path("orders/", customer_views.orders_list, name="orders"),
+    path("orders/new/", customer_views.order_new, name="order-new"),
+    path("invoices/", customer_views.invoices_list, name="invoices"),
+    path("invoices/<int:invoice_id>/", customer_views.invoice_detail, name="invoice"),
+    path("invoices/<int:invoice_id>/pay/", customer_views.invoice_pay, name="invoice-pay"),
+]

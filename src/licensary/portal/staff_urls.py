@@ -1,0 +1,72 @@
+"""The staff console's pages (staff_views), under /portal/staff/: staff accounts only."""
+
+from django.urls import path
+
+from licensary.portal import staff_views
+
+urlpatterns = [
+    path("", staff_views.dashboard, name="staff-dashboard"),
+    path("review/", staff_views.review_queue, name="staff-review"),
+    path("orders/<int:order_id>/retry/", staff_views.order_retry_view, name="staff-order-retry"),
+    path(
+        "orders/<int:order_id>/approve/",
+        staff_views.order_approve_view,
+        name="staff-order-approve",
+    ),
+    path(
+        "orders/<int:order_id>/reject/",
+        staff_views.order_reject_view,
+        name="staff-order-reject",
+    ),
+    path("receipts/", staff_views.receipts, name="staff-receipts"),
+    path(
+        "receipts/<int:receipt_id>/confirm/",
+        staff_views.receipt_confirm_view,
+        name="staff-receipt-confirm",
+    ),
+    path(
+        "receipts/<int:receipt_id>/reject/",
+        staff_views.receipt_reject_view,
+        name="staff-receipt-reject",
+    ),
+    path("identity/", staff_views.identity_checks, name="staff-identity"),
+    path(
+        "identity/<int:account_id>/verify/",
+        staff_views.identity_verify_view,
+        name="staff-identity-verify",
+    ),
+    path(
+        "identity/<int:account_id>/reject/",
+        staff_views.identity_reject_view,
+        name="staff-identity-reject",
+    ),
+    path("claims/", staff_views.claims, name="staff-claims"),
+    path(
+        "claims/<int:claim_id>/approve/",
+        staff_views.claim_approve_view,
+        name="staff-claim-approve",
+    ),
+    path(
+        "claims/<int:claim_id>/reject/",
+        staff_views.claim_reject_view,
+        name="staff-claim-reject",
+    ),
+    path("refunds/", staff_views.refunds, name="staff-refunds"),
+    path(
+        "refunds/<int:refund_id>/approve/",
+        staff_views.refund_approve_view,
+        name="staff-refund-approve",
+    ),
+    path(
+        "refunds/<int:refund_id>/reject/",
+        staff_views.refund_reject_view,
+        name="staff-refund-reject",
+    ),
+    path("bans/", staff_views.bans, name="staff-bans"),
+    path("accounts/<int:account_id>/ban/", staff_views.ban_account, name="staff-ban"),
+    path(
+        "accounts/<int:account_id>/ban/confirm/",
+        staff_views.ban_confirm,
+        name="staff-ban-confirm",
+    ),
+]
