@@ -9,7 +9,8 @@ import time
 import pytest
 
 from licensary.jobs import periodic, runner
-from licensary.jobs.periodic import Periodic, run_every
+from licensary.jobs.periodic import Periodic
+from licensary.jobs.runner import run_every
 from licensary.licenses.apps import sweep_round
 
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "licensary.config.middleware.AccessMiddleware",  # first: it times and logs every answer
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -203,12 +204,28 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("LICENSARY_FROM_EMAIL", "billing@licensary.localhost")
 
+# One JSON object a line (core/logging.py), with the request id; LICENSARY_LOG_FORMAT=text for
+# plain lines (the default while developing).
+LOG_FORMAT = env_str("LICENSARY_LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "licensary.core.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LICENSARY_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Our access line replaces Django's own request lines (which print query strings).
+        "django.server": {"level": "WARNING"},
+    },
 }
 
 # Production hardening. LICENSARY_SECURE=true when served over TLS (directly or behind a
@@ -218,6 +235,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = SECURE
+# Probes and scrapers on the internal network speak plain HTTP to the process itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 31_536_000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
@@ -265,6 +284,11 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE")
 ZARINPAL_BASE_URL = env_str("ZARINPAL_BASE_URL", "https://payment.zarinpal.com").rstrip("/")
 ZARINPAL_MERCHANT_ID = env_str("ZARINPAL_MERCHANT_ID")
 LICENSARY_BENCH_VIEWS = env_bool("LICENSARY_BENCH_VIEWS", False)
+# Operations: /readyz wants a worker beat and a successful sweep younger than these; /metrics
+# answers a bearer of METRICS_TOKEN, or (no token set) only a caller on this machine.
+READY_WORKER_SECONDS = env_int("LICENSARY_READY_WORKER_SECONDS", 120)
+READY_SWEEP_SECONDS = env_int("LICENSARY_READY_SWEEP_SECONDS", 600)
+METRICS_TOKEN = env_str("LICENSARY_METRICS_TOKEN")
 PUBLIC_URL = env_str("LICENSARY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 

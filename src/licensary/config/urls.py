@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 from licensary.config.api import api
+from licensary.config.health import healthz, readyz
+from licensary.config.metrics import metrics
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,6 +20,9 @@ def bench_constant(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("", home),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("portal/", include("licensary.portal.urls")),

@@ -27,6 +27,7 @@ from licensary.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from licensary.core.middleware import current_request
 from licensary.core.money import Money
 from licensary.core.text import Printable
 
@@ -48,6 +49,9 @@ class Problem(Schema):
     status: int
     detail: str
     code: str
+    request_id: str | None = Field(
+        None, description="The request's id, as in its X-Request-Id header, logs and audit entries."
+    )
 
 
 class Page(Schema, Generic[T]):
@@ -108,6 +112,9 @@ def problem(
         "code": code,
         **(extra or {}),
     }
+    request_id = current_request().get("request_id")
+    if request_id:
+        body["request_id"] = request_id
     return JsonResponse(body, status=status, content_type="application/problem+json")
 
 

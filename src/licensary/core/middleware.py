@@ -96,6 +96,7 @@ class ApiAnswersJsonMiddleware:
                 "status": status,
                 "detail": detail,
                 "code": code,
+                "request_id": current_request().get("request_id", ""),
             },
             status=status,
             content_type="application/problem+json",

@@ -3,14 +3,8 @@
 The app that owns the work registers it in its `AppConfig.ready`; jobs runs whatever is
 registered and so imports no app above it."""
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from django.db import close_old_connections
-
-logger = logging.getLogger(__name__)
 
 # One round: asked `should_stop` between its units (SIGTERM), it returns what to log, or None.
 Round = Callable[[Callable[[], bool]], str | None]
@@ -37,18 +31,3 @@ def register(*, name: str, run: Round, every_seconds: float) -> Periodic:
 
 def registered() -> list[Periodic]:
     return list(_registry.values())
-
-
-def run_every(work: Periodic, *, seconds: float, stop: threading.Event) -> None:
-    """Rounds of `work` until `stop` is set, `seconds` apart; a failed round is logged and the
-    next one tries again. Each round gives its database connection back (the thread's own)."""
-    while not stop.is_set():
-        try:
-            said = work.run(stop.is_set)
-            if said:
-                logger.info("%s: %s", work.name, said)
-        except Exception:
-            logger.exception("%s failed; retrying next round", work.name)
-        finally:
-            close_old_connections()
-        stop.wait(seconds)

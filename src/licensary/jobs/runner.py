@@ -3,8 +3,10 @@ tests and commands."""
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from django.db import close_old_connections
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import TaskContext, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
@@ -12,6 +14,8 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
 from licensary.jobs import periodic
+from licensary.jobs.health import BEAT_SECONDS, periodic_finished, periodic_started, worker_beat
+from licensary.jobs.periodic import Periodic
 from licensary.jobs.tasks import Lease, lease_begin, lease_end, lease_finish
 
 logger = logging.getLogger(__name__)
@@ -99,18 +103,66 @@ def run_worker(*, interval: float = 1.0, every: Mapping[str, float] | None = Non
     registered periodic work (the lifecycle sweep every minute); `every` overrides a work's
     interval by its name."""
     stop = threading.Event()
+    worker = make_worker(batch=False, interval=interval)
+    threading.Thread(
+        target=beat_every,
+        kwargs={"worker_id": worker.worker_id, "seconds": BEAT_SECONDS, "stop": stop},
+        name="licensary-beat",
+        daemon=True,
+    ).start()
     for work in periodic.registered():
         seconds = (every or {}).get(work.name, work.every_seconds)
         threading.Thread(
-            target=periodic.run_every,
+            target=run_every,
             args=(work,),
             kwargs={"seconds": seconds, "stop": stop},
             name=f"licensary-{work.name}",
             daemon=True,
         ).start()
-    worker = make_worker(batch=False, interval=interval)
     worker.configure_signals()
     try:
         worker.run()
     finally:
         stop.set()
+
+
+def beat_every(*, worker_id: str, seconds: float, stop: threading.Event) -> None:
+    """The worker's sign of life every `seconds` until it stops (readiness wants one younger
+    than two minutes); a beat that fails (the database away) is logged and tried again."""
+    started_at = timezone.now()
+    while not stop.is_set():
+        try:
+            worker_beat(worker_id=worker_id, started_at=started_at)
+        except Exception:
+            logger.exception("worker %s: could not record its beat", worker_id)
+        finally:
+            close_old_connections()
+        stop.wait(seconds)
+
+
+def run_every(work: Periodic, *, seconds: float, stop: threading.Event) -> None:
+    """Rounds of `work` until `stop` is set, `seconds` apart; a failed round is logged and the
+    next one tries again. Each round gives its database connection back (the thread's own)."""
+    while not stop.is_set():
+        try:
+            run_round(work, stop.is_set)
+        finally:
+            close_old_connections()
+        stop.wait(seconds)
+
+
+def run_round(work: Periodic, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """One round of `work`, its start and end recorded (readiness reads when the sweep last
+    ran); a failed round is logged, recorded as failed, and never raised."""
+    try:
+        periodic_started(name=work.name)
+        said = work.run(should_stop)
+        if said:
+            logger.info("%s: %s", work.name, said)
+        periodic_finished(name=work.name, failed=False, said=said or "")
+    except Exception as exc:
+        logger.exception("%s failed; retrying next round", work.name)
+        try:
+            periodic_finished(name=work.name, failed=True, said=f"{type(exc).__name__}: {exc}")
+        except Exception:
+            logger.exception("%s: could not record the failed round", work.name)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from licensary.catalog.models import Product
 from licensary.core.db import utc_text
 from licensary.core.errors import NotFound, ValidationFailed
+from licensary.core.metrics import verification_answered
 from licensary.licenses.models import License
 from licensary.licenses.rules import effective_status
 from licensary.verification.keys import canonical_json, signer_at, signer_cache_clear
@@ -82,6 +83,7 @@ def verify_license(
         "nonce": nonce,
     }
     text = canonical_json(document)
+    verification_answered(status=status)
     signer = signer_at(now)  # by activates_at: every process switches keys at one instant
     return {"document": text, "signature": signer.sign(text.encode()), "key_id": signer.key_id}
 
