@@ -25,8 +25,9 @@ def test_a_sweep_round_with_nothing_due_has_nothing_to_say():
     assert sweep_round(lambda: False) is None
 
 
+@pytest.mark.django_db
 def test_rounds_go_on_after_a_failed_one_until_the_worker_stops(caplog):
-    caplog.set_level(logging.INFO, logger="licensary.jobs.periodic")
+    caplog.set_level(logging.INFO, logger="licensary.jobs.runner")
     stop = threading.Event()
     asked: list[bool] = []
 
@@ -46,6 +47,7 @@ def test_rounds_go_on_after_a_failed_one_until_the_worker_stops(caplog):
     assert "flaky: round 3" in caplog.text
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_each_work_in_its_own_thread_at_the_interval_asked(monkeypatch):
     monkeypatch.setattr(periodic, "_registry", {})
     ticks: list[float] = []
@@ -53,6 +55,8 @@ def test_the_worker_runs_each_work_in_its_own_thread_at_the_interval_asked(monke
     threads: list[threading.Thread] = []
 
     class JobsLoop:
+        worker_id = "test-worker"
+
         def configure_signals(self) -> None:
             pass
 
@@ -70,3 +74,18 @@ def test_the_worker_runs_each_work_in_its_own_thread_at_the_interval_asked(monke
     assert len(threads) == 1
     threads[0].join(timeout=5)
     assert not threads[0].is_alive()  # the jobs loop ended, so did the periodic work
+
+
+@pytest.mark.django_db
+def test_a_round_runs_even_when_its_record_cannot_be_written(caplog, monkeypatch):
+    def database_away(**fields):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(runner, "periodic_started", database_away)
+    monkeypatch.setattr(runner, "periodic_finished", database_away)
+    ran: list[int] = []
+
+    runner.run_round(Periodic(name="tick", run=lambda s: ran.append(1) or "ok", every_seconds=1))
+
+    assert ran == [1]
+    assert "tick: could not record its round" in caplog.text

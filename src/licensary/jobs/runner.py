@@ -153,16 +153,28 @@ def run_every(work: Periodic, *, seconds: float, stop: threading.Event) -> None:
 
 def run_round(work: Periodic, should_stop: Callable[[], bool] = lambda: False) -> None:
     """One round of `work`, its start and end recorded (readiness reads when the sweep last
-    ran); a failed round is logged, recorded as failed, and never raised."""
+    ran); a failed round is logged, recorded as failed, and never raised. The record is only
+    a report: if it cannot be written (the database away), the round still runs."""
+    _record(work.name, periodic_started, name=work.name)
     try:
-        periodic_started(name=work.name)
         said = work.run(should_stop)
-        if said:
-            logger.info("%s: %s", work.name, said)
-        periodic_finished(name=work.name, failed=False, said=said or "")
     except Exception as exc:
         logger.exception("%s failed; retrying next round", work.name)
-        try:
-            periodic_finished(name=work.name, failed=True, said=f"{type(exc).__name__}: {exc}")
-        except Exception:
-            logger.exception("%s: could not record the failed round", work.name)
+        _record(
+            work.name,
+            periodic_finished,
+            name=work.name,
+            failed=True,
+            said=f"{type(exc).__name__}: {exc}",
+        )
+        return
+    if said:
+        logger.info("%s: %s", work.name, said)
+    _record(work.name, periodic_finished, name=work.name, failed=False, said=said or "")
+
+
+def _record(work: str, write: Callable[..., None], **fields: object) -> None:
+    try:
+        write(**fields)
+    except Exception:
+        logger.exception("%s: could not record its round", work)
