@@ -58,3 +58,25 @@ def price_source(value: str) -> str | Promise:
 def identity_label(value: str) -> str | Promise:
     """An account's identity state (unverified, pending, verified, rejected) in words."""
     return AGENT_LABELS.get(f"identity_{value}", value)
+
+
+# The stylesheet colours a badge by the customer pages' values: each of ours borrows the
+# colour of the one that means the same to the reader (good, waiting, stopped).
+TONES = {
+    "verified": "active",
+    "enabled": "active",
+    "succeeded": "active",
+    "unverified": "on_hold",
+    "pending": "on_hold",
+    "rejected": "rejected",
+    "disabled": "rejected",
+    "failed": "rejected",
+    "revoked": "void",
+    "expired": "void",
+}
+
+
+@register.filter
+def tone(value: str) -> str:
+    """The badge class that colours `value` (`class="badge {{ value|tone }}"`)."""
+    return TONES.get(value, value)
