@@ -24,6 +24,7 @@ from licensary.catalog.services import (
     product_create,
     wholesale_price_set,
 )
+from licensary.governance.bans import account_ban
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.notifications.models import WebhookEndpoint, WebhookMessage
@@ -566,3 +567,27 @@ def test_the_anonymous_are_sent_to_sign_in(dave: User) -> None:
     assert {(a.status_code, a["Location"].split("?")[0]) for a in answers} == {
         (302, "/portal/sign-in/")
     }
+
+
+def test_a_banned_agent_reads_its_panel_and_changes_nothing(
+    carol: User, dave: User, product: Product, staff: User, receiver: Receiver
+) -> None:
+    endpoint, _secret = endpoint_create(actor=carol, url=receiver.url, events=["claim.*"])
+    account_ban(account=carol, actor=staff, reason="sharing", note="resold access")
+    browser = Browser(carol)  # signed in again: the ban ended her sessions
+    before = (User.objects.count(), Order.objects.count(), ApiToken.objects.count())
+    reads = {path: browser.get(path).status_code for path in agent_pages(dave)}
+    writes = {
+        path: browser.post(path, data).status_code
+        for path, data in [
+            *agent_posts(dave),
+            (f"/portal/agent/webhooks/{endpoint.pk}/test/", {}),
+            (f"/portal/agent/webhooks/{endpoint.pk}/rotate-secret/", {}),
+            (f"/portal/agent/webhooks/{endpoint.pk}/status/", {"status": "disabled"}),
+        ]
+    }
+    assert reads == dict.fromkeys(reads, 200)
+    assert writes == dict.fromkeys(writes, 403)
+    assert 'data-code="account_banned"' in browser.post("/portal/agent/tokens/").content.decode()
+    assert (User.objects.count(), Order.objects.count(), ApiToken.objects.count()) == before
+    assert not WebhookMessage.objects.exists()

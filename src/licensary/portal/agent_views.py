@@ -24,7 +24,12 @@ from django.views.decorators.http import require_POST
 from licensary.accounts.identity import identity_submit
 from licensary.accounts.models import ApiToken, IdentityDocument, User
 from licensary.accounts.policy import accounts_listed
-from licensary.accounts.services import account_create, token_create, token_revoke
+from licensary.accounts.services import (
+    account_create,
+    account_require_not_banned,
+    token_create,
+    token_revoke,
+)
 from licensary.billing.models import Invoice
 from licensary.billing.selectors import visible_invoices
 from licensary.billing.statements import MAX_DAYS, agent_statement, statement_span
@@ -72,6 +77,7 @@ from licensary.portal.pages import page
 P = ParamSpec("P")
 AgentView = Callable[Concatenate[HttpRequest, User, P], HttpResponse]
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PAGE_SIZE = 50
 DELIVERIES_SHOWN = 20
 UNPAID_SHOWN = 10
@@ -81,12 +87,17 @@ FIELD_OF = {**FIELD_OF_CODE, **AGENT_FIELD_OF_CODE}
 
 def agent_page(view: AgentView[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """A portal page for agent accounts only: any other account (a customer, an agent's
-    customer, staff) meets `not_found`, as the API answers for another account's objects."""
+    customer, staff) meets `not_found`, as the API answers for another account's objects.
+    A banned agent reads its pages and changes nothing (rule 6): some of the services called
+    here (tokens, webhooks, customers) leave that gate to the API's authentication, so the
+    panel asks it before every change, as the API does."""
 
     @wraps(view)
     def agents_only(request: HttpRequest, user: User, *args: P.args, **kwargs: P.kwargs) -> Any:
         if user.kind != User.Kind.AGENT:
             raise NotFound("No such page.")
+        if request.method not in SAFE_METHODS:
+            account_require_not_banned(user)
         return view(request, user, *args, **kwargs)
 
     return page(agents_only)
