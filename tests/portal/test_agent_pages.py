@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from licensary.accounts.models import ApiToken, User
+from licensary.accounts.services import token_create
 from licensary.audit.models import AuditEntry
 from licensary.billing.models import Invoice
 from licensary.catalog.models import Product
@@ -28,10 +31,11 @@ from licensary.governance.bans import account_ban
 from licensary.ledger.services import account_credit
 from licensary.licenses.models import License
 from licensary.notifications.models import WebhookEndpoint, WebhookMessage
-from licensary.notifications.services import endpoint_create
+from licensary.notifications.services import endpoint_create, endpoint_test
 from licensary.orders.models import Order
 from licensary.portal import formatting
 from tests.api.conftest import erin, frank
+from tests.api.support import unpaid_order
 from tests.helpers import PUBLIC_IP, Api, give_credit, make_account, run_jobs
 from tests.notifications.conftest import private_ips, receiver
 from tests.notifications.receiver import Receiver
@@ -591,3 +595,38 @@ def test_a_banned_agent_reads_its_panel_and_changes_nothing(
     assert 'data-code="account_banned"' in browser.post("/portal/agent/tokens/").content.decode()
     assert (User.objects.count(), Order.objects.count(), ApiToken.objects.count()) == before
     assert not WebhookMessage.objects.exists()
+
+
+def queries_of(browser: Browser, path: str, **extra: Any) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert browser.get(path, **extra).status_code == 200
+    return len(captured)
+
+
+def test_the_lists_cost_as_many_queries_for_many_rows_as_for_few(
+    carol: User, carol_browser: Browser, dave: User, product: Product, receiver: Receiver
+) -> None:
+    endpoint, _secret = endpoint_create(actor=carol, url=receiver.url, events=["claim.*"])
+    for _ in range(2):
+        endpoint_test(endpoint=endpoint, actor=carol)
+        token_create(user=carol, scopes=["read"], actor=carol)
+    run_jobs()
+    paths = [
+        "/portal/agent/customers/",
+        f"/portal/agent/customers/{dave.pk}/",
+        "/portal/agent/tokens/",
+        "/portal/agent/webhooks/",
+        f"/portal/agent/webhooks/{endpoint.pk}/",
+        "/portal/agent/statement/",
+    ]
+    few = {path: queries_of(carol_browser, path) for path in paths}
+    for n in range(6):
+        make_account(f"c{n}@example.test", agent=carol)
+        endpoint_test(endpoint=endpoint, actor=carol)
+        token_create(user=carol, scopes=["read"], actor=carol)
+        endpoint_create(actor=carol, url=f"{receiver.url}/{n}", events=["claim.*"])
+        unpaid_order(dave, product, f"93.184.216.{40 + n}", actor=carol)
+    run_jobs()
+    many = {path: queries_of(carol_browser, path) for path in paths}
+    assert many == few
+    assert max(few.values()) <= 20
