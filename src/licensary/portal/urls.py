@@ -7,4 +7,5 @@ app_name = "portal"
 urlpatterns = [
     path("", include("licensary.portal.customer_urls")),
     path("staff/", include("licensary.portal.staff_urls")),
+    path("agent/", include("licensary.portal.agent_urls")),
 ]
