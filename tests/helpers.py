@@ -95,3 +95,11 @@ def csrf_token_for(browser: Client) -> str:
 
 PUBLIC_IP = "93.184.216.34"
 OTHER_IP = "151.101.1.69"
+
+
+def refusal(response: Any) -> dict[str, Any]:
+    """A problem+json body without its request id (each request has its own), to compare two
+    refusals: another account's object must be refused exactly as a made-up one."""
+    body = response.json()
+    body.pop("request_id", None)
+    return dict(body)

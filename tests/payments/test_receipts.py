@@ -26,7 +26,7 @@ from licensary.licenses.models import License
 from licensary.orders.models import Order
 from licensary.orders.services import order_create
 from tests.concurrency import errors, require_postgres, run_concurrently
-from tests.helpers import PUBLIC_IP, Api, api_for, give_credit, run_jobs
+from tests.helpers import PUBLIC_IP, Api, api_for, give_credit, refusal, run_jobs
 
 PROBLEM = "application/problem+json"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
@@ -295,7 +295,7 @@ def test_the_file_is_served_as_an_attachment_to_the_owner_and_staff_only(alice, 
         assert content == PDF
     refused, _ = download(api_for(bob), receipt_id)
     made_up, _ = download(api_for(bob), 987654321)
-    assert (refused.status_code, refused.json_body) == (404, made_up.json_body)
+    assert (refused.status_code, refusal(refused)) == (404, refusal(made_up))
     assert refused.json_body["code"] == "not_found"
     assert api_for(bob).get(f"/receipts/{receipt_id}").status_code == 404
     assert download(Api(), receipt_id)[0].status_code == 401

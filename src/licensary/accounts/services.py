@@ -55,6 +55,8 @@ def account_create(
         validate_email(email)
     except DjangoValidationError as exc:
         raise ValidationFailed(f"{email!r} is not a valid email address.") from exc
+    if actor is not None:
+        account_require_not_banned(actor)
     if actor is not None and not actor.is_staff_account:
         if actor.kind != User.Kind.AGENT or kind != User.Kind.CUSTOMER:
             raise PermissionDenied("Only staff create accounts, and agents their customers.")
@@ -187,7 +189,10 @@ def token_create(
     """Make a token and return it with its text, which is shown this once and never stored.
 
     `scopes` None gives every scope (`licensary token create`, a signed-in browser). A token
-    made with another token (`granted_by`) gets no scope that one lacks."""
+    made with another token (`granted_by`) gets no scope that one lacks. A banned account
+    makes none (rule 6: a ban revoked every token; it signs in to read, nothing more)."""
+    if actor is not None:
+        account_require_not_banned(actor)
     if scopes is None:
         chosen = list(ALL_SCOPES)
     else:

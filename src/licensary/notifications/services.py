@@ -15,6 +15,7 @@ from django.utils.crypto import get_random_string
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import may_act_for, require_agent
+from licensary.accounts.services import account_require_not_banned
 from licensary.audit.bus import Announcement
 from licensary.core.errors import InvalidTransition, NotFound, ValidationFailed
 from licensary.jobs.tasks import enqueue
@@ -53,11 +54,13 @@ def _require_own(endpoint: WebhookEndpoint, actor: User) -> None:
     # The agent itself, or staff (the console); anyone else never sees it.
     if not may_act_for(actor, endpoint.agent_id, None):
         raise NotFound("No such object.")
+    account_require_not_banned(actor)  # a banned agent still reads its deliveries (rule 6)
 
 
 def endpoint_create(*, actor: User, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
     """A new enabled endpoint of the agent `actor`, and its secret (shown once)."""
     agent = require_agent(actor, "register webhooks")
+    account_require_not_banned(agent)
     chosen = events_checked(events)
     target_check(url)
     secret = secret_new()
