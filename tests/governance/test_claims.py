@@ -83,9 +83,8 @@ def test_a_wrong_challenge_is_a_made_up_id_and_an_expired_one_is_refused(bob, li
         expired = prove(made["id"], made["challenge"])
 
     assert (wrong.status_code, wrong.json()["code"]) == (404, "not_found")
-    assert refusal(wrong) == refusal(
-        made_up
-    )  # the unauthenticated route tells no claim's existence
+    # The unauthenticated route tells no claim's existence.
+    assert refusal(wrong) == refusal(made_up)
     assert (expired.status_code, expired.json()["code"]) == (409, "challenge_expired")
 
 
