@@ -494,7 +494,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
 
 LifecycleModel.TestCase.settings = settings(
-    max_examples=int(os.environ.get("LICENSARY_MODEL_EXAMPLES", "8")),
+    max_examples=int(os.environ.get("LICENSARY_MODEL_EXAMPLES", "12")),
     stateful_step_count=int(os.environ.get("LICENSARY_MODEL_STEPS", "30")),
     deadline=None,
     suppress_health_check=list(HealthCheck),
