@@ -7,6 +7,8 @@ OWNERS = {
     "up": "licensary.config",
     "demo": "licensary.config",
     "serve": "licensary.config",
+    "backup": "licensary.config",
+    "restore": "licensary.config",
     "worker": "licensary.jobs",
     "sweep": "licensary.licenses",
     "token": "licensary.accounts",
