@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from licensary.portal import staff_views
+from licensary.portal import staff_dashboard_views, staff_platform_views, staff_views
 
 urlpatterns = [
-    path("", staff_views.dashboard, name="staff-dashboard"),
+    path("", staff_dashboard_views.dashboard, name="staff-dashboard"),
     path("review/", staff_views.review_queue, name="staff-review"),
     path("orders/<int:order_id>/retry/", staff_views.order_retry_view, name="staff-order-retry"),
     path(
@@ -68,5 +68,11 @@ urlpatterns = [
         "accounts/<int:account_id>/ban/confirm/",
         staff_views.ban_confirm,
         name="staff-ban-confirm",
+    ),
+    path("dead-jobs/", staff_platform_views.dead_jobs, name="staff-dead-jobs"),
+    path(
+        "dead-jobs/<int:job_id>/retry/",
+        staff_platform_views.dead_job_retry_view,
+        name="staff-dead-job-retry",
     ),
 ]

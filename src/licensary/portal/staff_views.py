@@ -1,11 +1,12 @@
-"""The staff console (first slice): the review queue, receipts to confirm, identity checks,
-claims, refunds, bans and a dashboard of what waits. Staff only: every page asks
-`require_staff` first, so another account meets the permission page whatever id it types.
-Every read is the API's selector, every decision the API's service; no view writes a model."""
+"""The staff console's desks: the review queue, receipts to confirm, identity checks,
+claims, refunds and bans (the overview is `staff_dashboard_views`, tickets
+`staff_support_views`, terms, suppliers and dead jobs `staff_platform_views`). Staff
+only: every page asks `require_staff` first, so another account meets the permission page
+whatever id it types. Every read is the API's selector, every decision the API's service; no
+view writes a model."""
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
@@ -28,7 +29,6 @@ from licensary.core.api import get_visible, paginate
 from licensary.governance.bans import account_ban, ban_preview
 from licensary.governance.claims import claim_approve, claim_reject, claim_status, visible_claims
 from licensary.governance.models import Claim
-from licensary.jobs.models import DeadJob
 from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
 from licensary.orders.schemas import held_order_out
@@ -86,29 +86,6 @@ def _reject_form(rejecting: tuple[int, ReasonForm] | None, pk: int) -> ReasonFor
 
 def _target_hours() -> int:
     return int(settings.LICENSARY["REVIEW_TARGET_HOURS"])
-
-
-# Dashboard ---------------------------------------------------------------------------------
-
-
-@staff_page
-def dashboard(request: HttpRequest, user: User) -> HttpResponse:
-    now = timezone.now()
-    held = held_orders()
-    open_claims = visible_claims(user).filter(status__in=OPEN_CLAIMS)
-    counts = {
-        "held": held.count(),
-        "overdue": held.filter(held_at__lte=now - timedelta(hours=_target_hours())).count(),
-        "receipts": receipts_visible_to(user).filter(status=Receipt.Status.PENDING).count(),
-        "identity": accounts_listed(user).filter(identity=User.Identity.PENDING).count(),
-        # The claim's status by its rules (past the owner's window it may await review).
-        "claims": sum(
-            1 for c in open_claims if claim_status(c, now) == Claim.Status.AWAITING_REVIEW
-        ),
-        "refunds": visible_refunds(user).filter(status=Refund.Status.REQUESTED).count(),
-        "dead_jobs": DeadJob.objects.filter(resolved_at__isnull=True).count(),
-    }
-    return render(request, "portal/staff/dashboard.html", {"counts": counts})
 
 
 # Review queue ------------------------------------------------------------------------------
