@@ -11,6 +11,8 @@ from pydantic import ValidationError as PydanticValidationError
 from licensary.accounts.models import User
 from licensary.billing.models import Refund
 from licensary.core.text import Printable
+from licensary.portal.templatetags.staff import staff_label
+from licensary.support.models import Ticket
 
 # The API's rule for free text (notes, reasons), so a form refuses what the API refuses.
 NOTE_LENGTH = 300
@@ -117,3 +119,60 @@ class BanForm(forms.Form):
 
 class AccountLookupForm(forms.Form):
     email = forms.EmailField(label=_("Account email"), max_length=254)
+
+
+# Tickets -----------------------------------------------------------------------------------
+
+BODY_LENGTH = 20_000  # the ticket service's limit for a message
+_body = TypeAdapter(Annotated[str, Printable(BODY_LENGTH, multiline=True)])
+
+
+class TicketFilterForm(forms.Form):
+    """The ticket list's filters: a department and a status, each optional."""
+
+    department = forms.ChoiceField(label=_("Department"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        every = [("", str(_("all")))]
+        self.fields["department"].choices = every + [  # type: ignore[attr-defined]
+            (value, str(staff_label(value))) for value in Ticket.Department.values
+        ]
+        self.fields["status"].choices = every + [  # type: ignore[attr-defined]
+            (value, str(staff_label(value))) for value in Ticket.Status.values
+        ]
+
+
+class TicketMessageForm(forms.Form):
+    """An answer to the account, or an internal note staff alone read."""
+
+    body = forms.CharField(
+        label=_("Message"),
+        max_length=BODY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "dir": "auto"}),
+    )
+
+    def clean_body(self) -> str:
+        try:
+            return _body.validate_python(self.cleaned_data["body"])
+        except PydanticValidationError:
+            raise forms.ValidationError(_("Use letters, digits and punctuation only.")) from None
+
+
+class TicketAssignForm(forms.Form):
+    staff = forms.ChoiceField(label=_("Assign to"), required=False)
+
+    def __init__(self, *args: object, staff_members: list[User], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["staff"].choices = [("", str(_("nobody")))] + [  # type: ignore[attr-defined]
+            (str(member.pk), member.email) for member in staff_members
+        ]
+
+
+class TicketCloseForm(forms.Form):
+    note = NoteField(label=_("Note (optional)"), required=False)
+
+
+class UnresolvableForm(forms.Form):
+    note = NoteField(label=_("Why it cannot be solved (the refund policy reads this mark)"))

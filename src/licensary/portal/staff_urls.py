@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-from licensary.portal import staff_dashboard_views, staff_platform_views, staff_views
+from licensary.portal import (
+    staff_dashboard_views,
+    staff_platform_views,
+    staff_support_views,
+    staff_views,
+)
 
 urlpatterns = [
     path("", staff_dashboard_views.dashboard, name="staff-dashboard"),
@@ -68,6 +73,33 @@ urlpatterns = [
         "accounts/<int:account_id>/ban/confirm/",
         staff_views.ban_confirm,
         name="staff-ban-confirm",
+    ),
+    path("tickets/", staff_support_views.tickets, name="staff-tickets"),
+    path("tickets/<int:ticket_id>/", staff_support_views.ticket_detail, name="staff-ticket"),
+    path(
+        "tickets/<int:ticket_id>/answer/",
+        staff_support_views.ticket_answer_view,
+        name="staff-ticket-answer",
+    ),
+    path(
+        "tickets/<int:ticket_id>/note/",
+        staff_support_views.ticket_note_view,
+        name="staff-ticket-note",
+    ),
+    path(
+        "tickets/<int:ticket_id>/assign/",
+        staff_support_views.ticket_assign_view,
+        name="staff-ticket-assign",
+    ),
+    path(
+        "tickets/<int:ticket_id>/close/",
+        staff_support_views.ticket_close_view,
+        name="staff-ticket-close",
+    ),
+    path(
+        "tickets/<int:ticket_id>/unresolvable/",
+        staff_support_views.ticket_unresolvable_view,
+        name="staff-ticket-unresolvable",
     ),
     path("dead-jobs/", staff_platform_views.dead_jobs, name="staff-dead-jobs"),
     path(

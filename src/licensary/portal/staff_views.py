@@ -466,7 +466,10 @@ def ban_account(request: HttpRequest, user: User, account_id: int) -> HttpRespon
     changes until staff confirm it (`ban_confirm`)."""
     account = account_get_visible(user=user, account_id=account_id)
     is_agent = account.kind == User.Kind.AGENT
-    form = BanForm(request.POST or None, is_agent=is_agent)
+    # A desk may send staff here with the reason chosen (the support desk: `support_spam`).
+    suggested = request.GET.get("reason")
+    initial = {"reason": suggested} if suggested in User.BanReason.values else {}
+    form = BanForm(request.POST or None, is_agent=is_agent, initial=initial)
     if request.method == "POST" and form.is_valid():
         cascade = bool(form.cleaned_data.get("cascade"))
         return render(
