@@ -176,3 +176,67 @@ class TicketCloseForm(forms.Form):
 
 class UnresolvableForm(forms.Form):
     note = NoteField(label=_("Why it cannot be solved (the refund policy reads this mark)"))
+
+
+# Terms and suppliers -----------------------------------------------------------------------
+
+TERMS_LENGTH = 100_000  # the API's bound for a version's text
+_terms = TypeAdapter(Annotated[str, Printable(TERMS_LENGTH, multiline=True)])
+
+
+class TermsPublishForm(forms.Form):
+    text = forms.CharField(
+        label=_("The new version's text"),
+        max_length=TERMS_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 12, "dir": "auto"}),
+    )
+
+    def clean_text(self) -> str:
+        text: str = self.cleaned_data["text"]
+        try:
+            return _terms.validate_python(text)
+        except PydanticValidationError:
+            raise forms.ValidationError(_("Use letters, digits and punctuation only.")) from None
+
+
+def _printable(limit: int) -> TypeAdapter[str]:
+    return TypeAdapter(Annotated[str, Printable(limit)])
+
+
+class SupplierForm(forms.Form):
+    """A supplier account's connection. The password is written, never shown: left empty, the
+    stored one stays."""
+
+    base_url = forms.URLField(
+        label=_("Base URL"),
+        max_length=300,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"dir": "ltr"}),
+    )
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "ltr", "autocomplete": "off"}),
+    )
+    password = forms.CharField(
+        label=_("New password"),
+        max_length=1000,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave it empty to keep the stored password. It is never shown."),
+    )
+    timeout_seconds = forms.FloatField(label=_("Timeout (seconds)"), min_value=0.1, max_value=120)
+    active = forms.BooleanField(
+        label=_("Switched on (orders may be delivered through it)"), required=False
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        for name, limit in (("base_url", 300), ("username", 200), ("password", 1000)):
+            value = cleaned.get(name)
+            if value:
+                try:
+                    _printable(limit).validate_python(value)
+                except PydanticValidationError:
+                    self.add_error(name, _("Use letters, digits and punctuation only."))
+        return cleaned

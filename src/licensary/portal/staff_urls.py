@@ -101,6 +101,19 @@ urlpatterns = [
         staff_support_views.ticket_unresolvable_view,
         name="staff-ticket-unresolvable",
     ),
+    path("terms/", staff_platform_views.terms, name="staff-terms"),
+    path("terms/publish/", staff_platform_views.terms_publish_view, name="staff-terms-publish"),
+    path(
+        "terms/<int:version>/",
+        staff_platform_views.terms_acceptances,
+        name="staff-terms-acceptances",
+    ),
+    path("suppliers/", staff_platform_views.suppliers, name="staff-suppliers"),
+    path(
+        "suppliers/<slug:name>/",
+        staff_platform_views.supplier_edit_view,
+        name="staff-supplier-edit",
+    ),
     path("dead-jobs/", staff_platform_views.dead_jobs, name="staff-dead-jobs"),
     path(
         "dead-jobs/<int:job_id>/retry/",
