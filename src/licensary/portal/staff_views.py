@@ -14,9 +14,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from licensary.accounts.identity import identity_reject, identity_verify
 from licensary.accounts.models import IdentityDocument, User
@@ -498,6 +500,8 @@ def ban_confirm(request: HttpRequest, user: User, account_id: int) -> HttpRespon
     account = account_get_visible(user=user, account_id=account_id)
     form = BanForm(request.POST, is_agent=account.kind == User.Kind.AGENT)
     if not form.is_valid():
+        if request.htmx:  # type: ignore[attr-defined]  # the confirmation's fields were changed
+            return HttpResponseClientRedirect(reverse("portal:staff-ban", args=[account.pk]))
         return render(
             request,
             "portal/staff/ban.html",
@@ -512,4 +516,6 @@ def ban_confirm(request: HttpRequest, user: User, account_id: int) -> HttpRespon
         cascade=bool(form.cleaned_data.get("cascade")),
     )
     messages.success(request, _("The account is banned."))
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(reverse("portal:staff-bans"))
     return redirect("portal:staff-bans")
