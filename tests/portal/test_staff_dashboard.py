@@ -105,7 +105,7 @@ def test_a_chart_s_bars_are_stacked_and_each_says_its_number() -> None:
     assert "<title>a: x 3</title>" in svg and "<title>b: y 4</title>" in svg
     assert chart.rows == [("a", ["3", "1"]), ("b", ["0", "4"])]
     # the axis tops at 5 (the next 1, 2 or 5 above the tallest stack, 4)
-    assert '<text class="axis" x="66" y="16.0" text-anchor="end">5</text>' in svg
+    assert '<text class="axis" x="64" y="16.0" text-anchor="end">5</text>' in svg
 
 
 def test_a_chart_refuses_series_that_do_not_match_its_labels() -> None:

@@ -11,8 +11,8 @@ from django.utils.safestring import SafeString
 
 from licensary.portal.formatting import format_number
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 72, 12, 12, 40  # room for the axis labels
+WIDTH, HEIGHT = 480, 240
+LEFT, RIGHT, TOP, BOTTOM = 70, 10, 12, 34  # room for the axis labels
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def bar_chart(
     series: Sequence[Series],
     value_text: Callable[[int], str] = format_number,
     label_every: int = 1,
+    axis_labels: Sequence[str] | None = None,
 ) -> Chart:
     """Bars per label, the series stacked; `label_every` writes every n-th label under the
     axis (24 hours do not fit), while every bar's <title> and the table name all of them.
@@ -84,7 +85,7 @@ def bar_chart(
         '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
         (
             (LEFT, WIDTH - RIGHT, y(v), y(v), LEFT - 6, at(float(y(v)) + 4), value_text(v))
-            for v in (0, top // 2, top)
+            for v in sorted({0, top // 2, top})
         ),
     )
     bars = []
@@ -114,8 +115,8 @@ def bar_chart(
                 format_html(
                     '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
                     at(x + bar / 2),
-                    HEIGHT - BOTTOM + 18,
-                    label,
+                    HEIGHT - BOTTOM + 20,
+                    (axis_labels or labels)[i],
                 )
             )
     svg = format_html(

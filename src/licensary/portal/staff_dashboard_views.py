@@ -57,9 +57,13 @@ def _month_starts(now: datetime) -> list[datetime]:
     return starts
 
 
-def _month_label(start: datetime) -> str:
+def _month_label(start: datetime, pattern: str = "MMM y") -> str:
     # Calendar (Gregorian) months, as the ledger groups them; named in the reader's language.
-    return local_digits(format_date(start.date(), format="MMM y", locale=locale_name()))
+    return local_digits(format_date(start.date(), format=pattern, locale=locale_name()))
+
+
+def _month_axis(starts: list[datetime]) -> list[str]:
+    return [_month_label(s, "MMM") for s in starts]
 
 
 def _money_text(amount: int, *, currency: str) -> str:
@@ -88,6 +92,7 @@ def _revenue_charts(starts: list[datetime]) -> list[Chart]:
                 )
                 % {"months": local_digits(str(MONTHS))},
                 labels=labels,
+                axis_labels=_month_axis(starts),
                 series=[Series(_("net sales"), "s-money", values)],
                 value_text=partial(_money_text, currency=currency),
             )
@@ -114,6 +119,7 @@ def _licenses_chart(now: datetime, starts: list[datetime]) -> Chart:
         )
         % {"months": local_digits(str(MONTHS))},
         labels=[_month_label(s) for s in starts],
+        axis_labels=_month_axis(starts),
         series=[
             Series(names[status], f"s-{status}", [c[status] for c in counts]) for status in names
         ],
@@ -162,7 +168,7 @@ def _activity_chart(now: datetime) -> Chart:
         % {"hours": local_digits(str(HOURS))},
         labels=[local_digits(h.strftime("%H:00")) for h in hours],
         series=[Series(_("changes"), "s-activity", [per_hour.get(h, 0) for h in hours])],
-        label_every=3,
+        label_every=4,
     )
 
 
