@@ -30,7 +30,6 @@ from licensary.billing.selectors import receipts_visible_to, visible_refunds
 from licensary.core.api import get_visible, paginate
 from licensary.governance.bans import account_ban, ban_preview
 from licensary.governance.claims import claim_approve, claim_reject, claim_status, visible_claims
-from licensary.governance.models import Claim
 from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
 from licensary.orders.schemas import held_order_out
@@ -52,11 +51,6 @@ P = ParamSpec("P")
 StaffView = Callable[Concatenate[HttpRequest, User, P], HttpResponse]
 
 PAGE_SIZE = 50
-OPEN_CLAIMS = (
-    Claim.Status.AWAITING_OWNER,
-    Claim.Status.AWAITING_PROOF,
-    Claim.Status.AWAITING_REVIEW,
-)
 
 
 def staff_page(view: StaffView[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
