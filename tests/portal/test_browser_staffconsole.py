@@ -1,6 +1,7 @@
 """The staff console in a real browser (Debian's Chromium driven by Playwright): staff sign
 in, see a held order overdue in the review queue, preview a bank receipt's image and confirm
-it, then read the console in Persian, right to left, up to a ban's confirmation page.
+it, then read the console in Persian, right to left, up to a ban's confirmation page; and
+they read the overview's charts and retry a dead job.
 Screenshots go to the test's tmp folder, or to LICENSARY_TEST_ARTIFACTS when set."""
 
 import struct
@@ -13,6 +14,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from playwright.sync_api import Browser, expect
 
 from licensary.accounts.models import User
@@ -20,8 +22,11 @@ from licensary.accounts.services import account_create
 from licensary.billing.models import Invoice, Receipt
 from licensary.billing.receipts import receipt_upload
 from licensary.catalog.models import Product
+from licensary.jobs.models import DeadJob
 from licensary.orders.models import Order
-from tests.api.support import held_order, unpaid_order
+from tests.api.support import delivered_order, held_order, unpaid_order
+from tests.jobs.dead import dead_job
+from tests.jobs.tasks_for_tests import RUNS
 from tests.portal.test_browser import (  # the same browser and screenshot folder
     CHROMIUM,
     PASSWORD,
@@ -141,3 +146,75 @@ def test_staff_see_an_overdue_hold_confirm_a_receipt_and_read_the_console_in_per
         "staff-review-en.png",
         "staff-review-fa.png",
     ]
+
+
+@pytest.fixture
+def business(staff: User, product: Product, settings: Any) -> dict[str, Any]:
+    """A staff member with a password; two delivered orders (this month's sales, two active
+    licenses); a dead job; then one order held 30 hours and one 50 (no job runs after)."""
+    ops = account_create(actor=None, kind="staff", email="ops@staff.test", password=PASSWORD)
+    alice = account_create(actor=None, kind="customer", email="alice@example.test")
+    for ip in ("93.184.216.81", "93.184.216.82"):
+        delivered_order(alice, product, ip, staff)
+    RUNS.clear()
+    dead = dead_job(settings, label="mail-to-alice")
+    now = timezone.now()
+    for hours, ip in ((30, "93.184.216.83"), (50, "93.184.216.84")):
+        with time_machine.travel(now - timedelta(hours=hours)):
+            held_order(alice, product, ip, staff)
+    return {"ops": ops, "dead": dead}
+
+
+def test_staff_read_the_dashboard_charts_and_retry_a_dead_job(
+    live_server: Any, chromium: Browser, business: dict[str, Any], artifacts: Path
+) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    csp_refusals = refusals_of_the_policy(page)
+
+    page.goto(f"{live_server.url}/portal/staff/")
+    page.get_by_label("Email").fill("ops@staff.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    charts = page.get_by_role("img")
+    expect(page.get_by_role("img", name="Held orders by age")).to_be_visible()
+    expect(page.get_by_role("img", name="Net sales by month (USD)")).to_be_visible()
+    expect(page.get_by_role("img", name="Licenses by status at each month's end")).to_be_visible()
+    expect(page.get_by_role("img", name="Changes recorded per hour")).to_be_visible()
+    assert charts.count() >= 4
+    held = page.get_by_test_id("chart-held")
+    # The bars are drawn: 24-48 h (within target) and 48 h or more (overdue), one each.
+    assert held.locator("rect.bar.s-overdue").evaluate_all(
+        "bars => bars.map(b => b.getBBox().height > 0)"
+    ) == [False, False, False, True]
+    # The colours come from the stylesheet (the CSP refuses inline styles).
+    fill = held.locator("rect.bar.s-overdue").last.evaluate("b => getComputedStyle(b).fill")
+    assert fill == "rgb(180, 35, 24)"
+    page.get_by_text("The numbers, as a table").first.click()
+    expect(page.get_by_test_id("chart-revenue-usd-table")).to_be_visible()
+    page.screenshot(path=str(artifacts / "staff-dashboard-charts-en.png"), full_page=True)
+
+    page.get_by_role("link", name="Dead jobs", exact=True).click()
+    dead = page.get_by_test_id(f"dead-{business['dead'].pk}")
+    expect(dead).to_contain_text("JobFailed: mail-to-alice failed (run 2)")
+    page.screenshot(path=str(artifacts / "staff-dead-jobs-en.png"), full_page=True)
+    dead.get_by_role("button", name="Retry the job").click()
+    expect(page.get_by_text("The job is queued again, from its first attempt.")).to_be_visible()
+    expect(page.get_by_text("No job is dead.")).to_be_visible()
+    assert DeadJob.objects.get(pk=business["dead"].pk).resolved_at is not None
+    assert (
+        DBTaskResult.objects.filter(status="READY", task_path=business["dead"].task_path).count()
+        == 1
+    )
+
+    page.get_by_role("button", name="فارسی").click()
+    page.get_by_role("link", name="نمای کلی").click()
+    expect(page.get_by_role("img", name="سفارش‌های نگه‌داشته بر اساس مدت انتظار")).to_be_visible()
+    page.screenshot(path=str(artifacts / "staff-dashboard-charts-fa.png"), full_page=True)
+
+    assert csp_refusals == []
+    # The folder may be shared with the other browser tests (LICENSARY_TEST_ARTIFACTS).
+    assert {p.name for p in artifacts.iterdir()} >= {
+        "staff-dashboard-charts-en.png",
+        "staff-dashboard-charts-fa.png",
+        "staff-dead-jobs-en.png",
+    }

@@ -1,8 +1,9 @@
 """Reads of accounts that are more than a filter (who may see which is `policy.py`'s)."""
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from licensary.accounts.models import TermsAcceptance, User
+from licensary.accounts.models import TermsAcceptance, TermsVersion, User
 from licensary.audit.models import AuditEntry
 from licensary.core.api import parse_id
 from licensary.core.errors import NotFound
@@ -62,3 +63,31 @@ def history_actor(entry: AuditEntry, viewer: User) -> str:
     if viewer.kind == User.Kind.AGENT and actor.agent_id == viewer.pk:
         return actor.email  # the agent's own customer
     return "another account"
+
+
+def terms_versions_with_acceptances() -> QuerySet[TermsVersion]:
+    """Every published version of the terms, newest first, each with `accepted`: how many
+    accounts accepted it (in the one query)."""
+    accepted = (
+        TermsAcceptance.objects.filter(terms=OuterRef("pk"))
+        .values("terms")
+        .annotate(n=Count("user", distinct=True))
+        .values("n")
+    )
+    return (
+        TermsVersion.objects.select_related("published_by")
+        .annotate(accepted=Coalesce(Subquery(accepted), 0))
+        .order_by("-version")
+    )
+
+
+def terms_acceptances_of(terms: TermsVersion) -> QuerySet[TermsAcceptance]:
+    """Who accepted `terms`, when and from which address."""
+    return TermsAcceptance.objects.filter(terms=terms).select_related("user")
+
+
+def accounts_yet_to_accept(terms: TermsVersion) -> QuerySet[User]:
+    """The accounts (staff aside: they are not bound) that have not accepted `terms`."""
+    return User.objects.exclude(kind=User.Kind.STAFF).exclude(
+        pk__in=TermsAcceptance.objects.filter(terms=terms).values("user")
+    )

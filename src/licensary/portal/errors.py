@@ -214,6 +214,10 @@ EXPLAINED: dict[str, tuple[Promise, Promise]] = {
         _("The form expired"),
         _("Reload the page and send the form again."),
     ),
+    "job_task_missing": (
+        _("This job's task no longer exists"),
+        _("The code it ran was removed or renamed; it cannot be retried."),
+    ),
 }
 GENERIC = (_("The request was refused"), _("Nothing was changed."))
 

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from licensary.portal import staff_views
+from licensary.portal import (
+    staff_dashboard_views,
+    staff_platform_views,
+    staff_support_views,
+    staff_views,
+)
 
 urlpatterns = [
-    path("", staff_views.dashboard, name="staff-dashboard"),
+    path("", staff_dashboard_views.dashboard, name="staff-dashboard"),
     path("review/", staff_views.review_queue, name="staff-review"),
     path("orders/<int:order_id>/retry/", staff_views.order_retry_view, name="staff-order-retry"),
     path(
@@ -68,5 +73,51 @@ urlpatterns = [
         "accounts/<int:account_id>/ban/confirm/",
         staff_views.ban_confirm,
         name="staff-ban-confirm",
+    ),
+    path("tickets/", staff_support_views.tickets, name="staff-tickets"),
+    path("tickets/<int:ticket_id>/", staff_support_views.ticket_detail, name="staff-ticket"),
+    path(
+        "tickets/<int:ticket_id>/answer/",
+        staff_support_views.ticket_answer_view,
+        name="staff-ticket-answer",
+    ),
+    path(
+        "tickets/<int:ticket_id>/note/",
+        staff_support_views.ticket_note_view,
+        name="staff-ticket-note",
+    ),
+    path(
+        "tickets/<int:ticket_id>/assign/",
+        staff_support_views.ticket_assign_view,
+        name="staff-ticket-assign",
+    ),
+    path(
+        "tickets/<int:ticket_id>/close/",
+        staff_support_views.ticket_close_view,
+        name="staff-ticket-close",
+    ),
+    path(
+        "tickets/<int:ticket_id>/unresolvable/",
+        staff_support_views.ticket_unresolvable_view,
+        name="staff-ticket-unresolvable",
+    ),
+    path("terms/", staff_platform_views.terms, name="staff-terms"),
+    path("terms/publish/", staff_platform_views.terms_publish_view, name="staff-terms-publish"),
+    path(
+        "terms/<int:version>/",
+        staff_platform_views.terms_acceptances,
+        name="staff-terms-acceptances",
+    ),
+    path("suppliers/", staff_platform_views.suppliers, name="staff-suppliers"),
+    path(
+        "suppliers/<slug:name>/",
+        staff_platform_views.supplier_edit_view,
+        name="staff-supplier-edit",
+    ),
+    path("dead-jobs/", staff_platform_views.dead_jobs, name="staff-dead-jobs"),
+    path(
+        "dead-jobs/<int:job_id>/retry/",
+        staff_platform_views.dead_job_retry_view,
+        name="staff-dead-job-retry",
     ),
 ]

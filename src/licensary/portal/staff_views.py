@@ -1,11 +1,12 @@
-"""The staff console (first slice): the review queue, receipts to confirm, identity checks,
-claims, refunds, bans and a dashboard of what waits. Staff only: every page asks
-`require_staff` first, so another account meets the permission page whatever id it types.
-Every read is the API's selector, every decision the API's service; no view writes a model."""
+"""The staff console's desks: the review queue, receipts to confirm, identity checks,
+claims, refunds and bans (the overview is `staff_dashboard_views`, tickets
+`staff_support_views`, terms, suppliers and dead jobs `staff_platform_views`). Staff
+only: every page asks `require_staff` first, so another account meets the permission page
+whatever id it types. Every read is the API's selector, every decision the API's service; no
+view writes a model."""
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
@@ -13,9 +14,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from licensary.accounts.identity import identity_reject, identity_verify
 from licensary.accounts.models import IdentityDocument, User
@@ -27,8 +30,6 @@ from licensary.billing.selectors import receipts_visible_to, visible_refunds
 from licensary.core.api import get_visible, paginate
 from licensary.governance.bans import account_ban, ban_preview
 from licensary.governance.claims import claim_approve, claim_reject, claim_status, visible_claims
-from licensary.governance.models import Claim
-from licensary.jobs.models import DeadJob
 from licensary.orders.delivery import order_retry
 from licensary.orders.models import Order
 from licensary.orders.schemas import held_order_out
@@ -50,11 +51,6 @@ P = ParamSpec("P")
 StaffView = Callable[Concatenate[HttpRequest, User, P], HttpResponse]
 
 PAGE_SIZE = 50
-OPEN_CLAIMS = (
-    Claim.Status.AWAITING_OWNER,
-    Claim.Status.AWAITING_PROOF,
-    Claim.Status.AWAITING_REVIEW,
-)
 
 
 def staff_page(view: StaffView[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
@@ -86,29 +82,6 @@ def _reject_form(rejecting: tuple[int, ReasonForm] | None, pk: int) -> ReasonFor
 
 def _target_hours() -> int:
     return int(settings.LICENSARY["REVIEW_TARGET_HOURS"])
-
-
-# Dashboard ---------------------------------------------------------------------------------
-
-
-@staff_page
-def dashboard(request: HttpRequest, user: User) -> HttpResponse:
-    now = timezone.now()
-    held = held_orders()
-    open_claims = visible_claims(user).filter(status__in=OPEN_CLAIMS)
-    counts = {
-        "held": held.count(),
-        "overdue": held.filter(held_at__lte=now - timedelta(hours=_target_hours())).count(),
-        "receipts": receipts_visible_to(user).filter(status=Receipt.Status.PENDING).count(),
-        "identity": accounts_listed(user).filter(identity=User.Identity.PENDING).count(),
-        # The claim's status by its rules (past the owner's window it may await review).
-        "claims": sum(
-            1 for c in open_claims if claim_status(c, now) == Claim.Status.AWAITING_REVIEW
-        ),
-        "refunds": visible_refunds(user).filter(status=Refund.Status.REQUESTED).count(),
-        "dead_jobs": DeadJob.objects.filter(resolved_at__isnull=True).count(),
-    }
-    return render(request, "portal/staff/dashboard.html", {"counts": counts})
 
 
 # Review queue ------------------------------------------------------------------------------
@@ -489,7 +462,10 @@ def ban_account(request: HttpRequest, user: User, account_id: int) -> HttpRespon
     changes until staff confirm it (`ban_confirm`)."""
     account = account_get_visible(user=user, account_id=account_id)
     is_agent = account.kind == User.Kind.AGENT
-    form = BanForm(request.POST or None, is_agent=is_agent)
+    # A desk may send staff here with the reason chosen (the support desk: `support_spam`).
+    suggested = request.GET.get("reason")
+    initial = {"reason": suggested} if suggested in User.BanReason.values else {}
+    form = BanForm(request.POST or None, is_agent=is_agent, initial=initial)
     if request.method == "POST" and form.is_valid():
         cascade = bool(form.cleaned_data.get("cascade"))
         return render(
@@ -518,6 +494,8 @@ def ban_confirm(request: HttpRequest, user: User, account_id: int) -> HttpRespon
     account = account_get_visible(user=user, account_id=account_id)
     form = BanForm(request.POST, is_agent=account.kind == User.Kind.AGENT)
     if not form.is_valid():
+        if request.htmx:  # type: ignore[attr-defined]  # the confirmation's fields were changed
+            return HttpResponseClientRedirect(reverse("portal:staff-ban", args=[account.pk]))
         return render(
             request,
             "portal/staff/ban.html",
@@ -532,4 +510,6 @@ def ban_confirm(request: HttpRequest, user: User, account_id: int) -> HttpRespon
         cascade=bool(form.cleaned_data.get("cascade")),
     )
     messages.success(request, _("The account is banned."))
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(reverse("portal:staff-bans"))
     return redirect("portal:staff-bans")

@@ -21,6 +21,13 @@ STAFF_LABELS: dict[str, Promise] = {
     "awaiting_proof": _("awaiting proof"),
     "awaiting_review": _("awaiting review"),
     "approved": _("approved"),
+    # ticket departments and throttle kinds (rule 13)
+    "billing": _("billing"),
+    "technical": _("technical"),
+    "sales": _("sales"),
+    "transfers": _("transfers"),
+    "open_tickets": _("too many open tickets"),
+    "messages_per_hour": _("too many messages in an hour"),
     # accounts
     "customer": _("customer"),
     "agent": _("agent"),

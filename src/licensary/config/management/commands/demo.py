@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from licensary.accounts.models import User
 from licensary.accounts.services import account_create, token_create
 from licensary.config.demo_data import DAYS, PASSWORD, demo_load, demo_summary
+from licensary.core.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -13,7 +14,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--quiet", action="store_true", help="No progress bar (it shows on a terminal only)."
+        )
 
     def handle(self, *args, quiet: bool = False, **options) -> None:
         if User.objects.filter(email="alice@demo.test").exists():
@@ -25,21 +28,10 @@ class Command(BaseCommand):
                 actor=None, kind="staff", email="staff@demo.test", password=PASSWORD
             )
 
-        def progress(done: int, total: int) -> None:
-            if quiet:
-                return
-            width = 40
-            filled = width * done // total
-            self.stdout.write(
-                f"\r  replaying {DAYS} days [{'#' * filled}{'.' * (width - filled)}] "
-                f"{done}/{total}",
-                ending="",
-            )
-            self.stdout.flush()
-
-        cast = demo_load(staff=staff, progress=progress)
-        if not quiet:
-            self.stdout.write("")
+        with progress_bar(
+            self.stdout, description=f"replaying {DAYS} days", total=DAYS + 1, quiet=quiet
+        ) as done:
+            cast = demo_load(staff=staff, progress=lambda day, total: done(day))
         for name, count in demo_summary().items():
             self.stdout.write(f"  {name:<20} {count}")
         self.stdout.write(f"Every demo account signs in with the password {PASSWORD!r}:")

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from licensary.core.progress import progress_bar
 from licensary.licenses.reconcile import (
     differences_table,
     reconcile,
@@ -40,11 +41,16 @@ class Command(BaseCommand):
         )
         if supplier and not SupplierAccount.objects.filter(name=supplier).exists():
             raise CommandError(f"No supplier {supplier}.")
-        for name in names:
-            try:
-                differences = reconcile(supplier=name, fix=fix)
-            except SupplierError as exc:
-                raise CommandError(f"{name}: {exc}") from exc
+        reports: list[tuple[str, list]] = []
+        # The bar (on a terminal) counts suppliers; the reports follow it, so they never mix.
+        with progress_bar(self.stdout, description="reconciling", total=len(names)) as done:
+            for n, name in enumerate(names, start=1):
+                try:
+                    reports.append((name, reconcile(supplier=name, fix=fix)))
+                except SupplierError as exc:
+                    raise CommandError(f"{name}: {exc}") from exc
+                done(n)
+        for name, differences in reports:
             self.stdout.write(f"== {name}: {len(differences)} difference(s)")
             if differences:
                 self.stdout.write(differences_table(differences))
