@@ -1,15 +1,32 @@
-"""The customer portal's pages (customer_views) and signing in (account_views)."""
+"""The customer portal's pages (customer_views), signing in and the account (account_views)."""
 
 from django.urls import path
-from django.views.i18n import set_language
 
 from licensary.portal import account_views, customer_views
 
 urlpatterns = [
     path("sign-in/", account_views.SignInView.as_view(), name="sign-in"),
     path("sign-out/", account_views.SignOutView.as_view(), name="sign-out"),
+    path("password/reset/", account_views.ResetRequestView.as_view(), name="password-reset"),
+    path(
+        "password/reset/sent/",
+        account_views.ResetDoneView.as_view(),
+        name="password-reset-done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        account_views.ResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password/reset/done/",
+        account_views.ResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
     path("terms/", account_views.terms, name="terms"),
-    path("language/", set_language, name="language"),
+    path("language/", account_views.language_switch, name="language"),
+    path("account/", account_views.account_settings, name="account"),
+    path("account/password/", account_views.password_change, name="password-change"),
     path("", customer_views.dashboard, name="dashboard"),
     path("licenses/", customer_views.licenses_list, name="licenses"),
     path("licenses/<int:license_id>/", customer_views.license_detail, name="license"),
@@ -24,4 +41,9 @@ urlpatterns = [
     path("invoices/", customer_views.invoices_list, name="invoices"),
     path("invoices/<int:invoice_id>/", customer_views.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pay/", customer_views.invoice_pay, name="invoice-pay"),
+    path(
+        "invoices/<int:invoice_id>/receipts/",
+        customer_views.invoice_receipt_upload,
+        name="invoice-receipt",
+    ),
 ]

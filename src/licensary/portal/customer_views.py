@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from licensary.accounts.models import User
 from licensary.billing.models import Invoice
-from licensary.billing.selectors import visible_invoices
+from licensary.billing.receipts import receipt_upload
+from licensary.billing.selectors import receipts_visible_to, visible_invoices
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.catalog.selectors import product_get_by_ref, visible_products
 from licensary.core.api import get_visible, paginate
@@ -30,7 +31,14 @@ from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
 from licensary.portal.errors import explained
-from licensary.portal.forms import FIELD_OF_CODE, ChangeIpForm, LicenseFilterForm, OrderForm
+from licensary.portal.forms import (
+    FIELD_OF_CODE,
+    RECEIPT_FIELD_OF_CODE,
+    ChangeIpForm,
+    LicenseFilterForm,
+    OrderForm,
+    ReceiptForm,
+)
 from licensary.portal.pages import page
 from licensary.support.models import Ticket
 from licensary.support.selectors import visible_tickets
@@ -43,10 +51,10 @@ def _cursor(request: HttpRequest) -> str | None:
     return request.GET.get("cursor") or None
 
 
-def _field_error(form: Any, exc: DomainError) -> bool:
+def _field_error(form: Any, exc: DomainError, fields: dict[str, str] = FIELD_OF_CODE) -> bool:
     """Put a service's refusal next to the field it is about, in the reader's language (the
     service's own detail speaks the API's English); False when it is about no field."""
-    field = FIELD_OF_CODE.get(exc.code)
+    field = fields.get(exc.code)
     if field is None or field not in form.fields:
         return False
     form.add_error(field, str(explained(exc.code)[1]))
@@ -233,13 +241,17 @@ def invoices_list(request: HttpRequest, user: User) -> HttpResponse:
     )
 
 
-def _invoice_context(user: User, invoice: Invoice) -> dict[str, Any]:
+def _invoice_context(
+    user: User, invoice: Invoice, *, receipt_form: ReceiptForm | None = None
+) -> dict[str, Any]:
     order = visible_orders(user).filter(invoice=invoice).first()
     return {
         "invoice": invoice,
         "lines": list(invoice.lines.all()),
         "credit": account_credit(invoice.account),
         "order": order,
+        "receipts": list(receipts_visible_to(user).filter(invoice=invoice).order_by("-pk")),
+        "receipt_form": receipt_form or ReceiptForm(),
     }
 
 
@@ -247,6 +259,35 @@ def _invoice_context(user: User, invoice: Invoice) -> dict[str, Any]:
 def invoice_detail(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
     invoice = get_visible(visible_invoices(user), invoice_id)
     return render(request, "portal/invoices/detail.html", _invoice_context(user, invoice))
+
+
+@page
+@require_POST
+def invoice_receipt_upload(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """Pay by bank transfer: the receipt goes to staff, who confirm it (the invoice is paid
+    then) or reject it with a reason. A refusal about the file is shown next to it."""
+    invoice = get_visible(visible_invoices(user), invoice_id)
+    form = ReceiptForm(request.POST, request.FILES)
+    status = 422
+    if form.is_valid():
+        try:
+            receipt_upload(
+                invoice=invoice,
+                file=form.cleaned_data["file"],
+                reference=form.cleaned_data["reference"],
+                actor=user,
+            )
+        except DomainError as exc:
+            if not _field_error(form, exc, RECEIPT_FIELD_OF_CODE):
+                raise
+            status = exc.status
+        else:
+            messages.success(
+                request, _("Receipt sent. Staff check it; the invoice is paid once they confirm.")
+            )
+            return redirect("portal:invoice", invoice_id=invoice.pk)
+    context = _invoice_context(user, invoice, receipt_form=form)
+    return render(request, "portal/invoices/detail.html", context, status=status)
 
 
 @page

@@ -36,6 +36,9 @@ LABELS: dict[str, Promise] = {
     "deposit": _("deposit"),
     "license": _("license"),
     "setup_fee": _("setup fee"),
+    # receipts
+    "pending": _("pending"),
+    "confirmed": _("confirmed"),
     # tickets
     "open": _("open"),
     "answered": _("answered"),
