@@ -42,6 +42,11 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/", customer_views.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pay/", customer_views.invoice_pay, name="invoice-pay"),
     path(
+        "invoices/<int:invoice_id>/checkout/",
+        customer_views.invoice_checkout_view,
+        name="invoice-checkout",
+    ),
+    path(
         "invoices/<int:invoice_id>/receipts/",
         customer_views.invoice_receipt_upload,
         name="invoice-receipt",

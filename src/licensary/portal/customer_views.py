@@ -5,14 +5,17 @@ import math
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from licensary.accounts.models import User
+from licensary.billing.gateways import gateways_offered, invoice_checkout
 from licensary.billing.models import Invoice
 from licensary.billing.receipts import receipt_upload
 from licensary.billing.selectors import receipts_visible_to, visible_invoices
@@ -30,7 +33,7 @@ from licensary.licenses.services import license_change_ip, license_renewal_invoi
 from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
-from licensary.portal.errors import explained
+from licensary.portal.errors import error_page, explained
 from licensary.portal.forms import (
     FIELD_OF_CODE,
     RECEIPT_FIELD_OF_CODE,
@@ -252,13 +255,49 @@ def _invoice_context(
         "order": order,
         "receipts": list(receipts_visible_to(user).filter(invoice=invoice).order_by("-pk")),
         "receipt_form": receipt_form or ReceiptForm(),
+        "gateways": gateways_offered(invoice),
     }
 
 
 @page
 def invoice_detail(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
     invoice = get_visible(visible_invoices(user), invoice_id)
-    return render(request, "portal/invoices/detail.html", _invoice_context(user, invoice))
+    context = _invoice_context(user, invoice)
+    # Back from a gateway: its webhook (or the payer's return) pays the invoice, maybe later.
+    context["back_from_gateway"] = (
+        "paid" if "paid" in request.GET else "canceled" if "canceled" in request.GET else ""
+    )
+    return render(request, "portal/invoices/detail.html", context)
+
+
+@page
+@require_POST
+def invoice_checkout_view(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """Pay at a gateway: the browser goes to the gateway's page, and comes back to the
+    invoice (paid once the gateway's webhook or the payer's return says so)."""
+    invoice = get_visible(visible_invoices(user), invoice_id)
+    gateway = request.POST.get("gateway", "")
+    if gateway not in gateways_offered(invoice):
+        return error_page(request, code="gateway_unavailable", status=422)
+    page_url = f"{settings.PUBLIC_URL}{reverse('portal:invoice', args=[invoice.pk])}"
+    url = invoice_checkout(
+        invoice=invoice,
+        actor=user,
+        gateway=gateway,
+        success_url=f"{page_url}?paid=1",
+        cancel_url=f"{page_url}?canceled=1",
+    )
+    # Not a redirect: the CSP's form-action 'self' refuses a form's redirect to another site.
+    # htmx goes there itself (HX-Redirect); without it, a page links there.
+    if request.htmx:  # type: ignore[attr-defined]
+        answer = HttpResponse(status=200)
+        answer["HX-Redirect"] = url
+        return answer
+    return render(
+        request,
+        "portal/invoices/checkout.html",
+        {"invoice": invoice, "url": url, "gateway": gateway},
+    )
 
 
 @page
