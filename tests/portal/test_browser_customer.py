@@ -113,6 +113,11 @@ def test_a_receipt_confirmed_by_staff_pays_the_invoice_she_reads_in_persian_in_h
     expect(alice.get_by_test_id("receipt-status")).to_have_text("تأییدشده")
     alice.screenshot(path=str(artifacts / "invoice-paid-fa.png"), full_page=True)
 
+    alice.get_by_role("link", name="نسخهٔ چاپی صورت‌حساب").click()
+    expect(alice.locator("html")).to_have_attribute("dir", "rtl")
+    expect(alice.get_by_test_id("issued")).to_have_text(issued)
+    alice.screenshot(path=str(artifacts / "invoice-print-fa.png"), full_page=True)
+
     assert (csp_refusals, staff_refusals) == ([], [])
 
 

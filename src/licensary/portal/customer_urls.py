@@ -41,6 +41,8 @@ urlpatterns = [
     path("invoices/", customer_views.invoices_list, name="invoices"),
     path("invoices/<int:invoice_id>/", customer_views.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pay/", customer_views.invoice_pay, name="invoice-pay"),
+    path("invoices/<int:invoice_id>/print/", customer_views.invoice_print, name="invoice-print"),
+    path("invoices/<int:invoice_id>/pdf/", customer_views.invoice_pdf_view, name="invoice-pdf"),
     path(
         "invoices/<int:invoice_id>/checkout/",
         customer_views.invoice_checkout_view,

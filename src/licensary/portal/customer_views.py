@@ -42,6 +42,7 @@ from licensary.portal.forms import (
     OrderForm,
     ReceiptForm,
 )
+from licensary.portal.invoice_documents import invoice_document_context, invoice_pdf
 from licensary.portal.pages import page
 from licensary.support.models import Ticket
 from licensary.support.selectors import visible_tickets
@@ -268,6 +269,23 @@ def invoice_detail(request: HttpRequest, user: User, invoice_id: int) -> HttpRes
         "paid" if "paid" in request.GET else "canceled" if "canceled" in request.GET else ""
     )
     return render(request, "portal/invoices/detail.html", context)
+
+
+@page
+def invoice_print(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """The invoice as one printable sheet, in the reader's language and time zone."""
+    invoice = get_visible(visible_invoices(user).select_related("account"), invoice_id)
+    context = invoice_document_context(invoice, pdf=False)
+    return render(request, "portal/invoices/print.html", context)
+
+
+@page
+def invoice_pdf_view(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """The printable sheet as a PDF, downloaded (never shown inline)."""
+    invoice = get_visible(visible_invoices(user).select_related("account"), invoice_id)
+    answer = HttpResponse(invoice_pdf(request, invoice), content_type="application/pdf")
+    answer["Content-Disposition"] = f'attachment; filename="invoice-{invoice.number}.pdf"'
+    return answer
 
 
 @page
