@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from licensary.portal import account_views, customer_views
+from licensary.portal import account_views, customer_billing_views, customer_views
 
 urlpatterns = [
     path("sign-in/", account_views.SignInView.as_view(), name="sign-in"),
@@ -41,6 +41,12 @@ urlpatterns = [
     path("invoices/", customer_views.invoices_list, name="invoices"),
     path("invoices/<int:invoice_id>/", customer_views.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pay/", customer_views.invoice_pay, name="invoice-pay"),
+    path(
+        "invoices/<int:invoice_id>/refund/",
+        customer_billing_views.invoice_refund,
+        name="invoice-refund",
+    ),
+    path("deposits/new/", customer_billing_views.deposit_new, name="deposit-new"),
     path("invoices/<int:invoice_id>/print/", customer_views.invoice_print, name="invoice-print"),
     path("invoices/<int:invoice_id>/pdf/", customer_views.invoice_pdf_view, name="invoice-pdf"),
     path(

@@ -33,6 +33,7 @@ from licensary.licenses.services import license_change_ip, license_renewal_invoi
 from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
+from licensary.portal.customer_billing_views import refund_context
 from licensary.portal.errors import error_page, explained
 from licensary.portal.forms import (
     FIELD_OF_CODE,
@@ -257,6 +258,7 @@ def _invoice_context(
         "receipts": list(receipts_visible_to(user).filter(invoice=invoice).order_by("-pk")),
         "receipt_form": receipt_form or ReceiptForm(),
         "gateways": gateways_offered(invoice),
+        **refund_context(user, invoice),
     }
 
 

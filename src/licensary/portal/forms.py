@@ -3,9 +3,12 @@ rest, and their refusals that concern one field are shown next to it (`field_of`
 
 import ipaddress
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +19,7 @@ from licensary.accounts.services import (
     time_zones,
 )
 from licensary.licenses.models import License
+from licensary.portal.formatting import format_money
 from licensary.portal.labels import status_label
 
 # The refusals of a service that belong to one field of the form that asked.
@@ -244,3 +248,44 @@ class AccountSettingsForm(forms.Form):
         assert isinstance(field, forms.ChoiceField)
         field.choices = time_zone_choices()
         field.widget.attrs.update({"dir": "ltr"})
+
+
+class DepositForm(forms.Form):
+    """An amount of the account's currency, as people write it (`50` or `50.25`, Persian
+    digits too), turned into minor units; the service holds it to MAX_DEPOSIT."""
+
+    amount = forms.CharField(label=_("Amount"), max_length=20)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].help_text = _("In %(currency)s.") % {"currency": currency}
+        self.fields["amount"].widget.attrs.update({"dir": "ltr", "inputmode": "decimal"})
+
+    def clean_amount(self) -> int:
+        text = self.cleaned_data["amount"].strip().translate(LATIN_DIGITS).replace(",", "")
+        exponent = get_currency_precision(self.currency)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise forms.ValidationError(_("Enter an amount, such as 50 or 50.25.")) from None
+        minor = value.scaleb(exponent)
+        if not value.is_finite() or minor != minor.to_integral_value() or minor <= 0:
+            raise forms.ValidationError(_("Enter an amount, such as 50 or 50.25."))
+        most = settings.LICENSARY["MAX_DEPOSIT"]
+        if minor > most:
+            raise forms.ValidationError(
+                _("A deposit is at most %(most)s.") % {"most": format_money(most, self.currency)}
+            )
+        return int(minor)
+
+
+LATIN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٫", "0123456789.")
+
+
+class RefundForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you ask for a refund?"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

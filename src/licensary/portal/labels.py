@@ -39,6 +39,9 @@ LABELS: dict[str, Promise] = {
     # receipts
     "pending": _("pending"),
     "confirmed": _("confirmed"),
+    # refunds
+    "requested": _("requested"),
+    "approved": _("approved"),
     # tickets
     "open": _("open"),
     "answered": _("answered"),
