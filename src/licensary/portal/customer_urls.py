@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-from licensary.portal import account_views, customer_billing_views, customer_views
+from licensary.portal import (
+    account_views,
+    customer_billing_views,
+    customer_transfer_views,
+    customer_views,
+)
 
 urlpatterns = [
     path("sign-in/", account_views.SignInView.as_view(), name="sign-in"),
@@ -35,6 +40,27 @@ urlpatterns = [
         "licenses/<int:license_id>/change-ip/",
         customer_views.license_change_ip_view,
         name="license-change-ip",
+    ),
+    path(
+        "licenses/<int:license_id>/transfer/",
+        customer_views.license_transfer,
+        name="license-transfer",
+    ),
+    path("transfers/", customer_transfer_views.transfers_list, name="transfers"),
+    path(
+        "transfers/<int:transfer_id>/accept/",
+        customer_transfer_views.transfer_accept_view,
+        name="transfer-accept",
+    ),
+    path(
+        "transfers/<int:transfer_id>/decline/",
+        customer_transfer_views.transfer_decline_view,
+        name="transfer-decline",
+    ),
+    path(
+        "transfers/<int:transfer_id>/cancel/",
+        customer_transfer_views.transfer_cancel_view,
+        name="transfer-cancel",
     ),
     path("orders/", customer_views.orders_list, name="orders"),
     path("orders/new/", customer_views.order_new, name="order-new"),

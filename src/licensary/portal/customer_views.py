@@ -34,6 +34,10 @@ from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
 from licensary.portal.customer_billing_views import refund_context
+from licensary.portal.customer_transfer_views import (
+    license_transfer_context,
+    license_transfer_start,
+)
 from licensary.portal.errors import error_page, explained
 from licensary.portal.forms import (
     FIELD_OF_CODE,
@@ -42,6 +46,7 @@ from licensary.portal.forms import (
     LicenseFilterForm,
     OrderForm,
     ReceiptForm,
+    TransferForm,
 )
 from licensary.portal.invoice_documents import invoice_document_context, invoice_pdf
 from licensary.portal.pages import page
@@ -133,7 +138,13 @@ def licenses_list(request: HttpRequest, user: User) -> HttpResponse:
 
 
 def _license_page(
-    request: HttpRequest, user: User, lic: License, *, ip_form: ChangeIpForm, status: int = 200
+    request: HttpRequest,
+    user: User,
+    lic: License,
+    *,
+    ip_form: ChangeIpForm,
+    transfer_form: TransferForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     history = paginate(
         license_history_entries(lic),
@@ -153,6 +164,7 @@ def _license_page(
             "days_left": _days_left(lic.period_end, timezone.now()),
             # The agent that pays its renewals, when that is not the reader: it renews it.
             "renewed_by": lic.billed_to if lic.billed_to_id not in (None, user.pk) else None,
+            **license_transfer_context(user, lic, form=transfer_form),
         },
         status=status,
     )
@@ -188,6 +200,19 @@ def license_change_ip_view(request: HttpRequest, user: User, license_id: int) ->
         messages.success(request, _("The license moved to its new IP address."))
         return redirect("portal:license", license_id=lic.pk)
     return _license_page(request, user, lic, ip_form=form, status=422)
+
+
+@page
+@require_POST
+def license_transfer(request: HttpRequest, user: User, license_id: int) -> HttpResponse:
+    """Give the license to another account, named by its e-mail (rule 10)."""
+    lic = get_visible(visible_licenses(user), license_id)
+    refused = license_transfer_start(request, user, lic)
+    if refused is None:
+        return redirect("portal:license", license_id=lic.pk)
+    form, status = refused
+    ip_form = ChangeIpForm(initial={"ip": lic.ip})
+    return _license_page(request, user, lic, ip_form=ip_form, transfer_form=form, status=status)
 
 
 @page

@@ -289,3 +289,12 @@ class RefundForm(forms.Form):
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class TransferForm(forms.Form):
+    email = forms.EmailField(
+        label=_("The recipient's e-mail"),
+        max_length=254,
+        help_text=_("The account that is to own this license, with its period, free of charge."),
+        widget=forms.EmailInput(attrs={"dir": "ltr", "autocomplete": "off"}),
+    )

@@ -39,6 +39,9 @@ LABELS: dict[str, Promise] = {
     # receipts
     "pending": _("pending"),
     "confirmed": _("confirmed"),
+    # transfers
+    "accepted": _("accepted"),
+    "declined": _("declined"),
     # refunds
     "requested": _("requested"),
     "approved": _("approved"),
