@@ -4,30 +4,18 @@ goes to the gateway's page (htmx's HX-Redirect, or a page that links there: the 
 form-action refuses a form's redirect to another site), and back on the invoice page it is
 told what happens next."""
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from licensary.accounts.models import User
 from licensary.billing.models import Invoice
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.orders.models import Order
 from tests.helpers import give_credit
-from tests.payments.fake_stripe import WEBHOOK_SECRET, FakeStripe
+from tests.payments.conftest import fake_stripe  # the payments tests' local Stripe
+from tests.payments.fake_stripe import FakeStripe
 from tests.portal.conftest import Browser
 
-
-@pytest.fixture
-def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
-    server = FakeStripe()
-    server.thread.start()
-    settings.STRIPE_API_KEY = "sk_test_licensary"
-    settings.STRIPE_API_BASE = server.url
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    yield server
-    server.shutdown()
-    server.server_close()
+__all__ = ["fake_stripe"]  # a fixture, used by name
 
 
 def test_without_a_configured_gateway_none_is_offered_and_none_is_taken(
