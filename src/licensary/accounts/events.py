@@ -47,6 +47,35 @@ def account_updated(
     )
 
 
+def account_password_changed(user: User, *, tokens: int, sessions: int, actor: User) -> None:
+    """`account.password_changed`: with how many API tokens and other signed-in sessions it
+    ended (ASVS 7.4.2). The password itself, old or new, is never recorded."""
+    record(
+        Change(
+            action="account.password_changed",
+            object_type="account",
+            object_id=user.pk,
+            actor=actor,
+            account_id=user.pk,
+            after={"tokens_revoked": tokens, "sessions_ended": sessions},
+        )
+    )
+
+
+def account_password_reset_requested(user: User) -> None:
+    """`account.password_reset_requested`: someone asked for the reset mail of `user` (the
+    mail job makes the link; it is never recorded)."""
+    record(
+        Change(
+            action="account.password_reset_requested",
+            object_type="account",
+            object_id=user.pk,
+            actor_label="anonymous",
+            account_id=user.pk,
+        )
+    )
+
+
 def account_signed_in(user: User) -> None:
     record(
         Change(

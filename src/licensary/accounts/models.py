@@ -78,6 +78,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Its credit is kept in this currency: the platform's (LICENSARY_CURRENCY) when made.
     currency = models.CharField(max_length=3, default=default_currency)
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
+    # The IANA time zone its dates are shown in (the portals); the API's times stay UTC.
+    time_zone = models.CharField(max_length=64, default="UTC")
     # An agent's own name for the mail its customers get (white label); blank: the platform's.
     white_label_name = models.CharField(max_length=100, blank=True)
     is_staff = models.BooleanField(default=False)  # may use the Django admin

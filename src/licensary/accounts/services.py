@@ -3,8 +3,10 @@
 import hashlib
 import secrets
 import unicodedata
+import zoneinfo
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
@@ -123,6 +125,70 @@ def _account_field_set(*, account: User, field: str, value: str, actor: User) ->
         account_events.account_updated(locked, before=before, after={field: value}, actor=actor)
     setattr(account, field, value)
     return locked
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zones an account may choose (the system's tz database, or tzdata's)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def account_preferences_set(
+    *,
+    account: User,
+    actor: User,
+    language: str | None = None,
+    time_zone: str | None = None,
+) -> User:
+    """The language the account reads (its pages and its mail) and the time zone its dates
+    are shown in; None leaves one as it is. Only the account itself (or staff) chooses. A
+    banned account may too: it still signs in to read, and these say how it reads."""
+    if actor.pk != account.pk:
+        require_staff(actor, "choose other accounts' language and time zone")
+    if language is not None and language not in User.Language.values:
+        raise ValidationFailed(f"language must be one of {', '.join(User.Language.values)}.")
+    if time_zone is not None and time_zone not in time_zones():
+        raise ValidationFailed("time_zone must be an IANA time zone, such as Asia/Tehran.")
+    chosen = {"language": language, "time_zone": time_zone}
+    with transaction.atomic():
+        for field, value in chosen.items():
+            if value is not None:
+                _account_field_set(account=account, field=field, value=value, actor=actor)
+    return account
+
+
+def account_password_set(
+    *, account: User, password: str, actor: User, keep_session: str | None = None
+) -> User:
+    """Give the account a new password (its own change, or the reset mail's link): every API
+    token and every signed-in session of the account ends (ASVS 7.4.2), but `keep_session`,
+    the browser that changed it. The password is checked by AUTH_PASSWORD_VALIDATORS."""
+    if actor.pk != account.pk:
+        require_staff(actor, "set other accounts' passwords")
+    try:
+        validate_password(password, user=account)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages)) from exc
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=account.pk)
+        locked.set_password(password)
+        locked.save(update_fields=["password", "password_changed_at"])
+        tokens = accounts_live_tokens([locked.pk]).update(revoked_at=locked.password_changed_at)
+        ended = [key for key in accounts_live_sessions([locked.pk]) if key != keep_session]
+        Session.objects.filter(pk__in=ended).delete()
+        account_events.account_password_changed(
+            locked, tokens=tokens, sessions=len(ended), actor=actor
+        )
+    account.password, account.password_changed_at = locked.password, locked.password_changed_at
+    return locked
+
+
+def account_password_reset_request(*, account: User) -> None:
+    """Someone asked for the account's password-reset mail: the entry is written and the mail
+    job queued (`notifications`), which makes the link when it runs and sends it at most once
+    per window, however often it is asked for."""
+    with transaction.atomic():
+        account_events.account_password_reset_requested(account)
 
 
 WHITE_LABEL_REFUSED = frozenset('@<>",;')

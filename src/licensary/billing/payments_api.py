@@ -10,10 +10,8 @@ from pydantic import field_validator
 
 from licensary.accounts.models import User
 from licensary.accounts.policy import require_staff
-from licensary.accounts.services import account_require_in_good_standing
 from licensary.billing.checkouts import checkout_get
-from licensary.billing.gateways import get_gateway
-from licensary.billing.models import Invoice
+from licensary.billing.gateways import invoice_checkout
 from licensary.billing.refunds import refund_approve, refund_reject, refund_request
 from licensary.billing.schemas import (
     CheckoutIn,
@@ -33,7 +31,7 @@ from licensary.billing.selectors import visible_invoices, visible_refunds
 from licensary.billing.services import deposit_create
 from licensary.billing.webhooks import ReturnOutcome, webhook_receive, zarinpal_return_receive
 from licensary.core.api import Cursor, Limit, Page, StatusFilter, get_visible, paginate, with_status
-from licensary.core.errors import DomainError, InvalidTransition
+from licensary.core.errors import DomainError
 from licensary.core.http import AuthedRequest
 from licensary.core.idempotency import idempotent
 from licensary.core.text import Id, Printable
@@ -48,17 +46,15 @@ router = Router(tags=["payments"])
 )
 def checkout(request: AuthedRequest[User], invoice_id: Id, payload: CheckoutIn) -> dict:
     invoice = get_visible(visible_invoices(request.auth), invoice_id)
-    account_require_in_good_standing(request.auth)
-    account_require_in_good_standing(invoice.account)
-    if invoice.status != Invoice.Status.UNPAID:
-        raise InvalidTransition(f"Invoice {invoice.number} is {invoice.status}.")
-    gateway = get_gateway(payload.gateway)
     base = f"{settings.PUBLIC_URL}/api/v1/invoices/{invoice.pk}"
-    return {
-        "url": gateway.checkout(
-            invoice=invoice, success_url=f"{base}?paid=1", cancel_url=f"{base}?canceled=1"
-        )
-    }
+    url = invoice_checkout(
+        invoice=invoice,
+        actor=request.auth,
+        gateway=payload.gateway,
+        success_url=f"{base}?paid=1",
+        cancel_url=f"{base}?canceled=1",
+    )
+    return {"url": url}
 
 
 @router.post(

@@ -10,6 +10,7 @@ from licensary.notifications.governance import (
     notify_identity_rejected,
     notify_transfer,
 )
+from licensary.notifications.passwords import notify_password_reset
 from licensary.notifications.receipts import notify_receipt_decided
 from licensary.notifications.services import messages_queue
 from licensary.notifications.support import notify_ticket_reply
@@ -64,6 +65,11 @@ def account_banned(event: Announcement) -> None:
         enqueue(notify_account_banned, account_id=int(pk))
 
 
+def password_reset_requested(event: Announcement) -> None:
+    for pk in event.object_ids:
+        enqueue(notify_password_reset, account_id=int(pk))
+
+
 def ticket_message_added(event: Announcement) -> None:
     if event.data.get("staff_reply"):
         enqueue(notify_ticket_reply, message_id=int(str(event.data["message"])))
@@ -93,6 +99,7 @@ def subscribe_all() -> None:
     subscribe("order.on_hold", order_changed)
     subscribe("invoice.issued", invoice_issued)
     subscribe("account.banned", account_banned)
+    subscribe("account.password_reset_requested", password_reset_requested)
     subscribe("ticket.message_added", ticket_message_added)
     for name in ("requested", "accepted", "declined", "canceled"):
         subscribe(f"transfer.{name}", transfer_changed)

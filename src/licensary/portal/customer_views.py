@@ -5,16 +5,20 @@ import math
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from licensary.accounts.models import User
+from licensary.billing.gateways import gateways_offered, invoice_checkout
 from licensary.billing.models import Invoice
-from licensary.billing.selectors import visible_invoices
+from licensary.billing.receipts import receipt_upload
+from licensary.billing.selectors import receipts_visible_to, visible_invoices
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.catalog.selectors import product_get_by_ref, visible_products
 from licensary.core.api import get_visible, paginate
@@ -29,8 +33,22 @@ from licensary.licenses.services import license_change_ip, license_renewal_invoi
 from licensary.licenses.sweep import licenses_catch_up
 from licensary.orders.selectors import visible_orders
 from licensary.orders.services import order_create
-from licensary.portal.errors import explained
-from licensary.portal.forms import FIELD_OF_CODE, ChangeIpForm, LicenseFilterForm, OrderForm
+from licensary.portal.customer_billing_views import refund_context
+from licensary.portal.customer_transfer_views import (
+    license_transfer_context,
+    license_transfer_start,
+)
+from licensary.portal.errors import error_page, explained
+from licensary.portal.forms import (
+    FIELD_OF_CODE,
+    RECEIPT_FIELD_OF_CODE,
+    ChangeIpForm,
+    LicenseFilterForm,
+    OrderForm,
+    ReceiptForm,
+    TransferForm,
+)
+from licensary.portal.invoice_documents import invoice_document_context, invoice_pdf
 from licensary.portal.pages import page
 from licensary.support.models import Ticket
 from licensary.support.selectors import visible_tickets
@@ -43,10 +61,10 @@ def _cursor(request: HttpRequest) -> str | None:
     return request.GET.get("cursor") or None
 
 
-def _field_error(form: Any, exc: DomainError) -> bool:
+def _field_error(form: Any, exc: DomainError, fields: dict[str, str] = FIELD_OF_CODE) -> bool:
     """Put a service's refusal next to the field it is about, in the reader's language (the
     service's own detail speaks the API's English); False when it is about no field."""
-    field = FIELD_OF_CODE.get(exc.code)
+    field = fields.get(exc.code)
     if field is None or field not in form.fields:
         return False
     form.add_error(field, str(explained(exc.code)[1]))
@@ -120,7 +138,13 @@ def licenses_list(request: HttpRequest, user: User) -> HttpResponse:
 
 
 def _license_page(
-    request: HttpRequest, user: User, lic: License, *, ip_form: ChangeIpForm, status: int = 200
+    request: HttpRequest,
+    user: User,
+    lic: License,
+    *,
+    ip_form: ChangeIpForm,
+    transfer_form: TransferForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     history = paginate(
         license_history_entries(lic),
@@ -140,6 +164,7 @@ def _license_page(
             "days_left": _days_left(lic.period_end, timezone.now()),
             # The agent that pays its renewals, when that is not the reader: it renews it.
             "renewed_by": lic.billed_to if lic.billed_to_id not in (None, user.pk) else None,
+            **license_transfer_context(user, lic, form=transfer_form),
         },
         status=status,
     )
@@ -175,6 +200,19 @@ def license_change_ip_view(request: HttpRequest, user: User, license_id: int) ->
         messages.success(request, _("The license moved to its new IP address."))
         return redirect("portal:license", license_id=lic.pk)
     return _license_page(request, user, lic, ip_form=form, status=422)
+
+
+@page
+@require_POST
+def license_transfer(request: HttpRequest, user: User, license_id: int) -> HttpResponse:
+    """Give the license to another account, named by its e-mail (rule 10)."""
+    lic = get_visible(visible_licenses(user), license_id)
+    refused = license_transfer_start(request, user, lic)
+    if refused is None:
+        return redirect("portal:license", license_id=lic.pk)
+    form, status = refused
+    ip_form = ChangeIpForm(initial={"ip": lic.ip})
+    return _license_page(request, user, lic, ip_form=ip_form, transfer_form=form, status=status)
 
 
 @page
@@ -233,20 +271,107 @@ def invoices_list(request: HttpRequest, user: User) -> HttpResponse:
     )
 
 
-def _invoice_context(user: User, invoice: Invoice) -> dict[str, Any]:
+def _invoice_context(
+    user: User, invoice: Invoice, *, receipt_form: ReceiptForm | None = None
+) -> dict[str, Any]:
     order = visible_orders(user).filter(invoice=invoice).first()
     return {
         "invoice": invoice,
         "lines": list(invoice.lines.all()),
         "credit": account_credit(invoice.account),
         "order": order,
+        "receipts": list(receipts_visible_to(user).filter(invoice=invoice).order_by("-pk")),
+        "receipt_form": receipt_form or ReceiptForm(),
+        "gateways": gateways_offered(invoice),
+        **refund_context(user, invoice),
     }
 
 
 @page
 def invoice_detail(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
     invoice = get_visible(visible_invoices(user), invoice_id)
-    return render(request, "portal/invoices/detail.html", _invoice_context(user, invoice))
+    context = _invoice_context(user, invoice)
+    # Back from a gateway: its webhook (or the payer's return) pays the invoice, maybe later.
+    context["back_from_gateway"] = (
+        "paid" if "paid" in request.GET else "canceled" if "canceled" in request.GET else ""
+    )
+    return render(request, "portal/invoices/detail.html", context)
+
+
+@page
+def invoice_print(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """The invoice as one printable sheet, in the reader's language and time zone."""
+    invoice = get_visible(visible_invoices(user).select_related("account"), invoice_id)
+    context = invoice_document_context(invoice, pdf=False)
+    return render(request, "portal/invoices/print.html", context)
+
+
+@page
+def invoice_pdf_view(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """The printable sheet as a PDF, downloaded (never shown inline)."""
+    invoice = get_visible(visible_invoices(user).select_related("account"), invoice_id)
+    answer = HttpResponse(invoice_pdf(request, invoice), content_type="application/pdf")
+    answer["Content-Disposition"] = f'attachment; filename="invoice-{invoice.number}.pdf"'
+    return answer
+
+
+@page
+@require_POST
+def invoice_checkout_view(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """Pay at a gateway: the browser goes to the gateway's page, and comes back to the
+    invoice (paid once the gateway's webhook or the payer's return says so)."""
+    invoice = get_visible(visible_invoices(user), invoice_id)
+    gateway = request.POST.get("gateway", "")
+    if gateway not in gateways_offered(invoice):
+        return error_page(request, code="gateway_unavailable", status=422)
+    page_url = f"{settings.PUBLIC_URL}{reverse('portal:invoice', args=[invoice.pk])}"
+    url = invoice_checkout(
+        invoice=invoice,
+        actor=user,
+        gateway=gateway,
+        success_url=f"{page_url}?paid=1",
+        cancel_url=f"{page_url}?canceled=1",
+    )
+    # Not a redirect: the CSP's form-action 'self' refuses a form's redirect to another site.
+    # htmx goes there itself (HX-Redirect); without it, a page links there.
+    if request.htmx:  # type: ignore[attr-defined]
+        answer = HttpResponse(status=200)
+        answer["HX-Redirect"] = url
+        return answer
+    return render(
+        request,
+        "portal/invoices/checkout.html",
+        {"invoice": invoice, "url": url, "gateway": gateway},
+    )
+
+
+@page
+@require_POST
+def invoice_receipt_upload(request: HttpRequest, user: User, invoice_id: int) -> HttpResponse:
+    """Pay by bank transfer: the receipt goes to staff, who confirm it (the invoice is paid
+    then) or reject it with a reason. A refusal about the file is shown next to it."""
+    invoice = get_visible(visible_invoices(user), invoice_id)
+    form = ReceiptForm(request.POST, request.FILES)
+    status = 422
+    if form.is_valid():
+        try:
+            receipt_upload(
+                invoice=invoice,
+                file=form.cleaned_data["file"],
+                reference=form.cleaned_data["reference"],
+                actor=user,
+            )
+        except DomainError as exc:
+            if not _field_error(form, exc, RECEIPT_FIELD_OF_CODE):
+                raise
+            status = exc.status
+        else:
+            messages.success(
+                request, _("Receipt sent. Staff check it; the invoice is paid once they confirm.")
+            )
+            return redirect("portal:invoice", invoice_id=invoice.pk)
+    context = _invoice_context(user, invoice, receipt_form=form)
+    return render(request, "portal/invoices/detail.html", context, status=status)
 
 
 @page

@@ -210,6 +210,13 @@ EXPLAINED: dict[str, tuple[Promise, Promise]] = {
         _("Not allowed this way"),
         _("Use the buttons and forms of the page."),
     ),
+    "invalid_link": (
+        _("This link does not work any more"),
+        _(
+            "It was used already, it has expired, or the password was changed since. "
+            "Ask for a new one."
+        ),
+    ),
     "csrf_failed": (
         _("The form expired"),
         _("Reload the page and send the form again."),

@@ -36,6 +36,15 @@ LABELS: dict[str, Promise] = {
     "deposit": _("deposit"),
     "license": _("license"),
     "setup_fee": _("setup fee"),
+    # receipts
+    "pending": _("pending"),
+    "confirmed": _("confirmed"),
+    # transfers
+    "accepted": _("accepted"),
+    "declined": _("declined"),
+    # refunds
+    "requested": _("requested"),
+    "approved": _("approved"),
     # tickets
     "open": _("open"),
     "answered": _("answered"),
