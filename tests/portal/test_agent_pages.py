@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from licensary.accounts.models import ApiToken, User
-from licensary.accounts.services import token_create
+from licensary.accounts.services import account_preferences_set, token_create
 from licensary.audit.models import AuditEntry
 from licensary.billing.models import Invoice
 from licensary.catalog.models import Product
@@ -350,8 +350,8 @@ def test_a_statement_ending_before_it_starts_or_too_long_is_refused_on_the_form(
     assert 'id="id_start_error"' in garbage.content.decode()
 
 
-def test_the_statement_in_persian_has_jalali_days(carol_browser: Browser) -> None:
-    carol_browser.client.cookies["django_language"] = "fa"
+def test_the_statement_in_persian_has_jalali_days(carol: User, carol_browser: Browser) -> None:
+    account_preferences_set(account=carol, actor=carol, language="fa")
     page = carol_browser.get("/portal/agent/statement/?start=2026-03-01&end=2026-03-31")
     with translation.override("fa"):
         first = formatting.format_day(date(2026, 3, 1))
