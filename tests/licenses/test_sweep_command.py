@@ -7,7 +7,8 @@ from io import StringIO
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
-from licensary.audit.models import AuditEntry
+from licensary.audit.models import AuditDigest, AuditEntry
+from licensary.audit.services import audit_verify
 from licensary.billing.models import Invoice
 from licensary.licenses import sweep as sweep_module
 from licensary.licenses.models import License
@@ -108,3 +109,9 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     assert batches == [("renewal_invoice", 2)] * 2 + [("renewal_invoice", 1)] + [
         ("block", 2)
     ] * 2 + [("block", 1)]
+    # Every license has its own entry; each batch of two is one digest link of the chain (the
+    # last batch, of one, is chained as any single entry), and the chain holds.
+    blocked = AuditEntry.objects.filter(action="license.blocked").order_by("id")
+    assert [int(e.object_id) for e in blocked] == sorted(ids)
+    assert [(d.last_id - d.first_id + 1) for d in AuditDigest.objects.all()] == [2, 2]
+    assert audit_verify().problem == ""

@@ -18,10 +18,12 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from licensary.audit.bus import record_rows
+from licensary.audit.bus import record_batch
+from licensary.audit.services import Batch
 from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.reminders import invoice_reminders_due, invoices_notice_issued
 from licensary.billing.services import invoices_void
+from licensary.core.db import add_days_sql, add_months_sql
 from licensary.jobs.tasks import enqueue, jobs_reap_stale
 from licensary.licenses import rules
 from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
@@ -42,8 +44,18 @@ class Step:
     target: str
     due_field: str  # due when due_field <= now - delay()
     delay: Callable[[], timedelta]
-    set_sql: Callable[[], tuple[str, list[object]]]
+    set_sql: Callable[[str], tuple[str, list[object]]]  # for the database vendor
     action: str
+
+
+def _block_sql(vendor: str) -> tuple[str, list[object]]:
+    until, params = add_months_sql(vendor, "period_end", rules.delete_after_block_months())
+    return f"status = 'blocked', blocked_at = period_end, renewable_until = {until}", params
+
+
+def _cancel_sql(vendor: str) -> tuple[str, list[object]]:
+    at, params = add_days_sql(vendor, "blocked_at", rules.cancel_after_block().days)
+    return f"status = 'canceled', canceled_at = {at}, cancel_reason = 'unpaid'", params
 
 
 STEPS = [
@@ -53,11 +65,7 @@ STEPS = [
         target=S.BLOCKED,
         due_field="period_end",
         delay=lambda: timedelta(0),
-        set_sql=lambda: (
-            "status = 'blocked', blocked_at = period_end, "
-            "renewable_until = licensary_add_months(period_end, %s)",
-            [rules.delete_after_block_months()],
-        ),
+        set_sql=_block_sql,
         action="license.blocked",
     ),
     Step(
@@ -66,11 +74,7 @@ STEPS = [
         target=S.CANCELED,
         due_field="blocked_at",
         delay=rules.cancel_after_block,
-        set_sql=lambda: (
-            "status = 'canceled', canceled_at = licensary_add_days(blocked_at, %s),"
-            " cancel_reason = 'unpaid'",
-            [rules.cancel_after_block().days],
-        ),
+        set_sql=_cancel_sql,
         action="license.canceled",
     ),
     Step(
@@ -79,7 +83,7 @@ STEPS = [
         target=S.DELETED,
         due_field="renewable_until",
         delay=lambda: timedelta(0),
-        set_sql=lambda: ("status = 'deleted', deleted_at = renewable_until", []),
+        set_sql=lambda vendor: ("status = 'deleted', deleted_at = renewable_until", []),
         action="license.deleted",
     ),
 ]
@@ -136,28 +140,23 @@ DATES = ("blocked_at", "canceled_at", "deleted_at", "period_end", "renewable_unt
 
 
 def _returned(vendor: str, table: str) -> str:
-    """id, account_id, kind, upstream_supplier, then the dates as ISO text made by the
-    database itself (parsing a million datetimes in Python costs more than the UPDATE)."""
-    if vendor == "postgresql":
-        dates = [
-            f"to_char({table}.{d} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            for d in DATES
-        ]
-    else:
-        dates = [f"replace({d}, ' ', 'T') || 'Z'" for d in DATES]
-    columns = [f"{table}.{c}" for c in ("id", "account_id", "kind", "upstream_supplier")]
-    return ", ".join(columns + dates)
+    """id, account_id, the audit entry's `after`, kind, upstream_supplier.
 
-
-def _after_json(target: str, row: tuple[object, ...]) -> str:
-    """The canonical JSON of {dates that are set..., "status": target}, keys sorted."""
-    parts = [
-        f'"{name}":"{value}"'
-        for name, value in zip(DATES, row[4:], strict=True)
-        if value is not None
-    ]
-    parts.append(f'"status":"{target}"')
-    return "{" + ",".join(parts) + "}"
+    `after` is the canonical JSON of {dates that are set..., "status"} (keys sorted), made by
+    the database itself: formatting a million datetimes in Python costs more than the UPDATE.
+    """
+    parts = []
+    for name in DATES:
+        if vendor == "postgresql":
+            text = (
+                f"to_char({table}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            )
+        else:
+            text = f"replace({table}.{name}, ' ', 'T') || 'Z'"
+        parts.append(f"""coalesce('"{name}":"' || {text} || '",', '')""")
+    after = " || ".join(["'{'", *parts, f"""'"status":"' || {table}.status || '"}}'"""])
+    columns = [f"{table}.{c}" for c in ("id", "account_id")]
+    return ", ".join([*columns, after, f"{table}.kind", f"{table}.upstream_supplier"])
 
 
 def _transition_batch(
@@ -194,7 +193,7 @@ def _transition_batch(
             if not scope_ids:
                 return []
             scope_sql = f" AND id IN ({', '.join(['%s'] * len(scope_ids))})"
-        set_sql, set_params = step.set_sql()
+        set_sql, set_params = step.set_sql(connection.vendor)
         pick = (
             f"SELECT id FROM {table} WHERE status = %s AND {field} <= %s{scope_sql} "
             f"ORDER BY {field}, id LIMIT %s"
@@ -219,29 +218,22 @@ def _transition_batch(
             rows = cursor.fetchall()
         if not rows:
             return []
-        before = f'{{"status":"{step.source}"}}'
-        reason = TRANSITIONS[(step.source, step.target)]
-        # One `license.<target>` announcement for the batch (notifications queue one job).
-        record_rows(
-            [
-                (
-                    None,
-                    SWEEP_ACTOR,
-                    step.action,
-                    "license",
-                    row[0],
-                    row[1],
-                    before,
-                    _after_json(step.target, row),
-                    reason,
-                )
-                for row in rows
-            ]
+        # One entry per license, one digest link and one `license.<target>` announcement for
+        # the batch (notifications queue one job).
+        record_batch(
+            Batch(
+                action=step.action,
+                object_type="license",
+                actor_label=SWEEP_ACTOR,
+                reason=TRANSITIONS[(step.source, step.target)],
+                before=f'{{"status":"{step.source}"}}',
+            ),
+            [row[:3] for row in rows],
         )
         ids = [row[0] for row in rows]
         if step.target == S.DELETED:
             _void_open_renewals(ids)
-        upstream = [row[0] for row in rows if row[2] == License.Kind.MANUFACTURER and row[3]]
+        upstream = [row[0] for row in rows if row[3] == License.Kind.MANUFACTURER and row[4]]
         if upstream:
             enqueue(sync_upstream, license_ids=upstream, renew=False, old_ip=None)
     return ids
