@@ -16,6 +16,7 @@ class AuditEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # indexed where set (below): the sweep's entries have no actor
     )
     actor_label = models.CharField(max_length=200, blank=True)  # "system:sweep" when no user
     action = models.CharField(max_length=80)
@@ -32,7 +33,12 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx"),
+            models.Index(
+                fields=["actor"], condition=models.Q(actor__isnull=False), name="audit_actor_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
