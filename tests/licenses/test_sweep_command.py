@@ -115,3 +115,47 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     assert [int(e.object_id) for e in blocked] == sorted(ids)
     assert [(d.last_id - d.first_id + 1) for d in AuditDigest.objects.all()] == [2, 2]
     assert audit_verify().problem == ""
+
+
+class Terminal(StringIO):
+    """Standard error as an interactive terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_sweep_shows_a_progress_bar_and_prints_the_same_table(
+    clock, alice, product, staff, monkeypatch
+):
+    give_credit(alice, 3 * 1500, staff)
+    api = api_for(alice)
+    ids = [buy_license(api, public_ip(n)) for n in range(3)]
+    clock.move_to(START + PERIOD)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+
+    out = StringIO()
+    call_command("sweep", batch=2, stdout=out)
+
+    shown = terminal.getvalue()
+    assert "block" in shown and "3/3" in shown and "━" in shown
+    assert [line.split() for line in out.getvalue().splitlines()] == [
+        ["step", "licenses", "first", "ids"],
+        ["renewal_invoice", "3", *ids],
+        ["reminder", "0"],
+        ["block", "3", *ids],
+        ["cancel", "0"],
+        ["delete", "0"],
+    ]
+
+
+def test_off_a_terminal_the_sweep_writes_nothing_but_its_table(clock, alice, product, staff):
+    give_credit(alice, 1500, staff)
+    license_id = buy_license(api_for(alice), public_ip(1))
+    clock.move_to(START + PERIOD)
+
+    out, err = StringIO(), StringIO()
+    call_command("sweep", stdout=out, stderr=err)
+
+    assert err.getvalue() == ""
+    assert out.getvalue().splitlines()[3].split() == ["block", "1", license_id]

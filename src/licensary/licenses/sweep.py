@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -255,19 +256,37 @@ def _void_open_renewals(license_ids: list[int]) -> None:
     )
 
 
-def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
-    """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
-    # `renewal_invoiced_for` is set on the license row in the issuing transaction, so a second
-    # sweeper that locks the row after the first commits re-checks this condition (PostgreSQL
-    # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
-    due = _scoped(
+def _renewal_due(now: datetime, license_ids: list[int] | None) -> QuerySet[License]:
+    return _scoped(
         License.objects.filter(
             status=S.ACTIVE, period_end__lte=now + rules.renewal_notice()
         ).filter(Q(renewal_invoiced_for__isnull=True) | ~Q(renewal_invoiced_for=F("period_end"))),
         license_ids,
     )
+
+
+def _transition_due(step: Step, now: datetime, license_ids: list[int] | None) -> QuerySet[License]:
+    due = {f"{step.due_field}__lte": now - step.delay()}
+    return _scoped(License.objects.filter(status=step.source, **due), license_ids)
+
+
+class Progress(Protocol):
+    """Told how the sweep goes (the command's progress bar on a terminal)."""
+
+    def start(self, step: str, due: int | None) -> None:
+        """`step` begins with `due` rows due (None: not counted beforehand)."""
+
+    def advance(self, step: str, done: int) -> None:
+        """`done` more rows of `step` were handled."""
+
+
+def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
+    """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
+    # `renewal_invoiced_for` is set on the license row in the issuing transaction, so a second
+    # sweeper that locks the row after the first commits re-checks this condition (PostgreSQL
+    # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
     with transaction.atomic():
-        ids = _lock_due(due, "period_end", batch)
+        ids = _lock_due(_renewal_due(now, license_ids), "period_end", batch)
         if not ids:
             return []
         licenses = list(
@@ -287,33 +306,49 @@ def run_steps(
     batch: int | None = None,
     report: SweepReport | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
 ) -> SweepReport:
     """Each step in order, batch after batch until nothing is due: renewal invoices, then
     block, cancel, delete, so a license overdue since long walks every state in one run.
-    `should_stop` is asked between batches (SIGTERM): a stop never cuts a batch in half."""
+    `should_stop` is asked between batches (SIGTERM): a stop never cuts a batch in half.
+    `progress`, when given, hears each step's due count (one COUNT) and each batch."""
     now = now or timezone.now()
     batch = batch or settings.LICENSARY["SWEEP_BATCH"]
     report = report or SweepReport()
-    steps: list[tuple[str, Callable[[], list[int]]]] = [
-        ("renewal_invoice", lambda: _renewal_batch(now, license_ids, batch))
+    steps: list[tuple[str, Callable[[], list[int]], Callable[[], int]]] = [
+        (
+            "renewal_invoice",
+            lambda: _renewal_batch(now, license_ids, batch),
+            lambda: _renewal_due(now, license_ids).count(),
+        )
     ]
     steps += [
-        (step.name, functools.partial(_transition_batch, step, now, license_ids, batch))
+        (
+            step.name,
+            functools.partial(_transition_batch, step, now, license_ids, batch),
+            functools.partial(lambda step: _transition_due(step, now, license_ids).count(), step),
+        )
         for step in STEPS
     ]
-    for name, run_batch in steps:
+    for name, run_batch, count_due in steps:
+        if progress is not None and not should_stop():
+            progress.start(name, count_due())  # counted as the step starts: earlier ones feed it
         while not should_stop():
             ids = run_batch()
             report.add(name, ids)
+            if progress is not None:
+                progress.advance(name, len(ids))
             if len(ids) < batch:
                 break
     if not should_stop():
-        report.add(
-            "reminder",
-            invoice_reminders_due(
-                now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
-            ),
+        if progress is not None:
+            progress.start("reminder", None)
+        reminded = invoice_reminders_due(
+            now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
         )
+        report.add("reminder", reminded)
+        if progress is not None:
+            progress.advance("reminder", len(reminded))
     return report
 
 
@@ -343,15 +378,16 @@ def sweep(
     dry_run: bool = False,
     batch: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
 ) -> SweepReport:
     """Run every due transition; with `dry_run`, compute the same report and roll it back."""
     if not dry_run:
         jobs_reap_stale()
-        return run_steps(batch=batch, should_stop=should_stop)
+        return run_steps(batch=batch, should_stop=should_stop, progress=progress)
     report = SweepReport()
     try:
         with transaction.atomic():
-            run_steps(batch=batch, report=report)
+            run_steps(batch=batch, report=report, progress=progress)
             raise _DryRun
     except _DryRun:
         pass
