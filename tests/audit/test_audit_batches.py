@@ -236,3 +236,25 @@ def test_entries_written_before_the_digests_existed_verify_after_their_migration
         assert audit_verify() == ChainReport(8, None, "")
     finally:
         migrate_to()  # the next tests find every table, whatever happened here
+
+
+def test_awkward_text_in_a_batch_keeps_its_entries_whole_and_the_chain_intact(db):
+    awkward = Batch(
+        action="thing.moved",
+        object_type="thing",
+        actor_label="tab\there 'quoted' %s 100%",
+        reason='quote " back\\slash\nnewline %% %s',
+        before='{"name":"Zo\\u00eb \\u2603"}',
+    )
+    with transaction.atomic():
+        audit_append_batch(awkward, [("x\ty", None, '{"path":"C:\\\\temp"}'), (5, 3, "{}")])
+
+    first, second = AuditEntry.objects.order_by("id")
+    assert (first.actor_label, first.reason) == (awkward.actor_label, awkward.reason)
+    assert (first.object_id, first.before, first.after) == (
+        "x\ty",
+        {"name": "Zoë \u2603"},
+        {"path": "C:\\temp"},
+    )
+    assert (second.object_id, second.account_id) == ("5", 3)
+    assert audit_verify() == ChainReport(2, None, "")
