@@ -270,6 +270,13 @@ def _transition_due(step: Step, now: datetime, license_ids: list[int] | None) ->
     return _scoped(License.objects.filter(status=step.source, **due), license_ids)
 
 
+def _due_count(step: Step | None, now: datetime, license_ids: list[int] | None) -> int:
+    """How many licenses `step` (None: the renewal invoices) has due now."""
+    if step is None:
+        return _renewal_due(now, license_ids).count()
+    return _transition_due(step, now, license_ids).count()
+
+
 class Progress(Protocol):
     """Told how the sweep goes (the command's progress bar on a terminal)."""
 
@@ -319,14 +326,14 @@ def run_steps(
         (
             "renewal_invoice",
             lambda: _renewal_batch(now, license_ids, batch),
-            lambda: _renewal_due(now, license_ids).count(),
+            functools.partial(_due_count, None, now, license_ids),
         )
     ]
     steps += [
         (
             step.name,
             functools.partial(_transition_batch, step, now, license_ids, batch),
-            functools.partial(lambda step: _transition_due(step, now, license_ids).count(), step),
+            functools.partial(_due_count, step, now, license_ids),
         )
         for step in STEPS
     ]
