@@ -17,10 +17,11 @@ DATABASE_URL and LICENSARY_DATA_DIR are set before Django starts. The child:
    sweep starts from the same physical state as the floor;
 4. times `licensary.licenses.sweep.sweep()`, the real function with its batch size, which
    moves the same rows active -> blocked with one audit entry each;
-5. checks that exactly N licenses are blocked, N `license.blocked` entries exist, and that a
-   second sweep changes nothing.
+5. checks that exactly N licenses are blocked, N `license.blocked` entries exist, that a
+   second sweep changes nothing and that `audit verify` holds (not timed).
 
-The parent prints one table row per database and the machine it ran on.
+The parent prints one table row per database, each marked against the target (the sweep
+within TARGET_RATIO times the raw UPDATE), and the machine it ran on.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ PG_DATABASE = "licensary_bench"
 ACCOUNTS = 20
 SPREAD_SECONDS = 5 * 86400  # due periods ended 1 hour to 5 days ago
 MAX_ROWS = 2**24  # the IPs are 10.x.y.z from the row number
+TARGET_RATIO = 2.0  # issue 13: the sweep within 2x of the raw UPDATE of the same rows
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Result:
     second_sweep_s: float
     setting: str
     load_average: tuple[float, float]  # 1-minute load average before and after the sweep
+    verify_s: float = 0.0  # `audit verify` over the whole chain afterwards (not timed above)
+    digests: int = 0  # digest links the sweep wrote
 
     @property
     def ratio(self) -> float:
@@ -69,6 +73,10 @@ class Result:
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.sweep_s
+
+    @property
+    def target(self) -> str:
+        return "met" if self.ratio <= TARGET_RATIO else "missed"
 
 
 # --- the child: one database ------------------------------------------------------------------
@@ -290,6 +298,17 @@ def child(args: argparse.Namespace) -> None:
     assert again.total == 0, f"a second sweep changed {again.counts}"
     assert _counts() == after
 
+    from licensary.audit.models import AuditDigest
+    from licensary.audit.services import audit_verify
+
+    verify_s = 0.0
+    if not args.no_verify:
+        _say("audit verify")
+        started = time.perf_counter()
+        chain = audit_verify()
+        verify_s = time.perf_counter() - started
+        assert (chain.checked, chain.problem) == (rows, ""), chain
+
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SHOW server_version")
@@ -315,6 +334,8 @@ def child(args: argparse.Namespace) -> None:
         second_sweep_s=second_s,
         setting=setting,
         load_average=(load_before, os.getloadavg()[0]),
+        verify_s=verify_s,
+        digests=AuditDigest.objects.count(),
     )
     Path(args.result).write_text(json.dumps(asdict(result)))
 
@@ -353,6 +374,8 @@ def _run_child(db: str, args: argparse.Namespace, data_dir: Path) -> Result:
         command += ["--batch", str(args.batch)]
     if args.profile:
         command += ["--profile", args.profile]
+    if args.no_verify:
+        command += ["--no-verify"]
     subprocess.run(command, env=env, check=True, cwd=ROOT)
     data = json.loads(result_file.read_text())
     return Result(**{**data, "load_average": tuple(data["load_average"])})
@@ -385,7 +408,15 @@ def _machine() -> str:
 
 
 def _table(results: list[Result]) -> str:
-    header = ("database", "rows", "raw UPDATE s", "sweep s", "ratio", "sweep rows/s")
+    header = (
+        "database",
+        "rows",
+        "raw UPDATE s",
+        "sweep s",
+        "ratio",
+        "sweep rows/s",
+        f"within {TARGET_RATIO:g}x",
+    )
     lines = [header] + [
         (
             r.version,
@@ -394,6 +425,7 @@ def _table(results: list[Result]) -> str:
             f"{r.sweep_s:.2f}",
             f"{r.ratio:.1f}x",
             f"{r.rows_per_s:,.0f}",
+            r.target,
         )
         for r in results
     ]
@@ -429,6 +461,7 @@ def parent(args: argparse.Namespace) -> None:
         print(
             f"{r.version}: {r.setting}; load {r.load_s:.1f} s; batch {r.batch}; "
             f"second sweep (nothing due) {r.second_sweep_s:.2f} s; "
+            f"{r.digests} digest links, audit verify {r.verify_s:.1f} s; "
             f"load average {r.load_average[0]:.1f} before / {r.load_average[1]:.1f} after the "
             "sweep"
         )
@@ -438,6 +471,9 @@ def parent(args: argparse.Namespace) -> None:
     )
     print()
     print(_table(results))
+    print()
+    met = sum(r.target == "met" for r in results)
+    print(f"target (sweep within {TARGET_RATIO:g}x of the raw UPDATE): met {met} of {len(results)}")
 
 
 def main() -> None:
@@ -466,6 +502,9 @@ def main() -> None:
         "--profile", metavar="FILE", help="write the sweep's cProfile stats to FILE.<vendor>"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--no-verify", action="store_true", help="skip `audit verify` after the sweep"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()

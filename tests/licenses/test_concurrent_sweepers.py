@@ -1,15 +1,16 @@
 """Rule 5 under concurrency (PostgreSQL): two sweepers at once split the due licenses and make
-every transition exactly once."""
+every transition exactly once, while another writer's entries join the same audit chain."""
 
 import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
-from licensary.audit.models import AuditEntry
+from licensary.audit.models import AuditDigest, AuditEntry
+from licensary.audit.services import Change, audit_record, audit_verify
 from licensary.billing.models import InvoiceLine
 from licensary.billing.services import invoice_pay_with_credit
 from licensary.licenses.models import License
@@ -29,7 +30,7 @@ def postgresql(db: Any) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_sweepers_at_once_make_each_transition_exactly_once(
+def test_two_sweepers_at_once_make_each_transition_exactly_once_in_one_audit_chain(
     postgresql, clock, alice, product, staff
 ):
     give_credit(alice, LICENSES * 1500, staff)
@@ -41,7 +42,7 @@ def test_two_sweepers_at_once_make_each_transition_exactly_once(
     assert len(ids) == LICENSES
     clock.move_to(START + timedelta(days=200))  # every license is due for every step
 
-    start = threading.Barrier(2)
+    start = threading.Barrier(3)
     reports: list[SweepReport] = []
     errors: list[BaseException] = []
 
@@ -54,7 +55,19 @@ def test_two_sweepers_at_once_make_each_transition_exactly_once(
         finally:
             connection.close()
 
+    def single_writer() -> None:  # one entry per event, as every other writer does
+        try:
+            start.wait(timeout=30)
+            for n in range(100):
+                with transaction.atomic():
+                    audit_record(Change(action="test.noted", object_type="thing", object_id=n))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
     threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    threads.append(threading.Thread(target=single_writer))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -84,3 +97,7 @@ def test_two_sweepers_at_once_make_each_transition_exactly_once(
     assert {row["n"] for row in renewals} == {1}
     # A third sweep finds nothing left to do.
     assert sweep().total == 0
+    # The sweepers' batches (one digest link each) and the single entries form one chain.
+    assert AuditDigest.objects.exists()
+    report = audit_verify()
+    assert (report.checked, report.problem) == (AuditEntry.objects.count(), "")

@@ -7,7 +7,8 @@ from io import StringIO
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
-from licensary.audit.models import AuditEntry
+from licensary.audit.models import AuditDigest, AuditEntry
+from licensary.audit.services import audit_verify
 from licensary.billing.models import Invoice
 from licensary.licenses import sweep as sweep_module
 from licensary.licenses.models import License
@@ -108,3 +109,53 @@ def test_sweep_in_batches_of_two_blocks_all_five_due_licenses_in_one_call(
     assert batches == [("renewal_invoice", 2)] * 2 + [("renewal_invoice", 1)] + [
         ("block", 2)
     ] * 2 + [("block", 1)]
+    # Every license has its own entry; each batch of two is one digest link of the chain (the
+    # last batch, of one, is chained as any single entry), and the chain holds.
+    blocked = AuditEntry.objects.filter(action="license.blocked").order_by("id")
+    assert [int(e.object_id) for e in blocked] == sorted(ids)
+    assert [(d.last_id - d.first_id + 1) for d in AuditDigest.objects.all()] == [2, 2]
+    assert audit_verify().problem == ""
+
+
+class Terminal(StringIO):
+    """Standard error as an interactive terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_sweep_shows_a_progress_bar_and_prints_the_same_table(
+    clock, alice, product, staff, monkeypatch
+):
+    give_credit(alice, 3 * 1500, staff)
+    api = api_for(alice)
+    ids = [buy_license(api, public_ip(n)) for n in range(3)]
+    clock.move_to(START + PERIOD)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+
+    out = StringIO()
+    call_command("sweep", batch=2, stdout=out)
+
+    shown = terminal.getvalue()
+    assert "block" in shown and "3/3" in shown and "━" in shown
+    assert [line.split() for line in out.getvalue().splitlines()] == [
+        ["step", "licenses", "first", "ids"],
+        ["renewal_invoice", "3", *ids],
+        ["reminder", "0"],
+        ["block", "3", *ids],
+        ["cancel", "0"],
+        ["delete", "0"],
+    ]
+
+
+def test_off_a_terminal_the_sweep_writes_nothing_but_its_table(clock, alice, product, staff):
+    give_credit(alice, 1500, staff)
+    license_id = buy_license(api_for(alice), public_ip(1))
+    clock.move_to(START + PERIOD)
+
+    out, err = StringIO(), StringIO()
+    call_command("sweep", stdout=out, stderr=err)
+
+    assert err.getvalue() == ""
+    assert out.getvalue().splitlines()[3].split() == ["block", "1", license_id]

@@ -12,11 +12,17 @@ never calls the network (mail and webhooks are jobs that run after commit).
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from licensary.audit.services import Change, audit_append, audit_record_many
+from licensary.audit.services import (
+    Batch,
+    BatchRow,
+    Change,
+    audit_append_batch,
+    audit_record_many,
+)
 
 
 @dataclass(frozen=True)
@@ -75,13 +81,13 @@ def record(*changes: Change, **data: object) -> None:
     )
 
 
-def record_rows(rows: list[tuple[object, ...]], **data: object) -> None:
-    """`record` for rows already in `audit_append`'s form (the sweep's batches: canonical
-    JSON made by the database, no `Change` per row), announced by action."""
+def record_batch(batch: Batch, rows: Sequence[BatchRow], **data: object) -> None:
+    """`record` for a batch of one action (the sweep's): an entry per row, one digest link
+    for them all (`audit_append_batch`), one announcement of their object ids."""
     if not rows:
         return
-    audit_append(rows)
-    _announce_by_action(((row[2], row[3], row[4]) for row in rows), data)
+    audit_append_batch(batch, rows)
+    announce(batch.action, batch.object_type, (row[0] for row in rows), **data)
 
 
 def _announce_by_action(

@@ -54,7 +54,7 @@ from psycopg.conninfo import make_conninfo
 
 from licensary.accounts.identity import STORE as IDENTITY_STORE
 from licensary.audit.models import AuditHead
-from licensary.audit.services import audit_verify
+from licensary.audit.services import audit_head_file_sync, audit_verify
 from licensary.billing.receipts import STORE as RECEIPT_STORE
 from licensary.core.errors import DomainError
 from licensary.core.uploads import STORED_NAME, private_store
@@ -661,19 +661,6 @@ def _restore_secret_key(staging: Path, manifest: dict[str, Any]) -> None:
     partial.replace(target)
 
 
-def _write_audit_head_file() -> None:
-    """The head file says how far the restored chain goes (the format of audit.services);
-    a head file of the replaced database would call the restored chain cut off."""
-    head = AuditHead.objects.filter(pk=1).first()
-    path = Path(settings.LICENSARY["AUDIT_HEAD_FILE"])
-    if head is None:
-        path.unlink(missing_ok=True)
-        return
-    partial = path.with_suffix(".restore")
-    partial.write_text(f"{head.count} {head.last_hash}\n")
-    partial.replace(path)
-
-
 @dataclass
 class RestoreReport:
     manifest: dict[str, Any]
@@ -741,7 +728,7 @@ def backup_restore(*, path: Path, force: bool = False) -> RestoreReport:
             _restore_postgres(dump)
         _restore_files(opened.staging)
         _restore_secret_key(opened.staging, manifest)
-        _write_audit_head_file()
+        audit_head_file_sync()
         files = sum(1 for name in manifest["members"] if name.startswith("files/"))
         tables, rows = restore_check(manifest)
     head = manifest.get("audit_head") or {}

@@ -67,6 +67,29 @@ $$;
 """
 
 
+def add_months_sql(vendor: str, column: str, months: int) -> tuple[str, list[object]]:
+    """`add_months(column, months)` as SQL with its parameters, for statements that move many
+    rows. On SQLite it is plain SQL over Django's datetime text (the registered function costs
+    a Python call per row): the same date `months` later, or the month's last day when it is
+    shorter, then the column's own time of day (" HH:MM:SS[.ffffff]" from character 11). The
+    date functions see the date alone: given the time, SQLite rounds 23:59:59.999999 up."""
+    if vendor != "sqlite":
+        return f"licensary_add_months({column}, %s)", [months]
+    day = f"substr({column}, 1, 10)"
+    sql = (
+        f"(CASE WHEN strftime('%%d', {day}, %s) = substr({column}, 9, 2) THEN date({day}, %s)"
+        f" ELSE date({day}, 'start of month', %s, '-1 day') END || substr({column}, 11))"
+    )
+    return sql, [f"{months:+d} months", f"{months:+d} months", f"{months + 1:+d} months"]
+
+
+def add_days_sql(vendor: str, column: str, days: int) -> tuple[str, list[object]]:
+    """`column` plus `days` whole days as SQL with its parameters (see `add_months_sql`)."""
+    if vendor != "sqlite":
+        return f"licensary_add_days({column}, %s)", [days]
+    return f"(date(substr({column}, 1, 10), %s) || substr({column}, 11))", [f"{days:+d} days"]
+
+
 def install() -> None:
     connection_created.connect(_install_sqlite_functions, dispatch_uid="licensary_sqlite_fns")
 

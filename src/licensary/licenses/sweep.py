@@ -12,16 +12,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from licensary.audit.bus import record_rows
+from licensary.audit.bus import record_batch
+from licensary.audit.services import Batch
 from licensary.billing.models import Invoice, InvoiceLine
 from licensary.billing.reminders import invoice_reminders_due, invoices_notice_issued
 from licensary.billing.services import invoices_void
+from licensary.core.db import add_days_sql, add_months_sql
 from licensary.jobs.tasks import enqueue, jobs_reap_stale
 from licensary.licenses import rules
 from licensary.licenses.invoicing import SWEEP_ACTOR, issue_renewal_invoices
@@ -42,8 +45,18 @@ class Step:
     target: str
     due_field: str  # due when due_field <= now - delay()
     delay: Callable[[], timedelta]
-    set_sql: Callable[[], tuple[str, list[object]]]
+    set_sql: Callable[[str], tuple[str, list[object]]]  # for the database vendor
     action: str
+
+
+def _block_sql(vendor: str) -> tuple[str, list[object]]:
+    until, params = add_months_sql(vendor, "period_end", rules.delete_after_block_months())
+    return f"status = 'blocked', blocked_at = period_end, renewable_until = {until}", params
+
+
+def _cancel_sql(vendor: str) -> tuple[str, list[object]]:
+    at, params = add_days_sql(vendor, "blocked_at", rules.cancel_after_block().days)
+    return f"status = 'canceled', canceled_at = {at}, cancel_reason = 'unpaid'", params
 
 
 STEPS = [
@@ -53,11 +66,7 @@ STEPS = [
         target=S.BLOCKED,
         due_field="period_end",
         delay=lambda: timedelta(0),
-        set_sql=lambda: (
-            "status = 'blocked', blocked_at = period_end, "
-            "renewable_until = licensary_add_months(period_end, %s)",
-            [rules.delete_after_block_months()],
-        ),
+        set_sql=_block_sql,
         action="license.blocked",
     ),
     Step(
@@ -66,11 +75,7 @@ STEPS = [
         target=S.CANCELED,
         due_field="blocked_at",
         delay=rules.cancel_after_block,
-        set_sql=lambda: (
-            "status = 'canceled', canceled_at = licensary_add_days(blocked_at, %s),"
-            " cancel_reason = 'unpaid'",
-            [rules.cancel_after_block().days],
-        ),
+        set_sql=_cancel_sql,
         action="license.canceled",
     ),
     Step(
@@ -79,7 +84,7 @@ STEPS = [
         target=S.DELETED,
         due_field="renewable_until",
         delay=lambda: timedelta(0),
-        set_sql=lambda: ("status = 'deleted', deleted_at = renewable_until", []),
+        set_sql=lambda vendor: ("status = 'deleted', deleted_at = renewable_until", []),
         action="license.deleted",
     ),
 ]
@@ -136,28 +141,23 @@ DATES = ("blocked_at", "canceled_at", "deleted_at", "period_end", "renewable_unt
 
 
 def _returned(vendor: str, table: str) -> str:
-    """id, account_id, kind, upstream_supplier, then the dates as ISO text made by the
-    database itself (parsing a million datetimes in Python costs more than the UPDATE)."""
-    if vendor == "postgresql":
-        dates = [
-            f"to_char({table}.{d} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            for d in DATES
-        ]
-    else:
-        dates = [f"replace({d}, ' ', 'T') || 'Z'" for d in DATES]
-    columns = [f"{table}.{c}" for c in ("id", "account_id", "kind", "upstream_supplier")]
-    return ", ".join(columns + dates)
+    """id, account_id, the audit entry's `after`, kind, upstream_supplier.
 
-
-def _after_json(target: str, row: tuple[object, ...]) -> str:
-    """The canonical JSON of {dates that are set..., "status": target}, keys sorted."""
-    parts = [
-        f'"{name}":"{value}"'
-        for name, value in zip(DATES, row[4:], strict=True)
-        if value is not None
-    ]
-    parts.append(f'"status":"{target}"')
-    return "{" + ",".join(parts) + "}"
+    `after` is the canonical JSON of {dates that are set..., "status"} (keys sorted), made by
+    the database itself: formatting a million datetimes in Python costs more than the UPDATE.
+    """
+    parts = []
+    for name in DATES:
+        if vendor == "postgresql":
+            text = (
+                f"to_char({table}.{name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            )
+        else:
+            text = f"replace({table}.{name}, ' ', 'T') || 'Z'"
+        parts.append(f"""coalesce('"{name}":"' || {text} || '",', '')""")
+    after = " || ".join(["'{'", *parts, f"""'"status":"' || {table}.status || '"}}'"""])
+    columns = [f"{table}.{c}" for c in ("id", "account_id")]
+    return ", ".join([*columns, after, f"{table}.kind", f"{table}.upstream_supplier"])
 
 
 def _transition_batch(
@@ -194,7 +194,7 @@ def _transition_batch(
             if not scope_ids:
                 return []
             scope_sql = f" AND id IN ({', '.join(['%s'] * len(scope_ids))})"
-        set_sql, set_params = step.set_sql()
+        set_sql, set_params = step.set_sql(connection.vendor)
         pick = (
             f"SELECT id FROM {table} WHERE status = %s AND {field} <= %s{scope_sql} "
             f"ORDER BY {field}, id LIMIT %s"
@@ -219,29 +219,22 @@ def _transition_batch(
             rows = cursor.fetchall()
         if not rows:
             return []
-        before = f'{{"status":"{step.source}"}}'
-        reason = TRANSITIONS[(step.source, step.target)]
-        # One `license.<target>` announcement for the batch (notifications queue one job).
-        record_rows(
-            [
-                (
-                    None,
-                    SWEEP_ACTOR,
-                    step.action,
-                    "license",
-                    row[0],
-                    row[1],
-                    before,
-                    _after_json(step.target, row),
-                    reason,
-                )
-                for row in rows
-            ]
+        # One entry per license, one digest link and one `license.<target>` announcement for
+        # the batch (notifications queue one job).
+        record_batch(
+            Batch(
+                action=step.action,
+                object_type="license",
+                actor_label=SWEEP_ACTOR,
+                reason=TRANSITIONS[(step.source, step.target)],
+                before=f'{{"status":"{step.source}"}}',
+            ),
+            [row[:3] for row in rows],
         )
         ids = [row[0] for row in rows]
         if step.target == S.DELETED:
             _void_open_renewals(ids)
-        upstream = [row[0] for row in rows if row[2] == License.Kind.MANUFACTURER and row[3]]
+        upstream = [row[0] for row in rows if row[3] == License.Kind.MANUFACTURER and row[4]]
         if upstream:
             enqueue(sync_upstream, license_ids=upstream, renew=False, old_ip=None)
     return ids
@@ -263,19 +256,44 @@ def _void_open_renewals(license_ids: list[int]) -> None:
     )
 
 
-def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
-    """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
-    # `renewal_invoiced_for` is set on the license row in the issuing transaction, so a second
-    # sweeper that locks the row after the first commits re-checks this condition (PostgreSQL
-    # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
-    due = _scoped(
+def _renewal_due(now: datetime, license_ids: list[int] | None) -> QuerySet[License]:
+    return _scoped(
         License.objects.filter(
             status=S.ACTIVE, period_end__lte=now + rules.renewal_notice()
         ).filter(Q(renewal_invoiced_for__isnull=True) | ~Q(renewal_invoiced_for=F("period_end"))),
         license_ids,
     )
+
+
+def _transition_due(step: Step, now: datetime, license_ids: list[int] | None) -> QuerySet[License]:
+    due = {f"{step.due_field}__lte": now - step.delay()}
+    return _scoped(License.objects.filter(status=step.source, **due), license_ids)
+
+
+def _due_count(step: Step | None, now: datetime, license_ids: list[int] | None) -> int:
+    """How many licenses `step` (None: the renewal invoices) has due now."""
+    if step is None:
+        return _renewal_due(now, license_ids).count()
+    return _transition_due(step, now, license_ids).count()
+
+
+class Progress(Protocol):
+    """Told how the sweep goes (the command's progress bar on a terminal)."""
+
+    def start(self, step: str, due: int | None) -> None:
+        """`step` begins with `due` rows due (None: not counted beforehand)."""
+
+    def advance(self, step: str, done: int) -> None:
+        """`done` more rows of `step` were handled."""
+
+
+def _renewal_batch(now: datetime, license_ids: list[int] | None, batch: int) -> list[int]:
+    """Issue renewal invoices `RENEWAL_NOTICE_DAYS` before the period ends (rule 4)."""
+    # `renewal_invoiced_for` is set on the license row in the issuing transaction, so a second
+    # sweeper that locks the row after the first commits re-checks this condition (PostgreSQL
+    # re-evaluates the WHERE on the updated row) and skips it: never two invoices.
     with transaction.atomic():
-        ids = _lock_due(due, "period_end", batch)
+        ids = _lock_due(_renewal_due(now, license_ids), "period_end", batch)
         if not ids:
             return []
         licenses = list(
@@ -295,33 +313,49 @@ def run_steps(
     batch: int | None = None,
     report: SweepReport | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
 ) -> SweepReport:
     """Each step in order, batch after batch until nothing is due: renewal invoices, then
     block, cancel, delete, so a license overdue since long walks every state in one run.
-    `should_stop` is asked between batches (SIGTERM): a stop never cuts a batch in half."""
+    `should_stop` is asked between batches (SIGTERM): a stop never cuts a batch in half.
+    `progress`, when given, hears each step's due count (one COUNT) and each batch."""
     now = now or timezone.now()
     batch = batch or settings.LICENSARY["SWEEP_BATCH"]
     report = report or SweepReport()
-    steps: list[tuple[str, Callable[[], list[int]]]] = [
-        ("renewal_invoice", lambda: _renewal_batch(now, license_ids, batch))
+    steps: list[tuple[str, Callable[[], list[int]], Callable[[], int]]] = [
+        (
+            "renewal_invoice",
+            lambda: _renewal_batch(now, license_ids, batch),
+            functools.partial(_due_count, None, now, license_ids),
+        )
     ]
     steps += [
-        (step.name, functools.partial(_transition_batch, step, now, license_ids, batch))
+        (
+            step.name,
+            functools.partial(_transition_batch, step, now, license_ids, batch),
+            functools.partial(_due_count, step, now, license_ids),
+        )
         for step in STEPS
     ]
-    for name, run_batch in steps:
+    for name, run_batch, count_due in steps:
+        if progress is not None and not should_stop():
+            progress.start(name, count_due())  # counted as the step starts: earlier ones feed it
         while not should_stop():
             ids = run_batch()
             report.add(name, ids)
+            if progress is not None:
+                progress.advance(name, len(ids))
             if len(ids) < batch:
                 break
     if not should_stop():
-        report.add(
-            "reminder",
-            invoice_reminders_due(
-                now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
-            ),
+        if progress is not None:
+            progress.start("reminder", None)
+        reminded = invoice_reminders_due(
+            now=now, batch=batch, stages=rules.reminder_stages(), license_ids=license_ids
         )
+        report.add("reminder", reminded)
+        if progress is not None:
+            progress.advance("reminder", len(reminded))
     return report
 
 
@@ -351,15 +385,16 @@ def sweep(
     dry_run: bool = False,
     batch: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
 ) -> SweepReport:
     """Run every due transition; with `dry_run`, compute the same report and roll it back."""
     if not dry_run:
         jobs_reap_stale()
-        return run_steps(batch=batch, should_stop=should_stop)
+        return run_steps(batch=batch, should_stop=should_stop, progress=progress)
     report = SweepReport()
     try:
         with transaction.atomic():
-            run_steps(batch=batch, report=report)
+            run_steps(batch=batch, report=report, progress=progress)
             raise _DryRun
     except _DryRun:
         pass
