@@ -84,7 +84,9 @@ def _text(moment: datetime) -> str:
 
 
 def _answer(start_response: Any, status: str, body: bytes) -> list[bytes]:
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
