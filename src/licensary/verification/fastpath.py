@@ -21,8 +21,7 @@ their speed does not matter, and they cannot differ.
 
 import json
 import logging
-import time
-import uuid
+import random
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from http import HTTPStatus
@@ -33,7 +32,6 @@ from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.utils.log import log_response
@@ -97,8 +95,16 @@ def _stack_headers(path: str, secure: bool, status: int) -> tuple[tuple[str, str
     return tuple((k, v) for k, v in response.headers.items() if k not in before)
 
 
+# Host headers already found allowed (a server is reached by a handful of names); a few
+# hundred at most, so that made-up hosts cannot grow it.
+_allowed_hosts: dict[str, bool] = {}
+_ALLOWED_HOSTS_KEPT = 256
+PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _forget_headers(**kwargs: object) -> None:
     _stack_headers.cache_clear()
+    _allowed_hosts.clear()
 
 
 setting_changed.connect(_forget_headers, dispatch_uid="licensary_fastpath_headers")
@@ -122,11 +128,17 @@ def _host_allowed(environ: Environ) -> bool:
         host = environ.get("HTTP_HOST")
         if not host:
             return False
+    known = _allowed_hosts.get(host)
+    if known is not None:
+        return known
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = DEFAULT_DEBUG_HOSTS
     domain, _ = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed)
+    verdict = bool(domain) and validate_host(domain, allowed)
+    if verdict and len(_allowed_hosts) < _ALLOWED_HOSTS_KEPT:
+        _allowed_hosts[host] = verdict
+    return verdict
 
 
 def _body(environ: Environ) -> bytes | None:
@@ -227,7 +239,9 @@ class VerifyFastPath:
         self, environ: Environ, start_response: StartResponse, path: str, answer: Answer
     ) -> Iterable[bytes]:
         status, content_type, body, extra = answer
-        request_id = (environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]
+        # The shape of the Django path's uuid4().hex, without a system call for its randomness
+        # (a request id is a label, not a secret).
+        request_id = (environ.get("HTTP_X_REQUEST_ID") or f"{random.getrandbits(128):032x}")[:64]
         headers = [
             ("Content-Type", content_type),
             *extra.items(),
@@ -235,17 +249,8 @@ class VerifyFastPath:
             ("Content-Length", str(len(body))),
             *_stack_headers(path, _is_secure(environ), status),
         ]
-        phrase = HTTPStatus(status).phrase
+        phrase = PHRASES[status]
         if status >= 400:  # as Django's handler logs every refusal
             log_response("%s: %s", phrase, path, response=HttpResponse(status=status))
-        _recycle_connection()
         start_response(f"{status} {phrase}", headers)
         return [body]
-
-
-def _recycle_connection() -> None:
-    """CONN_MAX_AGE for threads that only ever serve this path (Django's request signals,
-    which close old connections, are not sent here)."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.close_at is not None and not db.in_atomic_block and time.monotonic() >= db.close_at:
-        db.close()

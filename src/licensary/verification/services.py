@@ -69,14 +69,15 @@ class LicenseRow(NamedTuple):
 # statement on the driver's own cursor: building the ORM query cost as much as running it, and
 # Django's cursor wrappers as much again (PERFORMANCE.md). SQLite's driver keeps it prepared in
 # its statement cache; on PostgreSQL it is prepared once per connection (`prepare=True`).
-_COLUMNS = "id, kind, status, period_end, blocked_at, renewable_until"
-LOOKUP_SQLITE = (
-    f"SELECT {_COLUMNS} FROM licenses_license "
-    "WHERE product_id = ? AND ip = ? AND status <> 'deleted' LIMIT 1"
-)
 LOOKUP_POSTGRES = (
-    f"SELECT {_COLUMNS} FROM licenses_license "
+    "SELECT id, kind, status, period_end, blocked_at, renewable_until FROM licenses_license "
     "WHERE product_id = %s AND ip = %s::inet AND status <> 'deleted' LIMIT 1"
+)
+# On SQLite the times are read as the text Django stores (naive UTC): an expression has no
+# declared type, so the driver skips Django's regex-based converters for fromisoformat's C.
+LOOKUP_SQLITE = (
+    "SELECT id, kind, status, period_end || '', blocked_at || '', renewable_until || '' "
+    "FROM licenses_license WHERE product_id = ? AND ip = ? AND status <> 'deleted' LIMIT 1"
 )
 # Django turns psycopg's automatic preparing off (prepare_threshold=None, for poolers); its own
 # cursors bind on the client and never prepare. A threshold no query reaches prepares exactly
@@ -84,20 +85,31 @@ LOOKUP_POSTGRES = (
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
-def _aware(value: Any) -> Any:
-    # SQLite hands back Django's naive UTC text, parsed by Django's converters.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _utc(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
 
 
-def _fetch(db: Any, product_id: int, ip: str) -> tuple[Any, ...] | None:
+def _fetch(db: Any, product_id: int, ip: str) -> LicenseRow | None:
     raw = db.connection
     if db.vendor == "postgresql":
         if raw.prepare_threshold is None:
             raw.prepare_threshold = _ONLY_WHEN_ASKED
         with db.Database.Cursor(raw) as cursor:
             cursor.execute(LOOKUP_POSTGRES, (product_id, ip), prepare=True)
-            return cursor.fetchone()
-    return raw.execute(LOOKUP_SQLITE, (product_id, ip)).fetchone()
+            found = cursor.fetchone()
+        return LicenseRow(*found) if found else None
+    row = raw.execute(LOOKUP_SQLITE, (product_id, ip)).fetchone()
+    if row is None:
+        return None
+    pk, kind, status, period_end, blocked_at, renewable_until = row
+    return LicenseRow(
+        pk,
+        kind,
+        status,
+        datetime.fromisoformat(period_end).replace(tzinfo=UTC),
+        _utc(blocked_at),
+        _utc(renewable_until),
+    )
 
 
 def live_license(product_id: int, ip: str) -> LicenseRow | None:
@@ -106,11 +118,16 @@ def live_license(product_id: int, ip: str) -> LicenseRow | None:
     hot path needs no health-check round trip before each query."""
     db = connections[DEFAULT_DB_ALIAS]
     started = time.monotonic()
+    if db.close_at is not None and started >= db.close_at and not db.in_atomic_block:
+        # CONN_MAX_AGE, for the fast path's threads, where Django's request signals (which
+        # close old connections) are not sent.
+        db.close()
     for attempt in (1, 2):
-        db.ensure_connection()
+        if db.connection is None:
+            db.ensure_connection()
         try:
             with db.wrap_database_errors:
-                row = _fetch(db, product_id, ip)
+                found = _fetch(db, product_id, ip)
             break
         except (OperationalError, InterfaceError):
             if attempt == 2 or db.in_atomic_block:
@@ -124,12 +141,7 @@ def live_license(product_id: int, ip: str) -> LicenseRow | None:
                 "time": f"{time.monotonic() - started:.3f}",
             }
         )
-    if row is None:
-        return None
-    pk, kind, status, period_end, blocked_at, renewable_until = row
-    return LicenseRow(
-        pk, kind, status, _aware(period_end), _aware(blocked_at), _aware(renewable_until)
-    )
+    return found
 
 
 def verify_license(
