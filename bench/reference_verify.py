@@ -13,6 +13,7 @@ key so that bench/verify/check.py can check the reference's answers like Licensa
 """
 
 import base64
+import hashlib
 import json
 import os
 import sqlite3
@@ -35,7 +36,8 @@ LOOKUP = (
     else f"SELECT {COLUMNS} FROM licenses_license WHERE product_id = ? AND ip = ? "
     "AND status <> 'deleted' LIMIT 1"
 )
-KEY = Ed25519PrivateKey.generate()
+# One key for every worker (each process imports this module): made from a fixed seed.
+KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"licensary reference").digest())
 KEY_ID = "reference"
 PUBLIC = base64.b64encode(
     KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

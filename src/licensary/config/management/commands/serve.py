@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -7,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandParser
 APPLICATION = "licensary.config.wsgi:application"
 VERIFY_ONLY = "licensary.config.wsgi:verify_application"
 THREADS = 4  # blocking threads a worker: its requests wait on the database in them
+# granian's logging, with the access log written in batches (config/logs.py).
+LOG_CONFIG = Path(__file__).resolve().parents[2] / "granian_logging.json"
 
 
 def server_argv(host: str, port: int, workers: int, *, verify_only: bool = False) -> list[str]:
@@ -29,6 +32,8 @@ def server_argv(host: str, port: int, workers: int, *, verify_only: bool = False
         str(THREADS),
         "--no-ws",
         "--access-log",
+        "--log-config",
+        str(LOG_CONFIG),
         "--respawn-failed-workers",
         "--workers-kill-timeout",
         "20",
