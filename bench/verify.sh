@@ -19,7 +19,9 @@
 #      no request is throttled): GET /bench/constant, a bare Django view (for reading: what
 #      Django itself costs), then POST /api/v1/verify (bench/verify/post.lua), answered by the
 #      fast path with everything it keeps (throttle, trusted proxies, request id, headers).
-# Any non-2xx answer or socket error fails the run.
+# Any non-2xx answer or socket error fails the run. Each row also gives the server CPU time per
+# answered request (all its processes, from /proc): a figure that other work on the cores does
+# not change, so the reference and Licensary compare even when the req/s cannot.
 #
 # Targets (issue 13): verify at least 70% of the reference's requests/s, and a p99 under twice
 # the reference's, on each database.
@@ -184,12 +186,26 @@ to_ms() {
     printf "%.2f", n * f }'
 }
 
-# run_wrk NAME URL [wrk args...]: sets RPS, P50, P99, BAD (non-2xx + socket errors).
+# The CPU time (clock ticks) the server's processes (its session's group) have used so far.
+server_ticks() {
+  local pid total=0
+  for pid in $(ps -o pid= -g "$SERVER_PGID"); do
+    [[ -r /proc/$pid/stat ]] || continue
+    total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
+  done
+  echo "$total"
+}
+
+# run_wrk NAME URL [wrk args...]: sets RPS, P50, P99, BAD (non-2xx + socket errors) and
+# CPU_US, the server's CPU time per answered request (microseconds): unlike req/s it does not
+# depend on what else the cores are doing, so it compares servers even on a busy machine.
 run_wrk() {
   local name="$1" url="$2"; shift 2
-  local out="$WORK/wrk-$name.txt" before
+  local out="$WORK/wrk-$name.txt" before ticks
   before="$(load1)"
+  ticks="$(server_ticks)"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1
+  ticks=$(( $(server_ticks) - ticks ))
   sed 's/^/    /' "$out" >&2
   RPS="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
   P50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
@@ -199,7 +215,11 @@ run_wrk() {
   socket="$(awk -F'[ ,]+' '/Socket errors:/ {print $5 + $7 + $9 + $11}' "$out")"
   BAD=$(( ${non2xx:-0} + ${socket:-0} ))
   [[ -n "$RPS" && "$P50" != nan && "$P99" != nan ]] || { say "cannot read wrk's output"; exit 1; }
-  say "  $name: $RPS req/s, p50 $P50 ms, p99 $P99 ms, failed $BAD (load $before -> $(load1))"
+  local answered
+  answered="$(awk '/ requests in / {print $1}' "$out")"
+  CPU_US="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$answered" \
+    'BEGIN {printf "%.0f", n > 0 ? 1e6 * t / hz / n : 0}')"
+  say "  $name: $RPS req/s, p50 $P50 ms, p99 $P99 ms, failed $BAD, server CPU $CPU_US us a request (load $before -> $(load1))"
 }
 
 ROWS=()
@@ -250,8 +270,8 @@ for db in $DBS; do
   warm_up
   wait_for_quiet "$db reference"
   run_wrk "$db-reference" "$BASE/api/v1/verify" -s "$HERE/post.lua"
-  REF_RPS=$RPS REF_P99=$P99
-  ROWS+=("$version|reference: raw WSGI on granian, POST /api/v1/verify|$(printf %.0f "$RPS")|$P50|$P99|100%")
+  REF_RPS=$RPS REF_P99=$P99 REF_CPU=$CPU_US
+  ROWS+=("$version|reference: raw WSGI on granian, POST /api/v1/verify|$(printf %.0f "$RPS")|$P50|$P99|100%|$CPU_US|100%")
   (( BAD == 0 )) || { say "  FAILED: $BAD reference requests failed"; FAILED=1; }
   stop_server
   sleep 3
@@ -268,21 +288,23 @@ for db in $DBS; do
   wait_for_quiet "$db bare view"
   run_wrk "$db-bare" "$BASE/bench/constant"
   share="$(awk -v a="$RPS" -v b="$REF_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')"
-  ROWS+=("$version|Licensary GET /bench/constant (bare Django view)|$(printf %.0f "$RPS")|$P50|$P99|$share%")
+  ROWS+=("$version|Licensary GET /bench/constant (bare Django view)|$(printf %.0f "$RPS")|$P50|$P99|$share%|$CPU_US|$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", a > 0 ? 100 * b / a : 0}')%")
   (( BAD == 0 )) || { say "  FAILED: $BAD bare-view requests failed"; FAILED=1; }
   sleep 3
 
   wait_for_quiet "$db verify"
   run_wrk "$db-verify" "$BASE/api/v1/verify" -s "$HERE/post.lua"
   share="$(awk -v a="$RPS" -v b="$REF_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')"
-  ROWS+=("$version|Licensary POST /api/v1/verify (fast path)|$(printf %.0f "$RPS")|$P50|$P99|$share%")
+  cpu_share="$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", a > 0 ? 100 * b / a : 0}')"
+  ROWS+=("$version|Licensary POST /api/v1/verify (fast path)|$(printf %.0f "$RPS")|$P50|$P99|$share%|$CPU_US|$cpu_share%")
   (( BAD == 0 )) || { say "  FAILED: $BAD verify requests were not 2xx (429? 404?)"; FAILED=1; }
   (cd "$ROOT" && uv run --quiet python "$HERE/check.py" "$BASE" "$PRODUCT" "$NONCE" "$LICENSE_ID")
   limit="$(awk -v r="$REF_P99" -v t="$TARGET_P99_TIMES" 'BEGIN {printf "%.2f", r * t}')"
   VERDICTS+=("$version: verify at $share% of the reference (target >= $TARGET_SHARE%):"\
 " $(awk -v s="$share" -v t="$TARGET_SHARE" 'BEGIN {print (s >= t) ? "met" : "MISSED"}');"\
 " p99 $P99 ms against the reference's $REF_P99 ms (target < ${TARGET_P99_TIMES}x = $limit ms):"\
-" $(awk -v p="$P99" -v l="$limit" 'BEGIN {print (p < l) ? "met" : "MISSED"}')")
+" $(awk -v p="$P99" -v l="$limit" 'BEGIN {print (p < l) ? "met" : "MISSED"}');"\
+" CPU a request $CPU_US us against the reference's $REF_CPU us ($cpu_share%)")
 
   if [[ -n "$PYSPY_DIR" ]]; then
     mkdir -p "$PYSPY_DIR"
@@ -313,7 +335,7 @@ echo "$LICENSES licenses; the reference and licensary serve each on granian, $WO
   "LICENSARY_VERIFY_RATE=$RATE (the default 120/m would answer 429)"
 echo
 {
-  echo "database|server and endpoint|req/s|p50 ms|p99 ms|% of reference"
+  echo "database|server and endpoint|req/s|p50 ms|p99 ms|% of reference|server CPU us/req|reference CPU / this"
   printf '%s\n' "${ROWS[@]}"
 } | awk -F'|' '
   { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
