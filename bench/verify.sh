@@ -218,7 +218,7 @@ run_wrk() {
   local answered
   answered="$(awk '/ requests in / {print $1}' "$out")"
   CPU_US="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$answered" \
-    'BEGIN {printf "%.0f", n > 0 ? 1e6 * t / hz / n : 0}')"
+    'BEGIN {printf "%.0f", (n > 0 ? 1e6 * t / hz / n : 0)}')"
   say "  $name: $RPS req/s, p50 $P50 ms, p99 $P99 ms, failed $BAD, server CPU $CPU_US us a request (load $before -> $(load1))"
 }
 
@@ -288,14 +288,14 @@ for db in $DBS; do
   wait_for_quiet "$db bare view"
   run_wrk "$db-bare" "$BASE/bench/constant"
   share="$(awk -v a="$RPS" -v b="$REF_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')"
-  ROWS+=("$version|Licensary GET /bench/constant (bare Django view)|$(printf %.0f "$RPS")|$P50|$P99|$share%|$CPU_US|$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", a > 0 ? 100 * b / a : 0}')%")
+  ROWS+=("$version|Licensary GET /bench/constant (bare Django view)|$(printf %.0f "$RPS")|$P50|$P99|$share%|$CPU_US|$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", (a > 0 ? 100 * b / a : 0)}')%")
   (( BAD == 0 )) || { say "  FAILED: $BAD bare-view requests failed"; FAILED=1; }
   sleep 3
 
   wait_for_quiet "$db verify"
   run_wrk "$db-verify" "$BASE/api/v1/verify" -s "$HERE/post.lua"
   share="$(awk -v a="$RPS" -v b="$REF_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')"
-  cpu_share="$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", a > 0 ? 100 * b / a : 0}')"
+  cpu_share="$(awk -v a="$CPU_US" -v b="$REF_CPU" 'BEGIN {printf "%.0f", (a > 0 ? 100 * b / a : 0)}')"
   ROWS+=("$version|Licensary POST /api/v1/verify (fast path)|$(printf %.0f "$RPS")|$P50|$P99|$share%|$CPU_US|$cpu_share%")
   (( BAD == 0 )) || { say "  FAILED: $BAD verify requests were not 2xx (429? 404?)"; FAILED=1; }
   (cd "$ROOT" && uv run --quiet python "$HERE/check.py" "$BASE" "$PRODUCT" "$NONCE" "$LICENSE_ID")
