@@ -53,7 +53,9 @@ def test_metrics_count_requests_by_route_and_status_with_latency(alice: User) ->
     assert api.get("/licenses/999999").status_code == 404
 
     text = scrape().content.decode()
-    got = value(text, "licensary_http_requests_total", route="/api/v1/account", method="GET")
+    got = value(
+        text, "licensary_http_requests_total", route="/api/v1/account", method="GET", status="200"
+    )
     assert got == start + 3
     assert (
         value(

@@ -1,14 +1,11 @@
 """The access line and the request metrics of every answer, timed from the first middleware."""
 
-import logging
 import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from licensary.core.metrics import request_answered
-
-logger = logging.getLogger("licensary.access")
+from licensary.core.logging import log_access
 
 # URL parameters that are secrets (a password-reset link's token): blanked in the access line.
 SECRET_PARAMETERS = ("token", "secret", "key", "uidb64")
@@ -34,21 +31,12 @@ class AccessMiddleware:
         seconds = time.perf_counter() - started
         match = request.resolver_match
         route = ("/" + match.route) if match is not None and match.route else "unmatched"
-        request_answered(
-            route=route, method=request.method or "", status=response.status_code, seconds=seconds
-        )
-        logger.info(
-            "%s %s %s",
-            request.method,
-            _logged_path(request),
-            response.status_code,
-            extra={
-                "method": request.method,
-                "route": route,
-                "path": _logged_path(request),
-                "status": response.status_code,
-                "ms": round(seconds * 1000, 2),
-                "request_id": response.get("X-Request-Id", ""),
-            },
+        log_access(
+            method=request.method or "",
+            route=route,
+            path=_logged_path(request),
+            status=response.status_code,
+            seconds=seconds,
+            request_id=response.get("X-Request-Id", ""),
         )
         return response

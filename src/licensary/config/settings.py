@@ -215,8 +215,10 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
+        # Lines written in batches, at most a second late (config/logs.py): a flush per line
+        # under the handler's lock was where busy verification threads queued.
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "licensary.config.logs.BufferedStreamHandler",
             "formatter": "text" if LOG_FORMAT == "text" else "json",
         }
     },

@@ -10,6 +10,7 @@ does this license have now" has one answer whether or not the sweep has run.
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -30,6 +31,22 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 BANNED = "banned"  # the cancel reason of a ban (rule 6): never renewed
 CLAIMED = "claimed"  # the cancel reason of an approved claim (rule 10): never renewed
 NOT_RENEWABLE_REASONS = {BANNED, CLAIMED}
+
+
+class LifecycleFields(Protocol):
+    """What the time-driven rules read of a license: a `License`, or the row verification
+    reads with its one prepared statement (`verification.services.LicenseRow`)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def period_end(self) -> datetime: ...
+    @property
+    def blocked_at(self) -> datetime | None: ...
+    @property
+    def renewable_until(self) -> datetime | None: ...
 
 
 def period() -> timedelta:
@@ -79,7 +96,7 @@ def reminder_stages() -> list[tuple[int, int]]:
     return list(enumerate(later, start=2))
 
 
-def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
+def due_moves(lic: LifecycleFields, now: datetime) -> list[tuple[str, datetime]]:
     """The time-driven moves the rules make on `lic` by `now`, in order, each with the time
     it takes effect (what the sweep records). Reads only status, period_end, blocked_at and
     renewable_until: verification loads no more."""
@@ -103,7 +120,7 @@ def due_moves(lic: License, now: datetime) -> list[tuple[str, datetime]]:
     return moves
 
 
-def effective_status(lic: License, now: datetime) -> str:
+def effective_status(lic: LifecycleFields, now: datetime) -> str:
     """The status the rules give `lic` at `now`, whether or not the sweep has run yet."""
     moves = due_moves(lic, now)
     return moves[-1][0] if moves else lic.status

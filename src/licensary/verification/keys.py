@@ -33,9 +33,13 @@ CACHE_SECONDS = 30.0
 ACTIVE, NEXT, RETIRING, RETIRED = "active", "next", "retiring", "retired"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(data: object) -> str:
-    """Sorted keys, no spaces, UTF-8: the exact text that is signed."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, UTF-8: the exact text that is signed (`json.dumps` with these
+    options, from one encoder rather than a new one per call)."""
+    return _CANONICAL.encode(data)
 
 
 def _new_key_row(*, generation: int, activates_at: datetime) -> SigningKey:
@@ -132,6 +136,7 @@ def keys_rotate(*, now: bool = False, actor: User | None = None) -> SigningKey:
     # Only this process learns of it at once; the others within CACHE_SECONDS, which is long
     # before a staged key activates. (--now: see the command's message.)
     _signer_cache.clear()
+    _listing_cache.clear()
     return key
 
 
@@ -162,6 +167,7 @@ def keys_retire(*, key_id: str, actor: User | None = None) -> SigningKey:
             )
         SigningKey.objects.filter(pk=key.pk).update(retired_at=moment, private_key_encrypted="")
         key_events.key_retired(key, was=status, actor=actor)
+    _listing_cache.clear()
     key.refresh_from_db()
     return key
 
@@ -245,12 +251,7 @@ def signer_cache_clear() -> None:
     _signer_cache.clear()
 
 
-def keys_listing(now: datetime | None = None) -> dict[str, object]:
-    """The body of GET /api/v1/verify/keys: the published keys, their canonical JSON text as
-    `document`, and a signature over it by each of them (so the current key vouches for the
-    next one and a client can follow the rotation)."""
-    now = now or timezone.now()
-    published = keys_published(now)
+def _listing_of(published: list[tuple[SigningKey, str]]) -> dict[str, object]:
     keys = [
         {
             "key_id": k.key_id,
@@ -269,3 +270,64 @@ def keys_listing(now: datetime | None = None) -> dict[str, object]:
         signer = _signer_cache.signer(key.key_id) or _decrypt(key)
         signatures.append({"key_id": key.key_id, "signature": signer.sign(payload)})
     return {"keys": keys, "document": document, "signatures": signatures}
+
+
+class _ListingCache:
+    """The published key rows, re-read every CACHE_SECONDS like the signer's (a rotation made
+    by another process is listed within that, long before its key signs); the statuses are
+    worked out from the clock at every call, and the signed listing is kept per set of
+    statuses (Ed25519 signatures are deterministic: a kept listing is byte for byte the one
+    made again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: tuple[SigningKey, ...] = ()
+        self._loaded = 0.0
+        self._made: dict[tuple[str, ...], tuple[dict[str, object], bytes]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys, self._made = (), {}
+
+    def _rows(self) -> tuple[SigningKey, ...]:
+        keys = self._keys
+        if keys and time.monotonic() - self._loaded <= CACHE_SECONDS:
+            return keys
+        with self._lock:
+            if not self._keys or time.monotonic() - self._loaded > CACHE_SECONDS:
+                keys_ensure()  # a client may ask for the keys before the first document
+                self._keys = tuple(SigningKey.objects.filter(retired_at__isnull=True))
+                self._made = {}
+                self._loaded = time.monotonic()
+            return self._keys
+
+    def at(self, now: datetime | None) -> tuple[dict[str, object], bytes]:
+        keys = self._rows()
+        now = now or timezone.now()  # after the rows: a key made by them has come into force
+        signer = signer_of(list(keys), now)
+        statuses = tuple(key_status(k, signer, now) for k in keys)
+        made = self._made.get(statuses)
+        if made is None:
+            listing = _listing_of(list(zip(keys, statuses, strict=True)))
+            made = (listing, json.dumps(listing).encode())
+            self._made[statuses] = made
+        return made
+
+
+_listing_cache = _ListingCache()
+
+
+def keys_listing(now: datetime | None = None) -> dict[str, object]:
+    """The body of GET /api/v1/verify/keys: the published keys, their canonical JSON text as
+    `document`, and a signature over it by each of them (so the current key vouches for the
+    next one and a client can follow the rotation)."""
+    return _listing_cache.at(now)[0]
+
+
+def keys_listing_json(now: datetime | None = None) -> bytes:
+    """`keys_listing` as the JSON bytes answered (what `JsonResponse` makes of it)."""
+    return _listing_cache.at(now)[1]
+
+
+def keys_listing_clear() -> None:
+    _listing_cache.clear()

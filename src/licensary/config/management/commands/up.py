@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from licensary.accounts.models import User
-from licensary.config.management.commands.serve import gunicorn_argv
+from licensary.config.management.commands.serve import metrics_environ, server_argv
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         manage = [sys.executable, "-m", "licensary.cli"]
         children = [
             subprocess.Popen([*manage, "worker"]),
-            subprocess.Popen(gunicorn_argv(host, port, workers)),
+            subprocess.Popen(server_argv(host, port, workers), env=metrics_environ(port)),
         ]
         self.stdout.write(
             f"Licensary is up at http://{host}:{port}/ (API docs at /api/docs, "
