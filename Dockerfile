@@ -1,4 +1,4 @@
-# Licensary in one image: `licensary up` (migrate, gunicorn and the worker) by default;
+# Licensary in one image: `licensary up` (migrate, the web server and the worker) by default;
 # run more containers with `licensary worker` for more workers (PostgreSQL).
 # Dependencies come from uv.lock only (`uv sync --frozen`): the build fails if the lock is stale.
 
