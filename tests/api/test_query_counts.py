@@ -8,9 +8,11 @@ call is measured right after a warm-up request that took that write.
 Hot paths are measured in a shop that has traded before (the invoice number sequence and the
 ledger's books exist), as in production. Their counts differ by vendor, so each pin names both:
 on PostgreSQL the audit entries go in by COPY on the raw cursor, which Django's query capture
-does not see (one query less per entry), and a gateway payment takes an advisory lock that
-SQLite's single writer does without."""
+does not see (one query less per entry), a gateway payment takes an advisory lock that
+SQLite's single writer does without, and each job queued sends the NOTIFY that wakes the
+workers (one query more per job: `jobs.wakeup`)."""
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,8 +23,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 
+from licensary.accounts.agents import agent_report, agent_warn
 from licensary.accounts.models import User
-from licensary.accounts.services import terms_accept, terms_publish
+from licensary.accounts.services import terms_accept, terms_publish, token_create
 from licensary.audit.services import Change, audit_record
 from licensary.billing.models import Invoice, Receipt
 from licensary.billing.receipts import receipt_upload
@@ -34,6 +37,9 @@ from licensary.catalog.services import (
     product_create,
     wholesale_price_set,
 )
+from licensary.core.errors import RateLimited
+from licensary.governance.claims import claim_open
+from licensary.governance.transfers import transfer_request
 from licensary.licenses.models import License
 from licensary.notifications.models import WebhookEndpoint
 from licensary.notifications.sending import Outcome, attempt_claim, attempt_record
@@ -253,6 +259,51 @@ def add_tier_price(cast: Cast, n: int) -> None:
     wholesale_price_set(actor=cast.staff, product=product, tier=cast.tier, price=500, setup_fee=0)
 
 
+def add_token(cast: Cast, n: int) -> None:
+    token_create(user=cast.alice, name=f"token {n}")
+
+
+def add_transfer(cast: Cast, n: int) -> None:
+    """One of alice's licenses offered to bob."""
+    order = delivered_order(cast.alice, cast.product, cast.next_ip(), cast.staff)
+    license = License.objects.get(pk=order.license_id)
+    transfer_request(license=license, to_account=cast.bob, actor=cast.alice)
+
+
+def add_claim(cast: Cast, n: int) -> None:
+    """alice claims a server whose license bob holds."""
+    ip_address = cast.next_ip()
+    delivered_order(cast.bob, cast.product, ip_address, cast.staff)
+    claim_open(product=cast.product, ip=ip_address, actor=cast.alice)
+
+
+def add_report(cast: Cast, n: int) -> None:
+    """A report about carol, each by another account (an account reports 5 times an hour)."""
+    reporter = make_account(f"reporter{n}@example.test")
+    agent_report(agent=cast.carol, reporter=reporter, reason="other", details=f"report {n}")
+
+
+def add_warning(cast: Cast, n: int) -> None:
+    agent_warn(agent=cast.carol, actor=cast.staff, reason=f"warning {n}")
+
+
+def add_throttle_hit(cast: Cast, n: int) -> None:
+    """alice, at her open tickets' limit, tries to open one more: each refusal is evidence."""
+    if n == 0:
+        for t in range(3):
+            ticket_open(
+                account=cast.alice,
+                department="billing",
+                subject=f"T{t}",
+                body="b",
+                actor=cast.alice,
+            )
+    with pytest.raises(RateLimited):
+        ticket_open(
+            account=cast.alice, department="billing", subject="One more", body="b", actor=cast.alice
+        )
+
+
 @dataclass(frozen=True)
 class ListCase:
     caller: str
@@ -295,6 +346,22 @@ LISTS: dict[str, ListCase] = {
     # The receipt's invoice is joined in the page's query.
     "alice's receipts": ListCase("alice", "/receipts", add_receipt, 2),
     "alice's history": ListCase("alice", "/account/history", add_account_entry, 3),
+    # The token, the account (visible to the caller?), its entries.
+    "alice's history read by staff": ListCase(
+        "staff", "/accounts/{alice}/history", add_account_entry, 3
+    ),
+    # The token (with its user), the page: a token's scopes are a column.
+    "alice's tokens": ListCase("alice", "/tokens", add_token, 2),
+    "alice's transfers": ListCase("alice", "/transfers", add_transfer, 2),
+    # The claimant is joined in the page's query (whether the caller sees the challenge).
+    "alice's claims": ListCase("alice", "/claims", add_claim, 2),
+    # The token, the agent, the page with each report's reporter joined.
+    "reports about carol": ListCase("staff", "/agents/{agent}/reports", add_report, 3),
+    "carol's warnings": ListCase("staff", "/agents/{agent}/warnings", add_warning, 3),
+    # The token, the account, its three counts, the page.
+    "alice's support evidence": ListCase(
+        "staff", "/accounts/{alice}/support-evidence", add_throttle_hit, 6
+    ),
     "alice's tickets": ListCase("alice", "/tickets", add_ticket, 5),
     "every ticket": ListCase("staff", "/tickets", add_ticket, 5),
     "every receipt": ListCase("staff", "/receipts", add_receipt, 2),
@@ -325,6 +392,7 @@ def test_a_list_page_takes_as_many_queries_for_many_rows_as_for_one(
         license=cast.license.pk if cast.license else None,
         webhook=cast.webhook.pk if cast.webhook else None,
         agent=cast.carol.pk,
+        alice=cast.alice.pk,
         tier=cast.tier.pk if cast.tier else None,
     )
 
@@ -345,6 +413,28 @@ def test_a_list_page_takes_as_many_queries_for_many_rows_as_for_one(
     assert many_queries == one_queries, (
         f"{name}: {one_queries} queries for {one_rows} rows, {many_queries} for {many_rows}"
     )
+
+
+def test_every_list_of_the_openapi_document_is_pinned_here() -> None:
+    """A list is every GET answering `{items, next_cursor}`: a new one needs its case above."""
+    document = Client().get("/api/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    lists = set()
+    for path, operations in document["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        if schema and {"items", "next_cursor"} <= set(resolved(schema).get("properties", {})):
+            lists.add(re.sub(r"\{[a-z_]+\}", "{}", path.removeprefix("/api/v1")))
+    pinned = {re.sub(r"\{[a-z_]+\}", "{}", case.path.split("?")[0]) for case in LISTS.values()}
+
+    assert len(lists) > 20
+    assert lists - pinned == set()
 
 
 # The hot paths -------------------------------------------------------------------------------
@@ -373,13 +463,13 @@ def shopper(cast: Cast) -> Api:
 # and the acceptance, twice), the live license on the IP, the invoice number (read twice, then
 # moved on), the invoice and its lines, the order, and two audit entries (head, entry, head);
 # then the mail's: is the invoice an order's (read), and its mail job queued.
-ORDER = pin(sqlite=24, postgresql=22)
+ORDER = pin(sqlite=24, postgresql=23)
 
 # The token, the invoice and its lines, the account, the terms gate twice, the books and the
 # invoice locked, the ledger transaction with its postings and their checks, the payment, the
 # invoice paid, the order moved to processing, two audit entries, the delivery job queued, the
 # answer (the invoice and its lines again).
-PAY = pin(sqlite=35, postgresql=33)
+PAY = pin(sqlite=35, postgresql=34)
 
 # The job claimed, the order and its IP's live license read and locked, the license issued,
 # the order completed, two audit entries, the delivery mail's job queued, the job's outcome,
@@ -387,11 +477,11 @@ PAY = pin(sqlite=35, postgresql=33)
 # invoice's (6: claimed, the invoice found paid, no mail, its outcome) and the delivery's (15:
 # claimed, the order and its license read, the outbox row looked for, written and read back,
 # claimed, sent and marked sent, its outcome).
-DELIVER = pin(sqlite=50, postgresql=48)
+DELIVER = pin(sqlite=50, postgresql=49)
 
 # As DELIVER, plus the upstream operation (found, recorded, tried, succeeded: so a lost answer
 # is never ordered twice) and the supplier's account; the HTTP call itself is no query.
-DELIVER_MANUFACTURER = pin(sqlite=59, postgresql=57)
+DELIVER_MANUFACTURER = pin(sqlite=59, postgresql=58)
 
 # Asking to renew first catches the license up with the rules (the sweep's six steps for this
 # one license, each in its savepoint: 18 queries), then issues the invoice or finds it (and
@@ -407,11 +497,11 @@ PAY_RENEWAL = pin(sqlite=78, postgresql=76)
 # Staff's token, the receipt, the bank's book and the payment as in PAY, the receipt decided,
 # three audit entries, the confirmation's mail job queued, the answer (the receipt and its
 # invoice).
-CONFIRM_RECEIPT = pin(sqlite=40, postgresql=37)
+CONFIRM_RECEIPT = pin(sqlite=40, postgresql=39)
 
 # The event stored once (a unique row), the invoice, the payment as in PAY, the event's outcome
 # and the dispute it may belong to.
-STRIPE_WEBHOOK = pin(sqlite=41, postgresql=40)
+STRIPE_WEBHOOK = pin(sqlite=41, postgresql=41)
 
 
 def test_placing_an_order(shopper: Api, django_assert_max_num_queries: Any) -> None:

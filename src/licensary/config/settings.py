@@ -183,7 +183,7 @@ STORAGES = {
 
 TASKS = {
     "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "BACKEND": "licensary.jobs.backend.NotifyingDatabaseBackend",
         "QUEUES": ["default"],
     }
 }
@@ -310,6 +310,7 @@ class DomainSettings(TypedDict):
     SWEEP_BATCH: int
     JOB_MAX_ATTEMPTS: int
     JOB_LEASE_SECONDS: int
+    JOB_POLL_MS: int
     ALLOW_PRIVATE_IPS: bool
     TRUSTED_PROXIES: list[str]
     AUDIT_HEAD_FILE: str
@@ -341,6 +342,9 @@ LICENSARY: DomainSettings = {
     "SWEEP_BATCH": env_int("LICENSARY_SWEEP_BATCH", 20000),
     "JOB_MAX_ATTEMPTS": env_int("LICENSARY_JOB_MAX_ATTEMPTS", 5),
     "JOB_LEASE_SECONDS": env_int("LICENSARY_JOB_LEASE_SECONDS", 300),
+    # A worker's look at the queue when nothing woke it: on PostgreSQL an enqueue wakes the
+    # workers at once (LISTEN/NOTIFY) and this is the fallback; SQLite has only the poll.
+    "JOB_POLL_MS": env_int("LICENSARY_JOB_POLL_MS", 1000),
     "ALLOW_PRIVATE_IPS": env_bool("LICENSARY_ALLOW_PRIVATE_IPS", DEBUG),
     "TRUSTED_PROXIES": env_list("LICENSARY_TRUSTED_PROXIES", []),
     "AUDIT_HEAD_FILE": str(DATA_DIR / "audit_head"),

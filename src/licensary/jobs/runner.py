@@ -2,30 +2,73 @@
 tests and commands."""
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import TaskContext, task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
-from django_tasks_db.utils import exclusive_transaction
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from licensary.jobs import periodic
 from licensary.jobs.health import BEAT_SECONDS, periodic_finished, periodic_started, worker_beat
 from licensary.jobs.periodic import Periodic
 from licensary.jobs.tasks import Lease, lease_begin, lease_end, lease_finish
+from licensary.jobs.wakeup import JobsWakeup
 
 logger = logging.getLogger(__name__)
+
+
+def claim_next(worker_id: str) -> DBTaskResult | None:
+    """Claim the next job that is due (SKIP LOCKED: two workers never claim the same one)."""
+    ready = DBTaskResult.objects.ready().filter(backend_name="default")
+    with exclusive_transaction(ready.db):
+        result = ready.get_locked()
+        if result is not None:
+            result.claim(worker_id)
+    return result
 
 
 class LeasedWorker(Worker):
     """django-tasks-db's worker, running each job under its lease: the job's `heartbeat()`
     extends it, and only a worker that still holds it records the outcome. The library's
     `run_task` saves the outcome whatever happened meanwhile, so a worker whose job was given
-    back and run by another would overwrite that run's outcome (and retry it once more)."""
+    back and run by another would overwrite that run's outcome (and retry it once more).
+
+    Between empty polls it waits on `JobsWakeup` rather than sleeping: on PostgreSQL an
+    enqueue wakes it at once, and the interval is only the fallback poll."""
+
+    wakeup: JobsWakeup | None = None
+
+    def run(self) -> None:
+        logger.info("worker %s starts (poll every %.3g s)", self.worker_id, self.interval)
+        if self.startup_delay and self.interval:
+            time.sleep(random.random() * min(self.interval, 1.0))  # no thundering herd
+        self.wakeup = JobsWakeup()
+        self.wakeup.listen()  # before the first look: no notification falls in between
+        try:
+            while self.running:
+                close_old_connections()  # a connection dropped while waiting is replaced
+                try:
+                    result = claim_next(self.worker_id)
+                except OperationalError as exc:
+                    if not is_locked_database_exception(exc):
+                        raise
+                    result = None  # SQLite's write lock is busy: look again
+                if result is not None:
+                    self.run_task(result)
+                    continue
+                close_old_connections()
+                if self.running:
+                    self.wakeup.wait(self.interval)
+        finally:
+            self.wakeup.close()
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         lease = Lease(job_id=db_task_result.pk, since=db_task_result.started_at)
@@ -63,12 +106,17 @@ class LeasedWorker(Worker):
             self._run_tasks += 1
 
 
+def poll_interval() -> float:
+    """Seconds between a worker's looks at the queue when nothing wakes it."""
+    return settings.LICENSARY["JOB_POLL_MS"] / 1000
+
+
 def make_worker(
-    *, batch: bool, interval: float = 1.0, worker_id: str | None = None
+    *, batch: bool, interval: float | None = None, worker_id: str | None = None
 ) -> LeasedWorker:
     return LeasedWorker(
         queue_names=["*"],
-        interval=interval,
+        interval=poll_interval() if interval is None else interval,
         batch=batch,
         backend_name="default",
         startup_delay=not batch,
@@ -87,18 +135,14 @@ def run_pending_jobs() -> int:
     worker = make_worker(batch=True, interval=0)
     ran = 0
     while True:
-        ready = DBTaskResult.objects.ready().filter(backend_name="default")
-        with exclusive_transaction(ready.db):
-            result = ready.get_locked()
-            if result is not None:
-                result.claim(worker.worker_id)
+        result = claim_next(worker.worker_id)
         if result is None:
             return ran
         worker.run_task(result)
         ran += 1
 
 
-def run_worker(*, interval: float = 1.0, every: Mapping[str, float] | None = None) -> None:
+def run_worker(*, interval: float | None = None, every: Mapping[str, float] | None = None) -> None:
     """The long-running worker: jobs in this thread, and beside them one thread for each
     registered periodic work (the lifecycle sweep every minute); `every` overrides a work's
     interval by its name."""

@@ -123,16 +123,25 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(10 * 4 ** (attempt - 1), 3600))
 
 
+# A job someone is waiting on (a paid order's delivery) runs before the others queued (mails,
+# webhooks, upstream syncs), which a burst of payments would otherwise put in front of it.
+URGENT = 10
+
+
 def durable_task(
-    fn: Callable[..., Any] | None = None, *, on_give_up: Callable[..., None] | None = None
+    fn: Callable[..., Any] | None = None,
+    *,
+    on_give_up: Callable[..., None] | None = None,
+    priority: int = 0,
 ) -> Any:
     """A django-tasks task that is retried with backoff and dead-lettered at the last attempt.
 
     Tasks take keyword arguments only (JSON-serialisable), so that a retry re-sends them as is.
-    `on_give_up(**kwargs)` runs after the last failed attempt (e.g. to hold an order).
+    `on_give_up(**kwargs)` runs after the last failed attempt (e.g. to hold an order). Workers
+    take the jobs of a higher `priority` first (`URGENT`), else in the order they were queued.
     """
     if fn is None:
-        return functools.partial(durable_task, on_give_up=on_give_up)
+        return functools.partial(durable_task, on_give_up=on_give_up, priority=priority)
 
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
@@ -160,7 +169,7 @@ def durable_task(
                 )
             raise
 
-    job = django_task()(run)
+    job = django_task(priority=priority)(run)
     return job
 
 

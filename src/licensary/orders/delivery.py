@@ -19,7 +19,7 @@ from licensary.accounts.policy import require_staff
 from licensary.catalog.models import Product
 from licensary.core.db import with_retries
 from licensary.core.errors import DomainError, InvalidTransition, ValidationFailed
-from licensary.jobs.tasks import durable_task, enqueue
+from licensary.jobs.tasks import URGENT, durable_task, enqueue
 from licensary.licenses.lifecycle import license_live_holder
 from licensary.licenses.models import License
 from licensary.licenses.ownership import license_release_claimed
@@ -69,7 +69,7 @@ def _give_up_delivery(*, order_id: int) -> None:
     with_retries(hold)
 
 
-@durable_task(on_give_up=_give_up_delivery)
+@durable_task(on_give_up=_give_up_delivery, priority=URGENT)
 def deliver_order(*, order_id: int) -> str:
     """The delivery job: issue the license, or hold the order with its cause (rule 2)."""
     order = with_retries(lambda: order_deliver_now(order_id=order_id, actor=None))
