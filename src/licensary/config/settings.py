@@ -215,10 +215,13 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        # Lines written in batches, at most a second late (config/logs.py): a flush per line
-        # under the handler's lock was where busy verification threads queued.
+        # The web processes of `licensary serve` write their lines in batches, at most a second
+        # late (config/logs.py): a flush per line under the handler's lock was where busy
+        # verification threads queued. Elsewhere (the worker, commands, tests) line by line.
         "console": {
-            "class": "licensary.config.logs.BufferedStreamHandler",
+            "class": "licensary.config.logs.BufferedStreamHandler"
+            if env_bool("LICENSARY_LOG_BUFFERED", False)
+            else "logging.StreamHandler",
             "formatter": "text" if LOG_FORMAT == "text" else "json",
         }
     },

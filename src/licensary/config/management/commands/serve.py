@@ -42,14 +42,19 @@ def server_argv(host: str, port: int, workers: int, *, verify_only: bool = False
 
 
 def metrics_environ(port: int) -> dict[str, str]:
-    """The environment of the web processes: their Prometheus counters in one folder per
+    """The environment of the web processes: log lines in batches, unless told otherwise
+    (settings' LOGGING), and their Prometheus counters in one folder per
     server (prometheus-client's multiprocess mode), emptied first, so that /metrics on any
     process gives the sum over all of them since this server started."""
     folder = Path(settings.DATA_DIR) / f"prometheus-{port}"
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
-    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    return {
+        "LICENSARY_LOG_BUFFERED": "true",
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
 
 
 class Command(BaseCommand):
