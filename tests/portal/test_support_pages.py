@@ -271,3 +271,17 @@ def test_each_new_form_without_its_csrf_token_is_refused(
 def test_the_nav_links_to_tickets_and_claims(alice_browser: Browser) -> None:
     page = alice_browser.get("/portal/").content.decode()
     assert 'href="/portal/tickets/"' in page and 'href="/portal/claims/"' in page
+
+
+def test_the_ticket_pages_speak_persian_with_jalali_dates(
+    alice: User, alice_browser: Browser
+) -> None:
+    alice_browser.post("/portal/language/", {"language": "fa", "next": "/portal/tickets/"})
+    ticket = ticket_open(
+        account=alice, department="billing", subject="صورت‌حساب", body="چرا؟", actor=alice
+    )
+    listed = alice_browser.get("/portal/tickets/").content.decode()
+    assert '<html lang="fa" dir="rtl">' in listed
+    assert "تیکت‌های شما" in listed and "باز کردن تیکت" in listed
+    page = alice_browser.get(f"/portal/tickets/{ticket.pk}/").content.decode()
+    assert "فرستادن پاسخ" in page and "۱۴۰" in page  # a Jalali year, in Persian digits

@@ -22,7 +22,7 @@ from licensary.licenses.selectors import visible_licenses
 from licensary.portal.errors import explained
 from licensary.portal.pages import page
 from licensary.portal.support_forms import ATTACHMENT_FIELD_OF_CODE, ReplyForm, TicketForm
-from licensary.portal.templatetags.portal import moment
+from licensary.portal.templatetags.portal import moment, number
 from licensary.support.models import Ticket
 from licensary.support.selectors import attachments_visible, visible_tickets
 from licensary.support.services import ATTACHMENT_STORE, ticket_message_add, ticket_open
@@ -32,7 +32,7 @@ TICKETS_SHOWN = 100
 
 def rate_limited_words(exc: DomainError) -> str:
     """The spam limit that refused, in the reader's words, with when to try again."""
-    limit = exc.extra.get("limit", 0)
+    limit = number(exc.extra.get("limit", 0))
     try:
         wait = int(exc.headers.get("Retry-After", "3600"))
     except ValueError:
