@@ -54,7 +54,7 @@ class TicketForm(forms.Form):
 
     def __init__(self, *args: Any, licenses: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["license"].choices = [("", _("None"))] + licenses  # type: ignore[attr-defined]
+        self.fields["license"].choices = [("", _("No license"))] + licenses  # type: ignore[attr-defined]
         self.fields["subject"].widget.attrs["dir"] = "auto"
         self.fields["body"].widget.attrs.update({"dir": "auto", "rows": 6})
 
