@@ -3,7 +3,7 @@
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from licensary.accounts.models import TermsAcceptance, TermsVersion, User
+from licensary.accounts.models import IdentityDocument, TermsAcceptance, TermsVersion, User
 from licensary.audit.models import AuditEntry
 from licensary.core.api import parse_id
 from licensary.core.errors import NotFound
@@ -91,3 +91,8 @@ def accounts_yet_to_accept(terms: TermsVersion) -> QuerySet[User]:
     return User.objects.exclude(kind=User.Kind.STAFF).exclude(
         pk__in=TermsAcceptance.objects.filter(terms=terms).values("user")
     )
+
+
+def identity_document_latest(account: User) -> IdentityDocument | None:
+    """The account's latest identity document (its status and, if rejected, staff's reason)."""
+    return IdentityDocument.objects.filter(account=account).order_by("-pk").first()

@@ -5,6 +5,8 @@ from django.urls import path
 from licensary.portal import (
     account_views,
     customer_billing_views,
+    customer_claim_views,
+    customer_support_views,
     customer_transfer_views,
     customer_views,
 )
@@ -84,5 +86,25 @@ urlpatterns = [
         "invoices/<int:invoice_id>/receipts/",
         customer_views.invoice_receipt_upload,
         name="invoice-receipt",
+    ),
+    path("tickets/", customer_support_views.tickets_list, name="tickets"),
+    path("tickets/<int:ticket_id>/", customer_support_views.ticket_detail, name="ticket"),
+    path(
+        "tickets/<int:ticket_id>/reply/",
+        customer_support_views.ticket_reply,
+        name="ticket-reply",
+    ),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        customer_support_views.ticket_attachment,
+        name="ticket-attachment",
+    ),
+    path("account/identity/", customer_claim_views.identity, name="identity"),
+    path("claims/", customer_claim_views.claims_list, name="claims"),
+    path("claims/<int:claim_id>/", customer_claim_views.claim_detail, name="claim"),
+    path(
+        "claims/<int:claim_id>/challenge/",
+        customer_claim_views.claim_challenge,
+        name="claim-challenge",
     ),
 ]

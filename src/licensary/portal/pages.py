@@ -4,10 +4,11 @@ service becomes the page that explains its code."""
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -18,7 +19,8 @@ from licensary.core.errors import AccountBanned, DomainError, TermsNotAccepted
 from licensary.portal.errors import domain_error_page
 
 P = ParamSpec("P")
-View = Callable[Concatenate[HttpRequest, User, P], HttpResponse]
+R = TypeVar("R", bound=HttpResponseBase)
+View = Callable[Concatenate[HttpRequest, User, P], R]
 
 
 def signed_in_user(request: HttpRequest) -> User | None:
@@ -28,12 +30,12 @@ def signed_in_user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) else None
 
 
-def page(view: View[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+def page(view: View[P, R]) -> Callable[Concatenate[HttpRequest, P], R | HttpResponse]:
     """A portal page: `view(request, user, ...)` for a signed-in account that accepted the
     latest terms; a `DomainError` it raises is answered with that code's page and status."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
         user = signed_in_user(request)
         if user is None:
             return redirect_to_login(request.get_full_path())
