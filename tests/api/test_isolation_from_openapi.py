@@ -445,6 +445,8 @@ def call(api: Api, op: Operation, path: str, body: tuple[bytes, str] | None) -> 
         b"".join(response.streaming_content)
         return Answer(response.status_code, None, None, None)
     parsed = response.json() if response.content else None
+    if isinstance(parsed, dict):
+        parsed.pop("request_id", None)  # each request's own: not part of what is compared
     problem = parsed if response["Content-Type"] == PROBLEM else {}
     return Answer(response.status_code, problem.get("code"), parsed, problem.get("required_scope"))
 
