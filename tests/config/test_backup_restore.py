@@ -430,7 +430,12 @@ def test_a_forced_postgres_restore_brings_back_the_append_only_and_balance_trigg
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
         triggers = [row[0] for row in cursor.fetchall()]
-    assert triggers == ["audit_append_only", "ledger_posting_balanced", "posting_append_only"]
+    assert triggers == [
+        "audit_append_only",
+        "audit_digest_append_only",
+        "ledger_posting_balanced",
+        "posting_append_only",
+    ]
     with pytest.raises(Exception, match="append-only"), connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditentry SET reason = 'rewritten'")
 

@@ -123,8 +123,9 @@ PAGES: dict[str, PageCase] = {
     "alice's invoices": PageCase(
         "alice", "/portal/invoices/", add_unpaid, 5, 'href="/portal/invoices/'
     ),
+    # The license's page also reads its pending transfer (the transfer form or its state).
     "a license's history": PageCase(
-        "alice", "/portal/licenses/{license}/", add_history, 5, "license.noted"
+        "alice", "/portal/licenses/{license}/", add_history, 6, "license.noted"
     ),
     "the review queue": PageCase("staff", "/portal/staff/review/", add_held, 3, "/retry/"),
     "pending receipts": PageCase("staff", "/portal/staff/receipts/", add_receipt, 3, "/confirm/"),
@@ -132,7 +133,8 @@ PAGES: dict[str, PageCase] = {
     "claims": PageCase("staff", "/portal/staff/claims/", add_claim, 3, 'data-testid="claim-'),
     "refund requests": PageCase("staff", "/portal/staff/refunds/", add_refund, 3, "/approve/"),
     "bans": PageCase("staff", "/portal/staff/bans/", add_ban, 3, "banned"),
-    "the staff dashboard": PageCase("staff", "/portal/staff/", add_held, 9, ""),
+    # What waits (6 counts) and the four charts' aggregates: tests/portal/test_staff_dashboard.py.
+    "the staff dashboard": PageCase("staff", "/portal/staff/", add_held, 13, ""),
 }
 
 
