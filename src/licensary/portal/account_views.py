@@ -22,6 +22,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
+from django_otp import devices_for_user
+from django_otp import login as otp_login
 from django_ratelimit.core import is_ratelimited
 
 from licensary.accounts.models import User
@@ -39,11 +41,12 @@ from licensary.portal.forms import (
     ChangePasswordForm,
     NewPasswordForm,
     ResetRequestForm,
+    SignInCodeForm,
     SignInForm,
     TermsForm,
 )
 from licensary.portal.middleware import SUPPORTED
-from licensary.portal.pages import page, signed_in_user
+from licensary.portal.pages import page, signed_in_user, staff_needs_code
 
 # Reset mails asked for from one address (each one is an audit entry and a job).
 RESET_RATE = "10/h"
@@ -55,6 +58,29 @@ class SignInView(LoginView):
     template_name = "portal/sign_in.html"
     authentication_form = SignInForm
     redirect_authenticated_user = True
+
+
+def sign_in_code(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in for staff with an authenticator: the current TOTP code
+    (django-otp's device verifies it, and throttles wrong ones); then on to `next`."""
+    user = signed_in_user(request)
+    if user is None:
+        return redirect("portal:sign-in")
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    target = target or reverse("portal:staff-dashboard")
+    if not staff_needs_code(request, user):
+        return redirect(target)
+    form = SignInCodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["code"].strip()
+        for device in devices_for_user(user, confirmed=True):
+            if device.verify_is_allowed()[0] and device.verify_token(code):
+                otp_login(request, device)
+                return redirect(target)
+        form.add_error("code", _("That code is not right, or it was used already."))
+    return render(request, "portal/sign_in_code.html", {"form": form, "next": target})
 
 
 class SignOutView(LogoutView):

@@ -13,6 +13,7 @@ from licensary.portal import (
 
 urlpatterns = [
     path("sign-in/", account_views.SignInView.as_view(), name="sign-in"),
+    path("sign-in/code/", account_views.sign_in_code, name="sign-in-code"),
     path("sign-out/", account_views.SignOutView.as_view(), name="sign-out"),
     path("password/reset/", account_views.ResetRequestView.as_view(), name="password-reset"),
     path(

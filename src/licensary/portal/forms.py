@@ -53,6 +53,21 @@ class SignInForm(AuthenticationForm):
     }
 
 
+class SignInCodeForm(forms.Form):
+    """The second step for staff with an authenticator (django-otp's TOTP device)."""
+
+    code = forms.RegexField(
+        label=_("Code"),
+        regex=r"^\s*\d{6,8}\s*$",
+        max_length=12,
+        help_text=_("The 6-digit code your authenticator app shows now."),
+        error_messages={"invalid": _("A code is 6 digits.")},
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+    )
+
+
 class TermsForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 

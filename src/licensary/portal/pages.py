@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django_otp import user_has_device
 
 from licensary.accounts.models import User
 from licensary.accounts.services import account_require_in_good_standing
@@ -28,6 +29,14 @@ def signed_in_user(request: HttpRequest) -> User | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     return user if isinstance(user, User) else None
+
+
+def staff_needs_code(request: HttpRequest, user: User) -> bool:
+    """A staff member with a confirmed authenticator who has not given its code in this
+    session (the admin asks the same through django-otp; the console must not be a way round
+    it)."""
+    verified = getattr(request.user, "is_verified", lambda: False)()
+    return user.is_staff_account and not verified and user_has_device(user, confirmed=True)
 
 
 def page(view: View[P, R]) -> Callable[Concatenate[HttpRequest, P], R | HttpResponse]:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -35,7 +36,7 @@ from licensary.orders.models import Order
 from licensary.orders.schemas import held_order_out
 from licensary.orders.selectors import held_orders, visible_orders
 from licensary.orders.services import order_approve, order_reject
-from licensary.portal.pages import page
+from licensary.portal.pages import page, staff_needs_code
 from licensary.portal.staff_forms import (
     AccountLookupForm,
     BanForm,
@@ -59,6 +60,9 @@ def staff_page(view: StaffView[P]) -> Callable[Concatenate[HttpRequest, P], Http
     @wraps(view)
     def staff_only(request: HttpRequest, user: User, *args: P.args, **kwargs: P.kwargs) -> Any:
         require_staff(user, "use the staff console")
+        if staff_needs_code(request, user):
+            target = reverse("portal:sign-in-code")
+            return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return view(request, user, *args, **kwargs)
 
     return page(staff_only)
