@@ -1,6 +1,24 @@
 """Schemathesis hooks for .ci/fuzz (loaded through SCHEMATHESIS_HOOKS)."""
 
 import schemathesis
+from hypothesis.internal import lambda_sources
+
+_describe = lambda_sources.lambda_description
+
+
+def _describe_or_name(f):  # type: ignore[no-untyped-def]
+    """Hypothesis names a filter's lambda by parsing its source file; on CPython 3.11 that
+    `ast.parse` deep inside schemathesis's generators fails now and then with "AST constructor
+    recursion depth mismatch" (a SystemError in the tool, no request sent: seen on 2026-12-03
+    for GET /api/v1/account/history). The name is only the strategy's repr: fall back to a
+    plain one rather than lose the run."""
+    try:
+        return _describe(f)
+    except (SystemError, RecursionError):
+        return "lambda"
+
+
+lambda_sources.lambda_description = _describe_or_name
 
 
 @schemathesis.hook
