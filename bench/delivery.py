@@ -34,6 +34,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tables import markdown_table  # bench/ is this script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "licensary_bench_delivery"
@@ -237,13 +239,7 @@ def _table(results: list[Result]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    rows = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
-        for line in lines
-    ]
-    rows.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(rows)
+    return markdown_table(lines)
 
 
 def main() -> None:
