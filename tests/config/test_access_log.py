@@ -36,3 +36,13 @@ def test_access_log_writes_at_once_when_its_buffer_is_full() -> None:
     for _ in range(handler.BUFFER_BYTES // 1000 + 1):
         handler.handle(logging.makeLogRecord({"msg": line}))
     assert stream.getvalue().count(line) == handler.BUFFER_BYTES // 1000 + 1
+
+
+def test_a_filtered_out_line_is_not_written() -> None:
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream)
+    handler.addFilter(lambda record: "secret" not in record.getMessage())
+    assert handler.handle(logging.makeLogRecord({"msg": "the secret"})) is False
+    assert handler.handle(logging.makeLogRecord({"msg": "kept"})) is True
+    handler.flush()
+    assert stream.getvalue() == "kept\n"

@@ -4,6 +4,7 @@ receipt content reaches any log line."""
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from licensary.accounts.models import User
 from licensary.accounts.services import account_create
 from licensary.audit.models import AuditEntry
 from licensary.catalog.models import Product
-from licensary.core.logging import JsonFormatter
+from licensary.core.logging import JsonFormatter, utc_time_text
 from licensary.orders.services import order_create
 from tests.helpers import PUBLIC_IP, api_for, give_credit, verified_agent
 
@@ -118,3 +119,12 @@ def test_no_password_token_secret_or_receipt_content_reaches_a_log_line(
     assert len(caplog.records) > 10  # the run did log: requests, sign-ins, mails ...
     for secret in secrets:
         assert secret not in text, f"a log line holds a secret: {secret[:12]}..."
+
+
+@pytest.mark.parametrize(
+    "created", [0.0, 1_796_000_000.0, 1_796_000_000.9999, 1_796_000_059.0015, 1_796_086_399.5]
+)
+def test_the_time_of_a_json_line_is_iso_8601_utc_to_the_millisecond(created: float) -> None:
+    # What datetime's isoformat gives, without making a datetime for every line.
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert utc_time_text(created) == expected

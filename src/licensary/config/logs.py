@@ -27,12 +27,29 @@ class BufferedStreamHandler(logging.StreamHandler[IO[str]]):
         self._timer = threading.Thread(target=self._flush_often, name="access-log", daemon=True)
         self._timer.start()
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """`Handler.handle`, with the line formatted before the lock is taken: only the append
+        (and, once the buffer is full, the write) is done under it."""
+        if not self.filter(record):
+            return False
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return True
+        with self.lock:  # type: ignore[union-attr]
+            self._add(line)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock
         try:
             line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
             return
+        self._add(line)
+
+    def _add(self, line: str) -> None:
         self._pending.append(line)
         self._size += len(line)
         if self._size >= self.BUFFER_BYTES:
