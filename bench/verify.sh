@@ -28,6 +28,8 @@
 # Before each step the script waits while another benchmark (bench/sweep.py) runs or the
 # cores are busy with other work (--no-wait: don't), since on 2 cores anything else running
 # pollutes the numbers; wrk itself shares those cores with the server.
+# Last, for each database, bench/verify/costs.py: the fast path's microseconds a request in one
+# process (no server, no network), feature by feature, against the reference's.
 # --py-spy DIR: after the measured runs, one more (unmeasured) verify run with py-spy
 # recording every granian worker; DIR/<db>.txt gets the collapsed stacks and
 # DIR/<db>-top.txt the costliest functions (bench/verify/stacks.py).
@@ -224,6 +226,7 @@ run_wrk() {
 
 ROWS=()
 VERDICTS=()
+COSTS=()
 FAILED=0
 machine="$(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
 versions=""
@@ -322,6 +325,8 @@ for db in $DBS; do
   fi
 
   stop_server
+  say "  where the fast path's time goes, in one process (bench/verify/costs.py)"
+  COSTS+=("$version, in one process:"$'\n'"$(cd "$ROOT" && uv run --quiet python "$HERE/costs.py")")
   if [[ $db == postgres ]]; then
     pg "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
     PG_CREATED=0
@@ -349,5 +354,7 @@ echo
   }'
 echo
 printf '%s\n' "${VERDICTS[@]}"
+echo
+printf '%s\n\n' "${COSTS[@]}"
 [[ ${#NOTES[@]} == 0 ]] || printf 'note: %s\n' "${NOTES[@]}"
 exit "$FAILED"
