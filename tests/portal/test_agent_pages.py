@@ -630,3 +630,59 @@ def test_the_lists_cost_as_many_queries_for_many_rows_as_for_few(
     many = {path: queries_of(carol_browser, path) for path in paths}
     assert many == few
     assert max(few.values()) <= 20
+
+
+# A form that shows a secret, sent again (the browser's reload) -------------------------------
+
+
+def form_key_on(page: Any) -> str:
+    found = re.search(r'name="form_key" value="([^"]+)"', page.content.decode())
+    assert found, "the form carries no form_key"
+    return found.group(1)
+
+
+def test_reloading_the_page_of_a_new_token_makes_no_second_one(
+    carol: User, carol_browser: Browser
+) -> None:
+    key = form_key_on(carol_browser.get("/portal/agent/tokens/"))
+    fields = {"name": "shop", "scopes": ["read"], "form_key": key}
+    first = carol_browser.post("/portal/agent/tokens/", fields)
+    made = ApiToken.objects.get(user=carol)
+    again = carol_browser.post("/portal/agent/tokens/", fields)  # what a reload sends
+    assert (first.status_code, again.status_code, again["Location"]) == (
+        201,
+        302,
+        "/portal/agent/tokens/",
+    )
+    assert list(ApiToken.objects.filter(user=carol)) == [made]
+    listed = carol_browser.get("/portal/agent/tokens/").content.decode()
+    assert "That form was sent already" in listed
+    assert AuditEntry.objects.filter(action="token.created").count() == 1
+    # A key the session never issued (a forged or very old form) makes nothing either.
+    forged = carol_browser.post("/portal/agent/tokens/", {**fields, "form_key": "made-up"})
+    assert forged.status_code == 302 and ApiToken.objects.filter(user=carol).count() == 1
+    # A fresh page's key makes a new one.
+    fresh = form_key_on(carol_browser.get("/portal/agent/tokens/"))
+    carol_browser.post("/portal/agent/tokens/", {**fields, "form_key": fresh})
+    assert ApiToken.objects.filter(user=carol).count() == 2
+
+
+def test_reloading_a_new_endpoint_or_a_rotated_secret_changes_nothing_more(
+    carol: User, carol_browser: Browser, receiver: Receiver
+) -> None:
+    key = form_key_on(carol_browser.get("/portal/agent/webhooks/"))
+    fields = {"url": receiver.url, "events": ["claim.*"], "form_key": key}
+    assert carol_browser.post("/portal/agent/webhooks/", fields).status_code == 201
+    assert carol_browser.post("/portal/agent/webhooks/", fields).status_code == 302
+    endpoint = WebhookEndpoint.objects.get(agent=carol)
+
+    page = carol_browser.get(f"/portal/agent/webhooks/{endpoint.pk}/")
+    rotate = f"/portal/agent/webhooks/{endpoint.pk}/rotate-secret/"
+    first = carol_browser.post(rotate, {"form_key": form_key_on(page)})
+    endpoint.refresh_from_db()
+    sealed_after_first = endpoint.secret_sealed
+    again = carol_browser.post(rotate, {"form_key": form_key_on(page)})
+    endpoint.refresh_from_db()
+    assert (first.status_code, again.status_code) == (200, 302)
+    assert endpoint.secret_sealed == sealed_after_first
+    assert AuditEntry.objects.filter(action="webhook.secret_rotated").count() == 1

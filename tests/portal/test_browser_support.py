@@ -26,7 +26,7 @@ __all__ = ["CHROMIUM", "artifacts", "chromium"]  # fixtures, used by name
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_alice_opens_a_ticket_replies_with_a_file_and_reads_it_in_persian(
+def test_alice_opens_a_ticket_replies_with_two_files_reads_it_in_persian_and_closes_it(
     live_server: Any, chromium: Browser, artifacts: Path, tmp_path: Path
 ) -> None:
     account_create(actor=None, kind="customer", email="alice@example.test", password=PASSWORD)
@@ -42,14 +42,19 @@ def test_alice_opens_a_ticket_replies_with_a_file_and_reads_it_in_persian(
     expect(alice.get_by_test_id("ticket-status")).to_have_text("open")
     ticket = Ticket.objects.get()
 
-    shot = tmp_path / "error.png"
+    shot, log = tmp_path / "error.png", tmp_path / "console.png"
     shot.write_bytes(png(320, 180))
+    log.write_bytes(png(200, 100))
     alice.get_by_label("Your reply").fill("Here is what the browser shows.")
-    alice.get_by_label("Attach a file").set_input_files(str(shot))
+    alice.get_by_label("Attach files").set_input_files([str(shot), str(log)])
     alice.get_by_role("button", name="Send the reply").click()
     expect(alice.get_by_text("Your reply is sent.")).to_be_visible()
-    attachment = Attachment.objects.get(message__ticket=ticket)
-    expect(alice.get_by_test_id(f"attachment-{attachment.pk}")).to_have_text("error.png")
+    attachments = Attachment.objects.filter(message__ticket=ticket).order_by("original_name")
+    assert [a.original_name for a in attachments] == ["console.png", "error.png"]
+    for attachment in attachments:
+        expect(alice.get_by_test_id(f"attachment-{attachment.pk}")).to_have_text(
+            attachment.original_name
+        )
     alice.screenshot(path=str(artifacts / "ticket-en.png"), full_page=True)
 
     alice.get_by_role("button", name="فارسی").click()
@@ -60,4 +65,11 @@ def test_alice_opens_a_ticket_replies_with_a_file_and_reads_it_in_persian(
     alice.get_by_role("link", name="تیکت‌ها", exact=True).click()
     expect(alice.get_by_test_id(f"ticket-{ticket.pk}")).to_be_visible()
     alice.screenshot(path=str(artifacts / "tickets-fa.png"), full_page=True)
+
+    alice.get_by_test_id(f"ticket-{ticket.pk}").get_by_role("link").first.click()
+    alice.get_by_test_id("ticket-close").click()
+    expect(alice.get_by_test_id("ticket-status")).to_have_text("بسته")
+    expect(alice.get_by_test_id("ticket-close")).to_have_count(0)
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
     assert csp_refusals == []

@@ -30,6 +30,7 @@ NEW_PAGES = {
     "tickets",
     "ticket",
     "ticket-reply",
+    "ticket-close",
     "ticket-attachment",
     "identity",
     "claims",
@@ -110,6 +111,65 @@ def test_a_reply_with_a_file_is_kept_and_served_to_its_side_only(
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == PNG
     assert bob_browser.get(url).status_code == 404
+
+
+def test_a_reply_takes_up_to_three_files_and_a_fourth_is_refused_next_to_them(
+    alice: User, alice_browser: Browser
+) -> None:
+    ticket = ticket_open(
+        account=alice, department="technical", subject="Error", body="See below", actor=alice
+    )
+    before = state()
+    four = [png(name=f"screen-{n}.png") for n in range(4)]
+    answer = alice_browser.post(
+        f"/portal/tickets/{ticket.pk}/reply/", {"body": "Four", "file": four}
+    )
+    assert answer.status_code == 422
+    assert 'id="id_file_error"><li>At most 3 files on one message.</li>' in answer.content.decode()
+    assert state() == before
+
+    three = [png(name=f"screen-{n}.png") for n in range(3)]
+    answer = alice_browser.post(
+        f"/portal/tickets/{ticket.pk}/reply/", {"body": "Three", "file": three}
+    )
+    assert answer.status_code == 302
+    message = Message.objects.get(body="Three")
+    assert sorted(message.attachments.values_list("original_name", flat=True)) == [
+        "screen-0.png",
+        "screen-1.png",
+        "screen-2.png",
+    ]
+    page = alice_browser.get(f"/portal/tickets/{ticket.pk}/").content.decode()
+    assert all(f'data-testid="attachment-{a.pk}"' in page for a in message.attachments.all())
+    assert '<input type="file" name="file" accept=".pdf,.png,.jpg,.jpeg,.webp" multiple' in page
+
+
+def test_alice_closes_her_answered_ticket_and_a_reply_opens_it_again(
+    alice: User, alice_browser: Browser, staff: User
+) -> None:
+    ticket = ticket_open(
+        account=alice, department="billing", subject="Invoice", body="Which one?", actor=alice
+    )
+    ticket_message_add(ticket=ticket, body="The second.", actor=staff)
+    page = alice_browser.get(f"/portal/tickets/{ticket.pk}/").content.decode()
+    assert 'data-testid="ticket-close"' in page
+
+    answer = alice_browser.post(f"/portal/tickets/{ticket.pk}/close/", {})
+    assert (answer.status_code, answer["Location"]) == (302, f"/portal/tickets/{ticket.pk}/")
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.closed_at is not None) == ("closed", True)
+    page = alice_browser.get(f"/portal/tickets/{ticket.pk}/").content.decode()
+    assert 'data-testid="ticket-close"' not in page and ">closed<" in page
+
+    before = state()
+    again = alice_browser.post(f"/portal/tickets/{ticket.pk}/close/", {})
+    assert again.status_code == 409
+    assert 'data-code="invalid_transition"' in again.content.decode()
+    assert state() == before
+
+    alice_browser.post(f"/portal/tickets/{ticket.pk}/reply/", {"body": "One more thing"})
+    ticket.refresh_from_db()
+    assert ticket.status == "customer_reply"
 
 
 def test_a_file_that_is_no_image_or_pdf_is_refused_next_to_it_and_nothing_is_sent(
@@ -225,7 +285,7 @@ def test_each_new_page_answers_its_owner(alice_browser: Browser, alices: dict[st
     pages = [
         url_of(p, alices)
         for p in new_patterns()
-        if p.name not in ("ticket-reply", "claim-challenge")
+        if p.name not in ("ticket-reply", "ticket-close", "claim-challenge")
     ]
     assert {path: alice_browser.get(path).status_code for path in pages} == {
         path: 200 for path in pages
@@ -243,7 +303,8 @@ def test_another_customer_or_agent_finds_none_of_alice_s_objects_and_changes_not
             continue
         url = url_of(pattern, alices)
         for answer in (browser.get(url), browser.post(url, {"body": "walk", "file": png()})):
-            if pattern.name in ("ticket-reply", "claim-challenge") and answer.status_code == 405:
+            posted_only = ("ticket-reply", "ticket-close", "claim-challenge")
+            if pattern.name in posted_only and answer.status_code == 405:
                 continue
             assert answer.status_code == 404, (url, answer.status_code)
             assert 'data-code="not_found"' in answer.content.decode(), url
@@ -257,6 +318,7 @@ def test_each_new_form_without_its_csrf_token_is_refused(
     forms = {
         "/portal/tickets/": {"department": "sales", "subject": "x", "body": "y"},
         f"/portal/tickets/{alices['ticket_id']}/reply/": {"body": "y"},
+        f"/portal/tickets/{alices['ticket_id']}/close/": {},
         "/portal/account/identity/": {"document": png()},
         "/portal/claims/": {"product": "panel", "ip": "151.101.1.70"},
         f"/portal/claims/{alices['claim_id']}/challenge/": {},

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from licensary.accounts.identity import identity_submit
@@ -71,6 +72,7 @@ from licensary.portal.agent_forms import (
     WebhookStatusForm,
 )
 from licensary.portal.errors import explained
+from licensary.portal.form_keys import form_key_issue, form_key_spent
 from licensary.portal.forms import FIELD_OF_CODE, OrderForm
 from licensary.portal.pages import page
 
@@ -115,6 +117,12 @@ def _field_error(form: Any, exc: DomainError) -> bool:
         return False
     form.add_error(field, str(explained(exc.code)[1]))
     return True
+
+
+# A form that shows a secret, sent again (the browser's reload): nothing is made twice.
+SENT_BEFORE = _lazy(
+    "That form was sent already, and what it made was shown then, once. Nothing new was made."
+)
 
 
 def _shown_once(response: HttpResponse) -> HttpResponse:
@@ -376,6 +384,7 @@ def _tokens_page(
             "made": made[0] if made else None,
             "text": made[1] if made else "",
             "now": timezone.now(),
+            "form_key": form_key_issue(request),
         },
         status=status,
     )
@@ -388,6 +397,9 @@ def tokens(request: HttpRequest, user: User) -> HttpResponse:
     /api/v1/tokens`); its text is on the page that answers, this once."""
     if request.method != "POST":
         return _tokens_page(request, user, form=TokenForm())
+    if form_key_spent(request):
+        messages.info(request, SENT_BEFORE)
+        return redirect("portal:agent-tokens")
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _tokens_page(request, user, form=form, status=422)
@@ -434,6 +446,7 @@ def _webhooks_page(
             "made": made[0] if made else None,
             "secret": made[1] if made else "",
             "limit": settings.LICENSARY["WEBHOOK_MAX_ENDPOINTS"],
+            "form_key": form_key_issue(request),
         },
         status=status,
     )
@@ -446,6 +459,9 @@ def webhooks(request: HttpRequest, user: User) -> HttpResponse:
     is on the page that answers, this once."""
     if request.method != "POST":
         return _webhooks_page(request, user, form=WebhookForm())
+    if form_key_spent(request):
+        messages.info(request, SENT_BEFORE)
+        return redirect("portal:agent-webhooks")
     form = WebhookForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, user, form=form, status=422)
@@ -487,7 +503,11 @@ def _webhook_page(
     response = render(
         request,
         "portal/agent/webhook.html",
-        {**_deliveries(endpoint, _status_filter(request)), "secret": secret},
+        {
+            **_deliveries(endpoint, _status_filter(request)),
+            "secret": secret,
+            "form_key": form_key_issue(request),
+        },
     )
     return _shown_once(response) if secret else response
 
@@ -522,6 +542,9 @@ def webhook_test(request: HttpRequest, user: User, webhook_id: int) -> HttpRespo
 @require_POST
 def webhook_rotate_secret(request: HttpRequest, user: User, webhook_id: int) -> HttpResponse:
     endpoint = endpoint_get_visible(actor=user, endpoint_id=webhook_id)
+    if form_key_spent(request):
+        messages.info(request, SENT_BEFORE)
+        return redirect("portal:agent-webhook", webhook_id=endpoint.pk)
     rotated, secret = endpoint_rotate_secret(endpoint=endpoint, actor=user)
     return _webhook_page(request, user, rotated, secret=secret)
 

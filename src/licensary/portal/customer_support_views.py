@@ -1,6 +1,7 @@
 """Tickets in the customer portal (rule 13): the account's tickets with their status, opening
 one in a department (optionally about one of its licenses), the thread (never staff's internal
-notes: the API's selector leaves them out), a reply with a file, and the file's download. The
+notes: the API's selector leaves them out), a reply with up to 3 files, closing it, and a
+file's download. The
 spam limits' `rate_limited` refusal is explained with when to try again. Reads are the API's
 selectors, every change the support service the API calls."""
 
@@ -25,7 +26,12 @@ from licensary.portal.support_forms import ATTACHMENT_FIELD_OF_CODE, ReplyForm, 
 from licensary.portal.templatetags.portal import moment, number
 from licensary.support.models import Ticket
 from licensary.support.selectors import attachments_visible, visible_tickets
-from licensary.support.services import ATTACHMENT_STORE, ticket_message_add, ticket_open
+from licensary.support.services import (
+    ATTACHMENT_STORE,
+    ticket_close,
+    ticket_message_add,
+    ticket_open,
+)
 
 TICKETS_SHOWN = 100
 
@@ -136,19 +142,17 @@ def ticket_detail(request: HttpRequest, user: User, ticket_id: int) -> HttpRespo
 @page
 @require_POST
 def ticket_reply(request: HttpRequest, user: User, ticket_id: int) -> HttpResponse:
-    """Write on the ticket, with a file if one is chosen
-    (`POST /api/v1/tickets/{id}/messages[/upload]`)."""
+    """Write on the ticket, with up to 3 files (`POST /api/v1/tickets/{id}/messages[/upload]`)."""
     ticket = get_visible(visible_tickets(user).select_related("license__product"), ticket_id)
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return _ticket_page(request, user, ticket, form=form, status=422)
-    file = form.cleaned_data["file"]
     try:
         ticket_message_add(
             ticket=ticket,
             body=form.cleaned_data["body"],
             actor=user,
-            files=[file] if file else [],
+            files=form.cleaned_data["file"],
             ip=client_ip(request),
         )
     except DomainError as exc:
@@ -156,6 +160,17 @@ def ticket_reply(request: HttpRequest, user: User, ticket_id: int) -> HttpRespon
             raise
         return _ticket_page(request, user, ticket, form=form, status=exc.status)
     messages.success(request, _("Your reply is sent."))
+    return redirect("portal:ticket", ticket_id=ticket.pk)
+
+
+@page
+@require_POST
+def ticket_close_view(request: HttpRequest, user: User, ticket_id: int) -> HttpResponse:
+    """The customer closes the ticket: the question is answered (`POST
+    /api/v1/tickets/{id}/close`); a later reply opens it again."""
+    ticket = get_visible(visible_tickets(user), ticket_id)
+    ticket_close(ticket=ticket, actor=user)
+    messages.success(request, _("The ticket is closed. Write on it again if you need to."))
     return redirect("portal:ticket", ticket_id=ticket.pk)
 
 

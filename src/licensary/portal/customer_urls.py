@@ -96,6 +96,11 @@ urlpatterns = [
         name="ticket-reply",
     ),
     path(
+        "tickets/<int:ticket_id>/close/",
+        customer_support_views.ticket_close_view,
+        name="ticket-close",
+    ),
+    path(
         "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
         customer_support_views.ticket_attachment,
         name="ticket-attachment",

@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from licensary.portal.formatting import format_number
 from licensary.portal.forms import IpField
+from licensary.support.services import MAX_ATTACHMENTS
 
 DEPARTMENTS = [
     ("billing", _("billing")),
@@ -16,7 +18,8 @@ DEPARTMENTS = [
     ("transfers", _("transfers")),
 ]
 
-FILE_HELP = _("Optional: a PDF, PNG, JPEG or WebP file, at most 10 MB.")
+FILES_HELP = _("Optional: up to three PDF, PNG, JPEG or WebP files, each at most 10 MB.")
+assert MAX_ATTACHMENTS == 3, "FILES_HELP says how many files a message takes"
 ACCEPT = ".pdf,.png,.jpg,.jpeg,.webp"
 
 # A ticket's or a message's refusals that are about the file sent with it.
@@ -59,13 +62,37 @@ class TicketForm(forms.Form):
         self.fields["body"].widget.attrs.update({"dir": "auto", "rows": 6})
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern, "Uploading multiple files"),
+    at most `max_files`; its value is the list of files chosen (empty when none)."""
+
+    def __init__(self, *args: Any, max_files: int, **kwargs: Any) -> None:
+        self.max_files = max_files
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        chosen = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if len(chosen) > self.max_files:
+            raise forms.ValidationError(
+                _("At most %(count)s files on one message.")
+                % {"count": format_number(self.max_files)}
+            )
+        return [super(MultipleFileField, self).clean(f, initial) for f in chosen]
+
+
 class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Your reply"), max_length=20_000, widget=forms.Textarea)
-    file = forms.FileField(
-        label=_("Attach a file"),
+    file = MultipleFileField(
+        label=_("Attach files"),
         required=False,
-        help_text=FILE_HELP,
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        max_files=MAX_ATTACHMENTS,
+        help_text=FILES_HELP,
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
