@@ -8,9 +8,10 @@ a job run twice, or two jobs for the same event, write one row. `mails_send` the
 rows outside any transaction: each is claimed with a compare-and-swap (pending -> sending,
 with a lease), sent over Django's mail connection, and marked sent. A sent row is never
 claimed again (a sweep run twice, a job retried, two workers); a row whose sender died
-mid-send is claimed again once its lease has passed. Only a crash between the SMTP server's
-"250 OK" and the row's update can send a mail twice; its Message-ID is then the same, so
-mail clients show it once.
+mid-send is claimed again once its lease has passed (the job that meets a row still under
+another sender's lease fails, to be retried later, rather than count it as sent). Only a
+crash between the SMTP server's "250 OK" and the row's update can send a mail twice; its
+Message-ID is then the same, so mail clients show it once.
 
 The sender is the platform's name (the display name of DEFAULT_FROM_EMAIL, "Licensary" when
 it has none) or, for an agent's customer, the agent's white-label name; the address is always
@@ -41,9 +42,13 @@ logger = logging.getLogger(__name__)
 M = MailMessage.Status
 PLATFORM_NAME = "Licensary"  # when DEFAULT_FROM_EMAIL names no one
 SMTP_TIMEOUT_SECONDS = 30
-# A claimed row is its sender's for this long: well past one SMTP exchange, well inside a
-# job's lease (a reaped job finds the rows of its dead worker free again).
+# A claimed row is its sender's for this long: well past one SMTP exchange, and never past a
+# job's lease, so that a reaped job finds the rows of its dead worker free again.
 SEND_LEASE = timedelta(seconds=4 * SMTP_TIMEOUT_SECONDS)
+
+
+def send_lease() -> timedelta:
+    return min(SEND_LEASE, timedelta(seconds=settings.LICENSARY["JOB_LEASE_SECONDS"]))
 
 
 class MailNotSent(Exception):
@@ -144,20 +149,25 @@ def mails_queue_and_send(mails: Iterable[Mail]) -> int:
     return mails_send(mails_queue(mails))
 
 
+class HeldElsewhere(Exception):
+    """The row is being sent by another worker whose lease still runs."""
+
+
 def mail_claim(pk: int) -> MailMessage | None:
-    """The row, claimed for sending (committed); None when it is sent, failed for good, or
-    being sent by another worker whose lease still runs."""
+    """The row, claimed for sending (committed); None when it is sent or failed for good.
+    Raises `HeldElsewhere` when another worker's lease on it still runs (or it claimed the row
+    first): that worker may yet die, so the caller must not take the row as done."""
     now = timezone.now()
     row = MailMessage.objects.filter(pk=pk, status__in=[M.PENDING, M.SENDING]).first()
     if row is None:
         return None
     if row.status == M.SENDING and row.lease_until and row.lease_until > now:
-        return None
+        raise HeldElsewhere(f"mail {pk} is being sent by another worker until {row.lease_until}")
     claimed = MailMessage.objects.filter(pk=pk, status=row.status, attempts=row.attempts).update(
-        status=M.SENDING, attempts=F("attempts") + 1, lease_until=now + SEND_LEASE
+        status=M.SENDING, attempts=F("attempts") + 1, lease_until=now + send_lease()
     )
     if claimed != 1:
-        return None  # another worker claimed it first
+        raise HeldElsewhere(f"mail {pk} was claimed by another worker first")
     row.status, row.attempts = M.SENDING, row.attempts + 1
     return row
 
@@ -201,14 +211,19 @@ def mails_send(ids: Iterable[int]) -> int:
     """Send each row of `ids` that is still to send, one by one over one connection, with a
     job heartbeat before each (a long batch keeps its lease; a worker whose job was taken
     over stops here). Never inside a transaction. Raises `MailNotSent` after the rest when
-    some failed, so that the job is retried."""
+    some failed or were held by another sender (which may die before it marks them sent), so
+    that the job is retried: a retry sends only what is still unsent."""
     sent = 0
     errors: list[str] = []
     connection: BaseEmailBackend | None = None
     try:
         for pk in ids:
             heartbeat()
-            row = mail_claim(pk)
+            try:
+                row = mail_claim(pk)
+            except HeldElsewhere as held:
+                errors.append(str(held))
+                continue
             if row is None:
                 continue
             try:
