@@ -105,7 +105,8 @@ def test_staff_see_an_overdue_hold_confirm_a_receipt_and_read_the_console_in_per
     page.get_by_role("link", name="Receipts", exact=True).click()
     preview = page.get_by_role("img", name="The uploaded receipt")
     expect(preview).to_be_visible()
-    assert preview.evaluate("image => image.naturalWidth") == 320  # the file itself, drawn
+    # decode() waits for the file to arrive: visible is only the box, drawn is the file
+    assert preview.evaluate("image => image.decode().then(() => image.naturalWidth)") == 320
     page.screenshot(path=str(artifacts / "staff-receipts-en.png"), full_page=True)
     page.get_by_role("button", name="Confirm the payment").click()
     expect(page.get_by_text("The receipt was confirmed and the money recorded.")).to_be_visible()
